@@ -1,0 +1,2 @@
+// placeholder until cli lands
+int main() { return 0; }

@@ -1,0 +1,133 @@
+// Persistent worker pool behind parallel_for (see parallel.h). Workers sleep on a condition
+// variable between jobs; a job is a chunked range, and the calling thread takes chunk 0 itself.
+#include "core/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dice {
+namespace {
+
+thread_local bool t_in_worker = false;
+
+class Pool {
+ public:
+  explicit Pool(int n) : size_(std::max(1, n)) {
+    for (int i = 1; i < size_; ++i) threads_.emplace_back([this, i] { loop(i); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  int size() const { return size_; }
+
+  void run(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
+    int64_t chunks = std::min<int64_t>(size_, (n + grain - 1) / grain);
+    if (chunks <= 1 || t_in_worker) {
+      fn(0, n);
+      return;
+    }
+    std::unique_lock<std::mutex> job_lock(job_mu_);  // one job at a time
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      fn_ = &fn;
+      n_ = n;
+      chunks_ = chunks;
+      pending_ = static_cast<int>(chunks - 1);
+      error_ = nullptr;
+      ++generation_;
+    }
+    cv_.notify_all();
+    std::exception_ptr mine;
+    t_in_worker = true;
+    try {
+      do_chunk(0);
+    } catch (...) {
+      mine = std::current_exception();
+    }
+    t_in_worker = false;
+    std::unique_lock<std::mutex> lk(mu_);
+    done_cv_.wait(lk, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+    if (mine) std::rethrow_exception(mine);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void do_chunk(int64_t c) {
+    int64_t begin = n_ * c / chunks_, end = n_ * (c + 1) / chunks_;
+    if (begin < end) (*fn_)(begin, end);
+  }
+  void loop(int index) {
+    t_in_worker = true;
+    uint64_t seen = 0;
+    for (;;) {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (index >= chunks_) continue;
+      lk.unlock();
+      std::exception_ptr err;
+      try {
+        do_chunk(index);
+      } catch (...) {
+        err = std::current_exception();
+      }
+      lk.lock();
+      if (err && !error_) error_ = err;
+      if (--pending_ == 0) done_cv_.notify_one();
+    }
+  }
+
+  int size_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_, job_mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0, chunks_ = 0;
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+std::mutex g_pool_mu;
+std::unique_ptr<Pool> g_pool;
+int g_requested = 0;
+
+Pool& pool() {
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  if (!g_pool) {
+    int n = g_requested > 0 ? g_requested : static_cast<int>(std::thread::hardware_concurrency());
+    g_pool = std::make_unique<Pool>(n);
+  }
+  return *g_pool;
+}
+
+}  // namespace
+
+void set_num_threads(int n) {
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  g_requested = n;
+  g_pool.reset();
+}
+
+int num_threads() { return pool().size(); }
+
+void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
+  if (n <= 0) return;
+  pool().run(n, fn, std::max<int64_t>(1, grain));
+}
+
+}  // namespace dice

@@ -1,0 +1,31 @@
+// Helpers shared by every test program: where the shared assets and committed fixtures are, a
+// scratch folder per test, running the `dice` binary, and array comparison with readable output.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dice::test {
+
+// Path of an asset under ../shared/assets (or $DICE_ASSETS). Empty string if it does not exist.
+std::string asset(const std::string& rel);
+// Path of a committed fixture under tests/fixtures.
+std::string fixture(const std::string& rel);
+// A fresh empty folder for this test (removed at exit of the process is not guaranteed).
+std::string temp_dir();
+// Runs the built `dice` binary with the given argument string; returns its exit code and
+// captures stdout+stderr into *output.
+int run_dice(const std::string& args, std::string* output);
+
+// max |a-b| / max |b| (normalized error as STYLE.md asks) and max |a-b|; prints the first few
+// mismatches above tol to the test log. NaN anywhere counts as a failure (returns +inf).
+double normalized_error(const float* a, const float* b, int64_t n, double tol = 1e-4,
+                        const char* what = "");
+
+}  // namespace dice::test
+
+#define DICE_REQUIRE_ASSET(var, rel)                                          \
+  std::string var = ::dice::test::asset(rel);                                 \
+  if (var.empty()) GTEST_SKIP() << "asset not present: ../shared/assets/" << rel
