@@ -1,0 +1,34 @@
+// A small command-line parser for the `dice` subcommands: `--name value` and `--name=value`
+// options (repeatable ones collect every value), flags, and one-line errors that say which option
+// is wrong and print the subcommand's usage.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+namespace dice::cli {
+
+class Args {
+ public:
+  // value_options take a value; flag_options do not. Unknown options are an error.
+  Args(int argc, char** argv, int first, const std::vector<std::string>& value_options,
+       const std::vector<std::string>& flag_options, std::string usage);
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  std::string get(const std::string& name, const std::string& fallback = "") const;
+  std::string require(const std::string& name) const;
+  std::vector<std::string> all(const std::string& name) const;
+  long long get_int(const std::string& name, long long fallback, long long min, long long max) const;
+  double get_double(const std::string& name, double fallback, double min, double max) const;
+  const std::vector<std::string>& positional() const { return positional_; }
+  const std::string& usage() const { return usage_; }
+
+ private:
+  std::map<std::string, std::vector<std::string>> values_;
+  std::vector<std::string> positional_;
+  std::string usage_;
+};
+
+// Splits "NAME=SPEC"; a bare SPEC gets a name derived from its last path component.
+std::pair<std::string, std::string> split_named_spec(const std::string& arg);
+
+}  // namespace dice::cli

@@ -1,0 +1,48 @@
+// `dice convert IN OUT.safetensors`: reads a PyTorch checkpoint without PyTorch (zip or legacy
+// serialization; only tensor data, never code) and writes safetensors, the format other tools
+// read, with the architecture recorded in __metadata__. The network is built from the weights
+// first, so a file that would not load as a model is refused before anything is written.
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "nn/densenet.h"
+#include "weights/torch_checkpoint.h"
+
+namespace dice::cli {
+
+int cmd_convert(int argc, char** argv) {
+  const char* usage =
+      "usage: dice convert IN.pth OUT.safetensors [--model auto|densenet101]\n"
+      "converts a PyTorch checkpoint (zip or legacy format) to safetensors";
+  Args args(argc, argv, 2, {"model"}, {"help"}, usage);
+  if (args.has("help")) {
+    std::puts(usage);
+    return 0;
+  }
+  if (args.positional().size() != 2) throw_error("expected IN and OUT\n", usage);
+  const std::string in = args.positional()[0], out = args.positional()[1];
+  if (out.size() < 12 || out.compare(out.size() - 12, 12, ".safetensors") != 0)
+    throw_error(out, ": the output name must end in .safetensors");
+  check_output_folder(out);
+  LoadedModel lm = load_model(args.get("model", "auto"), in);
+  StateDict& sd = lm.weights;
+  sd.metadata["format"] = "dice-cuda weights 1";
+  sd.metadata["architecture"] = detect_architecture(sd);
+  sd.metadata["model"] = lm.model->name();
+  sd.metadata["num_classes"] = std::to_string(lm.model->num_classes());
+  sd.metadata["feature_dim"] = std::to_string(lm.model->feature_dim());
+  if (auto* dn = dynamic_cast<DenseNet*>(lm.model.get())) {
+    sd.metadata["depth"] = std::to_string(dn->config().depth());
+    sd.metadata["growth"] = std::to_string(dn->config().growth);
+  }
+  size_t slash = in.find_last_of('/');
+  sd.metadata["source"] = slash == std::string::npos ? in : in.substr(slash + 1);
+  save_safetensors(sd, out);
+  std::printf("wrote %s: %s, %zu tensors\n", out.c_str(), lm.model->name().c_str(), sd.tensors.size());
+  return 0;
+}
+
+}  // namespace dice::cli

@@ -1,0 +1,49 @@
+// `dice features`: penultimate features, logits (plain fc) and labels of a data set, as .npy
+// files in data-set order, so any other tool (numpy, sklearn, the reference code) can compare.
+// The three files are written only after the whole pass succeeded, each atomically.
+#include <cstdio>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/parallel.h"
+#include "formats/npy.h"
+#include "ood/evaluate.h"
+
+namespace dice::cli {
+
+int cmd_features(int argc, char** argv) {
+  const char* usage =
+      "usage: dice features --model densenet101 --weights CKPT --data SPEC --out PREFIX\n"
+      "                     [--batch N] [--threads N] [--limit N]\n"
+      "writes PREFIX.features.npy (N x D float32), PREFIX.logits.npy (N x C float32) and\n"
+      "PREFIX.labels.npy (N int64; -1 for unlabeled sets)";
+  Args args(argc, argv, 2, {"model", "weights", "data", "out", "batch", "threads", "limit"},
+            {"help", "quiet"}, usage);
+  if (args.has("help")) {
+    std::puts(usage);
+    return 0;
+  }
+  const std::string weights = args.require("weights"), spec = args.require("data");
+  const std::string prefix = args.require("out");
+  const int64_t batch = args.get_int("batch", 128, 1, 1 << 16);
+  const int64_t limit = args.get_int("limit", -1, 1, INT64_MAX);
+  set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
+  check_output_folder(prefix + ".features.npy");
+
+  LoadedModel lm = load_model(args.get("model", "auto"), weights);
+  auto data = open_dataset(spec, preprocess_for(*lm.model));
+  FeatureSet fs = extract_features(*lm.model, *data, split_named_spec(spec).first, batch,
+                                   num_threads(), limit, !args.has("quiet") && ::isatty(2));
+  HeadResult plain = apply_head(*lm.model, fs, HeadConfig{});
+  const int64_t n = fs.count;
+  write_npy_f32(prefix + ".features.npy", {n, fs.dim}, fs.features.data());
+  write_npy_f32(prefix + ".logits.npy", {n, lm.model->num_classes()}, plain.logits.data());
+  write_npy_i64(prefix + ".labels.npy", {n}, fs.labels.data());
+  std::printf("wrote %s.{features,logits,labels}.npy (%lld samples, %lld features)\n", prefix.c_str(),
+              static_cast<long long>(n), static_cast<long long>(fs.dim));
+  return 0;
+}
+
+}  // namespace dice::cli

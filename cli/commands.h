@@ -1,0 +1,10 @@
+// The `dice` subcommands; each parses its own options and returns the process exit code.
+#pragma once
+
+namespace dice::cli {
+
+int cmd_eval(int argc, char** argv);
+int cmd_features(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
+
+}  // namespace dice::cli

@@ -1,0 +1,70 @@
+// Random DenseNet-BC state dicts (see random_weights.h). He-normal convolutions keep activations
+// in a realistic range through 100 layers.
+#include "nn/random_weights.h"
+
+#include <cmath>
+#include <random>
+#include <string>
+
+namespace dice {
+namespace {
+
+struct Filler {
+  std::mt19937_64 rng;
+  Tensor normal(std::vector<int64_t> shape, float stddev, float mean = 0) {
+    Tensor t(std::move(shape));
+    std::normal_distribution<float> d(mean, stddev);
+    for (float& v : t.data) v = d(rng);
+    return t;
+  }
+  Tensor uniform(std::vector<int64_t> shape, float lo, float hi) {
+    Tensor t(std::move(shape));
+    std::uniform_real_distribution<float> d(lo, hi);
+    for (float& v : t.data) v = d(rng);
+    return t;
+  }
+};
+
+void add_bn(StateDict& sd, Filler& f, const std::string& p, int64_t c) {
+  sd.tensors[p + ".weight"] = f.uniform({c}, 0.75f, 1.25f);
+  sd.tensors[p + ".bias"] = f.normal({c}, 0.1f);
+  sd.tensors[p + ".running_mean"] = f.normal({c}, 0.2f);
+  sd.tensors[p + ".running_var"] = f.uniform({c}, 0.5f, 1.0f);
+}
+
+void add_conv(StateDict& sd, Filler& f, const std::string& key, int64_t out, int64_t in, int64_t k) {
+  sd.tensors[key] = f.normal({out, in, k, k}, std::sqrt(2.0f / static_cast<float>(in * k * k)));
+}
+
+}  // namespace
+
+StateDict random_densenet_state_dict(int64_t depth, int64_t growth, int64_t classes, uint64_t seed) {
+  StateDict sd;
+  sd.source = "random DenseNet-BC L=" + std::to_string(depth);
+  Filler f{std::mt19937_64(seed)};
+  const int64_t n = (depth - 4) / 6;
+  int64_t c = 2 * growth;
+  add_conv(sd, f, "conv1.weight", c, 3, 3);
+  for (int b = 1; b <= 3; ++b) {
+    for (int64_t i = 0; i < n; ++i) {
+      std::string p = "block" + std::to_string(b) + ".layer." + std::to_string(i);
+      add_bn(sd, f, p + ".bn1", c);
+      add_conv(sd, f, p + ".conv1.weight", 4 * growth, c, 1);
+      add_bn(sd, f, p + ".bn2", 4 * growth);
+      add_conv(sd, f, p + ".conv2.weight", growth, 4 * growth, 3);
+      c += growth;
+    }
+    if (b < 3) {
+      std::string p = "trans" + std::to_string(b);
+      add_bn(sd, f, p + ".bn1", c);
+      add_conv(sd, f, p + ".conv1.weight", c / 2, c, 1);
+      c /= 2;
+    }
+  }
+  add_bn(sd, f, "bn1", c);
+  sd.tensors["fc.weight"] = f.normal({classes, c}, 0.1f);
+  sd.tensors["fc.bias"] = f.normal({classes}, 0.1f);
+  return sd;
+}
+
+}  // namespace dice

@@ -1,0 +1,61 @@
+// Feature extraction and heads (see evaluate.h).
+#include "ood/evaluate.h"
+
+#include "core/error.h"
+#include "data/loader.h"
+#include "kernels/head.h"
+
+namespace dice {
+
+FeatureSet extract_features(Model& model, const Dataset& data, const std::string& name,
+                            int64_t batch, int loader_threads, int64_t limit, bool progress) {
+  if (data.image_size() != model.input_size())
+    throw_error(name, ": images are pre-processed to ", data.image_size(), "x", data.image_size(),
+                " but ", model.name(), " expects ", model.input_size(), "x", model.input_size());
+  FeatureSet fs;
+  fs.name = name;
+  fs.dim = model.feature_dim();
+  int64_t n = limit >= 0 && limit < data.size() ? limit : data.size();
+  fs.features.resize(static_cast<size_t>(n * fs.dim));
+  fs.labels.resize(static_cast<size_t>(n));
+  BatchLoader loader(data, batch, loader_threads, n, progress ? name : std::string());
+  Batch b;
+  while (loader.next(&b)) {
+    model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
+    for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
+    fs.count = b.start + b.count;
+  }
+  DICE_ASSERT(fs.count == n);
+  return fs;
+}
+
+HeadResult apply_head(const Model& model, const FeatureSet& fs, const HeadConfig& head) {
+  const int64_t classes = model.num_classes();
+  HeadParams p;
+  p.batch = fs.count, p.in_features = fs.dim, p.classes = classes, p.clip = head.clip;
+  HeadResult r;
+  r.logits.resize(static_cast<size_t>(fs.count * classes));
+  std::vector<float> energy(static_cast<size_t>(fs.count)), msp(static_cast<size_t>(fs.count));
+  r.argmax.resize(static_cast<size_t>(fs.count));
+  HeadOutputs out;
+  out.logits = r.logits.data(), out.energy = energy.data(), out.msp = msp.data();
+  out.argmax = r.argmax.data();
+  if (!head.mask.empty()) DICE_ASSERT(static_cast<int64_t>(head.mask.size()) == classes * fs.dim);
+  head_cpu(p, fs.features.data(), model.fc_weight().ptr(), model.fc_bias().ptr(),
+           head.mask.empty() ? nullptr : head.mask.data(), out);
+  const std::vector<float>& s = head.score == "msp" ? msp : energy;
+  r.scores.assign(s.begin(), s.end());
+  return r;
+}
+
+double accuracy(const HeadResult& r, const FeatureSet& fs) {
+  int64_t labeled = 0, correct = 0;
+  for (int64_t i = 0; i < fs.count; ++i) {
+    if (fs.labels[static_cast<size_t>(i)] < 0) continue;
+    ++labeled;
+    correct += r.argmax[static_cast<size_t>(i)] == fs.labels[static_cast<size_t>(i)];
+  }
+  return labeled ? static_cast<double>(correct) / static_cast<double>(labeled) : -1.0;
+}
+
+}  // namespace dice

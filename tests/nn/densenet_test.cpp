@@ -1,0 +1,97 @@
+// nn/densenet: logits and features against PyTorch on reduced-depth random networks (fixtures
+// from scripts/make_nn_fixtures.py), and the paper's CIFAR-10 checkpoint on the 200 exact test
+// images (186 correct with PyTorch).
+#include <algorithm>
+
+#include "data/dataset.h"
+#include "data/transforms.h"
+#include "formats/npy.h"
+#include "kernels/head.h"
+#include "nn/densenet.h"
+#include "test_util.h"
+#include "weights/torch_checkpoint.h"
+
+namespace {
+
+using dice::test::fixture;
+
+void check_against_torch(const std::string& name, int64_t depth, int64_t classes) {
+  dice::StateDict sd = dice::load_weights(fixture("nn/" + name + ".pth.tar"));
+  auto model = dice::make_model("auto", sd);
+  auto* dn = dynamic_cast<dice::DenseNet*>(model.get());
+  ASSERT_NE(dn, nullptr);
+  EXPECT_EQ(dn->config().depth(), depth);
+  EXPECT_EQ(model->num_classes(), classes);
+  dice::NpyArray x = dice::read_npy(fixture("nn/" + name + ".input.npy"));
+  dice::NpyArray want_f = dice::read_npy(fixture("nn/" + name + ".features.npy"));
+  dice::NpyArray want_l = dice::read_npy(fixture("nn/" + name + ".logits.npy"));
+  const int64_t n = x.shape[0], d = model->feature_dim();
+  ASSERT_EQ(want_f.shape[1], d);
+  std::vector<float> input = dice::npy_to_float(x, "input");
+  std::vector<float> feats(static_cast<size_t>(n * d), NAN);
+  model->features(input.data(), n, feats.data());
+  std::vector<float> wf = dice::npy_to_float(want_f, "features");
+  EXPECT_LT(dice::test::normalized_error(feats.data(), wf.data(), n * d, 1e-5, "features"), 1e-5);
+
+  std::vector<float> logits(static_cast<size_t>(n * classes), NAN);
+  dice::HeadParams hp;
+  hp.batch = n, hp.in_features = d, hp.classes = classes;
+  dice::HeadOutputs out;
+  out.logits = logits.data();
+  dice::head_cpu(hp, feats.data(), model->fc_weight().ptr(), model->fc_bias().ptr(), nullptr, out);
+  std::vector<float> wl = dice::npy_to_float(want_l, "logits");
+  EXPECT_LT(dice::test::normalized_error(logits.data(), wl.data(), n * classes, 1e-4, "logits"), 1e-4);
+}
+
+}  // namespace
+
+TEST(DenseNet, MatchesTorchDepth40) { check_against_torch("densenet40_c10", 40, 10); }
+TEST(DenseNet, MatchesTorchDepth22Cifar100) { check_against_torch("densenet22_c100", 22, 100); }
+
+TEST(DenseNet, BatchSizeDoesNotChangeResults) {
+  dice::StateDict sd = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
+  auto model = dice::make_model("densenet", sd);
+  std::vector<float> input = dice::npy_to_float(dice::read_npy(fixture("nn/densenet22_c100.input.npy")), "x");
+  const int64_t d = model->feature_dim();
+  std::vector<float> all(3 * d), one(d);
+  model->features(input.data(), 3, all.data());
+  for (int64_t i = 0; i < 3; ++i) {
+    model->features(input.data() + i * 3 * 32 * 32, 1, one.data());
+    EXPECT_LT(dice::test::normalized_error(one.data(), all.data() + i * d, d, 1e-6, "batch1"), 1e-6);
+  }
+}
+
+TEST(DenseNet, MissingKeyNamesFileAndKey) {
+  dice::StateDict sd = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
+  sd.tensors.erase("block2.layer.1.bn2.running_var");
+  try {
+    dice::make_model("auto", sd);
+    FAIL() << "expected an error";
+  } catch (const dice::Error& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("block2.layer.1.bn2.running_var"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("densenet22_c100.pth.tar"), std::string::npos) << msg;
+  }
+}
+
+TEST(DenseNet, PaperCheckpointOnExactCifar10Images) {
+  DICE_REQUIRE_ASSET(ckpt, "checkpoints/CIFAR-10/densenet/checkpoint_100.pth.tar");
+  DICE_REQUIRE_ASSET(bin, "data/cifar-10-batches-bin-exact200/test_batch.bin");
+  auto model = dice::make_model("densenet101", dice::load_weights(ckpt));
+  EXPECT_EQ(model->feature_dim(), 342);
+  auto data = dice::open_dataset(bin, dice::Preprocess::cifar());
+  ASSERT_EQ(data->size(), 200);
+  const int64_t n = 200, d = 342, img = 3 * 32 * 32;
+  std::vector<float> x(static_cast<size_t>(n * img)), feats(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n; ++i) data->load(i, x.data() + i * img);
+  model->features(x.data(), n, feats.data());
+  std::vector<int32_t> pred(n);
+  dice::HeadParams hp;
+  hp.batch = n, hp.in_features = d, hp.classes = 10;
+  dice::HeadOutputs out;
+  out.argmax = pred.data();
+  dice::head_cpu(hp, feats.data(), model->fc_weight().ptr(), model->fc_bias().ptr(), nullptr, out);
+  int correct = 0;
+  for (int64_t i = 0; i < n; ++i) correct += pred[i] == data->label(i);
+  EXPECT_EQ(correct, 186) << "PyTorch classifies 186 of these 200 images correctly";
+}
