@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "nn/densenet.h"
+#include "nn/resnet.h"
 
 namespace dice {
 
@@ -20,7 +21,8 @@ std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd) 
       throw_error(sd.source, ": cannot tell the architecture from the keys; pass --model densenet101");
   }
   if (family.rfind("densenet", 0) == 0) return std::make_unique<DenseNet>(sd);
-  throw_error("unknown model '", arch, "'; known: densenet101 (DenseNet-BC L=100 k=12), auto");
+  if (family.rfind("resnet", 0) == 0) return std::make_unique<ResNet>(sd);
+  throw_error("unknown model '", arch, "'; known: densenet101 (DenseNet-BC L=100 k=12), resnet18/34/50/101/152, auto");
 }
 
 }  // namespace dice

@@ -2,6 +2,7 @@
 // from scripts/make_nn_fixtures.py), and the paper's CIFAR-10 checkpoint on the 200 exact test
 // images (186 correct with PyTorch).
 #include <algorithm>
+#include <cmath>
 
 #include "data/dataset.h"
 #include "data/transforms.h"
