@@ -6,5 +6,6 @@ namespace dice::cli {
 int cmd_eval(int argc, char** argv);
 int cmd_features(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
+int cmd_precompute(int argc, char** argv);
 
 }  // namespace dice::cli

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.h"
 #include "data/dataset.h"
 #include "data/transforms.h"
 #include "formats/npy.h"

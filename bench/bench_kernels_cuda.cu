@@ -1,0 +1,256 @@
+// Google Benchmark of conv2d_cuda on the DenseNet-BC-100 convolution shapes at batch 128 and 1024,
+// against cuDNN (kernels/cudnn, fp32 FMA math, fastest algorithm by cudnnFind, i.e. what PyTorch's
+// cudnn.benchmark picks) on the same shapes.
+//
+// Each benchmark first checks its result against conv2d_naive on the first and last image of the
+// batch (normalized error < 1e-5) and refuses to time a wrong kernel. GPU time is measured with
+// CUDA events around 10 back-to-back launches (manual time, per launch), so launch gaps of a
+// single tiny kernel do not dominate. Reported: TFLOP/s and GB/s (compulsory traffic: input,
+// weights and output once). conv2d_cuda runs with the DenseNet BN+ReLU prologue fused ("fused")
+// and without ("plain"); cuDNN runs the plain convolution only, which favours it slightly.
+// Without a GPU every benchmark is skipped with an error message.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "kernels/conv2d_cuda.h"
+#include "kernels/cuda_check.h"
+#include "kernels/cuda_memory.h"
+#include "kernels/cudnn/conv2d_cudnn.h"
+
+namespace dice {
+namespace {
+
+constexpr int kLaunchesPerIteration = 10;
+
+struct Shape {
+  const char* name;
+  int64_t in_channels, size, out_channels, kernel, pad;
+};
+
+// clang-format off
+const Shape kShapes[] = {
+  {"conv1_3x3_3to24_32",      3, 32,  24, 3, 1},
+  {"b1_1x1_24to48_32",       24, 32,  48, 1, 0},
+  {"b1_1x1_204to48_32",     204, 32,  48, 1, 0},
+  {"b1_3x3_48to12_32",       48, 32,  12, 3, 1},
+  {"trans1_1x1_216to108_32",216, 32, 108, 1, 0},
+  {"b2_1x1_288to48_16",     288, 16,  48, 1, 0},
+  {"b2_3x3_48to12_16",       48, 16,  12, 3, 1},
+  {"trans2_1x1_300to150_16",300, 16, 150, 1, 0},
+  {"b3_1x1_330to48_8",      330,  8,  48, 1, 0},
+  {"b3_3x3_48to12_8",        48,  8,  12, 3, 1},
+};
+// clang-format on
+
+enum class Impl { kCudaFused, kCudaPlain, kCudnn };
+
+// Uniform in [lo, hi) from a 64-bit LCG: a batch-1024 input is a quarter of a billion values, and
+// std::uniform_real_distribution over mt19937 takes seconds for that.
+std::vector<float> random_vector(int64_t n, uint64_t& state, float lo, float hi) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    x = lo + (hi - lo) * static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
+  }
+  return v;
+}
+
+// Device data of one benchmark case, with host copies for the CPU check.
+struct Problem {
+  Conv2dParams p;
+  std::vector<float> in, weight, scale, shift;
+  DeviceBuffer<float> d_in, d_weight, d_scale, d_shift, d_out;
+
+  Problem(const Shape& s, int64_t batch) {
+    p.batch = batch;
+    p.in_channels = s.in_channels;
+    p.height = p.width = s.size;
+    p.out_channels = s.out_channels;
+    p.kernel = s.kernel;
+    p.stride = 1;
+    p.pad = s.pad;
+    uint64_t rng = 42;
+    in = random_vector(batch * p.in_stride(), rng, -1.0f, 1.0f);
+    weight = random_vector(p.out_channels * p.in_channels * p.kernel * p.kernel, rng, -0.2f, 0.2f);
+    scale = random_vector(p.in_channels, rng, 0.5f, 1.5f);
+    shift = random_vector(p.in_channels, rng, -0.5f, 0.5f);
+    d_in = DeviceBuffer<float>(in);
+    d_weight = DeviceBuffer<float>(weight);
+    d_scale = DeviceBuffer<float>(scale);
+    d_shift = DeviceBuffer<float>(shift);
+    d_out = DeviceBuffer<float>(batch * p.out_stride());
+  }
+
+  double bytes() const {
+    return 4.0 * (p.batch * p.in_stride() + static_cast<double>(weight.size()) +
+                  p.batch * p.out_stride());
+  }
+
+  // Max normalized error of the device output vs conv2d_naive on the first and last image.
+  double check(bool fused) {
+    const std::vector<float> got = d_out.download();
+    Conv2dParams one = p;
+    one.batch = 1;
+    ConvFusion f;
+    if (fused) f.in_scale = scale.data(), f.in_shift = shift.data();
+    double worst = 0;
+    for (int64_t img : {int64_t{0}, p.batch - 1}) {
+      std::vector<float> ref(static_cast<size_t>(p.out_stride()));
+      conv2d_naive(one, in.data() + img * p.in_stride(), weight.data(), ref.data(), f);
+      const float* g = got.data() + img * p.out_stride();
+      double max_ref = 0, max_diff = 0;
+      for (size_t i = 0; i < ref.size(); ++i) {
+        if (!(g[i] == g[i])) return 1e30;  // NaN
+        max_ref = std::max(max_ref, static_cast<double>(std::fabs(ref[i])));
+        max_diff = std::max(max_diff, static_cast<double>(std::fabs(g[i] - ref[i])));
+      }
+      worst = std::max(worst, max_ref > 0 ? max_diff / max_ref : max_diff);
+    }
+    return worst;
+  }
+};
+
+// Google Benchmark calls a benchmark function several times while it sizes the iteration count,
+// so the expensive parts (random data of up to ~1 GB at batch 1024, the CPU check, cuDNN's
+// algorithm search) are done once per (shape, batch) and kept until the next shape comes. The
+// benchmarks of one shape are registered next to each other, so one cached problem suffices.
+struct Cached {
+  const Shape* shape = nullptr;
+  int64_t batch = 0;
+  std::unique_ptr<Problem> problem;
+  std::unique_ptr<Stream> stream;
+  std::unique_ptr<CudnnConv2d> cudnn;
+  double err[3] = {-1, -1, -1};  // per Impl; -1 = not checked yet
+};
+
+Cached& cache() {
+  static Cached c;
+  return c;
+}
+
+// Frees the cached device memory while the CUDA runtime is still up (not in a static destructor).
+void release_cache() {
+  Cached& c = cache();
+  c.cudnn.reset();
+  c.problem.reset();
+  c.stream.reset();
+  c.shape = nullptr;
+}
+
+Cached& cached(const Shape& shape, int64_t batch) {
+  Cached& c = cache();
+  if (c.shape != &shape || c.batch != batch) {
+    c.cudnn.reset();
+    c.problem.reset();  // free the previous shape's device memory first
+    c.problem = std::make_unique<Problem>(shape, batch);
+    if (!c.stream) c.stream = std::make_unique<Stream>();
+    c.shape = &shape;
+    c.batch = batch;
+    for (double& e : c.err) e = -1;
+  }
+  return c;
+}
+
+void bm_conv(benchmark::State& state, const Shape& shape, int64_t batch, Impl impl) {
+  if (cuda_device_count() == 0) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  try {
+    Cached& c = cached(shape, batch);
+    Problem& pr = *c.problem;
+    const cudaStream_t stream = c.stream->get();
+    ConvFusion f;
+    if (impl == Impl::kCudaFused) f.in_scale = pr.d_scale.data(), f.in_shift = pr.d_shift.data();
+    if (impl == Impl::kCudnn && !c.cudnn) c.cudnn = std::make_unique<CudnnConv2d>(pr.p, stream);
+    auto launch = [&] {
+      if (impl == Impl::kCudnn)
+        c.cudnn->run(pr.d_in.data(), pr.d_weight.data(), pr.d_out.data());
+      else
+        conv2d_cuda(pr.p, pr.d_in.data(), pr.d_weight.data(), pr.d_out.data(), f, stream);
+    };
+
+    double& err = c.err[static_cast<int>(impl)];
+    if (err < 0) {  // first call for this implementation: check against the CPU, then warm up
+      pr.d_out.poison();
+      launch();
+      DICE_CUDA_CHECK(cudaStreamSynchronize(stream));
+      err = pr.check(impl == Impl::kCudaFused);
+      for (int i = 0; i < 3; ++i) launch();
+    }
+    if (err > 1e-5) {
+      char msg[160];
+      std::snprintf(msg, sizeof msg, "result differs from conv2d_naive: normalized error %.3g",
+                    err);
+      state.SkipWithError(msg);
+      return;
+    }
+
+    Event start, stop;
+    double seconds = 0;
+    for (auto _ : state) {
+      start.record(stream);
+      for (int i = 0; i < kLaunchesPerIteration; ++i) launch();
+      stop.record(stream);
+      const double s = Event::elapsed_ms(start, stop) * 1e-3 / kLaunchesPerIteration;
+      state.SetIterationTime(s);
+      seconds += s;
+    }
+    const double iters = static_cast<double>(state.iterations());
+    if (seconds > 0) {
+      state.counters["TFLOP/s"] = pr.p.flops() * iters / seconds * 1e-12;
+      state.counters["GB/s"] = pr.bytes() * iters / seconds * 1e-9;
+    }
+    state.counters["max_err"] = err;
+    if (impl == Impl::kCudnn) state.SetLabel("cudnn " + c.cudnn->algo_name());
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
+int register_all() {
+  for (int64_t batch : {int64_t{128}, int64_t{1024}}) {
+    for (const Shape& s : kShapes) {
+      const std::string suffix = std::string(s.name) + "/batch:" + std::to_string(batch);
+      const struct {
+        const char* prefix;
+        Impl impl;
+      } impls[] = {{"conv2d_cuda_fused/", Impl::kCudaFused},
+                   {"conv2d_cuda_plain/", Impl::kCudaPlain},
+                   {"conv2d_cudnn/", Impl::kCudnn}};
+      for (const auto& im : impls) {
+        const Shape* sp = &s;
+        const Impl impl = im.impl;
+        benchmark::RegisterBenchmark(
+            (im.prefix + suffix).c_str(),
+            [sp, batch, impl](benchmark::State& st) { bm_conv(st, *sp, batch, impl); })
+            ->UseManualTime()
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace dice
+
+int main(int argc, char** argv) {
+  dice::register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("device",
+                              dice::cuda_device_count() ? dice::cuda_device_name() : "none");
+  benchmark::RunSpecifiedBenchmarks();
+  dice::release_cache();
+  benchmark::Shutdown();
+  return 0;
+}

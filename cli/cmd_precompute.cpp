@@ -1,0 +1,75 @@
+// `dice precompute`: the training-set mean of the penultimate feature, the statistics file DICE
+// reads (float64 (D,) .npy, like the reference's cache/*_feat_stat.npy). With --shard i/n it
+// processes one contiguous slice and writes a part file of exact sums; --merge adds the parts and
+// writes the mean, bit-identical to an unsharded run (see ood/precompute.h). This file only parses.
+#include <cstdio>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/parallel.h"
+#include "ood/precompute.h"
+
+namespace dice::cli {
+
+int cmd_precompute(int argc, char** argv) {
+  const char* usage =
+      "usage: dice precompute --model M --weights CKPT --data SPEC --out STATS.npy\n"
+      "                       [--shard i/n] [--batch N] [--threads N] [--quiet]\n"
+      "       dice precompute --merge PART.npy [PART.npy ...] --out STATS.npy\n"
+      "writes the mean penultimate feature of the data set as a float64 (D,) .npy (the\n"
+      "--stats file of dice eval). With --shard i/n only samples [i*N/n, (i+1)*N/n) are\n"
+      "processed and --out is a part file; --merge combines all n parts into the statistics,\n"
+      "identical to the unsharded result.";
+  Args args(argc, argv, 2, {"model", "weights", "data", "out", "shard", "batch", "threads", "merge"},
+            {"help", "quiet"}, usage);
+  if (args.has("help")) {
+    std::puts(usage);
+    return 0;
+  }
+  const std::string out = args.require("out");
+  check_output_folder(out);
+
+  if (args.has("merge")) {
+    if (args.has("weights") || args.has("data") || args.has("shard"))
+      throw_error("--merge takes only part files and --out\n", usage);
+    std::vector<std::string> names = args.all("merge");
+    for (const std::string& p : args.positional()) names.push_back(p);
+    std::vector<PrecomputePart> parts;
+    for (const std::string& p : names) parts.push_back(read_part(p));
+    ExactFeatureSum total = merge_parts(parts, names);
+    write_feature_mean(out, total.mean());
+    std::printf("wrote %s (mean of %lld samples, %lld features, from %zu parts)\n", out.c_str(),
+                static_cast<long long>(total.count()), static_cast<long long>(total.dim()), parts.size());
+    return 0;
+  }
+  if (!args.positional().empty())
+    throw_error("unexpected argument '", args.positional()[0], "'\n", usage);
+  const std::string weights = args.require("weights"), spec = args.require("data");
+  const int64_t batch = args.get_int("batch", 64, 1, 1 << 16);
+  set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
+  const bool progress = !args.has("quiet") && ::isatty(2);
+
+  LoadedModel lm = load_model(args.get("model", "auto"), weights);
+  auto data = open_dataset(spec, preprocess_for(*lm.model));
+  const std::string name = split_named_spec(spec).first;
+  if (args.has("shard")) {
+    const ShardSpec shard = parse_shard(args.get("shard"));
+    PrecomputePart part = precompute_part(*lm.model, *data, name, shard, batch, num_threads(), progress);
+    write_part(out, part);
+    std::printf("wrote %s (shard %lld/%lld: samples [%lld, %lld) of %lld)\n", out.c_str(),
+                static_cast<long long>(shard.index), static_cast<long long>(shard.count),
+                static_cast<long long>(part.begin), static_cast<long long>(part.end),
+                static_cast<long long>(part.total));
+    return 0;
+  }
+  std::vector<double> mean = precompute_mean(*lm.model, *data, name, batch, num_threads(), progress);
+  write_feature_mean(out, mean);
+  std::printf("wrote %s (mean of %lld samples, %zu features)\n", out.c_str(),
+              static_cast<long long>(data->size()), mean.size());
+  return 0;
+}
+
+}  // namespace dice::cli

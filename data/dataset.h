@@ -1,0 +1,54 @@
+// Data sets as the evaluation sees them: indexable, labelled (or not) images already
+// pre-processed to 3 x crop x crop float32 (CHW). open_dataset picks the reader from a spec:
+//   <folder>          ImageFolder: one sub-folder per class (torchvision's rules, see
+//                     dataset.cpp); a folder with no sub-folders at all but images directly
+//                     inside is one unlabeled set (labels -1).
+//   <file>.bin        CIFAR-10 / CIFAR-100 binary batch (data_batch_N.bin, test_batch.bin,
+//                     train.bin, test.bin).
+//   <pickle file>     CIFAR-10 / CIFAR-100 python batch (data_batch_N, test_batch, train, test).
+//   gaussian:N[:SEED] N synthetic images, pixels N(0.5, 1) clipped to [0, 1], then Normalize.
+//   uniform:N[:SEED]  N synthetic images, pixels U[0, 1), then Normalize.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/transforms.h"
+
+namespace dice {
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  virtual int64_t label(int64_t i) const = 0;          // -1 when the set has no labels
+  virtual void load(int64_t i, float* chw) const = 0;  // 3*crop*crop floats; thread-safe
+  virtual std::string describe() const = 0;            // e.g. "ImageFolder /x (10 classes, 10000 images)"
+  virtual std::vector<std::string> class_names() const { return {}; }
+  int64_t image_size() const { return image_size_; }   // crop: images are image_size^2 per channel
+
+ protected:
+  Dataset() = default;
+  explicit Dataset(int64_t image_size) : image_size_(image_size) {}
+  int64_t image_size_ = 32;
+};
+
+// Opens the data set a spec names (see above); throws dice::Error naming the path and the fix.
+std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess& pp);
+
+// The individual readers, for callers that know what they hold.
+std::unique_ptr<Dataset> open_image_folder(const std::string& dir, const Preprocess& pp);
+std::unique_ptr<Dataset> open_cifar_binary(const std::string& path, const Preprocess& pp);
+std::unique_ptr<Dataset> open_cifar_python(const std::string& path, const Preprocess& pp);
+// kind is "gaussian" or "uniform".
+std::unique_ptr<Dataset> make_synthetic(const std::string& kind, int64_t n, uint64_t seed,
+                                        const Preprocess& pp);
+
+// The default seed of gaussian:N and uniform:N.
+constexpr uint64_t kSyntheticSeed = 0;
+
+// True if a file name has one of torchvision's IMG_EXTENSIONS (case-insensitive).
+bool has_image_extension(const std::string& name);
+
+}  // namespace dice

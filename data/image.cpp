@@ -1,0 +1,199 @@
+// Image decoding with stb_image, converted to RGB the way PIL's convert("RGB") does.
+// (stb is compiled once, in stb_image_impl.cpp, with its JPEG arithmetic replaced by libjpeg's.)
+//
+// Where PIL and stb disagree, PIL wins, since torchvision's tensors are the reference:
+// - 16-bit grayscale PNG: PIL opens it as mode "I" (values 0..65535) and convert("RGB") *clips*
+//   to 255, while stb would keep the high byte. We load 16 bits and clip.
+// - 16-bit RGB/RGBA/gray+alpha PNG: PIL keeps the high byte of each sample, as stb does.
+// - Alpha (RGBA, gray+alpha, palette or colour-key transparency) is dropped, not composited:
+//   PIL's convert("RGB") discards it, and so does stb's reduction to 3 channels.
+// - Gray and palette images: replicated gray / palette lookup in both. 1, 2 and 4-bit gray PNGs
+//   are scaled by 255, 85 and 17 in both.
+// - Binary PPM/PGM are accepted only with maxval 255 (stb does not rescale other maxvals, PIL
+//   does). 16-bit (5-5-5 / 5-6-5) BMPs may differ from PIL by one level: stb widens 5-bit
+//   channels by bit replication, PIL by v*255/31. Such BMPs are practically never met.
+// - JPEG: stb's IDCT, chroma upsampling and colour conversion are replaced by libjpeg's exact
+//   integer arithmetic (stb_image_impl.cpp), so baseline and progressive YCbCr/gray JPEGs decode
+//   as PIL decodes them (tests/data/image_test.cpp checks it and states the measured bound).
+// Nothing here applies EXIF orientation or colour profiles, and neither does Image.open.
+#include <stb_image.h>  // declarations only; the implementation is in stb_image_impl.cpp
+
+#include "data/image.h"
+
+#include <cstring>
+#include <memory>
+
+#include "core/error.h"
+#include "core/file_io.h"
+
+namespace dice {
+namespace {
+
+// PIL refuses images above twice Image.MAX_IMAGE_PIXELS (DecompressionBombError); so do we,
+// which also bounds what a corrupt header can make us allocate.
+constexpr int64_t kMaxPixels = 2 * 89478485;
+
+struct StbFree {
+  void operator()(void* p) const { stbi_image_free(p); }
+};
+
+[[noreturn]] void fail(const std::string& name, const char* what) {
+  throw_error(name, ": cannot decode image (", what,
+              "); the file is corrupt or not a JPEG/PNG/BMP/PPM image: re-encode it or remove it");
+}
+
+bool has_prefix(const uint8_t* d, size_t n, const char* magic) {
+  size_t m = std::strlen(magic);
+  return n >= m && std::memcmp(d, magic, m) == 0;
+}
+
+// Binary PNM header "P5 <w> <h> <maxval>" (comments allowed): returns maxval, or -1.
+int pnm_maxval(const uint8_t* d, size_t n) {
+  size_t i = 2;
+  int field = 0, value = -1;
+  while (i < n && field < 3) {
+    uint8_t c = d[i];
+    if (c == '#') {
+      while (i < n && d[i] != '\n' && d[i] != '\r') ++i;
+    } else if (c >= '0' && c <= '9') {
+      value = 0;
+      while (i < n && d[i] >= '0' && d[i] <= '9' && value < 1000000) value = value * 10 + (d[i++] - '0');
+      ++field;
+      continue;
+    } else if (!(c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')) {
+      return -1;
+    }
+    ++i;
+  }
+  return field == 3 ? value : -1;
+}
+
+uint32_t le32(const uint8_t* p) { return p[0] | p[1] << 8 | p[2] << 16 | uint32_t(p[3]) << 24; }
+uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
+
+// stb fills the missing rows of a truncated uncompressed BMP with zeros, where PIL raises
+// "image file is truncated": require the full pixel array (padded rows) to be present.
+void check_bmp_complete(const uint8_t* d, size_t n, const std::string& name) {
+  if (n < 30) fail(name, "truncated BMP header");
+  const uint32_t offset = le32(d + 10), hsz = le32(d + 14);
+  int64_t w, h, bpp, compression = 0;
+  if (hsz == 12) {
+    w = le16(d + 18);
+    h = le16(d + 20);
+    bpp = le16(d + 24);
+  } else {
+    if (n < 34) fail(name, "truncated BMP header");
+    w = static_cast<int32_t>(le32(d + 18));
+    h = static_cast<int32_t>(le32(d + 22));
+    bpp = le16(d + 28);
+    compression = le32(d + 30);
+  }
+  if (compression != 0 && compression != 3 && compression != 6) return;  // stb judges the rest
+  if (w <= 0 || h == 0 || w > (1 << 24) || h > (1 << 24) || h < -(1 << 24) || bpp <= 0 || bpp > 32)
+    return;  // let stb report the bad header
+  const int64_t stride = (w * bpp + 31) / 32 * 4;
+  if (static_cast<int64_t>(offset) + stride * (h < 0 ? -h : h) > static_cast<int64_t>(n))
+    throw_error(name, ": truncated BMP (", n, " bytes, the pixel data needs ",
+                static_cast<int64_t>(offset) + stride * (h < 0 ? -h : h), "); re-download or remove it");
+}
+
+// stb_image 2.27 writes past its Huffman-table arrays when a DHT segment declares more than 256
+// codes (fixed upstream in 2.28): a crafted JPEG could overwrite the decoder's state. We walk the
+// file the way stb's parser does and refuse such a table before stb reads it. The walk follows
+// stb's control flow: segments by their length fields; junk between segments skipped (stb skips
+// it before the frame header and fails on it after, so walking on is harmless); each scan's
+// entropy-coded data ended by the first 0xFF (after fill bytes) not followed by 0x00 or an RSTn
+// marker, which is where stb's bit reader stops or, if it stops earlier, where it looks next
+// (anything else makes stb fail). A DHT table is read as stb reads it, even past its segment.
+void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& name) {
+  auto at = [&](size_t k) -> unsigned { return k < n ? d[k] : 0; };  // stb reads 0 past the end
+  size_t i = 2;                                                       // after SOI
+  bool entropy = false;
+  while (i < n) {
+    if (d[i] != 0xFF) {
+      ++i;
+      continue;
+    }
+    while (i < n && d[i] == 0xFF) ++i;  // fill bytes
+    if (i >= n) return;
+    const unsigned m = d[i];
+    if (entropy && (m == 0x00 || (m >= 0xD0 && m <= 0xD7))) {  // stuffed 0xFF or restart marker
+      ++i;
+      continue;
+    }
+    entropy = false;
+    ++i;
+    if (m == 0xD9) return;                                  // EOI
+    if (m == 0x00 || (m >= 0xD0 && m <= 0xD7)) continue;    // stb fails on these
+    const size_t len = at(i) << 8 | at(i + 1);
+    if (m == 0xC4) {
+      // stb: L = len - 2; while (L > 0) { 1 byte class/id, 16 counts, then the codes }.
+      long left = static_cast<long>(len) - 2;
+      size_t p = i + 2;
+      while (left > 0) {
+        const unsigned q = at(p);
+        if ((q >> 4) > 1 || (q & 15) > 3) return;  // stb: "bad DHT header"
+        size_t codes = 0;
+        for (int k = 1; k <= 16; ++k) codes += at(p + k);
+        if (codes > 256) fail(name, "corrupt JPEG Huffman table with more than 256 codes");
+        p += 17 + codes;
+        left -= static_cast<long>(17 + codes);
+      }
+      if (left != 0) return;  // stb: error
+    }
+    if (len < 2) return;
+    i += len;
+    if (m == 0xDA) entropy = true;
+  }
+}
+
+}  // namespace
+
+Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name) {
+  if (size == 0) fail(name, "empty file");
+  if (size > static_cast<size_t>(INT32_MAX)) fail(name, "file larger than 2 GiB");
+  const int len = static_cast<int>(size);
+  if (has_prefix(data, size, "P5") || has_prefix(data, size, "P6")) {
+    int maxval = pnm_maxval(data, size);
+    if (maxval != 255)
+      throw_error(name, ": PPM/PGM with maxval ", maxval,
+                  " is not supported (only 255); convert it to PNG");
+  }
+  if (has_prefix(data, size, "BM")) check_bmp_complete(data, size, name);
+  if (has_prefix(data, size, "\xFF\xD8")) check_jpeg_tables(data, size, name);
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(data, len, &w, &h, &comp)) fail(name, stbi_failure_reason());
+  if (w <= 0 || h <= 0) fail(name, "zero-sized image");
+  if (static_cast<int64_t>(w) * h > kMaxPixels)
+    throw_error(name, ": image of ", w, "x", h, " pixels exceeds the ", kMaxPixels,
+                "-pixel limit PIL also enforces; shrink it first");
+
+  Image img(w, h);
+  const size_t npix = static_cast<size_t>(w) * h;
+  if (comp == 1 && stbi_is_16_bit_from_memory(data, len)) {
+    // 16-bit gray: PIL mode "I", and its I -> RGB conversion clips to 0..255.
+    int w2, h2, c2;
+    std::unique_ptr<uint16_t, StbFree> px(stbi_load_16_from_memory(data, len, &w2, &h2, &c2, 1));
+    if (!px) fail(name, stbi_failure_reason());
+    if (w2 != w || h2 != h) fail(name, "inconsistent header");
+    for (size_t i = 0; i < npix; ++i) {
+      uint16_t v = px.get()[i];
+      uint8_t g = v > 255 ? 255 : static_cast<uint8_t>(v);
+      img.rgb[i * 3 + 0] = img.rgb[i * 3 + 1] = img.rgb[i * 3 + 2] = g;
+    }
+    return img;
+  }
+  int w2, h2, c2;
+  std::unique_ptr<uint8_t, StbFree> px(stbi_load_from_memory(data, len, &w2, &h2, &c2, 3));
+  if (!px) fail(name, stbi_failure_reason());
+  if (w2 != w || h2 != h) fail(name, "inconsistent header");
+  std::memcpy(img.rgb.data(), px.get(), npix * 3);
+  return img;
+}
+
+Image decode_image(const std::string& path) {
+  std::vector<uint8_t> bytes = read_file(path);
+  return decode_image_memory(bytes.data(), bytes.size(), path);
+}
+
+}  // namespace dice

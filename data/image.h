@@ -1,0 +1,31 @@
+// Image decoding: JPEG, PNG, BMP (and binary PPM/PGM) files -> 8-bit RGB, as PIL's
+// Image.open(path).convert("RGB") sees them, which is what torchvision's ImageFolder feeds its
+// transforms. Decoding is stb_image's; the conversions to RGB follow PIL's rules rather than
+// stb's where the two differ (see image.cpp). PNG and BMP decode bit for bit like PIL; JPEG
+// differs by a few levels (stb's IDCT and chroma upsampling are not libjpeg-turbo's).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dice {
+
+// Interleaved 8-bit RGB, row-major: pixel (x, y) channel c is rgb[(y * width + x) * 3 + c].
+struct Image {
+  int width = 0, height = 0;
+  std::vector<uint8_t> rgb;
+
+  Image() = default;
+  Image(int w, int h) : width(w), height(h), rgb(static_cast<size_t>(w) * h * 3) {}
+  uint8_t* row(int y) { return rgb.data() + static_cast<size_t>(y) * width * 3; }
+  const uint8_t* row(int y) const { return rgb.data() + static_cast<size_t>(y) * width * 3; }
+};
+
+// Reads and decodes an image file, converting any layout (gray, gray+alpha, palette, RGBA,
+// 16-bit) to RGB. Throws dice::Error naming the file if it is missing, not an image, or corrupt.
+Image decode_image(const std::string& path);
+
+// The same from bytes already in memory; `name` is used in error messages.
+Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name);
+
+}  // namespace dice

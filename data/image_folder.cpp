@@ -1,0 +1,179 @@
+// ImageFolder, listed exactly as torchvision 0.14's datasets.ImageFolder does, so that sample i
+// and its label are the reference's sample i:
+// - classes = sorted names of the sub-folders of the root (symlinks followed, hidden folders
+//   included, like os.scandir + is_dir); label = index in that order;
+// - per class, sorted(os.walk(class_dir, followlinks=True)): every folder below the class
+//   folder, visited in sorted order of the *full path string* (so "a-b" comes before "a/x"),
+//   and in each folder its non-folder entries in sorted name order (byte order = Python's
+//   code-point order for UTF-8 names);
+// - a file is kept if its lower-cased name ends with one of IMG_EXTENSIONS (.jpg .jpeg .png .ppm
+//   .bmp .pgm .tif .tiff .webp); a class with no such file is an error, as in torchvision.
+// Files loose in the root are ignored when class folders exist (torchvision ignores them too).
+// Our own choice: a root with no sub-folders at all but images inside is one unlabeled set
+// (label -1), which is how OOD sets are often shipped.
+// TIFF and WebP are listed (keeping indices aligned with torchvision) but not decodable here: the
+// folder is refused at open time, naming the first such file, rather than failing mid-run.
+// Symlink cycles, which would make os.walk loop, are cut (a link back to an ancestor folder).
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "data/image.h"
+
+namespace dice {
+namespace {
+
+struct Entry {
+  std::string name;
+  bool is_dir;
+};
+
+std::vector<Entry> list_dir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) throw_error(dir, ": cannot list folder (", std::strerror(errno), "); check the path and permissions");
+  std::vector<Entry> out;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    struct stat st;
+    // stat follows symlinks, like DirEntry.is_dir(); a broken link counts as a file.
+    bool is_dir = ::stat((dir + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    out.push_back({name, is_dir});
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+  return out;
+}
+
+bool is_unsupported_format(const std::string& name) {
+  std::string l = name;
+  for (char& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto ends = [&](const char* s) {
+    size_t n = std::strlen(s);
+    return l.size() >= n && l.compare(l.size() - n, n, s) == 0;
+  };
+  return ends(".tif") || ends(".tiff") || ends(".webp");
+}
+
+// Every folder under (and including) dir, as sorted(os.walk(dir, followlinks=True)) orders
+// them, each with its sorted non-folder entries. A folder linked from two places is walked twice,
+// as os.walk does; only a link back to an ancestor (a cycle) is not followed.
+using Walk = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+void walk(const std::string& dir, std::vector<std::pair<dev_t, ino_t>>* ancestors, Walk* out) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return;
+  const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+  if (std::find(ancestors->begin(), ancestors->end(), id) != ancestors->end()) return;
+  if (ancestors->size() > 64) throw_error(dir, ": folders nested more than 64 deep; check for link loops");
+  std::vector<std::string> files, subdirs;
+  for (const Entry& e : list_dir(dir)) (e.is_dir ? subdirs : files).push_back(e.name);
+  out->emplace_back(dir, std::move(files));
+  ancestors->push_back(id);
+  for (const std::string& d : subdirs) walk(dir + "/" + d, ancestors, out);
+  ancestors->pop_back();
+}
+
+Walk walk_sorted(const std::string& root) {
+  Walk dirs;
+  std::vector<std::pair<dev_t, ino_t>> ancestors;
+  walk(root, &ancestors, &dirs);
+  std::stable_sort(dirs.begin(), dirs.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  return dirs;
+}
+
+class ImageFolderDataset final : public Dataset {
+ public:
+  ImageFolderDataset(std::string root, std::vector<std::string> classes,
+                     std::vector<std::string> paths, std::vector<int64_t> labels,
+                     const Preprocess& pp)
+      : Dataset(pp.crop),
+        root_(std::move(root)),
+        classes_(std::move(classes)),
+        paths_(std::move(paths)),
+        labels_(std::move(labels)),
+        pp_(pp) {}
+
+  int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
+  int64_t label(int64_t i) const override { return labels_.at(static_cast<size_t>(i)); }
+  void load(int64_t i, float* chw) const override {
+    preprocess_image(decode_image(paths_.at(static_cast<size_t>(i))), pp_, chw);
+  }
+  std::string describe() const override {
+    std::string n = std::to_string(paths_.size()) + " images)";
+    if (classes_.empty()) return "image folder " + root_ + " (unlabeled, " + n;
+    return "ImageFolder " + root_ + " (" + std::to_string(classes_.size()) + " classes, " + n;
+  }
+  std::vector<std::string> class_names() const override { return classes_; }
+
+ private:
+  std::string root_;
+  std::vector<std::string> classes_, paths_;
+  std::vector<int64_t> labels_;
+  Preprocess pp_;
+};
+
+}  // namespace
+
+std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Preprocess& pp) {
+  std::string dir = dir_in;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  std::vector<Entry> top = list_dir(dir);
+  std::vector<std::string> classes, paths;
+  std::vector<int64_t> labels;
+  for (const Entry& e : top)
+    if (e.is_dir) classes.push_back(e.name);
+
+  if (classes.empty()) {
+    for (const Entry& e : top)
+      if (has_image_extension(e.name)) {
+        paths.push_back(dir + "/" + e.name);
+        labels.push_back(-1);
+      }
+    if (paths.empty()) {
+      bool cifar = false;
+      for (const Entry& e : top)
+        cifar |= e.name == "test_batch.bin" || e.name == "test_batch" || e.name == "test.bin";
+      if (cifar)
+        throw_error(dir, ": holds CIFAR batch files, not images; pass the batch file itself, e.g. ",
+                    dir, "/test_batch.bin");
+      throw_error(dir, ": no class sub-folders and no images (.jpg .jpeg .png .bmp .ppm .pgm); "
+                       "an image folder needs one sub-folder of images per class");
+    }
+  } else {
+    std::vector<std::string> empty;
+    for (size_t c = 0; c < classes.size(); ++c) {
+      size_t before = paths.size();
+      for (const auto& [folder, files] : walk_sorted(dir + "/" + classes[c]))
+        for (const std::string& f : files)
+          if (has_image_extension(f)) {
+            paths.push_back(folder + "/" + f);
+            labels.push_back(static_cast<int64_t>(c));
+          }
+      if (paths.size() == before) empty.push_back(classes[c]);
+    }
+    if (!empty.empty()) {
+      std::string list;
+      for (size_t k = 0; k < empty.size() && k < 5; ++k) list += (k ? ", " : "") + empty[k];
+      if (empty.size() > 5) list += ", ...";
+      throw_error(dir, ": no images in the class folder(s) ", list,
+                  "; every class sub-folder needs at least one .jpg/.jpeg/.png/.bmp file "
+                  "(remove stray folders such as .ipynb_checkpoints)");
+    }
+  }
+  for (const std::string& p : paths)
+    if (is_unsupported_format(p))
+      throw_error(p, ": TIFF and WebP images are not supported; convert them to PNG "
+                     "(e.g. mogrify -format png) and remove the originals");
+  return std::make_unique<ImageFolderDataset>(dir, std::move(classes), std::move(paths),
+                                              std::move(labels), pp);
+}
+
+}  // namespace dice

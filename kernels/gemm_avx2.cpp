@@ -1,0 +1,43 @@
+// AVX2+FMA instantiation of the conv GEMM kernels (gemm_kernels.inc): 6 rows x 16 pixels per
+// micro-tile = 12 ymm accumulators, plus two B vectors and the broadcast, within the 16 registers.
+// Built with -mavx2 -mfma (CMake adds them to every kernels/*_avx2.cpp); only reached after
+// cpu_isa_supported(kAvx2) said yes.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "core/error.h"
+#include "kernels/gemm_cpu.h"
+
+namespace dice {
+namespace {
+
+using V = __m256;
+constexpr int kW = 8;
+constexpr int kMR = 6;
+constexpr int kNR = 16;
+constexpr const char* kIsaName = "avx2";
+constexpr CpuIsa kIsa = CpuIsa::kAvx2;
+
+// All-ones in lanes [0, n): the mask form maskload/maskstore take.
+inline __m256i lane_mask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline V vzero() { return _mm256_setzero_ps(); }
+inline V vset1(float x) { return _mm256_set1_ps(x); }
+inline V vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, V x) { _mm256_storeu_ps(p, x); }
+inline V vloadn(const float* p, int n) { return _mm256_maskload_ps(p, lane_mask(n)); }
+inline void vstoren(float* p, V x, int n) { _mm256_maskstore_ps(p, lane_mask(n), x); }
+inline V vkeep(V x, int n) { return _mm256_and_ps(x, _mm256_castsi256_ps(lane_mask(n))); }
+inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
+
+#include "kernels/gemm_kernels.inc"
+
+}  // namespace
+
+const GemmIsa& gemm_isa_avx2() { return kTable; }
+
+}  // namespace dice

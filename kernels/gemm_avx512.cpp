@@ -1,0 +1,42 @@
+// AVX-512 instantiation of the conv GEMM kernels (gemm_kernels.inc): 12 rows x 32 pixels per
+// micro-tile = 24 zmm accumulators, leaving 8 registers for the two B vectors and the broadcast.
+// Built with -mavx512f/dq/bw/vl (CMake adds them to every kernels/*_avx512.cpp); only reached
+// after cpu_isa_supported(kAvx512) said yes.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "core/error.h"
+#include "kernels/gemm_cpu.h"
+
+namespace dice {
+namespace {
+
+using V = __m512;
+constexpr int kW = 16;
+constexpr int kMR = 12;
+constexpr int kNR = 32;
+constexpr const char* kIsaName = "avx512";
+constexpr CpuIsa kIsa = CpuIsa::kAvx512;
+
+inline __mmask16 lane_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+inline V vzero() { return _mm512_setzero_ps(); }
+inline V vset1(float x) { return _mm512_set1_ps(x); }
+inline V vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, V x) { _mm512_storeu_ps(p, x); }
+inline V vloadn(const float* p, int n) { return _mm512_maskz_loadu_ps(lane_mask(n), p); }
+inline void vstoren(float* p, V x, int n) { _mm512_mask_storeu_ps(p, lane_mask(n), x); }
+inline V vkeep(V x, int n) { return n <= 0 ? vzero() : _mm512_maskz_mov_ps(lane_mask(n), x); }
+inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+// maskz form: GCC 12's _mm512_max_ps passes _mm512_undefined_ps(), which trips
+// -Wmaybe-uninitialized; with an all-ones mask the instruction is the same.
+inline V vmax(V a, V b) { return _mm512_maskz_max_ps(static_cast<__mmask16>(0xFFFF), a, b); }
+
+#include "kernels/gemm_kernels.inc"
+
+}  // namespace
+
+const GemmIsa& gemm_isa_avx512() { return kTable; }
+
+}  // namespace dice

@@ -1,0 +1,101 @@
+// CPU GEMM machinery behind conv2d_cpu: the per-instruction-set kernel table and its selection.
+//
+// The hot loops (register-blocked micro-kernel, input packing with the BN+ReLU prologue, the
+// epilogue) are written once in gemm_kernels.inc over a tiny vector abstraction and compiled three
+// times: gemm_avx512.cpp (-mavx512f...), gemm_avx2.cpp (-mavx2 -mfma) and gemm_scalar.cpp (no
+// flags). cpu_isa() picks the best one the running CPU supports, so one binary runs on any x86-64.
+// DICE_CPU_ISA=scalar|avx2|avx512 in the environment (or force_cpu_isa) caps the choice, for tests
+// and comparisons.
+//
+// Only plain structs and function declarations live here: this header is included by the
+// per-ISA translation units, and an inline function defined here could be emitted with AVX-512
+// instructions there and then be picked by the linker for the scalar path.
+#pragma once
+#include <cstdint>
+
+namespace dice {
+
+enum class CpuIsa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// One GEMM tile: C[m x n] (op)= A[m x k] * B[k x n], where
+//   A is packed in row blocks (see pack_weights): block b covers rows [r_b, r_{b+1}) and is stored
+//     at a + r_b * k as [k][rows_b], so a micro-kernel broadcasts one contiguous run per k;
+//   B column j (within n-chunk q = j / nr) of row kk lives at
+//     b + q * b_chunk + (b_off ? b_off[kk] : kk * b_kstride) + j % nr,
+//     and is always readable for whole chunks (callers pad B so tail chunks never fault);
+//   C row i, column j is c[i * ldc + j]; only the n valid columns are written.
+// Epilogue per element, when alpha is set: y = acc * alpha[i] + beta[i]; then y += res[i*ldr + j]
+// when res is set; then y = max(y, 0) when relu. Without alpha the raw sum is stored (res and relu
+// still apply).
+struct GemmTile {
+  int64_t m = 0, n = 0, k = 0;
+  const float* a = nullptr;
+  const float* b = nullptr;
+  const int32_t* b_off = nullptr;
+  int64_t b_kstride = 0, b_chunk = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  const float* alpha = nullptr;
+  const float* beta = nullptr;
+  const float* res = nullptr;
+  int64_t ldr = 0;
+  bool relu = false;
+};
+
+// Packs rows [n0, n0 + n) of a [k rows][plane] layout (channels of an image, stride `plane`) into
+// B panels [ceil(n/nr)][k][nr] (tail columns zero), applying relu(x * scale[kk] + shift[kk])
+// when scale is set.
+struct PackRows {
+  const float* src = nullptr;
+  int64_t plane = 0, k = 0, n0 = 0, n = 0;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  float* dst = nullptr;
+};
+
+// Copies one height x width plane into a zero-bordered (height+2*pad) x (width+2*pad) plane at
+// dst, applying relu(x * *scale + *shift) when scale is set, and zeroes dst up to `plane` floats.
+struct PadPlane {
+  const float* src = nullptr;
+  int64_t height = 0, width = 0, pad = 0, plane = 0;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  float* dst = nullptr;
+};
+
+// The kernel table of one instruction set.
+struct GemmIsa {
+  const char* name;
+  CpuIsa isa;
+  int mr;  // most rows of C one micro-kernel holds in registers
+  int nr;  // columns of C (pixels) per micro-kernel: B panels are nr wide
+  // Runs the whole tile: row blocks of at most mr rows (balanced), n in chunks of nr.
+  void (*gemm)(const GemmTile& t);
+  void (*pack_rows)(const PackRows& p);
+  void (*pad_plane)(const PadPlane& p);
+  // dst[i] = epilogue(src[i]) as in GemmTile, for one row (alpha null: no affine).
+  void (*epilogue_row)(const float* src, float* dst, int64_t n, const float* alpha,
+                       const float* beta, const float* res, bool relu);
+};
+
+const GemmIsa& gemm_isa_scalar();
+const GemmIsa& gemm_isa_avx2();    // only call when cpu_isa_supported(kAvx2)
+const GemmIsa& gemm_isa_avx512();  // only call when cpu_isa_supported(kAvx512)
+
+bool cpu_isa_supported(CpuIsa isa);
+const char* cpu_isa_name(CpuIsa isa);
+// The table conv2d_cpu uses now: the best supported ISA, capped by DICE_CPU_ISA / force_cpu_isa.
+const GemmIsa& cpu_isa();
+// Caps the ISA for the whole process (tests, benchmarks); returns the previous cap. An ISA the CPU
+// lacks falls back to the best one below it.
+CpuIsa force_cpu_isa(CpuIsa cap);
+
+// Row partition shared by the packer and the kernels: M rows in ceil(M/mr) blocks of nearly
+// equal size (so M = 64 with mr = 12 gives 11,11,11,11,10,10 rather than 5 x 12 + 4).
+int64_t gemm_row_blocks(int64_t m, int mr);
+int64_t gemm_row_block_start(int64_t m, int64_t blocks, int64_t b);
+
+// Packs weights w[m][k] (row-major) into the A layout of GemmTile for a kernel with `mr`.
+void pack_weights(const float* w, int64_t m, int64_t k, int mr, float* a);
+
+}  // namespace dice

@@ -1,0 +1,134 @@
+// Pooling on the CPU (see pool.h): direct loops, one work item per (image, channel) plane. These
+// ops move little data compared with the convolutions around them, so clarity wins over tiling;
+// the optional BN+ReLU prologue is applied to each input element as it is read, and padded
+// positions take the value the header specifies (0 for average pooling, -inf for max pooling).
+#include <algorithm>
+#include <limits>
+
+#include "core/error.h"
+#include "core/parallel.h"
+#include "kernels/pool.h"
+
+namespace dice {
+namespace {
+
+void check(const Pool2dParams& p) {
+  DICE_ASSERT(p.batch >= 0 && p.channels > 0 && p.height > 0 && p.width > 0 && p.kernel > 0 &&
+              p.stride > 0 && p.pad >= 0 && p.pad * 2 <= p.kernel);
+  DICE_ASSERT(p.out_height() > 0 && p.out_width() > 0);
+}
+
+}  // namespace
+
+// One item per (image, channel) plane; the window sum is accumulated in float, in window order.
+void avg_pool2d_cpu(const Pool2dParams& p, const float* in, float* out, const float* in_scale,
+                    const float* in_shift) {
+  check(p);
+  DICE_ASSERT((in_scale == nullptr) == (in_shift == nullptr));
+  const int64_t H = p.height, W = p.width, Ho = p.out_height(), Wo = p.out_width();
+  const int64_t R = p.kernel, S = p.stride, P = p.pad, C = p.channels;
+  // count_include_pad=True and no ceil mode: every window lies inside the padded input, so the
+  // divisor is always R*R.
+  const float inv = 1.0f / static_cast<float>(R * R);
+  parallel_for(p.batch * C, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / C, c = item % C;
+      const float* x = in + n * p.in_stride() + c * H * W;
+      float* y = out + n * p.out_stride() + c * Ho * Wo;
+      const float s = in_scale ? in_scale[c] : 1.0f, t = in_scale ? in_shift[c] : 0.0f;
+      if (R == 2 && S == 2 && P == 0) {
+        // DenseNet's transition pool: no bounds checks, same summation order as below.
+        for (int64_t oy = 0; oy < Ho; ++oy) {
+          const float* r0 = x + 2 * oy * W;
+          const float* r1 = r0 + W;
+          float* yr = y + oy * Wo;
+          if (in_scale) {
+            for (int64_t ox = 0; ox < Wo; ++ox) {
+              const float a = std::max(r0[2 * ox] * s + t, 0.0f);
+              const float b = std::max(r0[2 * ox + 1] * s + t, 0.0f);
+              const float c2 = std::max(r1[2 * ox] * s + t, 0.0f);
+              const float d = std::max(r1[2 * ox + 1] * s + t, 0.0f);
+              yr[ox] = (((a + b) + c2) + d) * inv;
+            }
+          } else {
+            for (int64_t ox = 0; ox < Wo; ++ox)
+              yr[ox] = (((r0[2 * ox] + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) * inv;
+          }
+        }
+        continue;
+      }
+      for (int64_t oy = 0; oy < Ho; ++oy) {
+        const int64_t y0 = std::max<int64_t>(oy * S - P, 0), y1 = std::min(oy * S - P + R, H);
+        for (int64_t ox = 0; ox < Wo; ++ox) {
+          const int64_t x0 = std::max<int64_t>(ox * S - P, 0), x1 = std::min(ox * S - P + R, W);
+          float sum = 0.0f;  // padded taps add 0
+          for (int64_t iy = y0; iy < y1; ++iy) {
+            for (int64_t ix = x0; ix < x1; ++ix) {
+              float v = x[iy * W + ix];
+              if (in_scale) v = std::max(v * s + t, 0.0f);
+              sum += v;
+            }
+          }
+          y[oy * Wo + ox] = sum * inv;
+        }
+      }
+    }
+  });
+}
+
+// One item per (image, channel) plane. NaN propagates, as in PyTorch.
+void max_pool2d_cpu(const Pool2dParams& p, const float* in, float* out) {
+  check(p);
+  const int64_t H = p.height, W = p.width, Ho = p.out_height(), Wo = p.out_width();
+  const int64_t R = p.kernel, S = p.stride, P = p.pad, C = p.channels;
+  parallel_for(p.batch * C, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t n = item / C, c = item % C;
+      const float* x = in + n * p.in_stride() + c * H * W;
+      float* y = out + n * p.out_stride() + c * Ho * Wo;
+      for (int64_t oy = 0; oy < Ho; ++oy) {
+        const int64_t y0 = std::max<int64_t>(oy * S - P, 0), y1 = std::min(oy * S - P + R, H);
+        for (int64_t ox = 0; ox < Wo; ++ox) {
+          const int64_t x0 = std::max<int64_t>(ox * S - P, 0), x1 = std::min(ox * S - P + R, W);
+          float m = -std::numeric_limits<float>::infinity();  // padded taps are -inf
+          bool nan = false;  // kept apart so the max stays a branch-free maxss
+          for (int64_t iy = y0; iy < y1; ++iy) {
+            for (int64_t ix = x0; ix < x1; ++ix) {
+              const float v = x[iy * W + ix];
+              nan |= v != v;
+              m = std::max(m, v);
+            }
+          }
+          y[oy * Wo + ox] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+        }
+      }
+    }
+  });
+}
+
+// One item per (image, channel); the mean is accumulated in double.
+void global_avg_pool_cpu(int64_t batch, int64_t channels, int64_t hw, const float* in, float* out,
+                         const float* in_scale, const float* in_shift, int64_t in_batch_stride) {
+  DICE_ASSERT(batch >= 0 && channels > 0 && hw > 0);
+  DICE_ASSERT((in_scale == nullptr) == (in_shift == nullptr));
+  const int64_t st = in_batch_stride ? in_batch_stride : channels * hw;
+  parallel_for(
+      batch * channels,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t item = begin; item < end; ++item) {
+          const int64_t n = item / channels, c = item % channels;
+          const float* x = in + n * st + c * hw;
+          double sum = 0;
+          if (in_scale) {
+            const float s = in_scale[c], t = in_shift[c];
+            for (int64_t i = 0; i < hw; ++i) sum += std::max(x[i] * s + t, 0.0f);
+          } else {
+            for (int64_t i = 0; i < hw; ++i) sum += x[i];
+          }
+          out[item] = static_cast<float>(sum / static_cast<double>(hw));
+        }
+      },
+      16);
+}
+
+}  // namespace dice

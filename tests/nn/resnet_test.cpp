@@ -1,0 +1,185 @@
+// nn/resnet: features and logits against PyTorch on reduced-width torchvision ResNets (fixtures
+// from scripts/make_resnet_fixtures.py, each saved in the zip and the legacy serialization), the
+// architecture detection, and one-line errors naming the file for missing or ill-shaped keys.
+// The input is not stored: it is the formula the script uses, computed here.
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "formats/npy.h"
+#include "kernels/head.h"
+#include "nn/resnet.h"
+#include "test_util.h"
+
+namespace {
+
+using dice::test::fixture;
+
+constexpr int64_t kBatch = 2, kSide = 224;
+
+// x[i] = float32(((i * 2654435761) % 2001) / 1000.0 - 1.0), as in make_resnet_fixtures.py.
+std::vector<float> formula_input() {
+  const int64_t n = kBatch * 3 * kSide * kSide;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t r = (static_cast<uint64_t>(i) * 2654435761ull) % 2001ull;
+    x[static_cast<size_t>(i)] = static_cast<float>(static_cast<double>(r) / 1000.0 - 1.0);
+  }
+  return x;
+}
+
+struct Expect {
+  const char* name;
+  bool bottleneck;
+  std::vector<int64_t> blocks;
+  int64_t features;
+  const char* model_name;
+};
+
+void check_against_torch(const Expect& e, const std::string& serialization) {
+  SCOPED_TRACE(std::string(e.name) + " " + serialization);
+  dice::StateDict sd = dice::load_weights(fixture("nn/" + std::string(e.name) + "." + serialization + ".pth"));
+  EXPECT_EQ(dice::detect_architecture(sd), "resnet");
+  auto model = dice::make_model("auto", sd);
+  auto* rn = dynamic_cast<dice::ResNet*>(model.get());
+  ASSERT_NE(rn, nullptr);
+  EXPECT_EQ(rn->bottleneck(), e.bottleneck);
+  EXPECT_EQ(rn->blocks_per_stage(), e.blocks);
+  EXPECT_EQ(model->name(), e.model_name);
+  EXPECT_EQ(model->input_size(), kSide);
+  ASSERT_EQ(model->feature_dim(), e.features);
+  ASSERT_EQ(model->num_classes(), 10);
+
+  const int64_t d = e.features, c = 10;
+  std::vector<float> x = formula_input();
+  std::vector<float> feats(static_cast<size_t>(kBatch * d), NAN);
+  model->features(x.data(), kBatch, feats.data());
+  dice::NpyArray want_f = dice::read_npy(fixture("nn/" + std::string(e.name) + ".features.npy"));
+  ASSERT_EQ(want_f.shape, (std::vector<int64_t>{kBatch, d}));
+  std::vector<float> wf = dice::npy_to_float(want_f, "features");
+  EXPECT_LT(dice::test::normalized_error(feats.data(), wf.data(), kBatch * d, 1e-4, "features"), 1e-4);
+
+  std::vector<float> logits(static_cast<size_t>(kBatch * c), NAN);
+  dice::HeadParams hp;
+  hp.batch = kBatch, hp.in_features = d, hp.classes = c;
+  dice::HeadOutputs out;
+  out.logits = logits.data();
+  dice::head_cpu(hp, feats.data(), model->fc_weight().ptr(), model->fc_bias().ptr(), nullptr, out);
+  std::vector<float> wl =
+      dice::npy_to_float(dice::read_npy(fixture("nn/" + std::string(e.name) + ".logits.npy")), "logits");
+  EXPECT_LT(dice::test::normalized_error(logits.data(), wl.data(), kBatch * c, 1e-4, "logits"), 1e-4);
+}
+
+const Expect kResNet50{"resnet50w4", true, {3, 4, 6, 3}, 128, "resnet50 (10 classes)"};
+const Expect kResNet18{"resnet18w4", false, {2, 2, 2, 2}, 32, "resnet18 (10 classes)"};
+
+// Runs make_model on a damaged copy of the resnet50 fixture and returns the error message.
+template <typename Damage>
+std::string error_after(Damage damage, const std::string& arch = "auto") {
+  dice::StateDict sd = dice::load_weights(fixture("nn/resnet50w4.zip.pth"));
+  damage(sd);
+  try {
+    dice::make_model(arch, sd);
+  } catch (const dice::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST(ResNet, Resnet50MatchesTorchZip) { check_against_torch(kResNet50, "zip"); }
+TEST(ResNet, Resnet50MatchesTorchLegacy) { check_against_torch(kResNet50, "legacy"); }
+TEST(ResNet, Resnet18MatchesTorchZip) { check_against_torch(kResNet18, "zip"); }
+TEST(ResNet, Resnet18MatchesTorchLegacy) { check_against_torch(kResNet18, "legacy"); }
+
+TEST(ResNet, BothSerializationsLoadIdentically) {
+  for (const char* name : {"resnet50w4", "resnet18w4"}) {
+    dice::StateDict a = dice::load_weights(fixture("nn/" + std::string(name) + ".zip.pth"));
+    dice::StateDict b = dice::load_weights(fixture("nn/" + std::string(name) + ".legacy.pth"));
+    ASSERT_EQ(a.tensors.size(), b.tensors.size()) << name;
+    for (const auto& [key, t] : a.tensors) {
+      ASSERT_TRUE(b.has(key)) << name << ": " << key;
+      EXPECT_EQ(t.shape, b.tensors.at(key).shape) << key;
+      EXPECT_EQ(t.data, b.tensors.at(key).data) << key;
+    }
+  }
+}
+
+TEST(ResNet, BatchSizeDoesNotChangeResults) {
+  auto model = dice::make_model("resnet50", dice::load_weights(fixture("nn/resnet50w4.zip.pth")));
+  std::vector<float> x = formula_input();
+  const int64_t d = model->feature_dim(), img = 3 * kSide * kSide;
+  std::vector<float> both(static_cast<size_t>(2 * d)), one(static_cast<size_t>(d));
+  model->features(x.data(), 2, both.data());
+  for (int64_t i = 0; i < 2; ++i) {
+    model->features(x.data() + i * img, 1, one.data());
+    EXPECT_LT(dice::test::normalized_error(one.data(), both.data() + i * d, d, 1e-6, "batch1"), 1e-6);
+  }
+}
+
+TEST(ResNet, AutoDetectsResNetNotDenseNet) {
+  dice::StateDict sd = dice::load_weights(fixture("nn/resnet18w4.legacy.pth"));
+  EXPECT_EQ(dice::detect_architecture(sd), "resnet");
+  dice::StateDict dn = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
+  EXPECT_EQ(dice::detect_architecture(dn), "densenet");
+  EXPECT_NE(dynamic_cast<dice::ResNet*>(dice::make_model("auto", sd).get()), nullptr);
+}
+
+TEST(ResNet, MissingKeyNamesFileAndKey) {
+  std::string msg = error_after([](dice::StateDict& sd) { sd.tensors.erase("layer3.2.bn2.running_var"); });
+  EXPECT_NE(msg.find("layer3.2.bn2.running_var"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("resnet50w4.zip.pth"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+}
+
+TEST(ResNet, MissingDownsampleNamesFile) {
+  std::string msg = error_after([](dice::StateDict& sd) {
+    for (const char* k : {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
+      sd.tensors.erase(std::string("layer2.0.downsample.1.") + k);
+    sd.tensors.erase("layer2.0.downsample.0.weight");
+  });
+  EXPECT_NE(msg.find("layer2.0"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("downsample"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("resnet50w4.zip.pth"), std::string::npos) << msg;
+}
+
+TEST(ResNet, IllShapedKeysNameFileAndKey) {
+  // A conv whose input channels do not follow from the previous layer.
+  std::string msg = error_after([](dice::StateDict& sd) {
+    dice::Tensor& w = sd.tensors.at("layer2.1.conv1.weight");
+    w = dice::Tensor({w.size(0), w.size(1) + 1, 1, 1});
+  });
+  EXPECT_NE(msg.find("layer2.1.conv1.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("resnet50w4.zip.pth"), std::string::npos) << msg;
+  // A BatchNorm vector of the wrong length.
+  msg = error_after([](dice::StateDict& sd) { sd.tensors.at("layer1.0.bn3.running_mean") = dice::Tensor({3}); });
+  EXPECT_NE(msg.find("layer1.0.bn3.running_mean"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("resnet50w4.zip.pth"), std::string::npos) << msg;
+  // A conv that is not 4-D.
+  msg = error_after([](dice::StateDict& sd) { sd.tensors.at("conv1.weight") = dice::Tensor({4, 3, 49}); });
+  EXPECT_NE(msg.find("conv1.weight"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("resnet50w4.zip.pth"), std::string::npos) << msg;
+  // An fc layer that does not match the feature width.
+  msg = error_after([](dice::StateDict& sd) { sd.tensors.at("fc.weight") = dice::Tensor({10, 127}); });
+  EXPECT_NE(msg.find("fc.weight"), std::string::npos) << msg;
+  msg = error_after([](dice::StateDict& sd) { sd.tensors.at("fc.bias") = dice::Tensor({9}); });
+  EXPECT_NE(msg.find("fc.bias"), std::string::npos) << msg;
+  // The stem must take 3 channels.
+  msg = error_after([](dice::StateDict& sd) { sd.tensors.at("conv1.weight") = dice::Tensor({4, 1, 7, 7}); });
+  EXPECT_NE(msg.find("conv1.weight"), std::string::npos) << msg;
+}
+
+TEST(ResNet, WrongArchitectureNamesFile) {
+  std::string msg = error_after([](dice::StateDict&) {}, "densenet101");
+  EXPECT_NE(msg.find("resnet50w4.zip.pth"), std::string::npos) << msg;
+  dice::StateDict dn = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
+  try {
+    dice::make_model("resnet50", dn);
+    FAIL() << "expected an error";
+  } catch (const dice::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("densenet22_c100.pth.tar"), std::string::npos) << e.what();
+  }
+}
