@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
+#include "formats/json.h"
 #include "ood/dice_mask.h"
 #include "ood/evaluate.h"
 #include "ood/metrics.h"
@@ -134,7 +135,12 @@ int cmd_eval(int argc, char** argv) {
     reports.push_back(r);
   }
   if (!json.empty()) {
-    write_reports_json(json, reports);
+    // The requested configuration at the top level (id.accuracy, ood[i].fpr95, average.auroc,
+    // ...); with --p the baseline computed in the same pass sits beside it under "baseline".
+    Json top = Json::parse(report_json(reports.back()), "report");
+    if (reports.size() > 1) top.set("baseline", Json::parse(report_json(reports.front()), "report"));
+    std::string text = top.dump(2) + "\n";
+    write_file_atomic(json, text.data(), text.size());
     std::printf("wrote %s\n", json.c_str());
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

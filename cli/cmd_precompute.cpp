@@ -1,7 +1,8 @@
 // `dice precompute`: the training-set mean of the penultimate feature, the statistics file DICE
 // reads (float64 (D,) .npy, like the reference's cache/*_feat_stat.npy). With --shard i/n it
 // processes one contiguous slice and writes a part file of exact sums; --merge adds the parts and
-// writes the mean, bit-identical to an unsharded run (see ood/precompute.h). This file only parses.
+// writes the mean, bit-identical to an unsharded run (see ood/precompute.h). Under mpirun (MPI
+// builds) the ranks are the shards and rank 0 writes the result. This file only parses.
 #include <cstdio>
 #include <unistd.h>
 
@@ -14,7 +15,9 @@
 
 namespace dice::cli {
 
-int cmd_precompute(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv, const MpiWorld& world) {
   const char* usage =
       "usage: dice precompute --model M --weights CKPT --data SPEC --out STATS.npy\n"
       "                       [--shard i/n] [--batch N] [--threads N] [--quiet]\n"
@@ -22,7 +25,8 @@ int cmd_precompute(int argc, char** argv) {
       "writes the mean penultimate feature of the data set as a float64 (D,) .npy (the\n"
       "--stats file of dice eval). With --shard i/n only samples [i*N/n, (i+1)*N/n) are\n"
       "processed and --out is a part file; --merge combines all n parts into the statistics,\n"
-      "identical to the unsharded result.";
+      "identical to the unsharded result. Under `mpirun -n K` (MPI builds) rank r computes\n"
+      "shard r/K and rank 0 writes the merged statistics; give each rank --threads.";
   Args args(argc, argv, 2, {"model", "weights", "data", "out", "shard", "batch", "threads", "merge"},
             {"help", "quiet"}, usage);
   if (args.has("help")) {
@@ -32,6 +36,8 @@ int cmd_precompute(int argc, char** argv) {
   const std::string out = args.require("out");
   check_output_folder(out);
 
+  if (world.size > 1 && (args.has("merge") || args.has("shard")))
+    throw_error("under mpirun the ranks are the shards: drop --shard and --merge\n", usage);
   if (args.has("merge")) {
     if (args.has("weights") || args.has("data") || args.has("shard"))
       throw_error("--merge takes only part files and --out\n", usage);
@@ -50,7 +56,7 @@ int cmd_precompute(int argc, char** argv) {
   const std::string weights = args.require("weights"), spec = args.require("data");
   const int64_t batch = args.get_int("batch", 64, 1, 1 << 16);
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
-  const bool progress = !args.has("quiet") && ::isatty(2);
+  const bool progress = !args.has("quiet") && ::isatty(2) && world.rank == 0;
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights);
   auto data = open_dataset(spec, preprocess_for(*lm.model));
@@ -65,11 +71,39 @@ int cmd_precompute(int argc, char** argv) {
                 static_cast<long long>(part.total));
     return 0;
   }
+  if (world.size > 1) {
+    const ShardSpec shard{world.rank, world.size};
+    PrecomputePart part = precompute_part(*lm.model, *data, name, shard, batch, num_threads(), progress);
+    ExactFeatureSum total = mpi_gather_merge(world, part);
+    if (world.rank != 0) return 0;
+    if (total.count() == 0) throw_error(spec, ": the data set has no samples; nothing to average");
+    write_feature_mean(out, total.mean());
+    std::printf("wrote %s (mean of %lld samples, %lld features, %d MPI ranks)\n", out.c_str(),
+                static_cast<long long>(total.count()), static_cast<long long>(total.dim()), world.size);
+    return 0;
+  }
   std::vector<double> mean = precompute_mean(*lm.model, *data, name, batch, num_threads(), progress);
   write_feature_mean(out, mean);
   std::printf("wrote %s (mean of %lld samples, %zu features)\n", out.c_str(),
               static_cast<long long>(data->size()), mean.size());
   return 0;
+}
+
+}  // namespace
+
+int cmd_precompute(int argc, char** argv) {
+  const MpiWorld world = mpi_start(&argc, &argv);
+  if (!world.active) return run(argc, argv, world);
+  // Under mpirun an error on one rank would leave the others waiting in a collective forever:
+  // report it with the rank and abort the whole job.
+  try {
+    const int rc = run(argc, argv, world);
+    mpi_stop(world);
+    return rc;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dice precompute (rank %d of %d): error: %s\n", world.rank, world.size, e.what());
+    mpi_abort(world, 1);
+  }
 }
 
 }  // namespace dice::cli
