@@ -2,6 +2,7 @@
 // fc head (the Energy/MSP baseline) and, with --p, the DICE head are applied to the same features
 // and a table is printed for each. Everything that can be checked (files, specs, options) is
 // checked before the first image is decoded, and --json is written only when the run succeeds.
+// --device cuda runs the network on the GPU (nn/densenet_cuda.h); the heads stay on the CPU.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -26,7 +27,7 @@ const char* kEvalUsage =
     "usage: dice eval --model densenet101 --weights CKPT --feat-stat NPY [--p 90]\n"
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp] [--clip T] [--batch N] [--threads N] [--limit N]\n"
-    "                 [--json OUT.json]\n"
+    "                 [--device cpu|cuda] [--json OUT.json]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"
     "      gaussian:N or uniform:N. Without --p the plain fc layer is used (the baseline).";
 
@@ -35,7 +36,7 @@ const char* kEvalUsage =
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
             {"model", "weights", "feat-stat", "p", "id", "ood", "method", "clip", "batch", "threads",
-             "limit", "json"},
+             "limit", "json", "device"},
             {"help", "quiet"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
@@ -53,6 +54,7 @@ int cmd_eval(int argc, char** argv) {
   const int threads = static_cast<int>(args.get_int("threads", 0, 0, 1024));
   const int64_t limit = args.get_int("limit", -1, 1, INT64_MAX);
   const std::string json = args.get("json");
+  const Device device = device_option(args.get("device", "cpu"));
   if (!args.has("id")) throw_error("missing --id NAME=SPEC (the in-distribution test set)\n", kEvalUsage);
   if (!args.has("ood")) throw_error("missing --ood NAME=SPEC (at least one OOD set)\n", kEvalUsage);
   if (!json.empty()) check_output_folder(json);
@@ -62,7 +64,7 @@ int cmd_eval(int argc, char** argv) {
   set_num_threads(threads);
   const bool progress = !args.has("quiet") && ::isatty(2);
 
-  LoadedModel lm = load_model(args.get("model", "auto"), weights);
+  LoadedModel lm = load_model(args.get("model", "auto"), weights, device);
   Model& model = *lm.model;
   std::vector<uint8_t> mask;
   DiceMask dm;
@@ -80,7 +82,8 @@ int cmd_eval(int argc, char** argv) {
   for (auto& s : ood_specs) ood_data.push_back(open_dataset(s.second, pp));
 
   std::printf("model: %s, weights %s\n", model.name().c_str(), weights.c_str());
-  std::printf("device: cpu, %d threads; batch %lld\n", num_threads(), static_cast<long long>(batch));
+  std::printf("device: %s; batch %lld\n", describe_device(device, num_threads()).c_str(),
+              static_cast<long long>(batch));
   if (use_dice)
     std::printf("DICE: p=%g, threshold %.6g, %lld of %lld weights kept\n", p, dm.threshold,
                 static_cast<long long>(dm.kept),

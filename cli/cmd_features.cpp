@@ -16,10 +16,10 @@ namespace dice::cli {
 int cmd_features(int argc, char** argv) {
   const char* usage =
       "usage: dice features --model densenet101 --weights CKPT --data SPEC --out PREFIX\n"
-      "                     [--batch N] [--threads N] [--limit N]\n"
+      "                     [--batch N] [--threads N] [--limit N] [--device cpu|cuda]\n"
       "writes PREFIX.features.npy (N x D float32), PREFIX.logits.npy (N x C float32) and\n"
       "PREFIX.labels.npy (N int64; -1 for unlabeled sets)";
-  Args args(argc, argv, 2, {"model", "weights", "data", "out", "batch", "threads", "limit"},
+  Args args(argc, argv, 2, {"model", "weights", "data", "out", "batch", "threads", "limit", "device"},
             {"help", "quiet"}, usage);
   if (args.has("help")) {
     std::puts(usage);
@@ -29,10 +29,11 @@ int cmd_features(int argc, char** argv) {
   const std::string prefix = args.require("out");
   const int64_t batch = args.get_int("batch", 128, 1, 1 << 16);
   const int64_t limit = args.get_int("limit", -1, 1, INT64_MAX);
+  const Device device = device_option(args.get("device", "cpu"));
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
   check_output_folder(prefix + ".features.npy");
 
-  LoadedModel lm = load_model(args.get("model", "auto"), weights);
+  LoadedModel lm = load_model(args.get("model", "auto"), weights, device);
   auto data = open_dataset(spec, preprocess_for(*lm.model));
   FeatureSet fs = extract_features(*lm.model, *data, split_named_spec(spec).first, batch,
                                    num_threads(), limit, !args.has("quiet") && ::isatty(2));

@@ -23,7 +23,7 @@ int run(int argc, char** argv, const MpiWorld& world) {
       "                       [--shard i/n] [--batch N] [--threads N] [--quiet]\n"
       "       dice precompute --merge PART.npy [PART.npy ...] --out STATS.npy\n"
       "writes the mean penultimate feature of the data set as a float64 (D,) .npy (the\n"
-      "--stats file of dice eval). With --shard i/n only samples [i*N/n, (i+1)*N/n) are\n"
+      "--feat-stat file of dice eval). With --shard i/n only samples [i*N/n, (i+1)*N/n) are\n"
       "processed and --out is a part file; --merge combines all n parts into the statistics,\n"
       "identical to the unsharded result. Under `mpirun -n K` (MPI builds) rank r computes\n"
       "shard r/K and rank 0 writes the merged statistics; give each rank --threads.";

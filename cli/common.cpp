@@ -6,15 +6,29 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "formats/npy.h"
+#include "kernels/cuda_check.h"
 #include "weights/torch_checkpoint.h"
 
 namespace dice::cli {
 
-LoadedModel load_model(const std::string& arch, const std::string& weights_path) {
+LoadedModel load_model(const std::string& arch, const std::string& weights_path, Device device) {
+  check_device_available(device);
   LoadedModel lm;
   lm.weights = load_weights(weights_path);
-  lm.model = make_model(arch, lm.weights);
+  lm.model = make_model(arch, lm.weights, device);
   return lm;
+}
+
+Device device_option(const std::string& value) {
+  if (value != "cpu" && value != "cuda")
+    throw_error("option --device must be 'cpu' or 'cuda', got '", value, "'");
+  return parse_device(value);
+}
+
+std::string describe_device(Device device, int threads) {
+  if (device == Device::kCuda)
+    return "cuda, " + cuda_device_name(0) + " (" + std::to_string(threads) + " decode threads)";
+  return "cpu, " + std::to_string(threads) + " threads";
 }
 
 Preprocess preprocess_for(const Model& model) {

@@ -55,7 +55,8 @@ class CifarDataset final : public Dataset {
         labels_(std::move(labels)),
         classes_(std::move(classes)),
         pp_(pp) {
-    DICE_ASSERT(labels_.empty() || first_ + (labels_.size() - 1) * stride_ + kPixels <= buf_.size());
+    DICE_ASSERT(labels_.empty() ||
+                first_ + (labels_.size() - 1) * stride_ + kPixels <= buf_.size());
   }
 
   int64_t size() const override { return static_cast<int64_t>(labels_.size()); }
@@ -99,11 +100,13 @@ std::vector<std::string> read_lines(const std::string& path) {
 }
 
 const std::set<std::string>& numpy_globals() {
-  static const std::set<std::string> g = {
-      "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
-      "numpy.core.numeric._frombuffer",     "numpy._core.numeric._frombuffer",
-      "numpy.ndarray",                      "numpy.dtype",
-      "_codecs.encode"};
+  static const std::set<std::string> g = {"numpy.core.multiarray._reconstruct",
+                                          "numpy._core.multiarray._reconstruct",
+                                          "numpy.core.numeric._frombuffer",
+                                          "numpy._core.numeric._frombuffer",
+                                          "numpy.ndarray",
+                                          "numpy.dtype",
+                                          "_codecs.encode"};
   return g;
 }
 
@@ -120,7 +123,8 @@ bool bytes_value(const PyRef& v, std::string* out) {
     return true;
   }
   if (v->is_call_of("_codecs.encode") && v->args && v->args->items.size() == 2 &&
-      v->args->items[0]->is(PyValue::Kind::String) && v->args->items[1]->is(PyValue::Kind::String)) {
+      v->args->items[0]->is(PyValue::Kind::String) &&
+      v->args->items[1]->is(PyValue::Kind::String)) {
     const std::string& enc = v->args->items[1]->str;
     if (enc != "latin1" && enc != "latin-1" && enc != "iso-8859-1") return false;
     // UTF-8 text whose code points are all < 256 -> one byte each.
@@ -228,7 +232,8 @@ U8Array numpy_u8(const PyRef& v, const std::string& path) {
     if (n > (int64_t(1) << 40)) bad_array(path, "huge shape");
   }
   if (static_cast<int64_t>(a.bytes.size()) != n)
-    bad_array(path, std::to_string(a.bytes.size()) + " data bytes for " + std::to_string(n) + " elements");
+    bad_array(path, std::to_string(a.bytes.size()) + " data bytes for " + std::to_string(n) +
+                        " elements");
   return a;
 }
 
@@ -269,17 +274,20 @@ std::unique_ptr<Dataset> open_cifar_binary(const std::string& path, const Prepro
   if (name100 || name10) {
     is100 = name100;
     if (!(is100 ? d100 : d10))
-      throw_error(path, ": ", n, " bytes is not a whole number of ", is100 ? "CIFAR-100" : "CIFAR-10",
-                  " records (", is100 ? 3074 : 3073,
+      throw_error(path, ": ", n, " bytes is not a whole number of ",
+                  is100 ? "CIFAR-100" : "CIFAR-10", " records (", is100 ? 3074 : 3073,
                   " bytes each); the file is truncated or damaged: re-download it");
   } else if (d10 != d100) {
     is100 = d100;
   } else if (d10) {
-    throw_error(path, ": ", n, " bytes fits both CIFAR-10 and CIFAR-100 records; rename the file to "
+    throw_error(path, ": ", n,
+                " bytes fits both CIFAR-10 and CIFAR-100 records; rename the file to "
                 "its official name (test_batch.bin for CIFAR-10, test.bin for CIFAR-100)");
   } else {
-    throw_error(path, ": ", n, " bytes is not a whole number of CIFAR-10 (3073-byte) or CIFAR-100 "
-                "(3074-byte) records; the file is truncated or not a CIFAR binary batch: re-download it");
+    throw_error(
+        path, ": ", n,
+        " bytes is not a whole number of CIFAR-10 (3073-byte) or CIFAR-100 "
+        "(3074-byte) records; the file is truncated or not a CIFAR binary batch: re-download it");
   }
   const size_t label_bytes = is100 ? 2 : 1, stride = kPixels + label_bytes;
   const int64_t count = n / static_cast<int64_t>(stride);
@@ -292,16 +300,18 @@ std::unique_ptr<Dataset> open_cifar_binary(const std::string& path, const Prepro
                   " (CIFAR-100 has 20); the file is damaged or not a CIFAR-100 batch");
     labels[i] = r[label_bytes - 1];
     if (labels[i] >= nclass)
-      throw_error(path, ": record ", i, " has label ", labels[i], " but ", is100 ? "CIFAR-100" : "CIFAR-10",
-                  " has ", nclass, " classes; the file is damaged or not a CIFAR binary batch");
+      throw_error(path, ": record ", i, " has label ", labels[i], " but ",
+                  is100 ? "CIFAR-100" : "CIFAR-10", " has ", nclass,
+                  " classes; the file is damaged or not a CIFAR binary batch");
   }
   std::vector<std::string> names =
       read_lines(dirname_of(path) + (is100 ? "/fine_label_names.txt" : "/batches.meta.txt"));
   if (static_cast<int64_t>(names.size()) != nclass) names.clear();
-  std::string desc = std::string(is100 ? "CIFAR-100" : "CIFAR-10") + " binary batch " + path + " (" +
-                     std::to_string(nclass) + " classes, " + std::to_string(count) + " images)";
-  return std::make_unique<CifarDataset>(desc, std::move(buf), label_bytes, stride, std::move(labels),
-                                        std::move(names), pp);
+  std::string desc = std::string(is100 ? "CIFAR-100" : "CIFAR-10") + " binary batch " + path +
+                     " (" + std::to_string(nclass) + " classes, " + std::to_string(count) +
+                     " images)";
+  return std::make_unique<CifarDataset>(desc, std::move(buf), label_bytes, stride,
+                                        std::move(labels), std::move(names), pp);
 }
 
 std::unique_ptr<Dataset> open_cifar_python(const std::string& path, const Preprocess& pp) {
@@ -312,28 +322,35 @@ std::unique_ptr<Dataset> open_cifar_python(const std::string& path, const Prepro
   }
   if (!root->is(PyValue::Kind::Dict))
     throw_error(path, ": the pickle holds a ", root->kind_name(),
-                ", not the dict of a CIFAR python batch; pass a data_batch_N, test_batch, train or test file");
+                ", not the dict of a CIFAR python batch; pass a data_batch_N, test_batch, train or "
+                "test file");
   PyRef data = dict_get(root, "data");
   PyRef fine = dict_get(root, "fine_labels");
   PyRef lab = fine ? fine : dict_get(root, "labels");
   if (!data || !lab)
-    throw_error(path, ": no b'data' and b'labels'/b'fine_labels' entries; this is not a CIFAR "
-                      "python batch (the meta file 'batches.meta'/'meta' holds only class names)");
+    throw_error(path,
+                ": no b'data' and b'labels'/b'fine_labels' entries; this is not a CIFAR "
+                "python batch (the meta file 'batches.meta'/'meta' holds only class names)");
   const bool is100 = fine != nullptr;
   U8Array arr = numpy_u8(data, path);
   if (arr.shape.size() != 2 || arr.shape[1] != kPixels)
-    throw_error(path, ": b'data' has shape ", arr.shape.size() == 2 ? std::to_string(arr.shape[0]) + "x" + std::to_string(arr.shape[1]) : std::to_string(arr.shape.size()) + "-d",
+    throw_error(path, ": b'data' has shape ",
+                arr.shape.size() == 2
+                    ? std::to_string(arr.shape[0]) + "x" + std::to_string(arr.shape[1])
+                    : std::to_string(arr.shape.size()) + "-d",
                 ", expected (N, 3072); re-download the python batch");
   const int64_t count = arr.shape[0];
   if (!lab->is(PyValue::Kind::List) || static_cast<int64_t>(lab->items.size()) != count)
-    throw_error(path, ": the labels are not a list of ", count, " ints; re-download the python batch");
+    throw_error(path, ": the labels are not a list of ", count,
+                " ints; re-download the python batch");
   const int64_t nclass = is100 ? 100 : 10;
   std::vector<int64_t> labels(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
     bool ok = true;
     labels[i] = int_value(lab->items[static_cast<size_t>(i)], &ok);
     if (!ok || labels[i] < 0 || labels[i] >= nclass)
-      throw_error(path, ": label ", i, " is not in 0..", nclass - 1, "; re-download the python batch");
+      throw_error(path, ": label ", i, " is not in 0..", nclass - 1,
+                  "; re-download the python batch");
   }
   std::vector<uint8_t> buf(arr.bytes.begin(), arr.bytes.end());
   arr.bytes.clear();
@@ -342,8 +359,9 @@ std::unique_ptr<Dataset> open_cifar_python(const std::string& path, const Prepro
       is100 ? python_meta_names(dirname_of(path) + "/meta", "fine_label_names")
             : python_meta_names(dirname_of(path) + "/batches.meta", "label_names");
   if (static_cast<int64_t>(names.size()) != nclass) names.clear();
-  std::string desc = std::string(is100 ? "CIFAR-100" : "CIFAR-10") + " python batch " + path + " (" +
-                     std::to_string(nclass) + " classes, " + std::to_string(count) + " images)";
+  std::string desc = std::string(is100 ? "CIFAR-100" : "CIFAR-10") + " python batch " + path +
+                     " (" + std::to_string(nclass) + " classes, " + std::to_string(count) +
+                     " images)";
   return std::make_unique<CifarDataset>(desc, std::move(buf), 0, kPixels, std::move(labels),
                                         std::move(names), pp);
 }

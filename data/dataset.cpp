@@ -17,7 +17,8 @@ std::string lower(std::string s) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // "gaussian:N" or "gaussian:N:SEED" (likewise uniform). Returns false if spec is not of that
@@ -63,7 +64,7 @@ bool is_pickle(const std::string& path) {
 }  // namespace
 
 bool has_image_extension(const std::string& name) {
-  static const char* const kExt[] = {".jpg", ".jpeg", ".png", ".ppm", ".bmp",
+  static const char* const kExt[] = {".jpg", ".jpeg", ".png",  ".ppm", ".bmp",
                                      ".pgm", ".tif",  ".tiff", ".webp"};
   std::string l = lower(name);
   for (const char* e : kExt)
@@ -79,15 +80,18 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess&
   uint64_t seed = 0;
   if (!file_exists(spec) && parse_synthetic(spec, &kind, &n, &seed))
     return make_synthetic(kind, n, seed, pp);
-  if (spec.empty()) throw_error("empty data set spec; pass a folder, a CIFAR batch file, or gaussian:N");
+  if (spec.empty())
+    throw_error("empty data set spec; pass a folder, a CIFAR batch file, or gaussian:N");
   if (!file_exists(spec))
-    throw_error(spec, ": no such file or folder; pass an image folder, a CIFAR batch file, "
-                      "gaussian:N or uniform:N");
+    throw_error(spec,
+                ": no such file or folder; pass an image folder, a CIFAR batch file, "
+                "gaussian:N or uniform:N");
   if (is_directory(spec)) return open_image_folder(spec, pp);
   if (ends_with(lower(spec), ".bin")) return open_cifar_binary(spec, pp);
   if (is_pickle(spec)) return open_cifar_python(spec, pp);
-  throw_error(spec, ": not a data set this tool reads (expected an image folder, a CIFAR binary "
-                    "batch *.bin or a CIFAR python batch); check the path");
+  throw_error(spec,
+              ": not a data set this tool reads (expected an image folder, a CIFAR binary "
+              "batch *.bin or a CIFAR python batch); check the path");
 }
 
 }  // namespace dice

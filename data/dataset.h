@@ -24,9 +24,9 @@ class Dataset {
   virtual int64_t size() const = 0;
   virtual int64_t label(int64_t i) const = 0;          // -1 when the set has no labels
   virtual void load(int64_t i, float* chw) const = 0;  // 3*crop*crop floats; thread-safe
-  virtual std::string describe() const = 0;            // e.g. "ImageFolder /x (10 classes, 10000 images)"
+  virtual std::string describe() const = 0;  // e.g. "ImageFolder /x (10 classes, 10000 images)"
   virtual std::vector<std::string> class_names() const { return {}; }
-  int64_t image_size() const { return image_size_; }   // crop: images are image_size^2 per channel
+  int64_t image_size() const { return image_size_; }  // crop: images are image_size^2 per channel
 
  protected:
   Dataset() = default;

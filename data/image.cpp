@@ -16,9 +16,9 @@
 //   integer arithmetic (stb_image_impl.cpp), so baseline and progressive YCbCr/gray JPEGs decode
 //   as PIL decodes them (tests/data/image_test.cpp checks it and states the measured bound).
 // Nothing here applies EXIF orientation or colour profiles, and neither does Image.open.
-#include <stb_image.h>  // declarations only; the implementation is in stb_image_impl.cpp
-
 #include "data/image.h"
+
+#include <stb_image.h>  // declarations only; the implementation is in stb_image_impl.cpp
 
 #include <cstring>
 #include <memory>
@@ -57,7 +57,8 @@ int pnm_maxval(const uint8_t* d, size_t n) {
       while (i < n && d[i] != '\n' && d[i] != '\r') ++i;
     } else if (c >= '0' && c <= '9') {
       value = 0;
-      while (i < n && d[i] >= '0' && d[i] <= '9' && value < 1000000) value = value * 10 + (d[i++] - '0');
+      while (i < n && d[i] >= '0' && d[i] <= '9' && value < 1000000)
+        value = value * 10 + (d[i++] - '0');
       ++field;
       continue;
     } else if (!(c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')) {
@@ -94,7 +95,8 @@ void check_bmp_complete(const uint8_t* d, size_t n, const std::string& name) {
   const int64_t stride = (w * bpp + 31) / 32 * 4;
   if (static_cast<int64_t>(offset) + stride * (h < 0 ? -h : h) > static_cast<int64_t>(n))
     throw_error(name, ": truncated BMP (", n, " bytes, the pixel data needs ",
-                static_cast<int64_t>(offset) + stride * (h < 0 ? -h : h), "); re-download or remove it");
+                static_cast<int64_t>(offset) + stride * (h < 0 ? -h : h),
+                "); re-download or remove it");
 }
 
 // stb_image 2.27 writes past its Huffman-table arrays when a DHT segment declares more than 256
@@ -107,7 +109,7 @@ void check_bmp_complete(const uint8_t* d, size_t n, const std::string& name) {
 // (anything else makes stb fail). A DHT table is read as stb reads it, even past its segment.
 void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& name) {
   auto at = [&](size_t k) -> unsigned { return k < n ? d[k] : 0; };  // stb reads 0 past the end
-  size_t i = 2;                                                       // after SOI
+  size_t i = 2;                                                      // after SOI
   bool entropy = false;
   while (i < n) {
     if (d[i] != 0xFF) {
@@ -123,8 +125,8 @@ void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& name) {
     }
     entropy = false;
     ++i;
-    if (m == 0xD9) return;                                  // EOI
-    if (m == 0x00 || (m >= 0xD0 && m <= 0xD7)) continue;    // stb fails on these
+    if (m == 0xD9) return;                                // EOI
+    if (m == 0x00 || (m >= 0xD0 && m <= 0xD7)) continue;  // stb fails on these
     const size_t len = at(i) << 8 | at(i + 1);
     if (m == 0xC4) {
       // stb: L = len - 2; while (L > 0) { 1 byte class/id, 16 counts, then the codes }.

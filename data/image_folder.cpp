@@ -36,7 +36,9 @@ struct Entry {
 
 std::vector<Entry> list_dir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
-  if (!d) throw_error(dir, ": cannot list folder (", std::strerror(errno), "); check the path and permissions");
+  if (!d)
+    throw_error(dir, ": cannot list folder (", std::strerror(errno),
+                "); check the path and permissions");
   std::vector<Entry> out;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
@@ -71,7 +73,8 @@ void walk(const std::string& dir, std::vector<std::pair<dev_t, ino_t>>* ancestor
   if (::stat(dir.c_str(), &st) != 0) return;
   const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
   if (std::find(ancestors->begin(), ancestors->end(), id) != ancestors->end()) return;
-  if (ancestors->size() > 64) throw_error(dir, ": folders nested more than 64 deep; check for link loops");
+  if (ancestors->size() > 64)
+    throw_error(dir, ": folders nested more than 64 deep; check for link loops");
   std::vector<std::string> files, subdirs;
   for (const Entry& e : list_dir(dir)) (e.is_dir ? subdirs : files).push_back(e.name);
   out->emplace_back(dir, std::move(files));
@@ -144,8 +147,9 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Prep
       if (cifar)
         throw_error(dir, ": holds CIFAR batch files, not images; pass the batch file itself, e.g. ",
                     dir, "/test_batch.bin");
-      throw_error(dir, ": no class sub-folders and no images (.jpg .jpeg .png .bmp .ppm .pgm); "
-                       "an image folder needs one sub-folder of images per class");
+      throw_error(dir,
+                  ": no class sub-folders and no images (.jpg .jpeg .png .bmp .ppm .pgm); "
+                  "an image folder needs one sub-folder of images per class");
     }
   } else {
     std::vector<std::string> empty;
@@ -170,8 +174,9 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Prep
   }
   for (const std::string& p : paths)
     if (is_unsupported_format(p))
-      throw_error(p, ": TIFF and WebP images are not supported; convert them to PNG "
-                     "(e.g. mogrify -format png) and remove the originals");
+      throw_error(p,
+                  ": TIFF and WebP images are not supported; convert them to PNG "
+                  "(e.g. mogrify -format png) and remove the originals");
   return std::make_unique<ImageFolderDataset>(dir, std::move(classes), std::move(paths),
                                               std::move(labels), pp);
 }

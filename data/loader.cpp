@@ -81,7 +81,8 @@ struct BatchLoader::Impl {
       const int64_t i = next_sample++;
       const int64_t b = i / bs;
       Slot& slot = slots[static_cast<size_t>(b % window)];
-      if (slot.batch != b) {  // first sample of batch b: the slot is free (batch b - window was taken)
+      if (slot.batch !=
+          b) {  // first sample of batch b: the slot is free (batch b - window was taken)
         const int64_t n = batch_count(b);
         slot.batch = b;
         slot.done = 0;
@@ -100,9 +101,11 @@ struct BatchLoader::Impl {
       } catch (const Error&) {
         e = std::current_exception();
       } catch (const std::exception& ex) {
-        e = std::make_exception_ptr(Error(ds.describe() + ": sample " + std::to_string(i) + ": " + ex.what()));
+        e = std::make_exception_ptr(
+            Error(ds.describe() + ": sample " + std::to_string(i) + ": " + ex.what()));
       } catch (...) {
-        e = std::make_exception_ptr(Error(ds.describe() + ": sample " + std::to_string(i) + ": unknown error"));
+        e = std::make_exception_ptr(
+            Error(ds.describe() + ": sample " + std::to_string(i) + ": unknown error"));
       }
       lk.lock();
       --inflight;
@@ -116,8 +119,10 @@ struct BatchLoader::Impl {
         continue;  // the wait predicate sees err and returns
       }
       slot.labels[static_cast<size_t>(i - b * bs)] = label;
-      if (++slot.done == static_cast<int64_t>(slot.labels.size())) cv_ready.notify_all();
-      else if (err && inflight == 0) cv_ready.notify_all();
+      if (++slot.done == static_cast<int64_t>(slot.labels.size()))
+        cv_ready.notify_all();
+      else if (err && inflight == 0)
+        cv_ready.notify_all();
     }
   }
 

@@ -39,7 +39,7 @@ class BatchLoader {
   // Fills *out with the next batch (reusing its buffers); false when all were delivered.
   bool next(Batch* out);
 
-  int64_t total() const;        // samples that will be delivered
+  int64_t total() const;  // samples that will be delivered
   int64_t num_batches() const;
 
  private:

@@ -22,7 +22,8 @@ std::string Progress::format(const std::string& label, int64_t done, int64_t tot
                              int bar_width) {
   char buf[160];
   std::string s = label.empty() ? "" : label + "  ";
-  std::snprintf(buf, sizeof buf, "%lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
+  std::snprintf(buf, sizeof buf, "%lld/%lld", static_cast<long long>(done),
+                static_cast<long long>(total));
   s += buf;
   const double frac = total > 0 ? static_cast<double>(done) / total : 1.0;
   if (bar_width > 0) {
@@ -42,7 +43,8 @@ std::string Progress::format(const std::string& label, int64_t done, int64_t tot
     if (done < total) {
       long long eta = static_cast<long long>((total - done) / rate + 0.5);
       if (eta >= 3600)
-        std::snprintf(buf, sizeof buf, "  ETA %lld:%02lld:%02lld", eta / 3600, eta / 60 % 60, eta % 60);
+        std::snprintf(buf, sizeof buf, "  ETA %lld:%02lld:%02lld", eta / 3600, eta / 60 % 60,
+                      eta % 60);
       else
         std::snprintf(buf, sizeof buf, "  ETA %lld:%02lld", eta / 60, eta % 60);
       s += buf;

@@ -28,8 +28,8 @@ constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS
 
 struct Coeffs {
   int ksize = 0;
-  std::vector<int> bounds;   // per output pixel: first input index, number of taps
-  std::vector<int32_t> k;    // per output pixel: ksize fixed-point weights
+  std::vector<int> bounds;  // per output pixel: first input index, number of taps
+  std::vector<int32_t> k;   // per output pixel: ksize fixed-point weights
 };
 
 double triangle(double x) {

@@ -10,7 +10,8 @@
 //      range-limit table, whose index wraps for out-of-range corrupt data);
 //   2. "fancy" chroma upsampling (jdsample.c): triangle filters with libjpeg's alternating
 //      rounding biases (h2v1: +1/+2; h2v2: +8/+7 by column; h1v2: +1 for the upper, +2 for the
-//      lower output row);
+//      lower output row), and plain replication where libjpeg falls back to it (h2v1 and h2v2
+//      components at most 2 samples wide);
 //   3. YCbCr -> RGB (jdcolor.c): 16-bit fixed-point tables rounded as libjpeg rounds them.
 // libjpeg-turbo's SIMD versions of these are bit-exact with its C code, so matching the C code
 // matches PIL. stb calls these kernels through function pointers assigned by name; renaming
@@ -31,8 +32,9 @@
 #include <cstdint>
 
 static void libjpeg_idct_islow(unsigned char* out, int out_stride, short data[64]);
-static void libjpeg_ycc_rgb_row(unsigned char* out, const unsigned char* y, const unsigned char* pcb,
-                                const unsigned char* pcr, int count, int step);
+static void libjpeg_ycc_rgb_row(unsigned char* out, const unsigned char* y,
+                                const unsigned char* pcb, const unsigned char* pcr, int count,
+                                int step);
 static unsigned char* libjpeg_h2v2_fancy(unsigned char* out, unsigned char* in_near,
                                          unsigned char* in_far, int w, int hs);
 static unsigned char* libjpeg_h2v1_fancy(unsigned char* out, unsigned char* in_near,
@@ -60,14 +62,18 @@ static unsigned char* libjpeg_h1v2_fancy(unsigned char* out, unsigned char* in_n
 // A function-like macro is not expanded where its name is not followed by '(' : the pointer
 // assignments in stbi__setup_jpeg / load_jpeg_image then name these objects instead.
 static void (*const stbi__idct_block)(unsigned char*, int, short*) = libjpeg_idct_islow;
-static void (*const stbi__YCbCr_to_RGB_row)(unsigned char*, const unsigned char*, const unsigned char*,
-                                            const unsigned char*, int, int) = libjpeg_ycc_rgb_row;
-static unsigned char* (*const stbi__resample_row_hv_2)(unsigned char*, unsigned char*, unsigned char*,
-                                                       int, int) = libjpeg_h2v2_fancy;
-static unsigned char* (*const stbi__resample_row_h_2)(unsigned char*, unsigned char*, unsigned char*,
-                                                      int, int) = libjpeg_h2v1_fancy;
-static unsigned char* (*const stbi__resample_row_v_2)(unsigned char*, unsigned char*, unsigned char*,
-                                                      int, int) = libjpeg_h1v2_fancy;
+static void (*const stbi__YCbCr_to_RGB_row)(unsigned char*, const unsigned char*,
+                                            const unsigned char*, const unsigned char*, int,
+                                            int) = libjpeg_ycc_rgb_row;
+static unsigned char* (*const stbi__resample_row_hv_2)(unsigned char*, unsigned char*,
+                                                       unsigned char*, int,
+                                                       int) = libjpeg_h2v2_fancy;
+static unsigned char* (*const stbi__resample_row_h_2)(unsigned char*, unsigned char*,
+                                                      unsigned char*, int,
+                                                      int) = libjpeg_h2v1_fancy;
+static unsigned char* (*const stbi__resample_row_v_2)(unsigned char*, unsigned char*,
+                                                      unsigned char*, int,
+                                                      int) = libjpeg_h1v2_fancy;
 #include <stb_image.h>
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
@@ -99,7 +105,8 @@ inline unsigned char range_limit(int64_t v) {
 // One 1-D pass of the LLM IDCT on in[0], in[s], ..., in[7s]; results before descaling.
 struct Idct1d {
   int64_t t10, t11, t12, t13, t0, t1, t2, t3;
-  Idct1d(int64_t i0, int64_t i1, int64_t i2, int64_t i3, int64_t i4, int64_t i5, int64_t i6, int64_t i7) {
+  Idct1d(int64_t i0, int64_t i1, int64_t i2, int64_t i3, int64_t i4, int64_t i5, int64_t i6,
+         int64_t i7) {
     // Even part.
     int64_t z2 = i2, z3 = i6;
     int64_t z1 = (z2 + z3) * FIX_0_541196100;
@@ -212,12 +219,15 @@ const YccTables& ycc_tables() {
   return t;
 }
 
-inline unsigned char clamp255(int v) { return static_cast<unsigned char>(v < 0 ? 0 : v > 255 ? 255 : v); }
+inline unsigned char clamp255(int v) {
+  return static_cast<unsigned char>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
 
 }  // namespace
 
-static void libjpeg_ycc_rgb_row(unsigned char* out, const unsigned char* y, const unsigned char* pcb,
-                                const unsigned char* pcr, int count, int step) {
+static void libjpeg_ycc_rgb_row(unsigned char* out, const unsigned char* y,
+                                const unsigned char* pcb, const unsigned char* pcr, int count,
+                                int step) {
   const YccTables& t = ycc_tables();
   for (int i = 0; i < count; ++i, out += step) {
     const int yy = y[i], cb = pcb[i], cr = pcr[i];
@@ -231,9 +241,10 @@ static void libjpeg_ycc_rgb_row(unsigned char* out, const unsigned char* y, cons
 // ------------------------------------------------------------------ fancy upsampling (jdsample.c)
 // stb passes the nearer input row as in_near and the next-nearer one (above or below) as in_far.
 
-static unsigned char* libjpeg_h2v1_fancy(unsigned char* out, unsigned char* in, unsigned char*, int w, int) {
-  if (w == 1) {
-    out[0] = out[1] = in[0];
+static unsigned char* libjpeg_h2v1_fancy(unsigned char* out, unsigned char* in, unsigned char*,
+                                         int w, int) {
+  if (w <= 2) {  // libjpeg uses plain replication for components this narrow
+    for (int i = 0; i < w; ++i) out[2 * i] = out[2 * i + 1] = in[i];
     return out;
   }
   out[0] = in[0];
@@ -248,20 +259,21 @@ static unsigned char* libjpeg_h2v1_fancy(unsigned char* out, unsigned char* in, 
   return out;
 }
 
-static unsigned char* libjpeg_h1v2_fancy(unsigned char* out, unsigned char* near, unsigned char* far, int w, int) {
+static unsigned char* libjpeg_h1v2_fancy(unsigned char* out, unsigned char* near,
+                                         unsigned char* far, int w, int) {
   // libjpeg: bias 1 when the next-nearer row is above (upper output row), 2 when below. stb's
   // rows live in one buffer in order, so "below" is a higher address; at the image edges
   // far == near and the bias cannot change (4v + b) >> 2.
   const int bias = far > near ? 2 : 1;
-  for (int i = 0; i < w; ++i) out[i] = static_cast<unsigned char>((near[i] * 3 + far[i] + bias) >> 2);
+  for (int i = 0; i < w; ++i)
+    out[i] = static_cast<unsigned char>((near[i] * 3 + far[i] + bias) >> 2);
   return out;
 }
 
-static unsigned char* libjpeg_h2v2_fancy(unsigned char* out, unsigned char* near, unsigned char* far, int w, int) {
-  if (w == 1) {
-    const int s = near[0] * 3 + far[0];
-    out[0] = static_cast<unsigned char>((s * 4 + 8) >> 4);
-    out[1] = static_cast<unsigned char>((s * 4 + 7) >> 4);
+static unsigned char* libjpeg_h2v2_fancy(unsigned char* out, unsigned char* near,
+                                         unsigned char* far, int w, int) {
+  if (w <= 2) {  // libjpeg uses plain replication (h2v2_upsample) for components this narrow
+    for (int i = 0; i < w; ++i) out[2 * i] = out[2 * i + 1] = near[i];
     return out;
   }
   int last = near[0] * 3 + far[0], cur = last, next = near[1] * 3 + far[1];

@@ -43,8 +43,9 @@ class SyntheticDataset final : public Dataset {
         float v;
         if (gaussian_) {
           // One Box-Muller draw per value (the sine half is dropped to keep the stream simple).
-          const double u1 = static_cast<double>((splitmix64(&state) >> 11) + 1) * 0x1p-53;  // (0, 1]
-          const double u2 = static_cast<double>(splitmix64(&state) >> 11) * 0x1p-53;        // [0, 1)
+          const double u1 =
+              static_cast<double>((splitmix64(&state) >> 11) + 1) * 0x1p-53;          // (0, 1]
+          const double u2 = static_cast<double>(splitmix64(&state) >> 11) * 0x1p-53;  // [0, 1)
           double x = 0.5 + std::sqrt(-2.0 * std::log(u1)) * std::cos(two_pi * u2);
           v = static_cast<float>(x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x);
         } else {
@@ -75,7 +76,8 @@ std::unique_ptr<Dataset> make_synthetic(const std::string& kind, int64_t n, uint
   if (kind != "gaussian" && kind != "uniform")
     throw_error("synthetic data set '", kind, "': unknown kind; use gaussian:N or uniform:N");
   if (n <= 0) throw_error(kind, ":", n, ": the image count must be positive");
-  if (pp.crop <= 0 || pp.crop > 4096) throw_error(kind, ": crop size ", pp.crop, " is out of range");
+  if (pp.crop <= 0 || pp.crop > 4096)
+    throw_error(kind, ": crop size ", pp.crop, " is out of range");
   return std::make_unique<SyntheticDataset>(kind == "gaussian", n, seed, pp);
 }
 

@@ -2,7 +2,8 @@
 // ToTensor is torch's x.float().div(255): a correctly rounded float32 division (not a multiply
 // by 1/255, which differs in the last bit for some values). Normalize is tensor.sub_(mean)
 // .div_(std) with float32 mean and std: two rounded float32 operations, not a fused (x-m)*(1/s).
-// (Never build this file with -ffast-math.) Since the whole map depends only on (value, channel), it is tabulated per call: 768 entries.
+// (Never build this file with -ffast-math.) Since the whole map depends only on (value, channel),
+// it is tabulated per call: 768 entries.
 #include "data/transforms.h"
 
 #include "core/error.h"

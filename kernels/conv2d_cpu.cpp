@@ -3,17 +3,20 @@
 // single store. The micro-kernels are in gemm_kernels.inc; this file plans tiles and builds B.
 //
 // B is formed one of three ways, picked per call:
-//   rows:    1x1, stride 1, no padding. B is the input itself (channel rows); it is copied into
-//            panels [chunk][K][nr] anyway, because the copy applies the BN+ReLU prologue, zero-pads
-//            the pixel tail, and makes the micro-kernel's reads sequential.
-//   padded:  stride 1, k > 1 (DenseNet's 3x3 layers, ResNet's 3x3/1). The image is copied once
-//            into a zero-bordered layout (prologue applied, so padding is zero *after* the
-//            activation). Output pixels are then computed on the padded-width grid q = y*Wp + x,
-//            where tap (c,kh,kw) of pixel q is padded[c][q + kh*Wp + kw]: B is addressed through a
-//            per-k offset table (implicit im2col, no 9x copy). The k-1 grid columns past the
-//            right edge are computed and discarded (6% extra at 32x32); results go to a scratch
-//            tile and a row-wise epilogue pass moves the valid pixels to the output.
-//   im2col:  everything else (strided or padded 1x1, 7x7/2, 3x3/2): explicit im2col panels.
+//   rows:     1x1, stride 1, no padding (DenseNet's bottleneck and transition convs, ResNet's
+//             1x1s). B is the input itself (channel rows); it is still copied into panels
+//             [chunk][K][nr], because the copy applies the BN+ReLU prologue, zero-pads the pixel
+//             tail, and makes the micro-kernel's reads sequential.
+//   implicit: stride 1, k > 1 (DenseNet's 3x3 layers, ResNet's 3x3/1). The image is copied once
+//             into a zero-bordered layout (prologue applied, so padding is zero *after* the
+//             activation). Output pixels are computed on the padded-width grid q = y*Wp + x, where
+//             tap (c,kh,kw) of pixel q is padded[c][q + kh*Wp + kw]: B is addressed through a
+//             per-k offset table (implicit im2col, no 9x copy). The k-1 grid columns past the
+//             right edge are computed and discarded (6% extra at 32x32); results go to a scratch
+//             tile and a row-wise epilogue pass moves the valid pixels to the output.
+//   gather:   everything else (strided convs: ResNet's 7x7/2 stem, 3x3/2, 1x1/2; padded 1x1s).
+//             Panels are packed with vector gathers, pixel j of tap kk at off[kk] + idx[j], from
+//             the padded copy (or straight from the input when there is no padding).
 // Work is split into (image, pixel tile) items handed out dynamically to the parallel_for workers;
 // each thread keeps its own aligned buffers. Tiles are sized so one item's B panel or scratch
 // stays in L2.
@@ -34,18 +37,19 @@ namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
-// A per-thread growable 64-byte-aligned float buffer (contents are not preserved on growth).
+// A per-thread growable 64-byte-aligned buffer (contents are not preserved on growth).
+template <typename T>
 class AlignedBuf {
  public:
   AlignedBuf() = default;
   AlignedBuf(const AlignedBuf&) = delete;
   AlignedBuf& operator=(const AlignedBuf&) = delete;
   ~AlignedBuf() { std::free(p_); }
-  float* get(int64_t n) {
+  T* get(int64_t n) {
     if (n > cap_) {
       std::free(p_);
-      const size_t bytes = static_cast<size_t>(round_up(n * 4, 64));
-      p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      const size_t bytes = static_cast<size_t>(round_up(n * static_cast<int64_t>(sizeof(T)), 64));
+      p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
       DICE_ASSERT(p_ != nullptr);
       cap_ = n;
     }
@@ -53,16 +57,17 @@ class AlignedBuf {
   }
 
  private:
-  float* p_ = nullptr;
+  T* p_ = nullptr;
   int64_t cap_ = 0;
 };
 
-thread_local AlignedBuf t_panel, t_padded, t_scratch;
+thread_local AlignedBuf<float> t_panel, t_padded, t_scratch;
+thread_local AlignedBuf<int32_t> t_idx;
 
 // Hands out work items in units of `unit` consecutive items from an atomic counter. The cores
 // are shared with other processes: with a fixed split, one descheduled thread holds up the whole
 // call for its half; handed out dynamically, it holds up only the unit it is working on. A unit
-// is one whole image when there are enough images, so a thread's tiles share its packed input.
+// is one whole image when there are enough images, so a thread's tiles share its padded input.
 class DynamicItems {
  public:
   DynamicItems(int64_t items, int64_t unit, int64_t threads)
@@ -95,183 +100,245 @@ void plan_tiles(int64_t n, int64_t nr, int64_t cap, int64_t min_tiles, int64_t* 
   *tiles = ceil_div(n, *tile);
 }
 
-// im2col of output pixels [n0, n0+n) of one image into panels [chunk][K][nr] with the prologue
-// applied and zeros for padding and for the tail columns. Scalar: only strided/odd convs use it.
-void pack_im2col(const Conv2dParams& p, const float* x, const ConvFusion& f, int64_t n0, int64_t n,
-                 int64_t nr, float* dst) {
-  const int64_t H = p.height, W = p.width, R = p.kernel, S = p.stride, P = p.pad;
-  const int64_t Wo = p.out_width(), K = p.in_channels * R * R;
-  const int64_t chunks = ceil_div(n, nr);
-  for (int64_t kk = 0; kk < K; ++kk) {
-    const int64_t c = kk / (R * R), kh = kk / R % R, kw = kk % R;
-    const float* src = x + c * H * W;
-    const bool act = f.in_scale != nullptr;
-    const float s = act ? f.in_scale[c] : 1.0f, t = act ? f.in_shift[c] : 0.0f;
-    int64_t oy = n0 / Wo, ox = n0 % Wo;
-    float* d = dst + kk * nr;
-    int64_t lane = 0;
-    for (int64_t j = 0; j < chunks * nr; ++j) {
-      float v = 0.0f;
-      if (j < n) {
-        const int64_t iy = oy * S - P + kh, ix = ox * S - P + kw;
-        if (iy >= 0 && iy < H && ix >= 0 && ix < W) {
-          v = src[iy * W + ix];
-          if (act) v = std::max(v * s + t, 0.0f);
-        }
-        if (++ox == Wo) ox = 0, ++oy;
-      }
-      d[lane] = v;
-      if (++lane == nr) lane = 0, d += K * nr;
-    }
-  }
-}
+// The zero-bordered copy of one image used by the implicit and gather modes: planes of plane_p
+// floats (Hp x Wp used, the rest zero) with the prologue applied, then `slack` zeros so the
+// micro-kernel may read whole vectors past the last plane.
+struct PaddedLayout {
+  int64_t wp = 0, plane = 0, slack = 0;
+  int64_t floats(int64_t channels) const { return channels * plane + slack; }
+};
 
-// Copies image x into padded planes of plane_p floats (Hp x Wp used, the rest zero), applying the
-// prologue; zeros `slack` floats after the last plane for the micro-kernel's over-reads.
 void pad_image(const Conv2dParams& p, const float* x, const ConvFusion& f, const GemmIsa& isa,
-               int64_t plane_p, int64_t slack, float* dst) {
+               const PaddedLayout& l, float* dst) {
   PadPlane pp;
-  pp.height = p.height, pp.width = p.width, pp.pad = p.pad, pp.plane = plane_p;
+  pp.height = p.height, pp.width = p.width, pp.pad = p.pad, pp.plane = l.plane;
   for (int64_t c = 0; c < p.in_channels; ++c) {
     pp.src = x + c * p.height * p.width;
-    pp.dst = dst + c * plane_p;
+    pp.dst = dst + c * l.plane;
     if (f.in_scale) pp.scale = f.in_scale + c, pp.shift = f.in_shift + c;
     isa.pad_plane(pp);
   }
-  std::memset(dst + p.in_channels * plane_p, 0, sizeof(float) * static_cast<size_t>(slack));
+  std::memset(dst + p.in_channels * l.plane, 0, sizeof(float) * static_cast<size_t>(l.slack));
+}
+
+// Per-tap offsets into planes of `plane` floats with rows `wp` floats apart.
+std::vector<int32_t> tap_offsets(const Conv2dParams& p, int64_t plane, int64_t wp) {
+  const int64_t R = p.kernel, K = p.in_channels * R * R;
+  DICE_ASSERT(p.in_channels * plane + wp * R < (int64_t{1} << 31));
+  std::vector<int32_t> off(static_cast<size_t>(K));
+  for (int64_t kk = 0; kk < K; ++kk) {
+    const int64_t c = kk / (R * R), kh = kk / R % R, kw = kk % R;
+    off[kk] = static_cast<int32_t>(c * plane + kh * wp + kw);
+  }
+  return off;
+}
+
+// Everything one call shares across its work items.
+struct Plan {
+  const Conv2dParams& p;
+  const ConvFusion& f;
+  const GemmIsa& isa;
+  const float* in;
+  float* out;
+  int64_t M, K, N, in_st, out_st, threads, min_tiles;
+  std::vector<float> a;            // packed weights
+  std::vector<float> alpha, beta;  // epilogue, empty when there is none
+  const float* al() const { return alpha.empty() ? nullptr : alpha.data(); }
+  const float* be() const { return beta.empty() ? nullptr : beta.data(); }
+  // The unit of dynamic scheduling: whole images when there are enough of them.
+  int64_t unit(int64_t tiles) const { return p.batch >= 2 * threads ? tiles : 1; }
+};
+
+// rows mode: parallel over (image, pixel tile); pack the tile's channel rows, one GEMM tile.
+void run_rows(const Plan& pl) {
+  const Conv2dParams& p = pl.p;
+  const int64_t nr = pl.isa.nr, K = pl.K, N = pl.N;
+  int64_t tile, tiles;
+  plan_tiles(N, nr, kPanelFloats / K, pl.min_tiles, &tile, &tiles);
+  DynamicItems work(p.batch * tiles, pl.unit(tiles), pl.threads);
+  parallel_for(work.workers(), [&](int64_t, int64_t) {
+    float* panel = t_panel.get(K * tile);
+    for (int64_t begin, end; work.next(&begin, &end);) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t img = item / tiles, n0 = item % tiles * tile, n = std::min(tile, N - n0);
+        PackRows pr;
+        pr.src = pl.in + img * pl.in_st, pr.plane = N, pr.k = K, pr.n0 = n0, pr.n = n;
+        pr.scale = pl.f.in_scale, pr.shift = pl.f.in_shift, pr.dst = panel;
+        pl.isa.pack_rows(pr);
+        GemmTile t;
+        t.m = pl.M, t.n = n, t.k = K;
+        t.a = pl.a.data();
+        t.b = panel, t.b_kstride = nr, t.b_chunk = K * nr;
+        t.c = pl.out + img * pl.out_st + n0, t.ldc = N;
+        t.alpha = pl.al(), t.beta = pl.be();
+        if (pl.f.residual) t.res = pl.f.residual + img * pl.out_st + n0, t.ldr = N;
+        t.relu = pl.f.out_relu;
+        pl.isa.gemm(t);
+      }
+    }
+  });
+}
+
+// implicit mode: parallel over (image, grid tile); the image is padded once per thread and
+// image, the GEMM reads it through the tap offsets, and the epilogue pass drops the grid columns
+// past the right edge.
+void run_implicit(const Plan& pl) {
+  const Conv2dParams& p = pl.p;
+  const int64_t nr = pl.isa.nr, M = pl.M, K = pl.K, N = pl.N;
+  const int64_t Wo = p.out_width(), Wp = p.width + 2 * p.pad, Hp = p.height + 2 * p.pad;
+  PaddedLayout lay;
+  lay.wp = Wp;
+  lay.plane = round_up(Hp * Wp, 16);
+  // The last grid chunk reads up to nr-1 columns past the grid, plus the largest tap offset.
+  lay.slack = nr + p.kernel + 16;
+  const std::vector<int32_t> off = tap_offsets(p, lay.plane, Wp);
+  const int64_t grid = p.out_height() * Wp;
+  int64_t tile, tiles;
+  plan_tiles(grid, nr, kScratchFloats / M, pl.min_tiles, &tile, &tiles);
+  DynamicItems work(p.batch * tiles, pl.unit(tiles), pl.threads);
+  parallel_for(work.workers(), [&](int64_t, int64_t) {
+    float* padded = t_padded.get(lay.floats(p.in_channels));
+    float* scratch = t_scratch.get(M * tile);
+    int64_t cur = -1;
+    for (int64_t begin, end; work.next(&begin, &end);) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t img = item / tiles, q0 = item % tiles * tile, nq = std::min(tile, grid - q0);
+        if (img != cur) {
+          pad_image(p, pl.in + img * pl.in_st, pl.f, pl.isa, lay, padded);
+          cur = img;
+        }
+        GemmTile t;
+        t.m = M, t.n = nq, t.k = K;
+        t.a = pl.a.data();
+        t.b = padded + q0, t.b_off = off.data(), t.b_chunk = nr;
+        t.c = scratch, t.ldc = tile;
+        pl.isa.gemm(t);
+        // Move the valid pixels (x < Wo) of grid range [q0, q0+nq) to the output.
+        float* o_img = pl.out + img * pl.out_st;
+        const float* r_img = pl.f.residual ? pl.f.residual + img * pl.out_st : nullptr;
+        for (int64_t o = 0; o < M; ++o) {
+          const float* src = scratch + o * tile;
+          for (int64_t q = q0; q < q0 + nq;) {
+            const int64_t y = q / Wp, x = q % Wp;
+            if (x >= Wo) {
+              q = (y + 1) * Wp;
+              continue;
+            }
+            const int64_t len = std::min(Wo - x, q0 + nq - q);
+            const int64_t dst = o * N + y * Wo + x;
+            pl.isa.epilogue_row(src + (q - q0), o_img + dst, len, pl.al() ? pl.al() + o : nullptr,
+                                pl.be() ? pl.be() + o : nullptr, r_img ? r_img + dst : nullptr,
+                                pl.f.out_relu);
+            q += len;
+          }
+        }
+      }
+    }
+  });
+}
+
+// gather mode: parallel over (image, pixel tile); panels gathered from the padded copy (or the
+// input itself when pad == 0, the prologue then applied after the gather), one GEMM tile.
+void run_gather(const Plan& pl) {
+  const Conv2dParams& p = pl.p;
+  const int64_t nr = pl.isa.nr, K = pl.K, N = pl.N, S = p.stride, Wo = p.out_width();
+  const bool copy = p.pad > 0;
+  PaddedLayout lay;
+  lay.wp = p.width + 2 * p.pad;
+  lay.plane = copy ? round_up((p.height + 2 * p.pad) * lay.wp, 16) : p.height * p.width;
+  lay.slack = 16;
+  const std::vector<int32_t> off = tap_offsets(p, lay.plane, lay.wp);
+  int64_t tile, tiles;
+  plan_tiles(N, nr, kPanelFloats / K, pl.min_tiles, &tile, &tiles);
+  DynamicItems work(p.batch * tiles, pl.unit(tiles), pl.threads);
+  parallel_for(work.workers(), [&](int64_t, int64_t) {
+    float* panel = t_panel.get(K * tile);
+    int32_t* idx = t_idx.get(tile);
+    float* padded = copy ? t_padded.get(lay.floats(p.in_channels)) : nullptr;
+    int64_t cur = -1;
+    for (int64_t begin, end; work.next(&begin, &end);) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t img = item / tiles, n0 = item % tiles * tile, n = std::min(tile, N - n0);
+        if (copy && img != cur) {
+          pad_image(p, pl.in + img * pl.in_st, pl.f, pl.isa, lay, padded);
+          cur = img;
+        }
+        for (int64_t j = 0; j < round_up(n, nr); ++j) {
+          const int64_t pix = n0 + std::min(j, n - 1);  // tail columns repeat the last pixel
+          idx[j] = static_cast<int32_t>(pix / Wo * S * lay.wp + pix % Wo * S);
+        }
+        PackGather pg;
+        pg.src = copy ? padded : pl.in + img * pl.in_st;
+        pg.off = off.data(), pg.idx = idx, pg.k = K, pg.n = n, pg.taps = p.kernel * p.kernel;
+        if (!copy) pg.scale = pl.f.in_scale, pg.shift = pl.f.in_shift;
+        pg.dst = panel;
+        pl.isa.pack_gather(pg);
+        GemmTile t;
+        t.m = pl.M, t.n = n, t.k = K;
+        t.a = pl.a.data();
+        t.b = panel, t.b_kstride = nr, t.b_chunk = K * nr;
+        t.c = pl.out + img * pl.out_st + n0, t.ldc = N;
+        t.alpha = pl.al(), t.beta = pl.be();
+        if (pl.f.residual) t.res = pl.f.residual + img * pl.out_st + n0, t.ldr = N;
+        t.relu = pl.f.out_relu;
+        pl.isa.gemm(t);
+      }
+    }
+  });
 }
 
 }  // namespace
 
-// Parallel over (image, pixel tile) items; per item one GEMM tile of all output channels
-// (micro-tiles of isa.mr channels x isa.nr pixels, register-blocked, see gemm_kernels.inc).
+// Parallel over (image, pixel tile) items, handed out dynamically; per item one GEMM tile of all
+// output channels (micro-tiles of isa.mr channels x isa.nr pixels, see gemm_kernels.inc).
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, float* out,
                 const ConvFusion& f) {
   DICE_ASSERT(p.batch >= 0 && p.in_channels > 0 && p.out_channels > 0 && p.kernel > 0 &&
               p.stride > 0 && p.pad >= 0 && p.height > 0 && p.width > 0);
   DICE_ASSERT((f.in_scale == nullptr) == (f.in_shift == nullptr));
   DICE_ASSERT((f.out_scale == nullptr) == (f.out_shift == nullptr));
-  const int64_t Ho = p.out_height(), Wo = p.out_width();
-  DICE_ASSERT(Ho > 0 && Wo > 0);
+  DICE_ASSERT(p.out_height() > 0 && p.out_width() > 0);
   if (p.batch == 0) return;
 
   const GemmIsa& isa = cpu_isa();
-  const int64_t nr = isa.nr;
-  const int64_t C = p.in_channels, H = p.height, W = p.width, M = p.out_channels;
-  const int64_t R = p.kernel, P = p.pad, K = C * R * R, N = Ho * Wo;
-  const int64_t in_st = p.in_stride(), out_st = p.out_stride();
-
-  std::vector<float> a(static_cast<size_t>(M * K));
-  pack_weights(weight, M, K, isa.mr, a.data());
+  const int64_t threads = num_threads();
+  Plan pl{p,
+          f,
+          isa,
+          in,
+          out,
+          p.out_channels,
+          p.in_channels * p.kernel * p.kernel,
+          p.out_height() * p.out_width(),
+          p.in_stride(),
+          p.out_stride(),
+          threads,
+          // Few images: cut each into more tiles so every thread has work.
+          p.batch >= 2 * threads ? 1 : ceil_div(2 * threads, p.batch),
+          {},
+          {},
+          {}};
+  pl.a.resize(static_cast<size_t>(pl.M * pl.K));
+  pack_weights(weight, pl.M, pl.K, isa.mr, pl.a.data());
 
   // Epilogue as one affine map per channel: (acc + bias) * s + t = acc * s + (bias * s + t).
-  std::vector<float> alpha, beta;
   if (f.out_scale || f.bias) {
-    alpha.resize(static_cast<size_t>(M));
-    beta.resize(static_cast<size_t>(M));
-    for (int64_t o = 0; o < M; ++o) {
+    pl.alpha.resize(static_cast<size_t>(pl.M));
+    pl.beta.resize(static_cast<size_t>(pl.M));
+    for (int64_t o = 0; o < pl.M; ++o) {
       const float s = f.out_scale ? f.out_scale[o] : 1.0f;
       const float b = f.bias ? f.bias[o] : 0.0f;
-      alpha[o] = s;
-      beta[o] = f.out_scale ? b * s + f.out_shift[o] : b;
+      pl.alpha[o] = s;
+      pl.beta[o] = f.out_scale ? b * s + f.out_shift[o] : b;
     }
   }
-  const float* al = alpha.empty() ? nullptr : alpha.data();
-  const float* be = beta.empty() ? nullptr : beta.data();
 
-  // Few images: cut each into more tiles so every thread has work.
-  const int64_t threads = num_threads();
-  const int64_t min_tiles = p.batch >= 2 * threads ? 1 : ceil_div(2 * threads, p.batch);
-
-  if (p.stride == 1 && R > 1) {
-    // padded: grid of Ho rows x Wp columns, tap offsets into the padded planes
-    const int64_t Wp = W + 2 * P, Hp = H + 2 * P;
-    const int64_t plane_p = round_up(Hp * Wp, 16);
-    const int64_t slack = nr + R + 16;
-    const int64_t grid = Ho * Wp;
-    DICE_ASSERT(C * plane_p + slack < (int64_t{1} << 31));
-    std::vector<int32_t> off(static_cast<size_t>(K));
-    for (int64_t kk = 0; kk < K; ++kk) {
-      const int64_t c = kk / (R * R), kh = kk / R % R, kw = kk % R;
-      off[kk] = static_cast<int32_t>(c * plane_p + kh * Wp + kw);
-    }
-    int64_t tile, tiles;
-    plan_tiles(grid, nr, kScratchFloats / M, min_tiles, &tile, &tiles);
-    DynamicItems work(p.batch * tiles, p.batch >= 2 * threads ? tiles : 1, threads);
-    parallel_for(work.workers(), [&](int64_t, int64_t) {
-      float* padded = t_padded.get(C * plane_p + slack);
-      float* scratch = t_scratch.get(M * tile);
-      int64_t cur = -1;
-      for (int64_t begin, end; work.next(&begin, &end);) {
-        for (int64_t item = begin; item < end; ++item) {
-          const int64_t img = item / tiles, q0 = item % tiles * tile;
-          const int64_t nq = std::min(tile, grid - q0);
-          if (img != cur) {
-            pad_image(p, in + img * in_st, f, isa, plane_p, slack, padded);
-            cur = img;
-          }
-          GemmTile t;
-          t.m = M, t.n = nq, t.k = K;
-          t.a = a.data();
-          t.b = padded + q0, t.b_off = off.data(), t.b_chunk = nr;
-          t.c = scratch, t.ldc = tile;
-          isa.gemm(t);
-          // Move the valid pixels (x < Wo) of grid range [q0, q0+nq) to the output.
-          float* o_img = out + img * out_st;
-          const float* r_img = f.residual ? f.residual + img * out_st : nullptr;
-          for (int64_t o = 0; o < M; ++o) {
-            const float* src = scratch + o * tile;
-            for (int64_t q = q0; q < q0 + nq;) {
-              const int64_t y = q / Wp, x = q % Wp;
-              if (x >= Wo) {
-                q = (y + 1) * Wp;
-                continue;
-              }
-              const int64_t len = std::min(Wo - x, q0 + nq - q);
-              const int64_t dst = o * N + y * Wo + x;
-              isa.epilogue_row(src + (q - q0), o_img + dst, len, al ? al + o : nullptr,
-                               be ? be + o : nullptr, r_img ? r_img + dst : nullptr, f.out_relu);
-              q += len;
-            }
-          }
-        }
-      }
-    });
-    return;
-  }
-
-  // rows / im2col: B panels [chunk][K][nr] per tile, C written straight into the output.
-  const bool rows = R == 1 && p.stride == 1 && P == 0;
-  int64_t tile, tiles;
-  plan_tiles(N, nr, kPanelFloats / K, min_tiles, &tile, &tiles);
-  DynamicItems work(p.batch * tiles, p.batch >= 2 * threads ? tiles : 1, threads);
-  parallel_for(work.workers(), [&](int64_t, int64_t) {
-    float* panel = t_panel.get(K * tile);
-    for (int64_t begin, end; work.next(&begin, &end);) {
-      for (int64_t item = begin; item < end; ++item) {
-        const int64_t img = item / tiles, n0 = item % tiles * tile;
-        const int64_t n = std::min(tile, N - n0);
-        const float* x = in + img * in_st;
-        if (rows) {
-          PackRows pr;
-          pr.src = x, pr.plane = H * W, pr.k = K, pr.n0 = n0, pr.n = n;
-          pr.scale = f.in_scale, pr.shift = f.in_shift, pr.dst = panel;
-          isa.pack_rows(pr);
-        } else {
-          pack_im2col(p, x, f, n0, n, nr, panel);
-        }
-        GemmTile t;
-        t.m = M, t.n = n, t.k = K;
-        t.a = a.data();
-        t.b = panel, t.b_kstride = nr, t.b_chunk = K * nr;
-        t.c = out + img * out_st + n0, t.ldc = N;
-        t.alpha = al, t.beta = be;
-        if (f.residual) t.res = f.residual + img * out_st + n0, t.ldr = N;
-        t.relu = f.out_relu;
-        isa.gemm(t);
-      }
-    }
-  });
+  if (p.kernel == 1 && p.stride == 1 && p.pad == 0)
+    run_rows(pl);
+  else if (p.stride == 1)
+    run_implicit(pl);
+  else
+    run_gather(pl);
 }
 
 }  // namespace dice

@@ -31,6 +31,11 @@ inline V vloadn(const float* p, int n) { return _mm256_maskload_ps(p, lane_mask(
 inline void vstoren(float* p, V x, int n) { _mm256_maskstore_ps(p, lane_mask(n), x); }
 inline V vkeep(V x, int n) { return _mm256_and_ps(x, _mm256_castsi256_ps(lane_mask(n))); }
 inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+using VI = __m256i;
+inline VI viload(const int32_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+inline V vgather(const float* base, VI idx) { return _mm256_i32gather_ps(base, idx, 4); }
 inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
 

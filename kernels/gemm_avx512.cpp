@@ -28,6 +28,13 @@ inline V vloadn(const float* p, int n) { return _mm512_maskz_loadu_ps(lane_mask(
 inline void vstoren(float* p, V x, int n) { _mm512_mask_storeu_ps(p, lane_mask(n), x); }
 inline V vkeep(V x, int n) { return n <= 0 ? vzero() : _mm512_maskz_mov_ps(lane_mask(n), x); }
 inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+using VI = __m512i;
+inline VI viload(const int32_t* p) { return _mm512_loadu_si512(p); }
+// mask form for the same -Wmaybe-uninitialized reason as vmax below
+inline V vgather(const float* base, VI idx) {
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF), idx, base,
+                                  4);
+}
 inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 // maskz form: GCC 12's _mm512_max_ps passes _mm512_undefined_ps(), which trips
 // -Wmaybe-uninitialized; with an all-ones mask the instruction is the same.

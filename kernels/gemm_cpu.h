@@ -53,6 +53,19 @@ struct PackRows {
   float* dst = nullptr;
 };
 
+// Packs B panels [ceil(n/nr)][k][nr] by gathering: row kk, column j = src[off[kk] + idx[j]].
+// idx holds ceil(n/nr)*nr entries (tail entries any in-bounds offset: those columns are never
+// stored). With scale set, relu(x * scale[kk / taps] + shift[kk / taps]) is applied per element.
+struct PackGather {
+  const float* src = nullptr;
+  const int32_t* off = nullptr;
+  const int32_t* idx = nullptr;
+  int64_t k = 0, n = 0, taps = 1;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  float* dst = nullptr;
+};
+
 // Copies one height x width plane into a zero-bordered (height+2*pad) x (width+2*pad) plane at
 // dst, applying relu(x * *scale + *shift) when scale is set, and zeroes dst up to `plane` floats.
 struct PadPlane {
@@ -72,6 +85,7 @@ struct GemmIsa {
   // Runs the whole tile: row blocks of at most mr rows (balanced), n in chunks of nr.
   void (*gemm)(const GemmTile& t);
   void (*pack_rows)(const PackRows& p);
+  void (*pack_gather)(const PackGather& p);
   void (*pad_plane)(const PadPlane& p);
   // dst[i] = epilogue(src[i]) as in GemmTile, for one row (alpha null: no affine).
   void (*epilogue_row)(const float* src, float* dst, int64_t n, const float* alpha,

@@ -26,6 +26,9 @@ inline void vstoren(float* p, V x, int n) {
 }
 inline V vkeep(V x, int n) { return n > 0 ? x : 0.0f; }
 inline V vfma(V a, V b, V c) { return a * b + c; }
+using VI = int32_t;
+inline VI viload(const int32_t* p) { return *p; }
+inline V vgather(const float* base, VI idx) { return base[idx]; }
 inline V vadd(V a, V b) { return a + b; }
 inline V vmax(V a, V b) { return a > b ? a : b; }
 

@@ -1,6 +1,9 @@
 // The network interface the OOD code programs against: images in, penultimate features out, plus
 // the fc layer's weight and bias (DICE sparsifies that layer, so the head lives in ood/, not here).
 // Models are built from a StateDict; the architecture is inferred from its keys and shapes.
+// A model runs on one device, picked when it is made (make_model's `device`); the OOD code above
+// sees only this interface, plus the optional pipelined form of features() that lets a GPU model
+// overlap the next batch's upload with the current forward.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -11,6 +14,16 @@
 
 namespace dice {
 
+enum class Device { kCpu, kCuda };
+
+// "cpu" / "cuda".
+const char* device_name(Device device);
+// Parses "cpu" or "cuda"; throws dice::Error naming the accepted values otherwise.
+Device parse_device(const std::string& name);
+// Throws a one-line dice::Error when `device` cannot run here: a build without the CUDA backend,
+// or no GPU/driver. make_model calls it; the CLI calls it before loading anything.
+void check_device_available(Device device);
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -20,6 +33,15 @@ class Model {
   virtual int64_t input_size() const = 0;         // expected square input side (32, 224)
   // x: [batch][3][input_size][input_size] normalized floats -> features [batch][feature_dim].
   virtual void features(const float* x, int64_t batch, float* features) = 0;
+
+  // Pipelined features(), for models whose device can work while the caller prepares the next
+  // batch: up to pipeline_depth() submissions may be outstanding; submit() copies x before it
+  // returns (the caller may reuse it at once) and may return before the work is done; collect()
+  // waits for the oldest outstanding submission and writes its [batch][feature_dim] features.
+  // Depth 0 (the default, CPU models): not supported, call features().
+  virtual int pipeline_depth() const { return 0; }
+  virtual void submit(const float* x, int64_t batch);
+  virtual void collect(float* features);
   const Tensor& fc_weight() const { return fc_weight_; }  // [classes][features]
   const Tensor& fc_bias() const { return fc_bias_; }      // [classes]
 
@@ -28,8 +50,11 @@ class Model {
 };
 
 // arch: "auto" (inferred from the keys), or a name such as "densenet101"/"densenet".
-// Throws dice::Error naming the weight file when keys or shapes do not fit.
-std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd);
+// Throws dice::Error naming the weight file when keys or shapes do not fit, and, for
+// Device::kCuda, when the build has no CUDA backend, no GPU is present, or the architecture has
+// no CUDA implementation (DenseNet only, for now).
+std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd,
+                                  Device device = Device::kCpu);
 
 // "densenet" or "resnet" from the keys alone; "" when neither fits.
 std::string detect_architecture(const StateDict& sd);

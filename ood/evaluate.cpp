@@ -1,6 +1,9 @@
 // Feature extraction and heads (see evaluate.h).
 #include "ood/evaluate.h"
 
+#include <deque>
+#include <utility>
+
 #include "core/error.h"
 #include "data/loader.h"
 #include "kernels/head.h"
@@ -20,10 +23,42 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
   fs.labels.resize(static_cast<size_t>(n));
   BatchLoader loader(data, batch, loader_threads, n, progress ? name : std::string());
   Batch b;
-  while (loader.next(&b)) {
-    model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
-    for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
-    fs.count = b.start + b.count;
+  const int depth = model.pipeline_depth();
+  if (depth < 2) {
+    while (loader.next(&b)) {
+      model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
+      for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
+      fs.count = b.start + b.count;
+    }
+  } else {
+    // Pipelined (a GPU model): keep `depth` batches in flight, so the device computes batch n
+    // while the loader hands over batch n+1 and its upload starts. Batches come back in order.
+    std::deque<std::pair<int64_t, int64_t>> in_flight;  // (start, count), oldest first
+    auto collect_oldest = [&] {
+      const auto [start, count] = in_flight.front();
+      in_flight.pop_front();
+      model.collect(fs.features.data() + start * fs.dim);
+      fs.count = start + count;
+    };
+    try {
+      while (loader.next(&b)) {
+        if (static_cast<int>(in_flight.size()) == depth) collect_oldest();
+        model.submit(b.images.ptr(), b.count);  // copies the images: b may be reused at once
+        in_flight.emplace_back(b.start, b.count);
+        for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
+      }
+      while (!in_flight.empty()) collect_oldest();
+    } catch (...) {
+      // Leave the model with nothing outstanding, so it stays usable after, say, a corrupt image;
+      // the first error is the one reported.
+      while (!in_flight.empty()) {
+        try {
+          collect_oldest();
+        } catch (...) {
+        }
+      }
+      throw;
+    }
   }
   DICE_ASSERT(fs.count == n);
   return fs;

@@ -3,6 +3,8 @@
 // applies one or more heads (plain fc = the Energy baseline; DICE-masked fc; ReAct clip) to them.
 // Features are computed once per data set and every head reuses them, so the Energy and DICE
 // tables of one run cost a single pass of the network.
+// A model with a pipeline (Model::pipeline_depth() >= 2, the CUDA DenseNet) is fed through
+// submit()/collect(), so decoding, host-to-device copies and the forward overlap.
 #pragma once
 #include <cstdint>
 #include <limits>

@@ -239,28 +239,24 @@ std::vector<double> precompute_mean(Model& model, const Dataset& data, const std
   return merge_parts(parts, {name}).mean();
 }
 
-void write_part(const std::string& path, const PrecomputePart& part) {
-  const int64_t dim = part.sum.dim();
+std::vector<int64_t> part_to_rows(const PrecomputePart& part) {
   std::vector<int64_t> rows = part.sum.limbs();
   const int64_t meta[kL] = {kPartMagic, kPartVersion, part.sum.count(), part.shard.index,
-                            part.shard.count, part.total, part.begin, part.end, dim, part.fingerprint};
+                            part.shard.count, part.total, part.begin, part.end, part.sum.dim(),
+                            part.fingerprint};
   rows.insert(rows.end(), meta, meta + kL);
-  write_npy_i64(path, {dim + 1, kL}, rows.data());
+  return rows;
 }
 
-PrecomputePart read_part(const std::string& path) {
-  NpyArray a = read_npy(path);
+PrecomputePart part_from_rows(std::vector<int64_t> v, const std::string& name) {
   const char* fix = "; pass the files `dice precompute --shard i/n` wrote";
-  if (a.descr != "<i8" || a.shape.size() != 2 || a.shape[1] != kL || a.shape[0] < 1)
-    throw_error(path, ": not a precompute part file (expected an int64 array of shape (D + 1, ", kL,
-                "))", fix);
-  const int64_t dim = a.shape[0] - 1;
-  std::vector<int64_t> v(static_cast<size_t>(a.numel()));
-  std::memcpy(v.data(), a.data.data(), v.size() * 8);
+  if (v.empty() || v.size() % kL)
+    throw_error(name, ": not a precompute part file (expected an int64 array of shape (D + 1, ", kL, "))", fix);
+  const int64_t dim = static_cast<int64_t>(v.size() / kL) - 1;
   const int64_t* meta = v.data() + dim * kL;
-  if (meta[0] != kPartMagic) throw_error(path, ": not a precompute part file (no DICESUM1 marker)", fix);
+  if (meta[0] != kPartMagic) throw_error(name, ": not a precompute part file (no DICESUM1 marker)", fix);
   if (meta[1] != kPartVersion)
-    throw_error(path, ": precompute part file version ", meta[1], "; this dice reads version ", kPartVersion,
+    throw_error(name, ": precompute part file version ", meta[1], "; this dice reads version ", kPartVersion,
                 ": rerun the shard with this build");
   PrecomputePart p;
   p.shard.index = meta[3], p.shard.count = meta[4];
@@ -268,16 +264,32 @@ PrecomputePart read_part(const std::string& path) {
   if (meta[8] != dim || meta[2] < 0 || p.shard.count < 1 || p.shard.index < 0 ||
       p.shard.index >= p.shard.count || p.total < 0 || p.begin < 0 || p.end < p.begin || p.end > p.total ||
       meta[2] != p.end - p.begin)
-    throw_error(path, ": inconsistent precompute part header; the file is damaged", fix);
+    throw_error(name, ": inconsistent precompute part header; the file is damaged", fix);
+  const int64_t count = meta[2];
   v.resize(static_cast<size_t>(dim * kL));
   for (int64_t d = 0; d < dim; ++d) {  // normalized limbs; sums beyond 2^180 cannot come from floats
     const int64_t* limb = v.data() + d * kL;
     bool ok = limb[kL - 1] > -(int64_t{1} << 40) && limb[kL - 1] < (int64_t{1} << 40);
     for (int j = 0; j + 1 < kL; ++j) ok = ok && limb[j] >= 0 && limb[j] <= 0xffffffffll;
-    if (!ok) throw_error(path, ": corrupt sum of feature ", d, " in precompute part file; the file is damaged", fix);
+    if (!ok) throw_error(name, ": corrupt sum of feature ", d, " in precompute part file; the file is damaged", fix);
   }
-  p.sum = ExactFeatureSum::from_limbs(dim, meta[2], v);
+  p.sum = ExactFeatureSum::from_limbs(dim, count, v);
   return p;
+}
+
+void write_part(const std::string& path, const PrecomputePart& part) {
+  std::vector<int64_t> rows = part_to_rows(part);
+  write_npy_i64(path, {part.sum.dim() + 1, kL}, rows.data());
+}
+
+PrecomputePart read_part(const std::string& path) {
+  NpyArray a = read_npy(path);
+  if (a.descr != "<i8" || a.shape.size() != 2 || a.shape[1] != kL || a.shape[0] < 1)
+    throw_error(path, ": not a precompute part file (expected an int64 array of shape (D + 1, ", kL,
+                ")); pass the files `dice precompute --shard i/n` wrote");
+  std::vector<int64_t> v(static_cast<size_t>(a.numel()));
+  std::memcpy(v.data(), a.data.data(), v.size() * 8);
+  return part_from_rows(std::move(v), path);
 }
 
 void write_feature_mean(const std::string& path, const std::vector<double>& mean) {

@@ -86,6 +86,23 @@ std::vector<double> precompute_mean(Model& model, const Dataset& data, const std
 //                magic = the 8 ASCII bytes "DICESUM1" read as a little-endian int64; version = 1.
 void write_part(const std::string& path, const PrecomputePart& part);
 PrecomputePart read_part(const std::string& path);
+// The same rows in memory (the MPI path sends them between ranks); `name` labels errors.
+std::vector<int64_t> part_to_rows(const PrecomputePart& part);
+PrecomputePart part_from_rows(std::vector<int64_t> rows, const std::string& name);
+
+// MPI (built with -DDICE_HAVE_MPI; otherwise these are single-process stubs). mpi_start calls
+// MPI_Init only when the process was launched by mpirun/mpiexec (OMPI_/PMI_/PMIX_ variables set),
+// so a plain `dice precompute` of an MPI build never touches MPI. Under `mpirun -n K`, rank r
+// computes shard r/K and mpi_gather_merge sends every part to rank 0, which merges them exactly as
+// `--merge` does (rank 0 returns the total; other ranks an empty sum).
+struct MpiWorld {
+  int rank = 0, size = 1;
+  bool active = false;  // MPI_Init was called
+};
+MpiWorld mpi_start(int* argc, char*** argv);
+void mpi_stop(const MpiWorld& world);                    // MPI_Finalize if active
+[[noreturn]] void mpi_abort(const MpiWorld& world, int code);  // MPI_Abort if active, else exit
+ExactFeatureSum mpi_gather_merge(const MpiWorld& world, const PrecomputePart& mine);
 // The statistics file: float64 .npy of shape (D,), as the reference's cache/*_feat_stat.npy.
 void write_feature_mean(const std::string& path, const std::vector<double>& mean);
 

@@ -1,33 +1,71 @@
 #!/usr/bin/env bash
 # gpu-check.sh: the checks that need a GPU, from a prebuilt build folder, in under 8 minutes.
 #
-#   scripts/gpu-check.sh [BUILD_DIR] [--prepare]      (BUILD_DIR defaults to ./build)
+#   scripts/gpu-check.sh [BUILD_DIR] [--assets DIR]             run the checks
+#   scripts/gpu-check.sh [BUILD_DIR] --prepare [--assets SRC]   on the build machine, beforehand
 #
-# Device time is scarce, so the script never rebuilds binaries that exist; it builds only the two
-# programs it runs, and only when they are missing. Steps, each under its own timeout:
+# BUILD_DIR defaults to ./build. Device time is scarce, so the script never rebuilds binaries that
+# exist; it builds only the programs it runs, and only when they are missing. Steps, in order of
+# importance, each under its own timeout and all within one budget ($DICE_GPU_CHECK_BUDGET,
+# default 450 s; a step that no longer fits is skipped):
 #   1. the CUDA tests of test_kernels (every *Cuda* / arena / buffer test; the CPU tests are CI's);
-#   2. bench_kernels_cuda (conv2d_cuda vs cuDNN, TFLOP/s), JSON kept in the log folder;
-#   3. compute-sanitizer memcheck and 4. racecheck on a small test filter.
-# A summary table comes last; the exit status is non-zero if any step failed or timed out.
+#   2. the DenseNetCuda tests of test_nn (whole network vs the CPU DenseNet, graphs, pipeline);
+#   3. bench_densenet_cuda: DenseNet-101 images/s at batch 1, 64, 256, 1024 (graph replays),
+#      per-layer times at 256, the host pipeline, the CPU path at 64;
+#   4. the PyTorch eager baseline on the same card (scripts/torch_densenet_bench.py --cuda): fp32
+#      with TF32 off, TF32 on, and channels_last AMP fp16, same batch sizes; skipped without torch;
+#   5. the CIFAR-10 evaluation on the GPU (`dice eval --device cuda`), timed; needs --assets;
+#   6. compute-sanitizer memcheck and 7. racecheck on small kernel tests and a small forward;
+#   8. bench_kernels_cuda (conv2d_cuda vs cuDNN, TFLOP/s) with the time that is left.
+# The step summary and then the images/s table (ours vs PyTorch) come last; the exit status is
+# non-zero if any step failed, timed out or was skipped.
+#
+# Assets: the device machine has only what the caller carries (not ../shared/assets). --prepare
+# --assets ../shared/assets copies a small subset (the CIFAR-10 checkpoint, its feature mean and
+# the 10,000 CIFAR-10 test JPEGs, about 44 MB) into BUILD_DIR/assets-small; a run uses
+# BUILD_DIR/assets-small when --assets is not given. The evaluation's OOD sets are gaussian and
+# uniform noise, plus dtd and imagenet-sample when the assets folder has them.
 #
 # Libraries: Debian ships Google Benchmark only as libbenchmark.so.1debian, which the GPU machine
-# lacks. Run with --prepare on the build machine (or let any run do it where the library exists)
-# to copy it and libcudart into BUILD_DIR/lib, which is put first on LD_LIBRARY_PATH. cuDNN (for
-# the vendor baseline in the benchmark) is looked up in the CUDA toolkit, the system and the
-# Python `nvidia-cudnn` wheel that PyTorch installs; without it the benchmark step fails alone.
-# Logs go to $DICE_GPU_CHECK_LOGS (default BUILD_DIR/gpu-check).
+# lacks. --prepare (or any run where the library exists) copies it and libcudart into
+# BUILD_DIR/lib, which is put first on LD_LIBRARY_PATH. cuDNN (for the vendor baseline of step 8)
+# is looked up in the CUDA toolkit, the system and the Python `nvidia-cudnn` wheel that PyTorch
+# installs; without it that step fails alone. Logs go to $DICE_GPU_CHECK_LOGS (default
+# BUILD_DIR/gpu-check).
 set -u
 
-BUILD=${1:-build}
-MODE=${2:-}
+BUILD=build
+MODE=
+ASSETS=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prepare) MODE=--prepare ;;
+    --assets) ASSETS=${2:-}; shift ;;
+    --assets=*) ASSETS=${1#--assets=} ;;
+    *) BUILD=$1 ;;
+  esac
+  shift
+done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOGS=${DICE_GPU_CHECK_LOGS:-$BUILD/gpu-check}
+BUDGET=${DICE_GPU_CHECK_BUDGET:-450}
 TEST_BIN=$BUILD/tests/test_kernels
+NN_TEST_BIN=$BUILD/tests/test_nn
 BENCH_BIN=$BUILD/bench/bench_kernels_cuda
+DN_BENCH_BIN=$BUILD/bench/bench_densenet_cuda
+DICE_BIN=$BUILD/dice
+ALL_BINS=("$TEST_BIN" "$NN_TEST_BIN" "$DN_BENCH_BIN" "$DICE_BIN" "$BENCH_BIN")
 # Small shapes that still cover every kernel: all conv tile paths (TM = 1, 2, 4; kernel 1, 3,
 # generic), both pools, the head, the runtime helpers.
 SMALL_FILTER='Shapes/Conv2dCuda.MatchesNaive/odd_*:Shapes/Conv2dCuda.MatchesNaive/densenet_b3_3x3_last:Shapes/PoolCuda.*:Shapes/GlobalAvgPoolCuda.*:Shapes/HeadCuda.MatchesCpu/odd_*:HeadCudaTies.*:HeadCudaOutputs.*:DeviceArena.*:DeviceBuffer.*'
 CUDA_FILTER='*Cuda*:DeviceArena*:DeviceBuffer*'
+# A small whole forward (DenseNet-BC depth 22, 3 images), through a captured graph.
+NN_SMALL_FILTER='DenseNetCuda.MatchesCpuDepth22Cifar100'
+NN_FILTER='DenseNetCuda*'
+BATCHES=(1 64 256 1024)
+CIFAR_CKPT=checkpoints/CIFAR-10/densenet/checkpoint_100.pth.tar
+CIFAR_STAT=cache/CIFAR-10_densenet_feat_stat.npy
+CIFAR_TEST=data/cifar-10-test-jpeg
 
 # ---- libraries next to the binaries ----
 mkdir -p "$BUILD/lib"
@@ -37,17 +75,31 @@ for lib in /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian /usr/local/cuda/lib
   fi
 done
 if [ "$MODE" = "--prepare" ]; then
-  for b in "$TEST_BIN" "$BENCH_BIN"; do
+  if [ -n "$ASSETS" ]; then
+    small=$BUILD/assets-small
+    for f in "$CIFAR_CKPT" "$CIFAR_STAT" "$CIFAR_TEST"; do
+      if [ ! -e "$ASSETS/$f" ]; then
+        echo "gpu-check: $ASSETS/$f is missing; not copied"
+      elif [ ! -e "$small/$f" ]; then
+        mkdir -p "$small/$(dirname "$f")" && cp -r "$ASSETS/$f" "$small/$f"
+      fi
+    done
+    echo "gpu-check: assets for the evaluation in $small ($(du -sh "$small" | cut -f1))"
+  fi
+  for b in "${ALL_BINS[@]}"; do
     [ -x "$b" ] || echo "gpu-check: missing $b: cmake --build $BUILD --target $(basename "$b")"
   done
   exit 0
 fi
+if [ -z "$ASSETS" ] && [ -d "$BUILD/assets-small" ]; then ASSETS=$BUILD/assets-small; fi
 
 LIBPATH="$(cd "$BUILD/lib" && pwd)"
 for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu; do
   [ -d "$d" ] && LIBPATH="$LIBPATH:$d"
 done
+HAVE_TORCH=0
 if command -v python3 >/dev/null 2>&1; then
+  python3 -c 'import torch' >/dev/null 2>&1 && HAVE_TORCH=1
   # The pip wheels (nvidia-cudnn-cu13, nvidia-cublas) keep their libraries under site-packages.
   for d in $(python3 -c 'import importlib, os
 for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime"):
@@ -62,7 +114,7 @@ export LD_LIBRARY_PATH="$LIBPATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # ---- binaries: build only what is missing ----
 missing=()
-for b in "$TEST_BIN" "$BENCH_BIN"; do [ -x "$b" ] || missing+=("$(basename "$b")"); done
+for b in "${ALL_BINS[@]}"; do [ -x "$b" ] || missing+=("$(basename "$b")"); done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "gpu-check: ${missing[*]} missing in $BUILD: building them (this costs device time)"
   [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
@@ -73,11 +125,19 @@ mkdir -p "$LOGS"
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 STEPS=() STATUS=() SECS=() NOTES=()
 failed=0
+START=$SECONDS
 
-# run_step NAME SECONDS LOGFILE CMD...: runs CMD under a timeout, tees its output to the log.
+# run_step NAME SECONDS LOGFILE CMD...: runs CMD under a timeout (capped by what is left of the
+# budget), tees its output to the log.
 run_step() {
   local name=$1 limit=$2 log=$3
   shift 3
+  local left=$((BUDGET - (SECONDS - START)))
+  if [ "$left" -lt 15 ]; then
+    skip_step "$name" "no time left in the ${BUDGET}s budget"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
   local t0=$SECONDS rc
   echo
   echo "==== $name (timeout ${limit}s) ===="
@@ -94,7 +154,22 @@ skip_step() {
   failed=1
 }
 
-echo "gpu-check: build=$BUILD logs=$LOGS"
+# A benchmark that failed its CPU check (or could not run) reports an error, not a failure.
+mark_bench_errors() {
+  if [ "${STATUS[-1]}" = PASS ] && grep -q "ERROR OCCURRED" "$LOGS/$1"; then
+    STATUS[-1]="ERRORS"
+    failed=1
+  fi
+}
+
+libs_ok() {
+  if ldd "$1" | grep -q "not found"; then
+    ldd "$1" | grep "not found"
+    return 1
+  fi
+}
+
+echo "gpu-check: build=$BUILD logs=$LOGS assets=${ASSETS:-none} budget=${BUDGET}s"
 if command -v nvidia-smi >/dev/null 2>&1 &&
    timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; then
   :
@@ -105,42 +180,81 @@ else
   skip_step "gpu" "no GPU visible"
 fi
 
+# 1, 2: tests
 if [ -x "$TEST_BIN" ]; then
-  run_step "cuda tests" 120 test_kernels.log "$TEST_BIN" --gtest_filter="$CUDA_FILTER" \
+  run_step "cuda tests" 90 test_kernels.log "$TEST_BIN" --gtest_filter="$CUDA_FILTER" \
     --gtest_brief=1 --gtest_output="xml:$LOGS/test_kernels.xml"
 else
   skip_step "cuda tests" "missing $TEST_BIN"
 fi
-
-if [ -x "$BENCH_BIN" ]; then
-  if ldd "$BENCH_BIN" | grep -q "not found"; then
-    ldd "$BENCH_BIN" | grep "not found"
-    skip_step "benchmarks" "libraries not found (see above)"
-  else
-    run_step "benchmarks" 170 bench_kernels_cuda.log "$BENCH_BIN" --benchmark_min_time=0.05 \
-      --benchmark_counters_tabular=true --benchmark_out="$LOGS/bench_kernels_cuda.json" \
-      --benchmark_out_format=json
-    # A benchmark that failed its CPU check (or could not run) reports an error, not a failure.
-    if [ "${STATUS[-1]}" = PASS ] && grep -q "ERROR OCCURRED" "$LOGS/bench_kernels_cuda.log"; then
-      STATUS[-1]="ERRORS"
-      failed=1
-    fi
-  fi
+if [ -x "$NN_TEST_BIN" ]; then
+  run_step "nn tests" 90 test_nn.log "$NN_TEST_BIN" --gtest_filter="$NN_FILTER" \
+    --gtest_brief=1 --gtest_output="xml:$LOGS/test_nn.xml"
 else
-  skip_step "benchmarks" "missing $BENCH_BIN"
+  skip_step "nn tests" "missing $NN_TEST_BIN"
 fi
 
-if [ -x "$TEST_BIN" ] && [ -x "$SANITIZER" ]; then
-  run_step "memcheck" 90 memcheck.log "$SANITIZER" --tool memcheck --leak-check full \
-    --error-exitcode 86 "$TEST_BIN" --gtest_filter="$SMALL_FILTER" --gtest_brief=1
-  run_step "racecheck" 90 racecheck.log "$SANITIZER" --tool racecheck --racecheck-report all \
-    --error-exitcode 86 "$TEST_BIN" --gtest_filter="$SMALL_FILTER" --gtest_brief=1
+# 3: DenseNet-101 on our kernels
+if [ -x "$DN_BENCH_BIN" ] && libs_ok "$DN_BENCH_BIN"; then
+  run_step "densenet bench" 120 bench_densenet_cuda.log "$DN_BENCH_BIN" --benchmark_min_time=0.3 \
+    --benchmark_counters_tabular=true --benchmark_out="$LOGS/bench_densenet_cuda.json" \
+    --benchmark_out_format=json
+  mark_bench_errors bench_densenet_cuda.log
 else
-  skip_step "memcheck" "no compute-sanitizer or test binary"
-  skip_step "racecheck" "no compute-sanitizer or test binary"
+  skip_step "densenet bench" "missing $DN_BENCH_BIN or its libraries"
 fi
 
-# ---- summaries: benchmark throughput, then the steps ----
+# 4: PyTorch eager on the same card
+if [ "$HAVE_TORCH" = 1 ]; then
+  csv=$(IFS=,; echo "${BATCHES[*]}")
+  run_step "torch fp32" 70 torch_fp32.log python3 "$ROOT/scripts/torch_densenet_bench.py" --cuda \
+    --batches "$csv" --seconds 1.5
+  run_step "torch tf32" 70 torch_tf32.log python3 "$ROOT/scripts/torch_densenet_bench.py" --cuda \
+    --tf32 --batches "$csv" --seconds 1.5
+  run_step "torch amp" 70 torch_amp.log python3 "$ROOT/scripts/torch_densenet_bench.py" --cuda \
+    --amp --batches "$csv" --seconds 1.5
+else
+  skip_step "torch" "python3 -c 'import torch' failed"
+fi
+
+# 5: the CIFAR-10 evaluation on the GPU
+if [ -n "$ASSETS" ] && [ -e "$ASSETS/$CIFAR_CKPT" ] && [ -e "$ASSETS/$CIFAR_STAT" ] &&
+   [ -d "$ASSETS/$CIFAR_TEST" ] && [ -x "$DICE_BIN" ]; then
+  ood=(--ood gaussian:1000 --ood uniform:1000)
+  [ -d "$ASSETS/datasets/ood_datasets/dtd/images" ] && ood+=(--ood "dtd=$ASSETS/datasets/ood_datasets/dtd/images")
+  [ -d "$ASSETS/datasets/imagenet-sample" ] && ood+=(--ood "imagenet-sample=$ASSETS/datasets/imagenet-sample")
+  run_step "cifar10 eval" 120 eval_cifar10.log "$DICE_BIN" eval --device cuda --model densenet101 \
+    --weights "$ASSETS/$CIFAR_CKPT" --feat-stat "$ASSETS/$CIFAR_STAT" --p 90 \
+    --id "cifar10=$ASSETS/$CIFAR_TEST" "${ood[@]}" --batch 256 --quiet
+else
+  skip_step "cifar10 eval" "no assets (run --prepare --assets ../shared/assets and carry $BUILD/assets-small)"
+fi
+
+# 6, 7: sanitizers on small kernel tests and a small whole forward
+if [ -x "$SANITIZER" ] && [ -x "$TEST_BIN" ] && [ -x "$NN_TEST_BIN" ]; then
+  for tool in memcheck racecheck; do
+    extra=(--leak-check full)
+    [ "$tool" = racecheck ] && extra=(--racecheck-report all)
+    run_step "$tool" 60 "$tool.log" "$SANITIZER" --tool "$tool" "${extra[@]}" \
+      --error-exitcode 86 "$TEST_BIN" --gtest_filter="$SMALL_FILTER" --gtest_brief=1
+    run_step "$tool nn" 60 "${tool}_nn.log" "$SANITIZER" --tool "$tool" "${extra[@]}" \
+      --error-exitcode 86 "$NN_TEST_BIN" --gtest_filter="$NN_SMALL_FILTER" --gtest_brief=1
+  done
+else
+  skip_step "sanitizers" "no compute-sanitizer or test binaries"
+fi
+
+# 8: per-kernel benchmark against cuDNN, with what is left
+if [ -x "$BENCH_BIN" ] && libs_ok "$BENCH_BIN"; then
+  run_step "kernel bench" 150 bench_kernels_cuda.log "$BENCH_BIN" --benchmark_min_time=0.05 \
+    --benchmark_counters_tabular=true --benchmark_out="$LOGS/bench_kernels_cuda.json" \
+    --benchmark_out_format=json
+  mark_bench_errors bench_kernels_cuda.log
+else
+  skip_step "kernel bench" "missing $BENCH_BIN or its libraries"
+fi
+
+# ---- summaries: per-kernel TFLOP/s, the steps, then the DenseNet table last ----
 if [ -s "$LOGS/bench_kernels_cuda.json" ] && command -v python3 >/dev/null 2>&1; then
   echo
   python3 - "$LOGS/bench_kernels_cuda.json" <<'EOF'
@@ -162,8 +276,59 @@ fi
 
 echo
 echo "==== gpu-check summary ===="
-printf '%-12s %-10s %6s  %s\n' step status secs log
+printf '%-16s %-10s %6s  %s\n' step status secs log
 for i in "${!STEPS[@]}"; do
-  printf '%-12s %-10s %6s  %s\n' "${STEPS[$i]}" "${STATUS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
+  printf '%-16s %-10s %6s  %s\n' "${STEPS[$i]}" "${STATUS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
 done
+echo "total: $((SECONDS - START)) s"
+
+if command -v python3 >/dev/null 2>&1; then
+  echo
+  python3 - "$LOGS" <<'EOF'
+import json, os, re, sys
+logs = sys.argv[1]
+ours, layers, pipe, cpu = {}, {}, {}, None
+path = os.path.join(logs, "bench_densenet_cuda.json")
+if os.path.exists(path):
+    for b in json.load(open(path)).get("benchmarks", []):
+        if b.get("error_occurred"):
+            continue
+        m = re.search(r"/(graph|pipeline|layers)/batch:(\d+)", b["name"])
+        if m and m.group(1) == "graph":
+            ours[int(m.group(2))] = b.get("images/s")
+        elif m and m.group(1) == "pipeline":
+            pipe[int(m.group(2))] = b.get("images/s")
+        elif m:
+            layers = {k[:-3]: v for k, v in b.items() if k.endswith("_ms")}
+        elif b["name"].startswith("DenseNet101Cpu"):
+            cpu = b.get("images/s")
+torch = {}
+for mode in ("fp32", "tf32", "amp"):
+    p = os.path.join(logs, "torch_%s.log" % mode)
+    if os.path.exists(p):
+        for line in open(p):
+            m = re.match(r"torch_images_per_s ([0-9.]+)\s+\(batch=(\d+) mode=(\w+)", line)
+            if m:
+                torch[(m.group(3), int(m.group(2)))] = float(m.group(1))
+f = lambda v: "%10.0f" % v if v else "%10s" % "-"
+r = lambda a, b: "%7.2fx" % (a / b) if a and b else "%8s" % "-"
+print("DenseNet-101 images/s (fp32 unless noted; ours = graph replay, input on the GPU)")
+print("%6s %10s %10s %10s %10s %8s %8s %10s" % ("batch", "ours", "torch32", "torchTF32", "torchAMP",
+                                               "ours/32", "ours/AMP", "pipeline"))
+for bs in (1, 64, 256, 1024):
+    o = ours.get(bs)
+    t32, ttf, tamp = (torch.get((m, bs)) for m in ("fp32", "tf32", "amp"))
+    print("%6d %s %s %s %s %s %s %s" % (bs, f(o), f(t32), f(ttf), f(tamp), r(o, t32), r(o, tamp),
+                                        f(pipe.get(bs))))
+if layers:
+    print("per layer type at batch 256, ms per forward (plain launches): " +
+          ", ".join("%s %.3f" % kv for kv in sorted(layers.items())))
+if cpu:
+    print("CPU path, batch 64: %.0f images/s" % cpu)
+p = os.path.join(logs, "eval_cifar10.log")
+if os.path.exists(p):
+    walls = [l.strip() for l in open(p) if l.startswith("wall time:") or l.startswith("device:")]
+    print("CIFAR-10 evaluation on the GPU: " + "; ".join(walls))
+EOF
+fi
 exit $failed

@@ -142,6 +142,9 @@ def make_images():
         "jpeg_prog_120x90.jpg": (Image.fromarray(natural(120, 90, noise=10)), dict(quality=75, progressive=True)),
         "jpeg420_400x300.jpg": (Image.fromarray(natural(400, 300, noise=0)), dict(quality=80)),
     }
+    # Tiny ones: libjpeg replaces fancy upsampling by replication when the chroma is <= 2 wide.
+    for w, h, sub in ((4, 6, 2), (5, 7, 2), (3, 5, 1), (2, 2, 1), (1, 9, 2), (9, 1, 2), (6, 3, 1)):
+        jpegs[f"jpeg{('444', '422', '420')[sub]}_{w}x{h}.jpg"] = (Image.fromarray(noise(w, h)), dict(quality=90, subsampling=sub))
     for name, (im, kw) in jpegs.items():
         save(name, im, **kw)
     return imgs

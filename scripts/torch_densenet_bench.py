@@ -1,10 +1,19 @@
 #!/usr/bin/python3
 """PyTorch baseline for the DenseNet-101 speed comparison (the library never needs PyTorch).
 
-Times the reference DenseNet3(100, 10) forward (random weights, eval mode, inference_mode) at the
-given batch size and prints one line `torch_images_per_s <value>`. CPU by default with the given
-number of threads; --cuda for the GPU eager baselines (fp32 with cudnn.benchmark, or
---amp channels_last autocast fp16).
+Times the reference DenseNet3(100, 10) forward (random weights, eval mode, inference_mode) and
+prints one line per batch size:
+
+    torch_images_per_s <value>  (batch=N mode=M device=D torch=V threads=T)
+
+CPU by default with the given number of threads. --cuda times the GPU eager baselines:
+  fp32  cudnn.benchmark on, TF32 off for convolutions and matmuls (true fp32, as our kernels);
+  tf32  the same with TF32 allowed (--tf32; PyTorch's default for cuDNN convolutions);
+  amp   channels_last + autocast fp16 (--amp).
+The input is already on the device (as in bench_densenet_cuda's graph benchmark); GPU time is
+measured with CUDA events around a run of forwards after a warm-up that lets cudnn.benchmark
+pick its algorithms. --batches 1,64,256,1024 times several sizes in one process (one import,
+one model); --batch N is the single-size form used by bench-cpu-vs-torch.sh.
 """
 import argparse
 import os
@@ -20,36 +29,62 @@ from make_nn_fixtures import DenseNet3  # noqa: E402
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--batches", type=str, default="", help="comma-separated sizes; overrides --batch")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--seconds", type=float, default=10.0, help="timed seconds per batch size")
     ap.add_argument("--cuda", action="store_true")
-    ap.add_argument("--amp", action="store_true")
+    ap.add_argument("--amp", action="store_true", help="channels_last + autocast fp16 (with --cuda)")
+    ap.add_argument("--tf32", action="store_true", help="allow TF32 (with --cuda); default off")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dev = "cuda" if a.cuda else "cpu"
-    model = DenseNet3(100, 10).eval().to(dev)
-    x = torch.randn(a.batch, 3, 32, 32, device=dev)
+    mode = "amp" if a.amp else ("tf32" if a.tf32 else "fp32")
     if a.cuda:
         torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.allow_tf32 = a.tf32
+        torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    model = DenseNet3(100, 10).eval().to(dev)
     if a.amp:
         model = model.to(memory_format=torch.channels_last)
-        x = x.to(memory_format=torch.channels_last)
+    batches = [int(b) for b in a.batches.split(",") if b] if a.batches else [a.batch]
 
-    def step():
-        with torch.inference_mode(), torch.autocast(dev, enabled=a.amp, dtype=torch.float16):
-            model(x)
+    for batch in batches:
+        x = torch.randn(batch, 3, 32, 32, device=dev)
+        if a.amp:
+            x = x.to(memory_format=torch.channels_last)
+
+        def step():
+            with torch.inference_mode(), torch.autocast(dev, enabled=a.amp, dtype=torch.float16):
+                model(x)
+
+        for _ in range(3):  # warm-up; cudnn.benchmark searches algorithms here
+            step()
         if a.cuda:
             torch.cuda.synchronize()
-
-    for _ in range(3):
-        step()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < a.seconds:
-        step()
-        n += 1
-    dt = time.perf_counter() - t0
-    print(f"torch_images_per_s {n * a.batch / dt:.2f}  (torch {torch.__version__}, {dev}, batch {a.batch}, "
-          f"threads {a.threads}, amp {a.amp})")
+            # Calibrate a run length of about `seconds`, then time it with events.
+            t0 = time.perf_counter()
+            step()
+            torch.cuda.synchronize()
+            per = max(time.perf_counter() - t0, 1e-5)
+            n = max(3, int(a.seconds / per))
+            start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(n):
+                step()
+            stop.record()
+            stop.synchronize()
+            dt = start.elapsed_time(stop) * 1e-3
+        else:
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < a.seconds:
+                step()
+                n += 1
+            dt = time.perf_counter() - t0
+        print(f"torch_images_per_s {n * batch / dt:.2f}  (batch={batch} mode={mode} device={dev} "
+              f"torch={torch.__version__} threads={a.threads})", flush=True)
+        del x
+        if a.cuda:
+            torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ inline std::string data_fixture(const std::string& rel) { return fixture("data/"
 
 inline std::vector<uint8_t> slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
 }
 
 inline void spit(const std::string& path, const void* data, size_t n) {
@@ -58,7 +59,8 @@ inline std::vector<float> read_f32z(const std::string& path, size_t n) {
   std::vector<uint8_t> z = slurp(path);
   std::vector<float> out(n);
   uLongf len = static_cast<uLongf>(n * sizeof(float));
-  int rc = uncompress(reinterpret_cast<Bytef*>(out.data()), &len, z.data(), static_cast<uLong>(z.size()));
+  int rc = uncompress(reinterpret_cast<Bytef*>(out.data()), &len, z.data(),
+                      static_cast<uLong>(z.size()));
   EXPECT_EQ(rc, Z_OK) << path;
   EXPECT_EQ(len, n * sizeof(float)) << path;
   return out;
@@ -75,7 +77,8 @@ inline std::vector<float> read_f32(const std::string& path) {
 inline int max_abs_diff(const Image& a, const Image& b) {
   if (a.width != b.width || a.height != b.height) return -1;
   int m = 0;
-  for (size_t i = 0; i < a.rgb.size(); ++i) m = std::max(m, std::abs(int(a.rgb[i]) - int(b.rgb[i])));
+  for (size_t i = 0; i < a.rgb.size(); ++i)
+    m = std::max(m, std::abs(int(a.rgb[i]) - int(b.rgb[i])));
   return m;
 }
 

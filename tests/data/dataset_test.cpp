@@ -1,6 +1,8 @@
 // Data sets: ImageFolder listing rules (torchvision's), CIFAR binary batches written here in the
 // real format, CIFAR python batches made by scripts/make_data_fixtures.py (Python 2 cPickle and
 // Python 3 protocols 2/4/5), synthetic noise, the spec dispatcher, and the real asset folders.
+#include "data/dataset.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +11,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "data/dataset.h"
 #include "data/image.h"
 #include "data/transforms.h"
 #include "data_fixtures.h"
@@ -51,7 +52,8 @@ void expect_error(Fn fn, std::initializer_list<std::string> parts) {
     fn();
     ADD_FAILURE() << "no error thrown";
   } catch (const Error& e) {
-    for (const std::string& p : parts) EXPECT_TRUE(contains(e.what(), p)) << e.what() << "\n  lacks: " << p;
+    for (const std::string& p : parts)
+      EXPECT_TRUE(contains(e.what(), p)) << e.what() << "\n  lacks: " << p;
   }
 }
 
@@ -65,14 +67,14 @@ TEST(ImageFolder, ListsLikeTorchvision) {
   mkdirs(root + "/b_class/s/x");
   mkdirs(root + "/b_class/s-t");
   copy_fixture("img/rgb_45x31.bmp", root + "/a_class/img.bmp");
-  copy_fixture("img/rgb_50x37.png", root + "/b_class/z.PNG");    // extension case-insensitive
+  copy_fixture("img/rgb_50x37.png", root + "/b_class/z.PNG");  // extension case-insensitive
   copy_fixture("img/gray_64x48.png", root + "/b_class/a.png");
   copy_fixture("img/jpeg420_96x72.jpg", root + "/b_class/B.JPEG");  // 'B' < 'a' in byte order
   copy_fixture("img/rgb_32x32.png", root + "/b_class/s/x/deep.png");
   copy_fixture("img/tall_24x70.png", root + "/b_class/s-t/dash.png");
   copy_fixture("img/la_20x20.png", root + "/b_class/s/in_s.png");
-  test::spit(root + "/b_class/notes.txt", "x", 1);              // not an image: skipped
-  copy_fixture("img/rgb_300x41.png", root + "/loose.png");      // loose in the root: ignored
+  test::spit(root + "/b_class/notes.txt", "x", 1);          // not an image: skipped
+  copy_fixture("img/rgb_300x41.png", root + "/loose.png");  // loose in the root: ignored
 
   auto ds = open_dataset(root, Preprocess::cifar());
   EXPECT_EQ(ds->size(), 7);
@@ -82,8 +84,8 @@ TEST(ImageFolder, ListsLikeTorchvision) {
   EXPECT_TRUE(contains(ds->describe(), "2 classes, 7 images")) << ds->describe();
   // sorted(os.walk()): b_class, b_class/s, b_class/s-t, b_class/s/x ('-' < '/').
   const std::vector<std::pair<std::string, int>> order = {
-      {"a_class/img.bmp", 0}, {"b_class/B.JPEG", 1}, {"b_class/a.png", 1},
-      {"b_class/z.PNG", 1},   {"b_class/s/in_s.png", 1}, {"b_class/s-t/dash.png", 1},
+      {"a_class/img.bmp", 0},     {"b_class/B.JPEG", 1},     {"b_class/a.png", 1},
+      {"b_class/z.PNG", 1},       {"b_class/s/in_s.png", 1}, {"b_class/s-t/dash.png", 1},
       {"b_class/s/x/deep.png", 1}};
   for (size_t i = 0; i < order.size(); ++i) {
     SCOPED_TRACE(order[i].first);
@@ -142,7 +144,9 @@ TEST(ImageFolder, ErrorsNameThePath) {
 // ------------------------------------------------------------------------------- CIFAR binary
 
 // Pixel (i, j) of the synthetic batches: j indexes the 3072 planar bytes of image i.
-uint8_t px(int64_t i, int64_t j) { return static_cast<uint8_t>((i * 31 + j * 7 + 50 * (j / 1024)) % 256); }
+uint8_t px(int64_t i, int64_t j) {
+  return static_cast<uint8_t>((i * 31 + j * 7 + 50 * (j / 1024)) % 256);
+}
 
 // What the CIFAR readers must produce for image i with pixel formula px.
 std::vector<float> expected_cifar(int64_t i, const Preprocess& pp) {
@@ -211,19 +215,23 @@ TEST(CifarBinary, BadFilesThrowNamingThem) {
   expect_error([&] { open_dataset(dir + "/data_batch_1.bin", Preprocess::cifar()); },
                {dir + "/data_batch_1.bin", "truncated"});
   test::spit(dir + "/odd.bin", b.data(), 5000);
-  expect_error([&] { open_dataset(dir + "/odd.bin", Preprocess::cifar()); }, {dir + "/odd.bin", "truncated"});
+  expect_error([&] { open_dataset(dir + "/odd.bin", Preprocess::cifar()); },
+               {dir + "/odd.bin", "truncated"});
   test::spit(dir + "/empty.bin", "", 0);
-  expect_error([&] { open_dataset(dir + "/empty.bin", Preprocess::cifar()); }, {dir + "/empty.bin", "empty"});
+  expect_error([&] { open_dataset(dir + "/empty.bin", Preprocess::cifar()); },
+               {dir + "/empty.bin", "empty"});
   // CIFAR-10 records under a CIFAR-100 name.
   write_cifar_bin(dir + "/train.bin", 3, false);
-  expect_error([&] { open_dataset(dir + "/train.bin", Preprocess::cifar()); }, {dir + "/train.bin", "CIFAR-100"});
+  expect_error([&] { open_dataset(dir + "/train.bin", Preprocess::cifar()); },
+               {dir + "/train.bin", "CIFAR-100"});
   // A label out of range.
   std::string bad = b;
   bad[3073] = 12;
   test::spit(dir + "/test_batch.bin", bad.data(), bad.size());
   expect_error([&] { open_dataset(dir + "/test_batch.bin", Preprocess::cifar()); },
                {dir + "/test_batch.bin", "record 1", "label 12"});
-  expect_error([&] { open_dataset(dir + "/missing.bin", Preprocess::cifar()); }, {dir + "/missing.bin"});
+  expect_error([&] { open_dataset(dir + "/missing.bin", Preprocess::cifar()); },
+               {dir + "/missing.bin"});
 }
 
 TEST(CifarBinary, AssetExact200) {
@@ -255,19 +263,23 @@ TEST(CifarPython, AllPickleFlavours) {
     bool cifar100;
     bool names;
   };
-  for (const Case& c : {Case{"cifar_py/py2/test_batch", false, true}, Case{"cifar_py/p2/data_batch_1", false, false},
-                        Case{"cifar_py/p4/test", true, false}, Case{"cifar_py/p5/test_batch", false, false}}) {
+  for (const Case& c :
+       {Case{"cifar_py/py2/test_batch", false, true},
+        Case{"cifar_py/p2/data_batch_1", false, false}, Case{"cifar_py/p4/test", true, false},
+        Case{"cifar_py/p5/test_batch", false, false}}) {
     SCOPED_TRACE(c.file);
     auto ds = open_dataset(data_fixture(c.file), Preprocess::cifar());
     ASSERT_EQ(ds->size(), 6);
-    EXPECT_TRUE(contains(ds->describe(), c.cifar100 ? "CIFAR-100 python" : "CIFAR-10 python")) << ds->describe();
+    EXPECT_TRUE(contains(ds->describe(), c.cifar100 ? "CIFAR-100 python" : "CIFAR-10 python"))
+        << ds->describe();
     for (int i = 0; i < 6; ++i) {
       EXPECT_EQ(ds->label(i), c.cifar100 ? (7 * i + 3) % 100 : (3 * i + 1) % 10);
       EXPECT_TRUE(same_bits(load(*ds, i), expected_cifar(i, Preprocess::cifar()))) << i;
     }
     // Against torchvision's own CIFAR10 conversion (Image.fromarray of the HWC array).
     for (int i : {1, 4}) {
-      std::vector<float> want = test::read_f32z(data_fixture("cifar_py/expect_" + std::to_string(i) + ".f32.z"), 3072);
+      std::vector<float> want =
+          test::read_f32z(data_fixture("cifar_py/expect_" + std::to_string(i) + ".f32.z"), 3072);
       EXPECT_TRUE(same_bits(load(*ds, i), want)) << i;
     }
     if (c.names) {
@@ -281,17 +293,24 @@ TEST(CifarPython, BadPicklesThrowNamingThem) {
   const std::string dir = test::temp_dir();
   std::vector<uint8_t> b = test::slurp(data_fixture("cifar_py/py2/test_batch"));
   test::spit(dir + "/test_batch", b.data(), b.size() / 2);
-  expect_error([&] { open_dataset(dir + "/test_batch", Preprocess::cifar()); }, {dir + "/test_batch"});
+  expect_error([&] { open_dataset(dir + "/test_batch", Preprocess::cifar()); },
+               {dir + "/test_batch"});
   // A pickle that would run os.system("echo hi") in Python.
-  const char evil[] = "\x80\x02" "cos\nsystem\n" "X\x07\x00\x00\x00echo hiq\x00\x85R.";
+  const char evil[] =
+      "\x80\x02"
+      "cos\nsystem\n"
+      "X\x07\x00\x00\x00echo hiq\x00\x85R.";
   test::spit(dir + "/evil", evil, sizeof evil - 1);
-  expect_error([&] { open_dataset(dir + "/evil", Preprocess::cifar()); }, {dir + "/evil", "os.system"});
+  expect_error([&] { open_dataset(dir + "/evil", Preprocess::cifar()); },
+               {dir + "/evil", "os.system"});
   // The meta file is a pickle too, but not a batch.
-  expect_error([&] { open_dataset(data_fixture("cifar_py/py2/batches.meta"), Preprocess::cifar()); },
-               {"batches.meta", "not a CIFAR python batch"});
+  expect_error(
+      [&] { open_dataset(data_fixture("cifar_py/py2/batches.meta"), Preprocess::cifar()); },
+      {"batches.meta", "not a CIFAR python batch"});
   // A file that is neither image folder, .bin nor pickle.
   test::spit(dir + "/notes.txt", "hello", 5);
-  expect_error([&] { open_dataset(dir + "/notes.txt", Preprocess::cifar()); }, {dir + "/notes.txt"});
+  expect_error([&] { open_dataset(dir + "/notes.txt", Preprocess::cifar()); },
+               {dir + "/notes.txt"});
 }
 
 // ------------------------------------------------------------------------------- synthetic
@@ -339,7 +358,8 @@ TEST(Synthetic, DeterministicNormalizedNoise) {
 }
 
 TEST(Synthetic, SpecErrors) {
-  for (const char* bad : {"gaussian:", "gaussian:x", "gaussian:0", "uniform:-3", "uniform:5:x", "gaussian:10:"}) {
+  for (const char* bad :
+       {"gaussian:", "gaussian:x", "gaussian:0", "uniform:-3", "uniform:5:x", "gaussian:10:"}) {
     SCOPED_TRACE(bad);
     expect_error([&] { open_dataset(bad, Preprocess::cifar()); }, {bad});
   }
@@ -353,7 +373,8 @@ TEST(Assets, FolderCounts) {
     size_t classes;
     int64_t images;
   };
-  for (const Case& c : {Case{"data/cifar-10-test-jpeg", 10, 10000}, Case{"datasets/ood_datasets/dtd/images", 5, 600},
+  for (const Case& c : {Case{"data/cifar-10-test-jpeg", 10, 10000},
+                        Case{"datasets/ood_datasets/dtd/images", 5, 600},
                         Case{"datasets/imagenet-sample", 1000, 1000}}) {
     std::string path = test::asset(c.rel);
     if (path.empty()) {

@@ -1,14 +1,14 @@
 // Decoding: every layout of the fixtures must decode to what PIL's convert("RGB") gives, exactly
 // for PNG/BMP and within a measured bound for JPEG; broken input must fail with a dice::Error
 // naming the file; the real asset folders must decode.
-#include <gtest/gtest.h>
+#include "data/image.h"
 
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 
 #include "core/error.h"
-#include "data/image.h"
 #include "data_fixtures.h"
 
 namespace dice {
@@ -37,7 +37,8 @@ TEST(DecodeImage, MatchesPilConvertRgb) {
       jpeg_max = std::max(jpeg_max, d);
       EXPECT_LE(d, kJpegMaxLevels);
       std::printf("  %-28s JPEG max |stb - PIL| = %d levels, %lld of %zu bytes differ\n",
-                  m.f[1].c_str(), d, static_cast<long long>(test::count_diff(got, want)), got.rgb.size());
+                  m.f[1].c_str(), d, static_cast<long long>(test::count_diff(got, want)),
+                  got.rgb.size());
     }
   }
   std::printf("  JPEG decode: max difference from PIL over the fixtures = %d/255\n", jpeg_max);
@@ -77,7 +78,8 @@ TEST(DecodeImage, MissingFileNamesIt) {
 void expect_decode_error(const std::string& path, const std::string& part = "") {
   try {
     Image im = decode_image(path);
-    ADD_FAILURE() << path << ": decoded as " << im.width << "x" << im.height << ", expected an error";
+    ADD_FAILURE() << path << ": decoded as " << im.width << "x" << im.height
+                  << ", expected an error";
   } catch (const Error& e) {
     EXPECT_TRUE(test::contains(e.what(), path)) << e.what();
     if (!part.empty()) {
@@ -104,7 +106,8 @@ TEST(DecodeImage, BrokenFilesThrowNamingThem) {
     std::vector<uint8_t> b = test::slurp(data_fixture(name));
     ASSERT_GT(b.size(), 200u);
     const bool png = std::string(name).find(".png") != std::string::npos;
-    for (size_t keep : {size_t(10), size_t(60), b.size() / 2, png ? b.size() * 3 / 4 : b.size() - 3}) {
+    for (size_t keep :
+         {size_t(10), size_t(60), b.size() / 2, png ? b.size() * 3 / 4 : b.size() - 3}) {
       std::string p = dir + "/trunc_" + std::to_string(keep) + "_" + std::string(name).substr(4);
       test::spit(p, b.data(), keep);
       SCOPED_TRACE(p);
@@ -164,10 +167,12 @@ namespace {
 // Corrupted files must decode to something or throw dice::Error: never crash or hang. (Run
 // under AddressSanitizer with more rounds when touching the decoders.)
 TEST(DecodeImage, SurvivesCorruption) {
-  const char* files[] = {"img/rgb_50x37.png", "img/interlaced_27x19.png", "img/palette_trns_40x30.png",
-                         "img/rgb_45x31.bmp", "img/palette_37x29.bmp", "img/jpeg420_96x72.jpg",
-                         "img/jpeg422_80x60.jpg", "img/jpeg_prog_120x90.jpg", "img/jpeg_gray_50x50.jpg"};
-  const int rounds = std::getenv("DICE_FUZZ_ROUNDS") ? std::atoi(std::getenv("DICE_FUZZ_ROUNDS")) : 60;
+  const char* files[] = {
+      "img/rgb_50x37.png",     "img/interlaced_27x19.png", "img/palette_trns_40x30.png",
+      "img/rgb_45x31.bmp",     "img/palette_37x29.bmp",    "img/jpeg420_96x72.jpg",
+      "img/jpeg422_80x60.jpg", "img/jpeg_prog_120x90.jpg", "img/jpeg_gray_50x50.jpg"};
+  const int rounds =
+      std::getenv("DICE_FUZZ_ROUNDS") ? std::atoi(std::getenv("DICE_FUZZ_ROUNDS")) : 60;
   uint64_t state = 12345;
   auto rnd = [&state] {
     state = state * 6364136223846793005ull + 1442695040888963407ull;

@@ -1,6 +1,8 @@
 // BatchLoader: order and labels whatever the thread timing, limit, error propagation (the first
 // failing sample, after every batch before it), early destruction, buffer reuse; and the
 // progress line's text.
+#include "data/loader.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,7 +13,6 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
-#include "data/loader.h"
 #include "data/progress.h"
 #include "data_fixtures.h"
 
@@ -27,7 +28,8 @@ class FakeDataset : public Dataset {
   int64_t label(int64_t i) const override { return 10 * i; }
   void load(int64_t i, float* chw) const override {
     ++loads;
-    if (jitter_us > 0) std::this_thread::sleep_for(std::chrono::microseconds((i * 7919) % jitter_us));
+    if (jitter_us > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds((i * 7919) % jitter_us));
     if (i == fail_at) {
       if (std_error) throw std::runtime_error("boom");
       throw_error("/data/sample_", i, ".png: cannot decode image");
@@ -51,7 +53,8 @@ void check_batch(const Batch& b, int64_t start, int64_t count, int64_t s) {
   for (int64_t j = 0; j < count; ++j) {
     EXPECT_EQ(b.labels[j], 10 * (start + j));
     for (int64_t k = 0; k < 3 * s * s; ++k)
-      ASSERT_EQ(b.images.data[j * 3 * s * s + k], static_cast<float>(start + j)) << "sample " << start + j;
+      ASSERT_EQ(b.images.data[j * 3 * s * s + k], static_cast<float>(start + j))
+          << "sample " << start + j;
   }
 }
 

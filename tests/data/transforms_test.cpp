@@ -1,5 +1,7 @@
 // Resize / CenterCrop / ToTensor / Normalize against torchvision 0.14 + Pillow 9.4, bit for bit:
 // the expected tensors and images were made by scripts/make_data_fixtures.py.
+#include "data/transforms.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include "core/error.h"
 #include "data/image.h"
 #include "data/resize.h"
-#include "data/transforms.h"
 #include "data_fixtures.h"
 
 namespace dice {
@@ -29,7 +30,8 @@ TEST(Normalize, EveryValueMatchesTorchBitForBit) {
         float got = normalize_value(static_cast<uint8_t>(v), c, pps[p]);
         float want = t[(p * 3 + c) * 256 + v];
         if (!same_bits(got, want) && ++bad < 5)
-          ADD_FAILURE() << "preset " << p << " c " << c << " v " << v << ": " << got << " vs " << want;
+          ADD_FAILURE() << "preset " << p << " c " << c << " v " << v << ": " << got << " vs "
+                        << want;
       }
   EXPECT_EQ(bad, 0);
 }
@@ -101,7 +103,8 @@ Image ramp(int w, int h) {
 
 TEST(CenterCrop, OffsetsRoundHalfToEven) {
   // torchvision: int(round((H - h) / 2)), Python's round. diff 1 -> 0, 3 -> 2, 5 -> 2, 7 -> 4.
-  for (auto [diff, off] : std::vector<std::pair<int, int>>{{0, 0}, {1, 0}, {2, 1}, {3, 2}, {5, 2}, {7, 4}}) {
+  for (auto [diff, off] :
+       std::vector<std::pair<int, int>>{{0, 0}, {1, 0}, {2, 1}, {3, 2}, {5, 2}, {7, 4}}) {
     Image im = ramp(4 + diff, 4);
     Image c = center_crop(im, 4, 4);
     ASSERT_EQ(c.width, 4);
@@ -159,7 +162,8 @@ TEST(Preprocess, CifarTensorsMatchTorchvision) {
       EXPECT_LE(mx, 4.01);
     }
   }
-  std::printf("  JPEG after Resize(32)/CenterCrop(32): max difference = %.2f/255\n", jpeg_max_levels);
+  std::printf("  JPEG after Resize(32)/CenterCrop(32): max difference = %.2f/255\n",
+              jpeg_max_levels);
 }
 
 TEST(Preprocess, ImagenetGeometryMatchesTorchvision) {
@@ -188,7 +192,8 @@ TEST(Preprocess, ThirtyTwoPassesUnchanged) {
   std::vector<float> t(3 * 32 * 32);
   preprocess_image(im, pp, t.data());
   for (int c = 0; c < 3; ++c)
-    for (int k = 0; k < 1024; ++k) ASSERT_EQ(t[c * 1024 + k], normalize_value(im.rgb[k * 3 + c], c, pp));
+    for (int k = 0; k < 1024; ++k)
+      ASSERT_EQ(t[c * 1024 + k], normalize_value(im.rgb[k * 3 + c], c, pp));
 }
 
 }  // namespace

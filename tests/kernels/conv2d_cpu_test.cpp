@@ -27,7 +27,7 @@ namespace {
 struct ConvShape {
   const char* name;
   int64_t batch, in_channels, height, width, out_channels, kernel, stride, pad;
-  bool all_fusions;  // false: only the fusion sets the networks use
+  bool all_fusions;  // false: only the fusion sets the network (dn_ / rn_ prefix) uses
 };
 
 // Fusion bits.
@@ -80,11 +80,11 @@ std::vector<int> fusion_sets(const ConvShape& s) {
   std::vector<int> sets;
   if (s.all_fusions) {
     for (int f = 0; f < 32; ++f) sets.push_back(f);
+  } else if (s.name[0] == 'd') {
+    sets = {0,                        // plain (stem, 3x3, transition)
+            kInBn | kOutBn | kRelu};  // bottleneck 1x1: bn1+relu prologue, bn2+relu epilogue
   } else {
-    sets = {0,                           // plain (transition conv, stem)
-            kInBn | kOutBn | kRelu,      // DenseNet bottleneck 1x1
-            kOutBn | kRelu,              // ResNet conv + bn + relu
-            kOutBn | kResidual | kRelu,  // ResNet conv3 + shortcut
+    sets = {kOutBn | kResidual | kRelu,  // conv + bn (+ shortcut) + relu
             31};                         // everything at once
   }
   return sets;

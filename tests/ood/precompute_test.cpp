@@ -2,6 +2,8 @@
 // equal to the unsharded mean bit for bit (library and `dice precompute` CLI), part-file checks,
 // and agreement with a plain float64 mean of the features within 1e-12 relative.
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -188,4 +190,29 @@ TEST(Precompute, CliShardsAndMergeMatchUnsharded) {
   EXPECT_FALSE(dice::file_exists(dir + "/bad.npy"));
   EXPECT_NE(dice::test::run_dice("precompute " + common + " --shard 3/3 --out " + dir + "/x.npy", &out), 0);
   EXPECT_NE(out.find("--shard"), std::string::npos) << out;
+}
+
+// `mpirun -n 2 dice precompute` equals the unsharded run; only in MPI builds with mpirun present.
+TEST(Precompute, MpirunTwoRanksMatchesUnsharded) {
+#ifndef DICE_HAVE_MPI
+  GTEST_SKIP() << "built without MPI (-DDICE_HAVE_MPI)";
+#else
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not found";
+  const std::string dir = dice::test::temp_dir();
+  dice::save_safetensors(dice::random_densenet_state_dict(22, 12, 10, 5), dir + "/w.safetensors");
+  const std::string common = "--weights " + dir + "/w.safetensors --data gaussian:7 --threads 1 --quiet";
+  std::string out;
+  ASSERT_EQ(dice::test::run_dice("precompute " + common + " --out " + dir + "/whole.npy", &out), 0) << out;
+  const std::string cmd = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe " +
+                          std::string(DICE_BINARY) + " precompute " + common + " --out " + dir + "/mpi.npy 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  size_t n;
+  out.clear();
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ASSERT_EQ(::pclose(p), 0) << out;
+  EXPECT_NE(out.find("2 MPI ranks"), std::string::npos) << out;
+  EXPECT_EQ(dice::read_file(dir + "/mpi.npy"), dice::read_file(dir + "/whole.npy"));
+#endif
 }
