@@ -1,8 +1,9 @@
 // Image decoding: JPEG, PNG, BMP (and binary PPM/PGM) files -> 8-bit RGB, as PIL's
 // Image.open(path).convert("RGB") sees them, which is what torchvision's ImageFolder feeds its
-// transforms. Decoding is stb_image's; the conversions to RGB follow PIL's rules rather than
-// stb's where the two differ (see image.cpp). PNG and BMP decode bit for bit like PIL; JPEG
-// differs by a few levels (stb's IDCT and chroma upsampling are not libjpeg-turbo's).
+// transforms. Parsing is stb_image's, with its JPEG arithmetic (IDCT, chroma upsampling, colour
+// conversion) replaced by libjpeg's (stb_image_impl.cpp), and the conversions to RGB follow PIL's
+// rules where stb's differ (image.cpp). PNG, BMP and baseline/progressive JPEG decode bit for bit
+// like PIL 9.4 with libjpeg-turbo.
 #pragma once
 #include <cstdint>
 #include <string>

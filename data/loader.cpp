@@ -57,16 +57,24 @@ struct BatchLoader::Impl {
     window = std::max<int64_t>(2, (2 * nthreads + bs - 1) / bs + 1);
     slots.resize(static_cast<size_t>(window));
     if (!label.empty()) progress = std::make_unique<Progress>(std::move(label), total);
-    for (int64_t t = 0; t < nthreads; ++t) workers.emplace_back([this] { work(); });
+    try {
+      for (int64_t t = 0; t < nthreads; ++t) workers.emplace_back([this] { work(); });
+    } catch (...) {  // e.g. no more threads: stop the ones started before rethrowing
+      shutdown();
+      throw;
+    }
   }
 
-  ~Impl() {
+  ~Impl() { shutdown(); }
+
+  void shutdown() {
     {
       std::lock_guard<std::mutex> lk(m);
       stop = true;
     }
     cv_work.notify_all();
-    for (std::thread& t : workers) t.join();
+    for (std::thread& t : workers)
+      if (t.joinable()) t.join();
   }
 
   int64_t batch_count(int64_t b) const { return std::min(bs, total - b * bs); }
@@ -81,8 +89,8 @@ struct BatchLoader::Impl {
       const int64_t i = next_sample++;
       const int64_t b = i / bs;
       Slot& slot = slots[static_cast<size_t>(b % window)];
-      if (slot.batch !=
-          b) {  // first sample of batch b: the slot is free (batch b - window was taken)
+      // The first claim of batch b sizes its slot, free since batch b - window was taken.
+      if (slot.batch != b) {
         const int64_t n = batch_count(b);
         slot.batch = b;
         slot.done = 0;

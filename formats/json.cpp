@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 
 #include "core/error.h"
 
@@ -164,11 +165,9 @@ std::string Json::dump(int indent) const {
 
 // ---- parser ----
 
-namespace {
-
-class Parser {
+class JsonParser {
  public:
-  Parser(const std::string& t, const std::string& name, int max_depth)
+  JsonParser(const std::string& t, const std::string& name, int max_depth)
       : t_(t), name_(name), max_depth_(max_depth) {}
 
   Json parse_document() {
@@ -214,12 +213,23 @@ class Parser {
       ++i_;
       Json o = Json::object();
       if (eat('}')) return o;
+      // A repeated key replaces the earlier value in place (as set() does, and Python's json);
+      // the index keeps that linear for objects with many members (a hostile safetensors
+      // header may hold millions).
+      std::unordered_map<std::string, size_t> index;
       do {
         ws();
         if (i_ >= t_.size() || t_[i_] != '"') fail("expected a string key");
         std::string k = string();
         expect(':', "expected ':' after an object key");
-        o.set(k, value(depth + 1));
+        Json v = value(depth + 1);
+        auto it = index.find(k);
+        if (it != index.end()) {
+          o.o_[it->second].second = std::move(v);
+        } else {
+          index.emplace(k, o.o_.size());
+          o.o_.emplace_back(std::move(k), std::move(v));
+        }
       } while (eat(','));
       expect('}', "expected ',' or '}' in an object");
       return o;
@@ -344,10 +354,8 @@ class Parser {
   size_t i_ = 0;
 };
 
-}  // namespace
-
 Json Json::parse(const std::string& text, const std::string& name, int max_depth) {
-  return Parser(text, name, max_depth).parse_document();
+  return JsonParser(text, name, max_depth).parse_document();
 }
 
 }  // namespace dice

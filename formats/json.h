@@ -64,6 +64,7 @@ class Json {
                     int max_depth = 64);
 
  private:
+  friend class JsonParser;  // fills objects directly: set()'s linear lookup would be quadratic
   void dump_to(std::string& out, int indent, int level) const;
   Type type_ = Type::Null;
   bool b_ = false;

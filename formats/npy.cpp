@@ -154,6 +154,15 @@ NpyArray parse_npy(const uint8_t* bytes, size_t size, const std::string& name) {
   if (a.descr == "<b1" || a.descr == "?") a.descr = "|b1";
   size_t item = npy_item_size(a.descr, name);
 
+  // Every partial product of the dimensions must fit int64 even when a zero dimension makes the
+  // array empty (callers multiply dimensions to get strides), with room for the item size.
+  uint64_t extent = 1;
+  for (int64_t d : a.shape) {
+    uint64_t u = d > 1 ? static_cast<uint64_t>(d) : 1;
+    if (extent > (uint64_t(INT64_MAX) / 8) / u)
+      throw_error(name, ": .npy shape is implausibly large; the file is corrupt");
+    extent *= u;
+  }
   // Element count with overflow checks against what the file can hold.
   uint64_t count = 1;
   for (int64_t d : a.shape) {

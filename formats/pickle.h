@@ -61,7 +61,7 @@ struct PyValue {
 struct PickleLimits {
   size_t max_stack = 1 << 20;
   size_t max_memo = 1 << 22;
-  size_t max_nodes = 1 << 24;
+  size_t max_nodes = 1 << 22;  // ~1 GB of PyValues; real checkpoints and CIFAR batches use < 1e5
   size_t max_string = size_t(1) << 31;  // one string or bytes object
 };
 

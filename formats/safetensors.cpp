@@ -60,8 +60,10 @@ SafeTensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::s
   const size_t buf = r.remaining();
   const uint8_t* base = r.here();
 
+  // Two passes: validate every entry and the tiling of the data buffer first, copy second, so a
+  // header listing the whole buffer a million times is refused before anything is copied.
   SafeTensorsFile out;
-  struct Span { uint64_t b, e; const std::string* name; };
+  struct Span { uint64_t b, e; std::string name; SafeTensor t; };
   std::vector<Span> spans;
   for (const auto& kv : h.members()) {
     const std::string& key = kv.first;
@@ -107,18 +109,20 @@ SafeTensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::s
     if (ob[1] - ob[0] != numel * item)
       bad("entry '" + key + "' has " + std::to_string(ob[1] - ob[0]) + " bytes but its shape and dtype need " +
           std::to_string(numel * item));
-    t.data.assign(base + ob[0], base + ob[1]);
-    auto ins = out.tensors.emplace(key, std::move(t));
-    spans.push_back({ob[0], ob[1], &ins.first->first});
+    spans.push_back({ob[0], ob[1], key, std::move(t)});
   }
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.b < b.b || (a.b == b.b && a.e < b.e); });
   uint64_t at = 0;
   for (const Span& s : spans) {
     if (s.b != at)
-      bad(s.b < at ? "tensor '" + *s.name + "' overlaps another" : "gap in the data before '" + *s.name + "'");
+      bad(s.b < at ? "tensor '" + s.name + "' overlaps another" : "gap in the data before '" + s.name + "'");
     at = s.e;
   }
   if (at != buf) bad("data buffer has " + std::to_string(buf - at) + " unused bytes at the end");
+  for (Span& s : spans) {
+    s.t.data.assign(base + s.b, base + s.e);
+    out.tensors.emplace(std::move(s.name), std::move(s.t));
+  }
   return out;
 }
 

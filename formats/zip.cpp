@@ -15,7 +15,9 @@
 //   local header (sig 0x04034b50): 26 bytes of fields, u16 name len, u16 extra len at +26/+28,
 //     then name, extra, data. Sizes are taken from the central directory (the local copy may be
 //     zero when a data descriptor follows, as torch's writer does).
-// Inflation is bounded by the declared uncompressed size, so a zip bomb cannot allocate more.
+// Inflation is bounded by the declared uncompressed size, itself bounded by deflate's maximum
+// ratio (1032:1) to the member's compressed size, and members may not overlap, so the members of
+// an archive inflate to at most ~1032 times its size in total, however they are crafted.
 #include "formats/zip.h"
 
 #include <zlib.h>
@@ -132,6 +134,22 @@ ZipArchive ZipArchive::from_bytes(std::vector<uint8_t> bytes, std::string name) 
     z.index_[e.name] = z.entries_.size();
     z.entries_.push_back(std::move(e));
   }
+
+  // Members may not share bytes: many central entries pointing at one deflate stream would let a
+  // small file inflate to (entries x 1032) times its size (the "overlapping zip bomb"). A member
+  // spans its local header, name, extra field and data; one whose local header is unreadable is
+  // left for read() to report.
+  std::vector<std::pair<uint64_t, uint64_t>> spans;
+  spans.reserve(z.entries_.size());
+  for (const Entry& e : z.entries_) {
+    uint64_t at = e.local_header_offset;
+    if (at > b.size() || b.size() - at < 30 || rd32(&b[at]) != kLocalSig) continue;
+    uint64_t head = 30 + (b[at + 26] | b[at + 27] << 8) + (b[at + 28] | b[at + 29] << 8);
+    spans.emplace_back(at, at + head + e.compressed_size);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t k = 1; k < spans.size(); ++k)
+    if (spans[k].first < spans[k - 1].second) corrupt("members overlap");
   return z;
 }
 

@@ -133,7 +133,7 @@ std::vector<int32_t> tap_offsets(const Conv2dParams& p, int64_t plane, int64_t w
   return off;
 }
 
-// Everything one call shares across its work items.
+// Everything one call shares across its work items: sizes, packed weights, the epilogue.
 struct Plan {
   const Conv2dParams& p;
   const ConvFusion& f;
@@ -143,6 +143,30 @@ struct Plan {
   int64_t M, K, N, in_st, out_st, threads, min_tiles;
   std::vector<float> a;            // packed weights
   std::vector<float> alpha, beta;  // epilogue, empty when there is none
+
+  Plan(const Conv2dParams& p_, const ConvFusion& f_, const GemmIsa& isa_, const float* in_,
+       const float* weight, float* out_)
+      : p(p_), f(f_), isa(isa_), in(in_), out(out_) {
+    M = p.out_channels, K = p.in_channels * p.kernel * p.kernel;
+    N = p.out_height() * p.out_width();
+    in_st = p.in_stride(), out_st = p.out_stride();
+    threads = num_threads();
+    // Few images: cut each into more tiles so every thread has work.
+    min_tiles = p.batch >= 2 * threads ? 1 : ceil_div(2 * threads, p.batch);
+    a.resize(static_cast<size_t>(M * K));
+    pack_weights(weight, M, K, isa.mr, a.data());
+    // One affine map per channel: (acc + bias) * s + t = acc * s + (bias * s + t).
+    if (f.out_scale || f.bias) {
+      alpha.resize(static_cast<size_t>(M));
+      beta.resize(static_cast<size_t>(M));
+      for (int64_t o = 0; o < M; ++o) {
+        const float s = f.out_scale ? f.out_scale[o] : 1.0f;
+        const float b = f.bias ? f.bias[o] : 0.0f;
+        alpha[o] = s;
+        beta[o] = f.out_scale ? b * s + f.out_shift[o] : b;
+      }
+    }
+  }
   const float* al() const { return alpha.empty() ? nullptr : alpha.data(); }
   const float* be() const { return beta.empty() ? nullptr : beta.data(); }
   // The unit of dynamic scheduling: whole images when there are enough of them.
@@ -300,39 +324,7 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, flo
   DICE_ASSERT(p.out_height() > 0 && p.out_width() > 0);
   if (p.batch == 0) return;
 
-  const GemmIsa& isa = cpu_isa();
-  const int64_t threads = num_threads();
-  Plan pl{p,
-          f,
-          isa,
-          in,
-          out,
-          p.out_channels,
-          p.in_channels * p.kernel * p.kernel,
-          p.out_height() * p.out_width(),
-          p.in_stride(),
-          p.out_stride(),
-          threads,
-          // Few images: cut each into more tiles so every thread has work.
-          p.batch >= 2 * threads ? 1 : ceil_div(2 * threads, p.batch),
-          {},
-          {},
-          {}};
-  pl.a.resize(static_cast<size_t>(pl.M * pl.K));
-  pack_weights(weight, pl.M, pl.K, isa.mr, pl.a.data());
-
-  // Epilogue as one affine map per channel: (acc + bias) * s + t = acc * s + (bias * s + t).
-  if (f.out_scale || f.bias) {
-    pl.alpha.resize(static_cast<size_t>(pl.M));
-    pl.beta.resize(static_cast<size_t>(pl.M));
-    for (int64_t o = 0; o < pl.M; ++o) {
-      const float s = f.out_scale ? f.out_scale[o] : 1.0f;
-      const float b = f.bias ? f.bias[o] : 0.0f;
-      pl.alpha[o] = s;
-      pl.beta[o] = f.out_scale ? b * s + f.out_shift[o] : b;
-    }
-  }
-
+  const Plan pl(p, f, cpu_isa(), in, weight, out);
   if (p.kernel == 1 && p.stride == 1 && p.pad == 0)
     run_rows(pl);
   else if (p.stride == 1)

@@ -22,9 +22,14 @@
 #
 # Assets: the device machine has only what the caller carries (not ../shared/assets). --prepare
 # --assets ../shared/assets copies a small subset (the CIFAR-10 checkpoint, its feature mean and
-# the 10,000 CIFAR-10 test JPEGs, about 44 MB) into BUILD_DIR/assets-small; a run uses
+# the 10,000 CIFAR-10 test JPEGs, about 13 MB) into BUILD_DIR/assets-small; a run uses
 # BUILD_DIR/assets-small when --assets is not given. The evaluation's OOD sets are gaussian and
 # uniform noise, plus dtd and imagenet-sample when the assets folder has them.
+#
+# Carrying to a device machine (the working tree travels, ignored build outputs only when named;
+# 64 MiB in all): build here, run --prepare, then carry the binaries, lib and assets-small alone:
+#   build/tests/test_kernels build/tests/test_nn build/bench/bench_kernels_cuda
+#   build/bench/bench_densenet_cuda build/dice build/lib build/assets-small   (about 30 MB)
 #
 # Libraries: Debian ships Google Benchmark only as libbenchmark.so.1debian, which the GPU machine
 # lacks. --prepare (or any run where the library exists) copies it and libcudart into
@@ -111,6 +116,9 @@ for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime"):
   done
 fi
 export LD_LIBRARY_PATH="$LIBPATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Test binaries compile in the fixture folder of the machine that built them; the checkout on the
+# GPU machine may live elsewhere (tests that honour it: tests/nn/densenet_cuda_test.cpp).
+export DICE_FIXTURES="$ROOT/tests/fixtures"
 
 # ---- binaries: build only what is missing ----
 missing=()
@@ -328,7 +336,8 @@ if cpu:
 p = os.path.join(logs, "eval_cifar10.log")
 if os.path.exists(p):
     walls = [l.strip() for l in open(p) if l.startswith("wall time:") or l.startswith("device:")]
-    print("CIFAR-10 evaluation on the GPU: " + "; ".join(walls))
+    if any(w.startswith("wall time:") for w in walls):
+        print("CIFAR-10 evaluation on the GPU: " + "; ".join(walls))
 EOF
 fi
 exit $failed

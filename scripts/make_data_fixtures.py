@@ -2,11 +2,12 @@
 """Makes the committed fixtures of tests/data (tests/fixtures/data/), offline.
 
 The C++ data pipeline (data/) must reproduce torchvision 0.14 + Pillow 9.4 bit for bit on
-PNG/BMP input. Only they can say what the right tensors are, so this script, run once with
+PNG/BMP/JPEG input. Only they can say what the right tensors are, so this script, run once with
 Debian's python3-pil / python3-torchvision, writes:
   img/*            small synthetic test images in many layouts (RGB, gray, palette with
                    transparency, RGBA, LA, 1-bit, 4-bit and 16-bit PNGs, an interlaced PNG,
-                   BMPs of 1/8/24/32 bits, JPEGs 4:2:0 / 4:4:4 / gray / progressive);
+                   BMPs of 1/8/24/32 bits, JPEGs 4:2:0 / 4:2:2 / 4:4:4 / gray / progressive,
+                   down to 1 pixel wide);
   expect/*.rgb.png what PIL's Image.open(f).convert("RGB") decodes (stored losslessly as PNG);
   expect/*.f32.z   torchvision's Resize(32)/CenterCrop(32)/ToTensor/Normalize(CIFAR) tensor,
                    3x32x32 little-endian float32, zlib-compressed;
@@ -24,7 +25,6 @@ Debian's python3-pil / python3-torchvision, writes:
 Everything is generated from fixed seeds; nothing comes from ../shared/assets. Total < 1 MB.
 Run from the repository root:  /usr/bin/python3 scripts/make_data_fixtures.py
 """
-import io
 import os
 import pickle
 import shutil
@@ -183,7 +183,7 @@ def make_expectations(imgs):
         e = "expect/" + name + ".f32.z"
         write_z(path(e), t)
         manifest.append(f"cifar {f} {e} {kind}")
-    # ImageNet geometry on a few: large downscale, long thin (upscale by 6), small (upscale).
+    # ImageNet geometry on two: a large downscale, and a long thin image (upscaled by 6).
     for name in ("large_640x480.png", "rgb_300x41.png"):
         kind = "jpeg" if name.endswith(".jpg") else "exact"
         im = tv_geometry(path(imgs[name]), 256, 224)

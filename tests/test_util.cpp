@@ -23,7 +23,11 @@ std::string asset(const std::string& rel) {
   return exists(p) ? p : std::string();
 }
 
-std::string fixture(const std::string& rel) { return std::string(DICE_TEST_FIXTURES) + "/" + rel; }
+std::string fixture(const std::string& rel) {
+  // $DICE_FIXTURES lets binaries built here run from another checkout path (the GPU machine).
+  const char* env = std::getenv("DICE_FIXTURES");
+  return std::string(env && *env ? env : DICE_TEST_FIXTURES) + "/" + rel;
+}
 
 std::string temp_dir() {
   const char* base = std::getenv("TMPDIR");

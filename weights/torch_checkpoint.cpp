@@ -23,7 +23,9 @@ using Kind = PyValue::Kind;
 constexpr int kMaxDims = 16;
 constexpr int64_t kMaxElements = int64_t(1) << 34;
 
-const std::set<std::string>& allowed_globals() {
+}  // namespace
+
+const std::set<std::string>& torch_allowed_globals() {
   static const std::set<std::string> g = {
       "collections.OrderedDict",
       "torch._utils._rebuild_tensor",
@@ -41,6 +43,10 @@ const std::set<std::string>& allowed_globals() {
   };
   return g;
 }
+
+namespace {
+
+const std::set<std::string>& allowed_globals() { return torch_allowed_globals(); }
 
 struct DType {
   const char* name;
@@ -195,7 +201,9 @@ inline float element(const uint8_t* base, const char* dt, size_t i) {
 }
 
 // Gathers a (possibly strided) view of a storage into a contiguous float32 tensor.
-Tensor gather(const std::string& path, const TensorSpec& s, const std::vector<uint8_t>& bytes) {
+// `budget` is what is left of the elements all tensors of the file may expand to (see build()).
+Tensor gather(const std::string& path, const TensorSpec& s, const std::vector<uint8_t>& bytes,
+              int64_t* budget) {
   auto bad = [&](const std::string& what) {
     throw_error(path, ": tensor '", s.name, "' ", what, "; the checkpoint is corrupt or truncated");
   };
@@ -215,6 +223,9 @@ Tensor gather(const std::string& path, const TensorSpec& s, const std::vector<ui
     if (s.size[d] != 0 && numel > kMaxElements / s.size[d]) bad("is implausibly large");
     numel *= s.size[d];
   }
+  if (numel > *budget)
+    bad("expands to more elements than the whole checkpoint holds (overlapping strides)");
+  *budget -= numel;
   Tensor t;
   t.shape = s.size;
   if (numel == 0) return t;
@@ -293,9 +304,13 @@ std::vector<TensorSpec> collect(const std::string& path, const PyRef& root, Walk
   return specs;
 }
 
+// `file_bytes` bounds the output: stride-0 views and many tensors sharing one storage could
+// otherwise expand a small file into any amount of float32. A real state dict expands to at most
+// its storages' elements (tied weights twice), which is at most the file's byte count.
 StateDict build(const std::string& path, const std::vector<TensorSpec>& specs,
                 const std::map<std::string, std::vector<uint8_t>>& storages,
-                std::map<std::string, std::string> metadata) {
+                std::map<std::string, std::string> metadata, size_t file_bytes) {
+  int64_t budget = 2 * static_cast<int64_t>(file_bytes) + (int64_t(1) << 20);
   StateDict sd;
   sd.source = path;
   sd.metadata = std::move(metadata);
@@ -304,13 +319,14 @@ StateDict build(const std::string& path, const std::vector<TensorSpec>& specs,
     if (it == storages.end())
       throw_error(path, ": storage '", s.storage.key, "' of tensor '", s.name,
                   "' is missing; the checkpoint is truncated or corrupt, re-download or re-save it");
-    if (!sd.tensors.emplace(s.name, gather(path, s, it->second)).second)
+    if (!sd.tensors.emplace(s.name, gather(path, s, it->second, &budget)).second)
       throw_error(path, ": tensor '", s.name, "' appears twice after removing the 'module.' prefix");
   }
   return sd;
 }
 
 StateDict load_zip(const std::string& path, std::vector<uint8_t> bytes) {
+  const size_t file_bytes = bytes.size();
   ZipArchive z = ZipArchive::from_bytes(std::move(bytes), path);
   std::string prefix;
   bool found = false;
@@ -343,7 +359,7 @@ StateDict load_zip(const std::string& path, std::vector<uint8_t> bytes) {
                   "' is missing from the archive; the checkpoint is incomplete, re-download or re-save it");
     storages[s.storage.key] = z.read(member);
   }
-  return build(path, specs, storages, std::move(meta));
+  return build(path, specs, storages, std::move(meta), file_bytes);
 }
 
 // The legacy magic number 0x1950a86a20f9469cfc6c as LONG1 little-endian bytes.
@@ -394,7 +410,7 @@ StateDict load_legacy(const std::string& path, const std::vector<uint8_t>& bytes
     if (storages.count(k->str)) throw_error(path, ": corrupt legacy checkpoint (storage '", k->str, "' twice)");
     storages[k->str].assign(d, d + count * dt->second.size);
   }
-  return build(path, specs, storages, std::move(meta));
+  return build(path, specs, storages, std::move(meta), bytes.size());
 }
 
 }  // namespace

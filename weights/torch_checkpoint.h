@@ -16,6 +16,7 @@
 // a wrapper (e.g. 'epoch') become metadata.
 #pragma once
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,9 @@ namespace dice {
 StateDict load_torch_checkpoint(const std::string& path);
 // The same from bytes already in memory; `path` names the file in errors.
 StateDict load_torch_checkpoint(std::vector<uint8_t> bytes, const std::string& path);
+
+// The "module.name" globals a checkpoint pickle may name (torch's tensor/storage rebuild
+// functions, OrderedDict, numpy scalars); every other global is refused. Exposed for the fuzzer.
+const std::set<std::string>& torch_allowed_globals();
 
 }  // namespace dice

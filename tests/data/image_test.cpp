@@ -16,9 +16,11 @@ namespace {
 
 using test::data_fixture;
 
-// Largest per-channel difference allowed between stb's JPEG decoding and libjpeg-turbo's (PIL)
-// on the fixtures; the measured value is printed by the test.
-constexpr int kJpegMaxLevels = 4;
+// Largest per-channel difference allowed between our JPEG decoding and libjpeg-turbo's (PIL).
+// stb_image alone differs by a few levels (up to 84 in the last chroma column of 4:2:2 images);
+// with libjpeg's IDCT, upsampling and colour conversion (data/stb_image_impl.cpp) it is exact:
+// measured 0 on every fixture and on all 11,600 JPEGs of the shared assets.
+constexpr int kJpegMaxLevels = 0;
 
 TEST(DecodeImage, MatchesPilConvertRgb) {
   auto lines = test::manifest("decode");

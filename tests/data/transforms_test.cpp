@@ -146,20 +146,22 @@ TEST(Preprocess, CifarTensorsMatchTorchvision) {
     std::vector<float> want = test::read_f32z(data_fixture(m.f[2]), 3 * 32 * 32);
     std::vector<float> got(3 * 32 * 32);
     preprocess_image(decode_image(data_fixture(m.f[1])), pp, got.data());
-    if (m.f[3] == "exact") {
+    // JPEG lines are exact too (see kJpegMaxLevels in image_test.cpp); the measured difference
+    // in levels is printed for them.
+    {
       int bad = 0;
       for (size_t i = 0; i < got.size(); ++i)
         if (!same_bits(got[i], want[i]) && ++bad <= 3)
           ADD_FAILURE() << "at " << i << ": " << got[i] << " vs " << want[i];
       EXPECT_EQ(bad, 0);
-    } else {
+    }
+    if (m.f[3] == "jpeg") {
       double mx = 0;
       for (size_t i = 0; i < got.size(); ++i) {
         const int c = static_cast<int>(i / 1024);
         mx = std::max(mx, std::fabs(double(got[i]) - want[i]) * pp.std[c] * 255.0);
       }
       jpeg_max_levels = std::max(jpeg_max_levels, mx);
-      EXPECT_LE(mx, 4.01);
     }
   }
   std::printf("  JPEG after Resize(32)/CenterCrop(32): max difference = %.2f/255\n",

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <random>
@@ -32,7 +33,12 @@
 
 namespace {
 
-using dice::test::fixture;
+// The committed fixtures; $DICE_FIXTURES overrides the folder compiled in, for binaries carried to
+// a GPU machine where the checkout lives elsewhere (scripts/gpu-check.sh sets it).
+std::string fixture(const std::string& rel) {
+  const char* env = std::getenv("DICE_FIXTURES");
+  return env && *env ? std::string(env) + "/" + rel : dice::test::fixture(rel);
+}
 
 TEST(DenseNetCudaDevice, ClearErrorWithoutGpu) {
   if (dice::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present";
