@@ -1,10 +1,14 @@
 // conv2d_cpu GFLOP/s on the layer shapes that dominate the two networks, per instruction-set path:
 // DenseNet-BC-100 at batch 128 (the bottleneck 1x1 convs with their BN+ReLU prologue/epilogue,
-// reading a channel slice of the block buffer; the 3x3 48->12 convs writing into one; the
-// transitions) and a few ResNet-50 layers. Before timing, each shape is checked against
-// conv2d_naive at batch 2 (the benchmark reports an error instead of a number if it disagrees).
-// Pool and head ops are timed too, in GB/s, since they are memory-bound.
-// Run: build-*/bench/bench_kernels_cpu [--benchmark_filter=DenseNet]
+// reading a channel slice of the block buffer; the 3x3 48->12 convs writing into one; the stem and
+// a transition) and a few ResNet-50 layers at batch 8. Before timing, each shape is checked
+// against conv2d_naive at batch 2 (the benchmark reports an error instead of a number if it
+// disagrees). Two rates per conv: GFLOP/s (wall clock, what the networks see) and GFLOP/cpu-s
+// (per second of CPU time over all threads, i.e. per core, which stays meaningful when other
+// processes share the cores); GemmPeak is the GEMM kernel alone on a cache-resident tile, the
+// ceiling to read GFLOP/cpu-s against. The pools (GB/s) and the ImageNet head are timed too.
+// The whole network: bench_densenet_cpu.
+// Run: build-*/bench/bench_kernels_cpu [--benchmark_filter='Conv2d/dn_.*avx512|GemmPeak']
 #include <benchmark/benchmark.h>
 #include <time.h>
 
@@ -142,6 +146,34 @@ void BM_Conv2d(benchmark::State& state, const Shape& s, CpuIsa isa) {
   state.SetLabel(dice::cpu_isa_name(isa));
 }
 
+// The ceiling: the GEMM kernel alone on one cache-resident 48 x 256 x 128 tile, one thread, no
+// packing or memory traffic. Conv GFLOP/cpu-s divided by this is the fraction of reachable peak.
+void BM_GemmPeak(benchmark::State& state, CpuIsa isa) {
+  if (!dice::cpu_isa_supported(isa)) {
+    state.SkipWithError("ISA not supported by this CPU");
+    return;
+  }
+  const CpuIsa old = dice::force_cpu_isa(isa);
+  const dice::GemmIsa& g = dice::cpu_isa();
+  dice::force_cpu_isa(old);
+  const int64_t m = 48, k = 256, n = 128;
+  std::vector<float> a = random_vector(m * k, 1, -1, 1), b = random_vector(k * n, 2, -1, 1);
+  std::vector<float> c(static_cast<size_t>(m * n));
+  dice::GemmTile t;
+  t.m = m, t.n = n, t.k = k, t.a = a.data(), t.b = b.data(), t.b_kstride = g.nr;
+  t.b_chunk = k * g.nr, t.c = c.data(), t.ldc = n;
+  const double cpu0 = process_cpu_seconds();
+  for (auto _ : state) {
+    g.gemm(t);
+    benchmark::DoNotOptimize(c.data());
+  }
+  const double cpu = process_cpu_seconds() - cpu0;
+  const double gflop = 2e-9 * m * k * n * static_cast<double>(state.iterations());
+  state.counters["GFLOP/s"] = benchmark::Counter(gflop, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/cpu-s"] = cpu > 0 ? gflop / cpu : 0.0;
+  state.SetLabel(g.name);
+}
+
 // DenseNet transition pool (relu(bn(x)) then 2x2/2 average), block 1 at batch 128.
 void BM_AvgPoolDenseNetTransition(benchmark::State& state) {
   dice::Pool2dParams p;
@@ -200,6 +232,9 @@ BENCHMARK(BM_HeadImageNet)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 const int kRegistered = [] {
   for (CpuIsa isa : {CpuIsa::kAvx512, CpuIsa::kAvx2, CpuIsa::kScalar}) {
+    benchmark::RegisterBenchmark((std::string("GemmPeak/") + dice::cpu_isa_name(isa)).c_str(),
+                                 BM_GemmPeak, isa)
+        ->UseRealTime();
     for (const Shape& s : kShapes) {
       // The scalar path is a fallback: time it only on the DenseNet shapes.
       if (isa == CpuIsa::kScalar && s.name[0] == 'r') continue;

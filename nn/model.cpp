@@ -7,6 +7,7 @@
 #include "nn/resnet.h"
 #ifdef DICE_HAVE_CUDA
 #include "nn/densenet_cuda.h"
+#include "nn/resnet_cuda.h"
 #endif
 
 namespace dice {
@@ -30,6 +31,43 @@ void check_device_available(Device device) {
 #endif
 }
 
+const char* backend_name(Backend backend) { return backend == Backend::kCudnn ? "cudnn" : "ours"; }
+
+Backend parse_backend(const std::string& name) {
+  if (name == "ours") return Backend::kOurs;
+  if (name == "cudnn") return Backend::kCudnn;
+  throw_error("unknown backend '", name, "'; known: ours, cudnn");
+}
+
+bool cudnn_backend_built() {
+#if defined(DICE_HAVE_CUDA) && defined(DICE_HAVE_CUDNN)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void check_model_options(const std::string& family, Device device, const ModelOptions& options) {
+  const bool exact = options.precision == Precision::kFp32;
+  const bool cudnn = options.backend == Backend::kCudnn;
+  if (device == Device::kCpu) {
+    if (!exact)
+      throw_error("--precision ", precision_name(options.precision),
+                  " runs on the GPU only (tensor cores); use --device cuda or --precision fp32");
+    if (cudnn) throw_error("--backend cudnn needs --device cuda; the CPU path has one backend");
+    return;
+  }
+  if (family.rfind("densenet", 0) == 0 && (!exact || cudnn))
+    throw_error("--device cuda: DenseNet runs fp32 on our kernels only; drop --precision ",
+                precision_name(options.precision), " / --backend ", backend_name(options.backend));
+  if (cudnn && !cudnn_backend_built())
+    throw_error("--backend cudnn: this build's model library is not linked with cuDNN "
+                "(dice_nn needs dice_vendor and DICE_HAVE_CUDNN); use --backend ours");
+  if (cudnn && options.precision != Precision::kFp32 && options.precision != Precision::kTf32)
+    throw_error("--backend cudnn runs fp32 or tf32 (the network keeps float activations); got --precision ",
+                precision_name(options.precision));
+}
+
 void Model::submit(const float*, int64_t) {
   throw_error(name(), ": submit() is not supported (pipeline_depth() is 0); call features()");
 }
@@ -43,7 +81,8 @@ std::string detect_architecture(const StateDict& sd) {
   return "";
 }
 
-std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, Device device) {
+std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, Device device,
+                                  const ModelOptions& options) {
   std::string family = arch;
   if (arch == "auto") {
     family = detect_architecture(sd);
@@ -53,12 +92,12 @@ std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, 
   const bool densenet = family.rfind("densenet", 0) == 0, resnet = family.rfind("resnet", 0) == 0;
   if (!densenet && !resnet)
     throw_error("unknown model '", arch, "'; known: densenet101 (DenseNet-BC L=100 k=12), resnet18/34/50/101/152, auto");
+  check_model_options(densenet ? "densenet" : "resnet", device, options);
   if (device == Device::kCuda) {
     check_device_available(device);
-    if (!densenet)
-      throw_error("--device cuda: only DenseNet has a CUDA implementation so far; use --device cpu for ", family);
 #ifdef DICE_HAVE_CUDA
-    return std::make_unique<DenseNetCuda>(sd);
+    if (densenet) return std::make_unique<DenseNetCuda>(sd);
+    return std::make_unique<ResNetCuda>(sd, options);
 #endif
   }
   if (densenet) return std::make_unique<DenseNet>(sd);

@@ -9,12 +9,33 @@
 #include <memory>
 #include <string>
 
+#include "kernels/precision.h"
 #include "kernels/tensor.h"
 #include "weights/state_dict.h"
 
 namespace dice {
 
 enum class Device { kCpu, kCuda };
+// Whose convolutions a GPU model runs: the project's kernels (the default) or cuDNN's, the vendor
+// baseline (ResNet only; needs a build whose nn library links dice_vendor, see cudnn_backend_built).
+enum class Backend { kOurs, kCudnn };
+
+// How a model computes, beyond the device. The CPU path is fp32 on our kernels only; on the GPU,
+// ResNet takes every precision on our kernels and fp32/tf32 on cuDNN, DenseNet fp32 on ours.
+struct ModelOptions {
+  Precision precision = Precision::kFp32;
+  Backend backend = Backend::kOurs;
+};
+
+// "ours" / "cudnn".
+const char* backend_name(Backend backend);
+// Parses "ours" or "cudnn"; throws dice::Error naming the accepted values otherwise.
+Backend parse_backend(const std::string& name);
+// True when this build can run Backend::kCudnn (CUDA on and dice_nn linked with cuDNN).
+bool cudnn_backend_built();
+// Throws a one-line dice::Error when `options` cannot run on `device` for `family` ("densenet" or
+// "resnet"): make_model calls it, the CLI calls it before loading anything.
+void check_model_options(const std::string& family, Device device, const ModelOptions& options);
 
 // "cpu" / "cuda".
 const char* device_name(Device device);
@@ -51,10 +72,10 @@ class Model {
 
 // arch: "auto" (inferred from the keys), or a name such as "densenet101"/"densenet".
 // Throws dice::Error naming the weight file when keys or shapes do not fit, and, for
-// Device::kCuda, when the build has no CUDA backend, no GPU is present, or the architecture has
-// no CUDA implementation (DenseNet only, for now).
+// Device::kCuda, when the build has no CUDA backend or no GPU is present; and when `options` do not
+// fit the device and architecture (check_model_options).
 std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd,
-                                  Device device = Device::kCpu);
+                                  Device device = Device::kCpu, const ModelOptions& options = {});
 
 // "densenet" or "resnet" from the keys alone; "" when neither fits.
 std::string detect_architecture(const StateDict& sd);

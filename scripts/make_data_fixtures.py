@@ -31,6 +31,8 @@ import shutil
 import struct
 import zlib
 
+import warnings
+
 import numpy as np
 import PIL
 import torch
@@ -69,13 +71,29 @@ def noise(w, h, c=3):
     return rng.integers(0, 256, shape, dtype=np.uint8)
 
 
-def png_bytes(w, h, depth, ctype, rows, interlace=False):
-    """A minimal PNG writer for layouts PIL cannot save (4-bit gray, 16-bit RGB, Adam7)."""
+def png_bytes(w, h, depth, ctype, rows, interlace=False, extra=()):
+    """A minimal PNG writer for layouts PIL cannot save (4-bit gray, 16-bit RGB, Adam7, ...).
+    extra: (type, data) chunks placed before IDAT (PLTE, tRNS)."""
     def chunk(t, d):
         return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
     ihdr = struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 1 if interlace else 0)
     raw = b"".join(b"\x00" + r for r in rows)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + b"".join(chunk(t, d) for t, d in extra)
+            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def pack_bits(values, depth):
+    """Packs small ints MSB first, depth bits each, into bytes (one PNG row)."""
+    out, acc, n = bytearray(), 0, 0
+    for v in values:
+        acc = acc << depth | int(v)
+        n += depth
+        if n == 8:
+            out.append(acc)
+            acc, n = 0, 0
+    if n:
+        out.append(acc << (8 - n))
+    return bytes(out)
 
 
 def adam7_rows(a):
@@ -123,6 +141,20 @@ def make_images():
     with open(path("img/rgb16_21x15.png"), "wb") as f:
         f.write(png_bytes(21, 15, 16, 2, [r.tobytes() for r in c16]))
     imgs["rgb16_21x15.png"] = "img/rgb16_21x15.png"
+    def write(name, data):
+        with open(path("img/" + name), "wb") as f:
+            f.write(data)
+        imgs[name] = "img/" + name
+    # 2-bit gray; 4-bit palette with a partial tRNS; 16-bit gray+alpha; 16-bit gray with tRNS.
+    write("gray2_13x11.png", png_bytes(13, 11, 2, 0, [pack_bits(r, 2) for r in noise(13, 11, 1) >> 6]))
+    pal = noise(16, 1, 3).tobytes()
+    write("palette4_15x9.png", png_bytes(15, 9, 4, 3, [pack_bits(r, 4) for r in noise(15, 9, 1) >> 4],
+                                         extra=((b"PLTE", pal), (b"tRNS", bytes([0, 128, 255, 7])))))
+    la16 = rng.integers(0, 65536, (10, 14, 2)).astype(">u2")
+    write("la16_14x10.png", png_bytes(14, 10, 16, 4, [r.tobytes() for r in la16]))
+    g16t = rng.integers(0, 400, (8, 12)).astype(">u2")
+    write("gray16_trns_12x8.png", png_bytes(12, 8, 16, 0, [r.tobytes() for r in g16t],
+                                            extra=((b"tRNS", struct.pack(">H", int(g16t[0, 0]))),)))
     ia = natural(27, 19)
     with open(path("img/interlaced_27x19.png"), "wb") as f:
         f.write(png_bytes(27, 19, 8, 2, adam7_rows(ia), interlace=True))
@@ -176,7 +208,9 @@ def make_expectations(imgs):
         if name not in ("rgb_50x37.png", "rgb_32x32.png", "rgb_300x41.png", "tall_24x70.png",
                         "large_640x480.png", "jpeg420_400x300.jpg"):
             e = "expect/" + name + ".rgb.png"
-            im.convert("RGB").save(path(e))
+            rgb = im.convert("RGB")
+            rgb.info.pop("transparency", None)  # kept from mode I, and unsavable as an int
+            rgb.save(path(e))
             manifest.append(f"decode {f} {e} {kind}")
         t = tv_tensor(src, 32, 32, CIFAR)
         assert t.shape == (3, 32, 32) and t.dtype == np.float32
@@ -354,6 +388,7 @@ def make_cifar_python():
 
 
 def main():
+    warnings.filterwarnings("ignore", "Palette images with Transparency")  # PIL on palette4_15x9
     print("Pillow", PIL.__version__, "torchvision", torchvision.__version__, "torch", torch.__version__)
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)

@@ -201,7 +201,7 @@ inline float element(const uint8_t* base, const char* dt, size_t i) {
 }
 
 // Gathers a (possibly strided) view of a storage into a contiguous float32 tensor.
-// `budget` is what is left of the elements all tensors of the file may expand to (see build()).
+// `budget`: what is left of the elements all tensors of the file may expand to (see build()).
 Tensor gather(const std::string& path, const TensorSpec& s, const std::vector<uint8_t>& bytes,
               int64_t* budget) {
   auto bad = [&](const std::string& what) {
@@ -304,13 +304,14 @@ std::vector<TensorSpec> collect(const std::string& path, const PyRef& root, Walk
   return specs;
 }
 
-// `file_bytes` bounds the output: stride-0 views and many tensors sharing one storage could
-// otherwise expand a small file into any amount of float32. A real state dict expands to at most
-// its storages' elements (tied weights twice), which is at most the file's byte count.
+// The output is bounded by the storages' size: stride-0 views and many tensors sharing one
+// storage could otherwise expand a small file into any amount of float32. A real state dict
+// expands to at most its storages' elements (tied weights twice), at most their byte count.
 StateDict build(const std::string& path, const std::vector<TensorSpec>& specs,
                 const std::map<std::string, std::vector<uint8_t>>& storages,
-                std::map<std::string, std::string> metadata, size_t file_bytes) {
-  int64_t budget = 2 * static_cast<int64_t>(file_bytes) + (int64_t(1) << 20);
+                std::map<std::string, std::string> metadata) {
+  int64_t budget = int64_t(1) << 20;
+  for (const auto& kv : storages) budget += 2 * static_cast<int64_t>(kv.second.size());
   StateDict sd;
   sd.source = path;
   sd.metadata = std::move(metadata);
@@ -326,7 +327,6 @@ StateDict build(const std::string& path, const std::vector<TensorSpec>& specs,
 }
 
 StateDict load_zip(const std::string& path, std::vector<uint8_t> bytes) {
-  const size_t file_bytes = bytes.size();
   ZipArchive z = ZipArchive::from_bytes(std::move(bytes), path);
   std::string prefix;
   bool found = false;
@@ -359,7 +359,7 @@ StateDict load_zip(const std::string& path, std::vector<uint8_t> bytes) {
                   "' is missing from the archive; the checkpoint is incomplete, re-download or re-save it");
     storages[s.storage.key] = z.read(member);
   }
-  return build(path, specs, storages, std::move(meta), file_bytes);
+  return build(path, specs, storages, std::move(meta));
 }
 
 // The legacy magic number 0x1950a86a20f9469cfc6c as LONG1 little-endian bytes.
@@ -410,7 +410,7 @@ StateDict load_legacy(const std::string& path, const std::vector<uint8_t>& bytes
     if (storages.count(k->str)) throw_error(path, ": corrupt legacy checkpoint (storage '", k->str, "' twice)");
     storages[k->str].assign(d, d + count * dt->second.size);
   }
-  return build(path, specs, storages, std::move(meta), bytes.size());
+  return build(path, specs, storages, std::move(meta));
 }
 
 }  // namespace

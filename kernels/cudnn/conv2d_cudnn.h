@@ -1,18 +1,29 @@
 // conv2d_cudnn: cuDNN's forward convolution as a vendor baseline that benchmarks and tests compare
 // our conv2d_cuda against. It is never on the default inference path (see STYLE.md).
 //
-// Only the plain convolution is offered (no BN/ReLU prologue or epilogue): that is what cuDNN's
-// legacy API does in one call, so comparisons against a fused conv2d_cuda favour cuDNN slightly.
+// CudnnConv2d: the plain convolution (no BN/ReLU prologue or epilogue), one handle per object,
+// fp32 or TF32; what the DenseNet benchmarks compare conv2d_cuda against.
+// CudnnContext + CudnnConvLayer: the ResNet baseline (`--backend cudnn`, nn/resnet_cuda.h). Many
+// layers share one handle, one workspace and a cache of the fastest algorithm per problem (found
+// once per shape by cudnnFindConvolutionForwardAlgorithm, as PyTorch's cudnn.benchmark does); a
+// layer runs the ResNet epilogue y = relu(conv(x) + bias [+ residual]) through
+// cudnnConvolutionBiasActivationForward, or, where cuDNN refuses that fusion for the chosen
+// algorithm (and always without ReLU, since the fused call's identity activation is limited to one
+// algorithm), through separate convolution, cudnnAddTensor and cudnnActivationForward calls.
+// Layers also run plain convolutions in fp16/bf16 (half tensors, float compute) for the per-shape
+// benchmark; the network itself uses float tensors (fp32 and tf32 only).
 // Channel-slice strides (in/out_batch_stride) are supported through strided tensor descriptors.
 // Built only with CUDA, into the dice_vendor library.
 #pragma once
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <map>
 #include <string>
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/precision.h"
 
 #define DICE_CUDNN_CHECK(call)                                         \
   do {                                                                 \
@@ -50,6 +61,73 @@ class CudnnConv2d {
   cudnnConvolutionFwdAlgo_t algo_ = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
+};
+
+// One cuDNN handle on one stream, a workspace shared by every layer made from it (grown at plan
+// time to the largest need), and the algorithm cache. Not thread-safe.
+class CudnnContext {
+ public:
+  explicit CudnnContext(cudaStream_t stream = nullptr);
+  ~CudnnContext();
+  CudnnContext(const CudnnContext&) = delete;
+  CudnnContext& operator=(const CudnnContext&) = delete;
+
+  cudnnHandle_t handle() const { return handle_; }
+  cudaStream_t stream() const { return stream_; }
+  // Makes the shared workspace at least `bytes` large. It synchronises the device when it grows:
+  // call it at plan time only, when no layer's work is in flight.
+  void reserve_workspace(size_t bytes);
+  void* workspace() const { return workspace_; }
+  size_t workspace_bytes() const { return workspace_bytes_; }
+
+  struct Algo {
+    cudnnConvolutionFwdAlgo_t algo;
+    size_t workspace_bytes;
+  };
+  // The cached algorithm for `key`, or null.
+  const Algo* find_cached(const std::string& key) const;
+  void cache(const std::string& key, const Algo& a) { algos_[key] = a; }
+
+ private:
+  cudnnHandle_t handle_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
+  std::map<std::string, Algo> algos_;
+};
+
+// A planned convolution of one problem size and precision on a shared CudnnContext.
+// Precision: fp32 = float tensors, FMA math (no tensor cores); tf32 = float tensors, tensor-op
+// math allowed; fp16 / bf16 = half / bfloat16 tensors with float accumulation (run() only).
+class CudnnConvLayer {
+ public:
+  CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precision precision);
+  ~CudnnConvLayer();
+  CudnnConvLayer(const CudnnConvLayer&) = delete;
+  CudnnConvLayer& operator=(const CudnnConvLayer&) = delete;
+
+  // out = conv(in, weight); device pointers of the layer's data type.
+  void run(const void* in, const void* weight, void* out);
+  // out = [relu](conv(in, weight) + bias[o] [+ residual]); float tensors only (fp32 / tf32).
+  // residual (may be null) is laid out like out and must not alias it.
+  void run_fused(const float* in, const float* weight, float* out, const float* bias,
+                 const float* residual, bool relu);
+
+  std::string algo_name() const;
+  size_t workspace_bytes() const { return algo_.workspace_bytes; }
+  // False once cuDNN refused cudnnConvolutionBiasActivationForward for this layer (the separate
+  // calls are used from then on).
+  bool fused_call_used() const { return fused_ok_; }
+
+ private:
+  CudnnContext& ctx_;
+  Precision precision_;
+  cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr, bias_desc_ = nullptr;
+  cudnnFilterDescriptor_t w_desc_ = nullptr;
+  cudnnConvolutionDescriptor_t conv_desc_ = nullptr;
+  cudnnActivationDescriptor_t relu_desc_ = nullptr;
+  CudnnContext::Algo algo_{};
+  bool fused_ok_ = true;
 };
 
 }  // namespace dice

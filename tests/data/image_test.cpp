@@ -46,26 +46,50 @@ TEST(DecodeImage, MatchesPilConvertRgb) {
   std::printf("  JPEG decode: max difference from PIL over the fixtures = %d/255\n", jpeg_max);
 }
 
-// A trust anchor that does not go through our own PNG decoder for the expectation: the pixels of
-// a tiny RGB PNG, written out by hand here, with a known palette PNG and a 16-bit gray clip.
+// A PNG assembled here (zlib + CRC), so that the expectation does not come from our decoder.
+std::string make_png(uint32_t w, uint32_t h, uint8_t depth, uint8_t ctype,
+                     const std::vector<std::string>& rows) {
+  auto be32 = [](uint32_t v) {
+    return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  };
+  auto chunk = [&](const std::string& type, const std::string& data) {
+    std::string td = type + data;
+    uLong crc = crc32(0, reinterpret_cast<const Bytef*>(td.data()), static_cast<uInt>(td.size()));
+    return be32(static_cast<uint32_t>(data.size())) + td + be32(static_cast<uint32_t>(crc));
+  };
+  std::string raw;
+  for (const std::string& r : rows) raw += '\0' + r;  // filter type 0 per row
+  std::vector<Bytef> z(compressBound(static_cast<uLong>(raw.size())));
+  uLongf zn = static_cast<uLongf>(z.size());
+  EXPECT_EQ(compress(z.data(), &zn, reinterpret_cast<const Bytef*>(raw.data()), raw.size()), Z_OK);
+  std::string ihdr = be32(w) + be32(h) + std::string{char(depth), char(ctype), 0, 0, 0};
+  return std::string("\x89PNG\r\n\x1a\n", 8) + chunk("IHDR", ihdr) +
+         chunk("IDAT", std::string(reinterpret_cast<char*>(z.data()), zn)) + chunk("IEND", "");
+}
+
 TEST(DecodeImage, KnownPixels) {
-  Image a = decode_image(data_fixture("img/rgb_50x37.png"));
-  EXPECT_EQ(a.width, 50);
-  EXPECT_EQ(a.height, 37);
-  EXPECT_EQ(a.rgb.size(), 50u * 37 * 3);
-  // 16-bit gray: PIL's mode "I" -> RGB clips at 255 (rows 0..4 hold values 0..299).
-  Image g = decode_image(data_fixture("img/gray16_31x19.png"));
-  Image e = decode_image(data_fixture("expect/gray16_31x19.png.rgb.png"));
-  int clipped = 0, small = 0;
-  for (size_t i = 0; i < g.rgb.size(); i += 3) {
-    EXPECT_EQ(g.rgb[i], g.rgb[i + 1]);
-    EXPECT_EQ(g.rgb[i], g.rgb[i + 2]);
-    clipped += g.rgb[i] == 255;
-    small += g.rgb[i] < 255;
-  }
-  EXPECT_GT(clipped, 0);
-  EXPECT_GT(small, 0);
-  EXPECT_EQ(test::max_abs_diff(g, e), 0);
+  const std::string dir = test::temp_dir();
+  // 3x2 RGB.
+  const std::string rgb = make_png(3, 2, 8, 2,
+                                   {std::string("\x01\x02\x03\x10\x20\x30\xff\x00\x80", 9),
+                                    std::string("\x00\x00\x00\x07\x08\x09\xfe\xfd\xfc", 9)});
+  test::spit(dir + "/rgb.png", rgb.data(), rgb.size());
+  Image a = decode_image(dir + "/rgb.png");
+  ASSERT_EQ(a.width, 3);
+  ASSERT_EQ(a.height, 2);
+  EXPECT_EQ(a.rgb, (std::vector<uint8_t>{1, 2, 3, 16, 32, 48, 255, 0, 128, 0, 0, 0, 7, 8, 9, 254,
+                                         253, 252}));
+  // 16-bit gray: PIL's mode "I" -> RGB conversion clips at 255 (stb alone would keep the high
+  // byte: 0, 0, 1, 255).
+  const std::string g16 =
+      make_png(4, 1, 16, 0, {std::string("\x00\x07\x00\xff\x01\x00\xff\xff", 8)});
+  test::spit(dir + "/g16.png", g16.data(), g16.size());
+  Image g = decode_image(dir + "/g16.png");
+  EXPECT_EQ(g.rgb, (std::vector<uint8_t>{7, 7, 7, 255, 255, 255, 255, 255, 255, 255, 255, 255}));
+  // Gray + alpha: alpha dropped, gray replicated.
+  const std::string la = make_png(2, 1, 8, 4, {std::string("\x10\x00\x20\xff", 4)});
+  test::spit(dir + "/la.png", la.data(), la.size());
+  EXPECT_EQ(decode_image(dir + "/la.png").rgb, (std::vector<uint8_t>{16, 16, 16, 32, 32, 32}));
 }
 
 TEST(DecodeImage, MissingFileNamesIt) {

@@ -1,0 +1,27 @@
+// Arithmetic precision of the convolutions on the GPU, and host emulation of the operand rounding.
+//   fp32: exact float32 FMA on CUDA cores (conv2d_cuda), the default and the reference.
+//   tf32, fp16, bf16: tensor cores (conv2d_tc) with float32 accumulation; only the two GEMM
+//     operands (activations and weights) are rounded to the narrow type, everything else (bias,
+//     residual, ReLU, pools, the head) stays float32.
+// round_to_precision() is what the tensor-core kernels do to each operand (round to nearest even
+// for fp16/bf16, round to nearest with ties away from zero for tf32 as cvt.rna.tf32.f32 does), in
+// plain C++ so tests can build an exact host reference without a GPU.
+#pragma once
+#include <string>
+
+namespace dice {
+
+enum class Precision { kFp32, kTf32, kFp16, kBf16 };
+
+// "fp32", "tf32", "fp16", "bf16".
+const char* precision_name(Precision p);
+// Parses the names above; throws dice::Error naming the accepted values otherwise.
+Precision parse_precision(const std::string& name);
+// True for the tensor-core precisions (everything but fp32).
+inline bool is_tensor_core(Precision p) { return p != Precision::kFp32; }
+
+// x rounded to the operand type of `p` and widened back to float (fp32: x itself). Overflow gives
+// +-inf (fp16 above 65504), as the device conversion does; NaN stays NaN.
+float round_to_precision(float x, Precision p);
+
+}  // namespace dice

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
+# in its own build folder (build-asan: DICE_SANITIZE=ON, which forces the CUDA backend off; no
+# benchmarks). Any report fails the test that triggered it: UBSan halts on the first error
+# (-fno-sanitize-recover=undefined), ASan and LSan always do.
+# Usage: scripts/sanitize.sh [ctest args...]   Env: ASAN_BUILD (folder), JOBS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${ASAN_BUILD:-build-asan}"
+JOBS="${JOBS:-2}"
+start=$(date +%s)
+if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
+  cmake -S . -B "$BUILD" -DDICE_SANITIZE=ON -DDICE_CUDA=OFF -DDICE_BUILD_BENCH=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$BUILD" -j"$JOBS"
+built=$(date +%s)
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+cd "$BUILD"
+status=0
+ctest --output-on-failure -j"$JOBS" --timeout 900 "$@" || status=$?
+end=$(date +%s)
+echo "sanitize.sh: build $((built - start)) s, tests $((end - built)) s"
+exit "$status"
