@@ -6,19 +6,22 @@
 // disagrees). Two rates per conv: GFLOP/s (wall clock, what the networks see) and GFLOP/cpu-s
 // (per second of CPU time over all threads, i.e. per core, which stays meaningful when other
 // processes share the cores); GemmPeak is the GEMM kernel alone on a cache-resident tile, the
-// ceiling to read GFLOP/cpu-s against. The pools (GB/s) and the ImageNet head are timed too.
+// ceiling to read GFLOP/cpu-s against. ResNet50Convs runs every conv of ResNet-50 (the shared
+// table in kernels/conv_shapes.h). The pools (GB/s) and the ImageNet head are timed too.
 // The whole network: bench_densenet_cpu.
 // Run: build-*/bench/bench_kernels_cpu [--benchmark_filter='Conv2d/dn_.*avx512|GemmPeak']
 #include <benchmark/benchmark.h>
 #include <time.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "core/parallel.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv_shapes.h"
 #include "kernels/gemm_cpu.h"
 #include "kernels/head.h"
 #include "kernels/pool.h"
@@ -145,6 +148,37 @@ void BM_Conv2d(benchmark::State& state, const Shape& s, CpuIsa isa) {
   state.counters["threads"] = dice::num_threads();
   state.SetLabel(dice::cpu_isa_name(isa));
 }
+
+// Every convolution of ResNet-50 (the shared shape table, each shape run `count` times) with its
+// BN+ReLU epilogue, batch 8: the conv part of a CPU ResNet-50 forward, as images/s.
+void BM_ResNet50Convs(benchmark::State& state) {
+  const int64_t batch = 8;
+  std::vector<std::unique_ptr<Problem>> problems;
+  double flops = 0;
+  for (const dice::ConvShape2d& r : dice::kResNet50ConvShapes) {
+    const Shape s{r.name,   batch,    r.in_channels, r.height, r.width, r.out_channels,
+                  r.kernel, r.stride, r.pad,         0,        0,       false,
+                  true,     false};
+    problems.push_back(std::make_unique<Problem>(s, batch));
+    flops += r.count * problems.back()->p.flops();
+  }
+  const double cpu0 = process_cpu_seconds();
+  for (auto _ : state) {
+    for (size_t i = 0; i < problems.size(); ++i) {
+      Problem& pr = *problems[i];
+      for (int c = 0; c < dice::kResNet50ConvShapes[i].count; ++c)
+        dice::conv2d_cpu(pr.p, pr.in.data(), pr.w.data(), pr.out.data(), pr.f);
+    }
+    benchmark::ClobberMemory();
+  }
+  const double cpu = process_cpu_seconds() - cpu0;
+  const double n = static_cast<double>(state.iterations());
+  state.counters["images/s"] = benchmark::Counter(batch * n, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * n, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/cpu-s"] = cpu > 0 ? flops * 1e-9 * n / cpu : 0.0;
+  state.SetLabel(dice::cpu_isa().name);
+}
+BENCHMARK(BM_ResNet50Convs)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The ceiling: the GEMM kernel alone on one cache-resident 48 x 256 x 128 tile, one thread, no
 // packing or memory traffic. Conv GFLOP/cpu-s divided by this is the fraction of reachable peak.

@@ -2,7 +2,8 @@
 // fc head (the Energy/MSP baseline) and, with --p, the DICE head are applied to the same features
 // and a table is printed for each. Everything that can be checked (files, specs, options) is
 // checked before the first image is decoded, and --json is written only when the run succeeds.
-// --device cuda runs the network on the GPU (nn/densenet_cuda.h); the heads stay on the CPU.
+// --device cuda runs the network on the GPU (nn/densenet_cuda.h, nn/resnet_cuda.h; --precision and
+// --backend pick the tensor-core modes and the cuDNN baseline for ResNet); the heads stay on the CPU.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -27,17 +28,22 @@ const char* kEvalUsage =
     "usage: dice eval --model densenet101 --weights CKPT --feat-stat NPY [--p 90]\n"
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp] [--clip T] [--batch N] [--threads N] [--limit N]\n"
-    "                 [--device cpu|cuda] [--json OUT.json]\n"
+    "                 [--device cpu|cuda] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
+    "                 [--json OUT.json]\n"
+    "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"
-    "      gaussian:N or uniform:N. Without --p the plain fc layer is used (the baseline).";
+    "      an SVHN .mat file, tensor:FILE.npy, gaussian:N or uniform:N. Without --p the plain\n"
+    "      fc layer is used (the baseline). --labels FILE gives the labels of a flat --id folder\n"
+    "      (lines 'ILSVRC2012_val_00000001.JPEG 65'); --skip-bad skips undecodable files with a\n"
+    "      warning; --decoder turbo decodes JPEG with libjpeg-turbo (or env DICE_JPEG=turbo).";
 
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
             {"model", "weights", "feat-stat", "p", "id", "ood", "method", "clip", "batch", "threads",
-             "limit", "json", "device"},
-            {"help", "quiet"}, kEvalUsage);
+             "limit", "json", "device", "labels", "decoder", "precision", "backend"},
+            {"help", "quiet", "skip-bad"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
     return 0;
@@ -55,16 +61,19 @@ int cmd_eval(int argc, char** argv) {
   const int64_t limit = args.get_int("limit", -1, 1, INT64_MAX);
   const std::string json = args.get("json");
   const Device device = device_option(args.get("device", "cpu"));
+  const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
   if (!args.has("id")) throw_error("missing --id NAME=SPEC (the in-distribution test set)\n", kEvalUsage);
   if (!args.has("ood")) throw_error("missing --ood NAME=SPEC (at least one OOD set)\n", kEvalUsage);
   if (!json.empty()) check_output_folder(json);
+  const DataOptions data_opts =
+      data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
   if (use_dice && !args.has("feat-stat"))
     throw_error("--p needs --feat-stat NPY (the training-set feature mean, e.g. "
                 "cache/CIFAR-10_densenet_feat_stat.npy)");
   set_num_threads(threads);
   const bool progress = !args.has("quiet") && ::isatty(2);
 
-  LoadedModel lm = load_model(args.get("model", "auto"), weights, device);
+  LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
   Model& model = *lm.model;
   std::vector<uint8_t> mask;
   DiceMask dm;
@@ -77,12 +86,12 @@ int cmd_eval(int argc, char** argv) {
   std::vector<std::pair<std::string, std::string>> ood_specs;
   for (const std::string& s : args.all("ood")) ood_specs.push_back(split_named_spec(s));
   // Open every data set first so that a typo in the last --ood fails before any work is done.
-  auto id_data = open_dataset(id_spec.second, pp);
+  auto id_data = open_dataset(id_spec.second, pp, data_opts.dataset);  // --labels: the ID set
   std::vector<std::unique_ptr<Dataset>> ood_data;
   for (auto& s : ood_specs) ood_data.push_back(open_dataset(s.second, pp));
 
   std::printf("model: %s, weights %s\n", model.name().c_str(), weights.c_str());
-  std::printf("device: %s; batch %lld\n", describe_device(device, num_threads()).c_str(),
+  std::printf("device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
               static_cast<long long>(batch));
   if (use_dice)
     std::printf("DICE: p=%g, threshold %.6g, %lld of %lld weights kept\n", p, dm.threshold,
@@ -92,11 +101,12 @@ int cmd_eval(int argc, char** argv) {
   std::fflush(stdout);
 
   const int loader_threads = num_threads();
-  FeatureSet id = extract_features(model, *id_data, id_spec.first, batch, loader_threads, limit, progress);
+  FeatureSet id = extract_features(model, *id_data, id_spec.first, batch, loader_threads, limit, progress,
+                                   data_opts.skip_bad);
   std::vector<FeatureSet> oods;
   for (size_t i = 0; i < ood_data.size(); ++i)
     oods.push_back(extract_features(model, *ood_data[i], ood_specs[i].first, batch, loader_threads,
-                                    limit, progress));
+                                    limit, progress, data_opts.skip_bad));
 
   std::vector<HeadConfig> heads;
   HeadConfig base;
@@ -146,6 +156,9 @@ int cmd_eval(int argc, char** argv) {
     write_file_atomic(json, text.data(), text.size());
     std::printf("wrote %s\n", json.c_str());
   }
+  std::vector<std::pair<std::string, int64_t>> skipped{{id.name, int64_t(id.skipped.size())}};
+  for (const FeatureSet& o : oods) skipped.emplace_back(o.name, int64_t(o.skipped.size()));
+  print_skipped(skipped);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("wall time: %.1f s\n", secs);
   return 0;

@@ -17,10 +17,14 @@ int cmd_features(int argc, char** argv) {
   const char* usage =
       "usage: dice features --model densenet101 --weights CKPT --data SPEC --out PREFIX\n"
       "                     [--batch N] [--threads N] [--limit N] [--device cpu|cuda]\n"
+      "                     [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
       "writes PREFIX.features.npy (N x D float32), PREFIX.logits.npy (N x C float32) and\n"
-      "PREFIX.labels.npy (N int64; -1 for unlabeled sets)";
-  Args args(argc, argv, 2, {"model", "weights", "data", "out", "batch", "threads", "limit", "device"},
-            {"help", "quiet"}, usage);
+      "PREFIX.labels.npy (N int64; -1 for unlabeled sets).\n"
+      "  [--labels FILE]       labels of a flat image folder ('<file name> <class index>' lines)\n"
+      "  [--skip-bad]          skip undecodable files (warned; their rows are left out)\n"
+      "  [--decoder stb|turbo] JPEG decoder (default: env DICE_JPEG, else stb)";
+  Args args(argc, argv, 2, {"model", "weights", "data", "out", "batch", "threads", "limit", "device", "labels", "decoder", "precision", "backend"},
+            {"help", "quiet", "skip-bad"}, usage);
   if (args.has("help")) {
     std::puts(usage);
     return 0;
@@ -30,13 +34,17 @@ int cmd_features(int argc, char** argv) {
   const int64_t batch = args.get_int("batch", 128, 1, 1 << 16);
   const int64_t limit = args.get_int("limit", -1, 1, INT64_MAX);
   const Device device = device_option(args.get("device", "cpu"));
+  const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
   check_output_folder(prefix + ".features.npy");
+  const DataOptions data_opts =
+      data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
 
-  LoadedModel lm = load_model(args.get("model", "auto"), weights, device);
-  auto data = open_dataset(spec, preprocess_for(*lm.model));
+  LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
+  auto data = open_dataset(spec, preprocess_for(*lm.model), data_opts.dataset);
   FeatureSet fs = extract_features(*lm.model, *data, split_named_spec(spec).first, batch,
-                                   num_threads(), limit, !args.has("quiet") && ::isatty(2));
+                                   num_threads(), limit, !args.has("quiet") && ::isatty(2),
+                                   data_opts.skip_bad);
   HeadResult plain = apply_head(*lm.model, fs, HeadConfig{});
   const int64_t n = fs.count;
   write_npy_f32(prefix + ".features.npy", {n, fs.dim}, fs.features.data());
@@ -44,6 +52,7 @@ int cmd_features(int argc, char** argv) {
   write_npy_i64(prefix + ".labels.npy", {n}, fs.labels.data());
   std::printf("wrote %s.{features,logits,labels}.npy (%lld samples, %lld features)\n", prefix.c_str(),
               static_cast<long long>(n), static_cast<long long>(fs.dim));
+  print_skipped({{fs.name, static_cast<int64_t>(fs.skipped.size())}});
   return 0;
 }
 

@@ -21,14 +21,15 @@ int run(int argc, char** argv, const MpiWorld& world) {
   const char* usage =
       "usage: dice precompute --model M --weights CKPT --data SPEC --out STATS.npy\n"
       "                       [--shard i/n] [--batch N] [--threads N] [--quiet]\n"
+      "                       [--labels FILE] [--skip-bad] [--decoder stb|turbo]\n"
       "       dice precompute --merge PART.npy [PART.npy ...] --out STATS.npy\n"
       "writes the mean penultimate feature of the data set as a float64 (D,) .npy (the\n"
       "--feat-stat file of dice eval). With --shard i/n only samples [i*N/n, (i+1)*N/n) are\n"
       "processed and --out is a part file; --merge combines all n parts into the statistics,\n"
       "identical to the unsharded result. Under `mpirun -n K` (MPI builds) rank r computes\n"
       "shard r/K and rank 0 writes the merged statistics; give each rank --threads.";
-  Args args(argc, argv, 2, {"model", "weights", "data", "out", "shard", "batch", "threads", "merge"},
-            {"help", "quiet"}, usage);
+  Args args(argc, argv, 2, {"model", "weights", "data", "out", "shard", "batch", "threads", "merge", "labels", "decoder"},
+            {"help", "quiet", "skip-bad"}, usage);
   if (args.has("help")) {
     std::puts(usage);
     return 0;
@@ -55,25 +56,29 @@ int run(int argc, char** argv, const MpiWorld& world) {
     throw_error("unexpected argument '", args.positional()[0], "'\n", usage);
   const std::string weights = args.require("weights"), spec = args.require("data");
   const int64_t batch = args.get_int("batch", 64, 1, 1 << 16);
+  const DataOptions data_opts =
+      data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
+  const bool skip_bad = data_opts.skip_bad;
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
   const bool progress = !args.has("quiet") && ::isatty(2) && world.rank == 0;
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights);
-  auto data = open_dataset(spec, preprocess_for(*lm.model));
+  auto data = open_dataset(spec, preprocess_for(*lm.model), data_opts.dataset);
   const std::string name = split_named_spec(spec).first;
   if (args.has("shard")) {
     const ShardSpec shard = parse_shard(args.get("shard"));
-    PrecomputePart part = precompute_part(*lm.model, *data, name, shard, batch, num_threads(), progress);
+    PrecomputePart part = precompute_part(*lm.model, *data, name, shard, batch, num_threads(), progress, skip_bad);
     write_part(out, part);
     std::printf("wrote %s (shard %lld/%lld: samples [%lld, %lld) of %lld)\n", out.c_str(),
                 static_cast<long long>(shard.index), static_cast<long long>(shard.count),
                 static_cast<long long>(part.begin), static_cast<long long>(part.end),
                 static_cast<long long>(part.total));
+    print_skipped({{name, part.end - part.begin - part.sum.count()}});
     return 0;
   }
   if (world.size > 1) {
     const ShardSpec shard{world.rank, world.size};
-    PrecomputePart part = precompute_part(*lm.model, *data, name, shard, batch, num_threads(), progress);
+    PrecomputePart part = precompute_part(*lm.model, *data, name, shard, batch, num_threads(), progress, skip_bad);
     ExactFeatureSum total = mpi_gather_merge(world, part);
     if (world.rank != 0) return 0;
     if (total.count() == 0) throw_error(spec, ": the data set has no samples; nothing to average");
@@ -82,10 +87,13 @@ int run(int argc, char** argv, const MpiWorld& world) {
                 static_cast<long long>(total.count()), static_cast<long long>(total.dim()), world.size);
     return 0;
   }
-  std::vector<double> mean = precompute_mean(*lm.model, *data, name, batch, num_threads(), progress);
+  int64_t used = 0;
+  std::vector<double> mean =
+      precompute_mean(*lm.model, *data, name, batch, num_threads(), progress, skip_bad, &used);
   write_feature_mean(out, mean);
   std::printf("wrote %s (mean of %lld samples, %zu features)\n", out.c_str(),
-              static_cast<long long>(data->size()), mean.size());
+              static_cast<long long>(used), mean.size());
+  print_skipped({{name, data->size() - used}});
   return 0;
 }
 

@@ -3,20 +3,37 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "core/error.h"
 #include "core/file_io.h"
+#include "data/image.h"
 #include "formats/npy.h"
 #include "kernels/cuda_check.h"
 #include "weights/torch_checkpoint.h"
 
 namespace dice::cli {
 
-LoadedModel load_model(const std::string& arch, const std::string& weights_path, Device device) {
+LoadedModel load_model(const std::string& arch, const std::string& weights_path, Device device,
+                       const ModelOptions& options) {
+  if (device == Device::kCpu) check_model_options("", device, options);
   check_device_available(device);
   LoadedModel lm;
   lm.weights = load_weights(weights_path);
-  lm.model = make_model(arch, lm.weights, device);
+  lm.model = make_model(arch, lm.weights, device, options);
   return lm;
+}
+
+ModelOptions model_options(const std::string& precision, const std::string& backend) {
+  ModelOptions o;
+  if (precision != "fp32" && precision != "tf32" && precision != "fp16" && precision != "bf16")
+    throw_error("option --precision must be fp32, tf32, fp16 or bf16, got '", precision, "'");
+  if (backend != "ours" && backend != "cudnn")
+    throw_error("option --backend must be 'ours' or 'cudnn', got '", backend, "'");
+  o.precision = parse_precision(precision);
+  o.backend = parse_backend(backend);
+  return o;
 }
 
 Device device_option(const std::string& value) {
@@ -25,10 +42,13 @@ Device device_option(const std::string& value) {
   return parse_device(value);
 }
 
-std::string describe_device(Device device, int threads) {
+std::string describe_device(Device device, int threads, const ModelOptions& options) {
+  std::string extra;
+  if (options.precision != Precision::kFp32 || options.backend != Backend::kOurs)
+    extra = std::string(", ") + precision_name(options.precision) + ", " + backend_name(options.backend);
   if (device == Device::kCuda)
-    return "cuda, " + cuda_device_name(0) + " (" + std::to_string(threads) + " decode threads)";
-  return "cpu, " + std::to_string(threads) + " threads";
+    return "cuda, " + cuda_device_name(0) + " (" + std::to_string(threads) + " decode threads)" + extra;
+  return "cpu, " + std::to_string(threads) + " threads" + extra;
 }
 
 Preprocess preprocess_for(const Model& model) {
@@ -49,6 +69,33 @@ void check_output_folder(const std::string& path) {
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   if (!is_directory(dir)) throw_error(path, ": folder ", dir, " does not exist; create it first");
   if (::access(dir.c_str(), W_OK) != 0) throw_error(path, ": folder ", dir, " is not writable");
+}
+
+DataOptions data_options(const std::string& labels, bool skip_bad, const std::string& decoder) {
+  DataOptions o;
+  o.dataset.labels = labels;
+  o.skip_bad = skip_bad;
+  std::string dec = decoder;
+  if (dec.empty()) {
+    const char* env = std::getenv("DICE_JPEG");
+    dec = env && *env ? env : "stb";
+    if (dec != "stb" && dec != "turbo")
+      throw_error("environment variable DICE_JPEG must be 'stb' or 'turbo', got '", dec, "'");
+  }
+  set_jpeg_decoder(parse_jpeg_decoder(dec));
+  return o;
+}
+
+void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set) {
+  int64_t total = 0;
+  std::string parts;
+  for (const auto& [name, n] : per_set) {
+    total += n;
+    if (n) parts += (parts.empty() ? "" : ", ") + name + ": " + std::to_string(n);
+  }
+  if (total)
+    std::printf("skipped %lld unreadable file%s (%s); they are left out of every score\n",
+                static_cast<long long>(total), total == 1 ? "" : "s", parts.c_str());
 }
 
 }  // namespace dice::cli

@@ -1,10 +1,12 @@
-// Pieces the subcommands share: loading a model from a weight file on a device (--device cpu|cuda),
+// Pieces the subcommands share: loading a model from a weight file on a device (--device cpu|cuda,
+// with --precision fp32|tf32|fp16|bf16 and --backend ours|cudnn on the GPU),
 // the pre-processing a model expects, the feature statistics, and checking an output location before any work starts.
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "data/dataset.h"
 #include "data/transforms.h"
 #include "nn/model.h"
 #include "weights/state_dict.h"
@@ -18,17 +20,33 @@ struct LoadedModel {
 
 // Loads the weights and makes the model on `device` (checked before the weights are read, so
 // `--device cuda` without a GPU fails at once with one line).
+// `options` that cannot run on `device` fail the same way, before the weights are read where the
+// architecture does not matter.
 LoadedModel load_model(const std::string& arch, const std::string& weights_path,
-                       Device device = Device::kCpu);
+                       Device device = Device::kCpu, const ModelOptions& options = {});
+// The values of --precision (default "fp32") and --backend (default "ours"), parsed.
+ModelOptions model_options(const std::string& precision, const std::string& backend);
 // The value of --device (default "cpu"), parsed.
 Device device_option(const std::string& value);
 // The report's device line, without the "device: " prefix: "cpu, 16 threads" or
 // "cuda, NVIDIA H100 80GB HBM3 (16 decode threads)".
-std::string describe_device(Device device, int threads);
+// With non-default options the precision and backend follow: "cuda, NVIDIA H100 ..., fp16, ours".
+std::string describe_device(Device device, int threads, const ModelOptions& options = {});
 Preprocess preprocess_for(const Model& model);
 // Reads a (D,) .npy of the training-set feature mean; checks D against the model.
 std::vector<double> load_feature_mean(const std::string& path, int64_t dim);
 // Throws unless the folder that will hold `path` exists and is writable.
 void check_output_folder(const std::string& path);
+
+// The data options of eval/features/precompute: --labels FILE (ground truth of a flat image
+// folder such as ILSVRC-2012 val), --skip-bad, and --decoder stb|turbo (empty: the environment
+// variable DICE_JPEG, else stb), which is applied process-wide here.
+struct DataOptions {
+  DatasetOptions dataset;
+  bool skip_bad = false;
+};
+DataOptions data_options(const std::string& labels, bool skip_bad, const std::string& decoder);
+// "skipped 2 unreadable files (imagenet: 2)" after a --skip-bad run; nothing if none was skipped.
+void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set);
 
 }  // namespace dice::cli

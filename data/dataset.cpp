@@ -72,26 +72,46 @@ bool has_image_extension(const std::string& name) {
   return false;
 }
 
-std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess& pp) {
+std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess& pp,
+                                      const DatasetOptions& opts) {
   if (pp.crop <= 0 || pp.resize <= 0)
     throw_error("preprocess: resize ", pp.resize, " and crop ", pp.crop, " must be positive");
+  auto no_labels = [&](const char* what) {
+    if (!opts.labels.empty())
+      throw_error(spec, ": --labels ", opts.labels, " applies only to a flat folder of images (",
+                  what, " carries its own labels); drop --labels");
+  };
+  if (spec.rfind("tensor:", 0) == 0) {
+    no_labels("a tensor: spec");
+    return open_tensor_npy(spec.substr(7), pp);
+  }
   std::string kind;
   int64_t n = 0;
   uint64_t seed = 0;
-  if (!file_exists(spec) && parse_synthetic(spec, &kind, &n, &seed))
+  if (!file_exists(spec) && parse_synthetic(spec, &kind, &n, &seed)) {
+    no_labels("a synthetic set");
     return make_synthetic(kind, n, seed, pp);
+  }
   if (spec.empty())
     throw_error("empty data set spec; pass a folder, a CIFAR batch file, or gaussian:N");
   if (!file_exists(spec))
     throw_error(spec,
-                ": no such file or folder; pass an image folder, a CIFAR batch file, "
-                "gaussian:N or uniform:N");
-  if (is_directory(spec)) return open_image_folder(spec, pp);
+                ": no such file or folder; pass an image folder, a CIFAR batch file, an SVHN "
+                ".mat file, tensor:FILE.npy, gaussian:N or uniform:N");
+  if (is_directory(spec)) return open_image_folder(spec, pp, opts.labels);
+  no_labels("a data set file");
   if (ends_with(lower(spec), ".bin")) return open_cifar_binary(spec, pp);
+  if (ends_with(lower(spec), ".mat")) return open_svhn_mat(spec, pp);
+  if (ends_with(lower(spec), ".npy"))
+    throw_error(spec,
+                ": an .npy file is read as pre-processed tensors only with the prefix: "
+                "tensor:",
+                spec);
   if (is_pickle(spec)) return open_cifar_python(spec, pp);
   throw_error(spec,
               ": not a data set this tool reads (expected an image folder, a CIFAR binary "
-              "batch *.bin or a CIFAR python batch); check the path");
+              "batch *.bin, a CIFAR python batch, an SVHN *.mat file or tensor:FILE.npy); "
+              "check the path");
 }
 
 }  // namespace dice

@@ -6,12 +6,21 @@
 //   <file>.bin        CIFAR-10 / CIFAR-100 binary batch (data_batch_N.bin, test_batch.bin,
 //                     train.bin, test.bin).
 //   <pickle file>     CIFAR-10 / CIFAR-100 python batch (data_batch_N, test_batch, train, test).
+//   <file>.mat        SVHN's test_32x32.mat / train_32x32.mat (MATLAB v5: X uint8 32x32x3xN,
+//                     y double Nx1 with 10 meaning digit 0); see svhn.cpp.
+//   tensor:<file>.npy pre-processed float32 N x 3 x S x S, fed to the network as it is (S must be
+//                     the model's input size); labels from <file>.labels.npy beside it (int64
+//                     (N,), optional: -1 otherwise), the names `dice features --out X` writes.
+//   ILSVRC-2012: train/ and val/ with <wnid> sub-folders are ImageFolders (label = rank of the
+//                     wnid in sorted order, the torchvision/ImageNet-1k class index); the flat
+//                     val folder of ILSVRC2012_val_*.JPEG takes DatasetOptions::labels.
 //   gaussian:N[:SEED] N synthetic images, pixels N(0.5, 1) clipped to [0, 1], then Normalize.
 //   uniform:N[:SEED]  N synthetic images, pixels U[0, 1), then Normalize.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/transforms.h"
@@ -34,11 +43,26 @@ class Dataset {
   int64_t image_size_ = 32;
 };
 
+// Options that only some specs take.
+struct DatasetOptions {
+  // A ground-truth file for a flat folder of images (no class sub-folders): one line per image,
+  // "<file name> <class index>", e.g. "ILSVRC2012_val_00000001.JPEG 65" (see read_labels_file).
+  std::string labels;
+};
+
 // Opens the data set a spec names (see above); throws dice::Error naming the path and the fix.
-std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess& pp);
+std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess& pp,
+                                      const DatasetOptions& opts = {});
 
 // The individual readers, for callers that know what they hold.
-std::unique_ptr<Dataset> open_image_folder(const std::string& dir, const Preprocess& pp);
+// labels_file: see DatasetOptions::labels (only for a flat folder; empty = none).
+std::unique_ptr<Dataset> open_image_folder(const std::string& dir, const Preprocess& pp,
+                                           const std::string& labels_file = "");
+std::unique_ptr<Dataset> open_svhn_mat(const std::string& path, const Preprocess& pp);
+// path is the .npy file (without the "tensor:" prefix).
+std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preprocess& pp);
+// "<name> <label>" lines -> map from file name to label; throws naming the file and the line.
+std::vector<std::pair<std::string, int64_t>> read_labels_file(const std::string& path);
 std::unique_ptr<Dataset> open_cifar_binary(const std::string& path, const Preprocess& pp);
 std::unique_ptr<Dataset> open_cifar_python(const std::string& path, const Preprocess& pp);
 // kind is "gaussian" or "uniform".

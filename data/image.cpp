@@ -15,11 +15,22 @@
 // - JPEG: stb's IDCT, chroma upsampling and colour conversion are replaced by libjpeg's exact
 //   integer arithmetic (stb_image_impl.cpp), so baseline and progressive YCbCr/gray JPEGs decode
 //   as PIL decodes them (tests/data/image_test.cpp checks it and states the measured bound).
+// - CMYK/YCCK JPEG: PIL reads every 4-component JPEG as Adobe-inverted CMYK ("CMYK;I") and
+//   converts with Convert.c's cmyk2rgb, r = nk - nk*c/255 (nk = 255 - k, MULDIV255 rounding) on the
+//   inverted values; in terms of the stored samples that is exactly round(C*K/255), stb's
+//   "blinn" product (no exact .5 ties exist). stb applies it only when an Adobe APP14 marker says
+//   transform 0 (CMYK) or 2 (YCCK); libjpeg also treats a 4-component file without the marker as
+//   CMYK and any other transform as YCCK, so jpeg_scan() hands stb a copy with the marker
+//   inserted or the transform rewritten. (Pillow's cmyk2rgb is not 255 - min(255, c + k).)
+// - JPEG flavours stb cannot decode (arithmetic coding, 12-bit, lossless, hierarchical) are
+//   recognised from their SOF marker and refused with a message naming the file and the fix,
+//   before stb sees them; libjpeg-turbo (--decoder turbo) decodes arithmetic-coded files.
 // Nothing here applies EXIF orientation or colour profiles, and neither does Image.open.
 #include "data/image.h"
 
 #include <stb_image.h>  // declarations only; the implementation is in stb_image_impl.cpp
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 
@@ -149,9 +160,133 @@ void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& name) {
   }
 }
 
+// What libjpeg's jpeg_read_header learns before the first scan: the frame type and the colour
+// transform of 4-component files (jdapimin.c default_decompress_parms).
+struct JpegScan {
+  unsigned sof = 0;  // 0xC0..0xCF frame marker, 0 if none was found
+  unsigned precision = 8, components = 0;
+  long adobe_transform_at = -1;  // offset of the APP14 transform byte, -1 without the marker
+};
+
+JpegScan jpeg_scan(const uint8_t* d, size_t n) {
+  JpegScan s;
+  size_t i = 2;
+  while (i + 4 <= n) {
+    if (d[i] != 0xFF) {  // junk between segments: libjpeg skips it too
+      ++i;
+      continue;
+    }
+    const unsigned m = d[i + 1];
+    if (m == 0xFF) {
+      ++i;
+      continue;
+    }
+    if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {
+      i += 2;
+      continue;
+    }
+    if (m == 0xDA || m == 0xD9) break;  // first scan or end: the header is complete
+    const size_t len = static_cast<size_t>(d[i + 2]) << 8 | d[i + 3];
+    if (len < 2 || i + 2 + len > n) break;
+    const uint8_t* seg = d + i + 4;
+    const size_t sl = len - 2;
+    if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC && sl >= 6 && !s.sof) {
+      s.sof = m;
+      s.precision = seg[0];
+      s.components = seg[5];
+    } else if (m == 0xEE && sl >= 12 && std::memcmp(seg, "Adobe", 5) == 0) {
+      s.adobe_transform_at = static_cast<long>(i + 4 + 11);
+    }
+    i += 2 + len;
+  }
+  return s;
+}
+
+// Refuses the JPEG flavours a decoder cannot read, with the fix; see the file comment.
+void check_jpeg_flavour(const JpegScan& s, JpegDecoder dec, const std::string& name) {
+  const unsigned m = s.sof;
+  if (m == 0xC3 || m == 0xC7 || m == 0xCB || m == 0xCF)
+    throw_error(name, ": lossless JPEG (SOF", m - 0xC0,
+                ") is not supported; convert it to PNG or to a baseline JPEG");
+  if (m == 0xC5 || m == 0xC6 || m == 0xCD || m == 0xCE)
+    throw_error(name, ": hierarchical JPEG (SOF", m - 0xC0,
+                ") is not supported; re-encode it as a baseline JPEG");
+  if (m && s.precision != 8)
+    throw_error(name, ": ", s.precision,
+                "-bit JPEG is not supported (8-bit samples only, as in PIL); "
+                "convert it to an 8-bit JPEG or PNG");
+  if ((m == 0xC9 || m == 0xCA) && dec == JpegDecoder::kStb)
+    throw_error(name,
+                ": arithmetic-coded JPEG, which stb_image cannot decode; re-encode it "
+                "(jpegtran -optimize IN > OUT) or decode with libjpeg-turbo (--decoder turbo)");
+}
+
+std::atomic<JpegDecoder> g_jpeg_decoder{JpegDecoder::kStb};
+
+Image decode_stb(const uint8_t* data, size_t size, const std::string& name);
+
 }  // namespace
 
+bool have_turbojpeg() {
+#ifdef DICE_HAVE_TURBOJPEG
+  return true;
+#else
+  return false;
+#endif
+}
+
+JpegDecoder parse_jpeg_decoder(const std::string& v) {
+  if (v == "stb") return JpegDecoder::kStb;
+  if (v != "turbo") throw_error("JPEG decoder must be 'stb' or 'turbo', got '", v, "'");
+  if (!have_turbojpeg())
+    throw_error(
+        "JPEG decoder 'turbo': this dice was built without libjpeg-turbo; install "
+        "libturbojpeg0-dev and rebuild, or use the default decoder (stb)");
+  return JpegDecoder::kTurbo;
+}
+
+void set_jpeg_decoder(JpegDecoder d) {
+  if (d == JpegDecoder::kTurbo && !have_turbojpeg()) parse_jpeg_decoder("turbo");  // throws
+  g_jpeg_decoder.store(d);
+}
+
+JpegDecoder jpeg_decoder() { return g_jpeg_decoder.load(); }
+
 Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name) {
+  return decode_image_memory(data, size, name, jpeg_decoder());
+}
+
+Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name,
+                          JpegDecoder jpeg) {
+  if (size == 0) fail(name, "empty file");
+  if (!has_prefix(data, size, "\xFF\xD8")) return decode_stb(data, size, name);
+  const JpegScan scan = jpeg_scan(data, size);
+  check_jpeg_flavour(scan, jpeg, name);
+  if (jpeg == JpegDecoder::kTurbo) {
+    Image img;
+    if (decode_jpeg_turbo(data, size, name, &img)) return img;  // else: stb, the fallback
+  }
+  if (scan.components != 4) return decode_stb(data, size, name);
+  // 4 components: make stb see the colour transform libjpeg would assume (see the file comment).
+  std::vector<uint8_t> patched;
+  if (scan.adobe_transform_at < 0) {
+    static const uint8_t kAdobe[16] = {0xFF, 0xEE, 0,   14, 'A', 'd', 'o', 'b',
+                                       'e',  0,    100, 0,  0,   0,   0,   0};  // transform 0: CMYK
+    patched.assign(data, data + 2);
+    patched.insert(patched.end(), kAdobe, kAdobe + 16);
+    patched.insert(patched.end(), data + 2, data + size);
+  } else {
+    const uint8_t t = data[scan.adobe_transform_at];
+    if (t == 0 || t == 2) return decode_stb(data, size, name);
+    patched.assign(data, data + size);
+    patched[static_cast<size_t>(scan.adobe_transform_at)] = 2;  // libjpeg: anything else is YCCK
+  }
+  return decode_stb(patched.data(), patched.size(), name);
+}
+
+namespace {
+
+Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
   if (size == 0) fail(name, "empty file");
   if (size > static_cast<size_t>(INT32_MAX)) fail(name, "file larger than 2 GiB");
   const int len = static_cast<int>(size);
@@ -192,6 +327,8 @@ Image decode_image_memory(const uint8_t* data, size_t size, const std::string& n
   std::memcpy(img.rgb.data(), px.get(), npix * 3);
   return img;
 }
+
+}  // namespace
 
 Image decode_image(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);

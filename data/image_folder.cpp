@@ -14,15 +14,25 @@
 // TIFF and WebP are listed (keeping indices aligned with torchvision) but not decodable here: the
 // folder is refused at open time, naming the first such file, rather than failing mid-run.
 // Symlink cycles, which would make os.walk loop, are cut (a link back to an ancestor folder).
+// ILSVRC-2012: train/<wnid>/ and val/<wnid>/ are ordinary ImageFolders (sorted wnids = the
+// ImageNet-1k class index torchvision's weights use). The flat val/ folder of
+// ILSVRC2012_val_*.JPEG gets its labels from a ground-truth file (`--labels`): lines
+// "<file name> <class index>" looked up by the image's file name; every image of the folder must
+// have one (an error names the first that has none), extra lines are allowed (a --limit subset).
+// The devkit's ILSVRC2012_validation_ground_truth.txt (one 1-based ILSVRC id per line, *not* the
+// sorted-wnid index) is recognised and refused with an explanation.
 #include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <utility>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "data/dataset.h"
 #include "data/image.h"
 
@@ -111,7 +121,9 @@ class ImageFolderDataset final : public Dataset {
   }
   std::string describe() const override {
     std::string n = std::to_string(paths_.size()) + " images)";
-    if (classes_.empty()) return "image folder " + root_ + " (unlabeled, " + n;
+    if (classes_.empty())
+      return "image folder " + root_ +
+             (!labels_.empty() && labels_[0] >= 0 ? " (labels from a file, " : " (unlabeled, ") + n;
     return "ImageFolder " + root_ + " (" + std::to_string(classes_.size()) + " classes, " + n;
   }
   std::vector<std::string> class_names() const override { return classes_; }
@@ -125,7 +137,54 @@ class ImageFolderDataset final : public Dataset {
 
 }  // namespace
 
-std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Preprocess& pp) {
+std::vector<std::pair<std::string, int64_t>> read_labels_file(const std::string& path) {
+  if (!file_exists(path) || is_directory(path))
+    throw_error(path,
+                ": no such labels file; pass lines '<image file name> <class index>', e.g. "
+                "'ILSVRC2012_val_00000001.JPEG 65'");
+  const std::vector<uint8_t> bytes = read_file(path);
+  std::vector<std::pair<std::string, int64_t>> out;
+  size_t pos = 0;
+  int64_t line_no = 0;
+  while (pos < bytes.size()) {
+    size_t end = pos;
+    while (end < bytes.size() && bytes[end] != '\n') ++end;
+    std::string line(bytes.begin() + static_cast<std::ptrdiff_t>(pos),
+                     bytes.begin() + static_cast<std::ptrdiff_t>(end));
+    pos = end + 1;
+    ++line_no;
+    std::vector<std::string> f;
+    size_t i = 0;
+    while (i < line.size()) {
+      while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
+      size_t j = i;
+      while (j < line.size() && !std::isspace(static_cast<unsigned char>(line[j]))) ++j;
+      if (j > i) f.push_back(line.substr(i, j - i));
+      i = j;
+    }
+    if (f.empty() || f[0][0] == '#') continue;
+    auto is_int = [](const std::string& t) {
+      return !t.empty() && t.size() < 10 &&
+             std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (f.size() == 1 && is_int(f[0]))
+      throw_error(path, ":", line_no,
+                  ": a bare number: this looks like the devkit's "
+                  "ILSVRC2012_validation_ground_truth.txt, whose 1-based ILSVRC ids are not the "
+                  "class indices of torchvision's weights; use a file of '<file name> <index>' "
+                  "lines with the sorted-wnid index (e.g. 'ILSVRC2012_val_00000001.JPEG 65')");
+    if (f.size() != 2 || !is_int(f[1]))
+      throw_error(path, ":", line_no, ": expected '<image file name> <class index>', got '", line,
+                  "'");
+    out.emplace_back(f[0], std::stoll(f[1]));
+  }
+  if (out.empty())
+    throw_error(path, ": no labels in the file; expected '<file name> <index>' lines");
+  return out;
+}
+
+std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Preprocess& pp,
+                                           const std::string& labels_file) {
   std::string dir = dir_in;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   std::vector<Entry> top = list_dir(dir);
@@ -134,11 +193,33 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Prep
   for (const Entry& e : top)
     if (e.is_dir) classes.push_back(e.name);
 
+  if (!labels_file.empty() && !classes.empty())
+    throw_error(dir, ": has class sub-folders (", classes[0],
+                ", ...), whose sorted order gives the "
+                "labels; --labels ",
+                labels_file, " is only for a flat folder of images: drop it");
   if (classes.empty()) {
+    std::map<std::string, int64_t> truth;
+    if (!labels_file.empty())
+      for (auto& [name, label] : read_labels_file(labels_file)) {
+        auto [it, fresh] = truth.emplace(name, label);
+        if (!fresh && it->second != label)
+          throw_error(labels_file, ": ", name, " is listed twice with different labels (",
+                      it->second, " and ", label, ")");
+      }
     for (const Entry& e : top)
       if (has_image_extension(e.name)) {
         paths.push_back(dir + "/" + e.name);
-        labels.push_back(-1);
+        int64_t label = -1;
+        if (!labels_file.empty()) {
+          auto it = truth.find(e.name);
+          if (it == truth.end())
+            throw_error(labels_file, ": no label for ", dir, "/", e.name,
+                        "; every image of the folder needs a line '", e.name,
+                        " <class index>' (or move the image out)");
+          label = it->second;
+        }
+        labels.push_back(label);
       }
     if (paths.empty()) {
       bool cifar = false;

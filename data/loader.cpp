@@ -11,10 +11,14 @@
 // in index order, every sample before it was already claimed and completes, so the consumer gets
 // every batch before the failing one, then the error (after in-flight samples settle, which makes
 // the reported sample deterministic).
+// skip_bad: a dice::Error from a sample is a warning instead; the sample counts as done with a
+// zero image, and its index goes into the slot's `skipped` list (sorted when delivered).
 #include "data/loader.h"
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -28,7 +32,7 @@ struct BatchLoader::Impl {
   struct Slot {
     int64_t batch = -1, done = 0;
     Tensor images;
-    std::vector<int64_t> labels;
+    std::vector<int64_t> labels, skipped;
   };
 
   const Dataset& ds;
@@ -40,11 +44,13 @@ struct BatchLoader::Impl {
   int64_t next_sample = 0, delivered = 0, inflight = 0;
   int64_t err_index = INT64_MAX;
   std::exception_ptr err;
-  bool stop = false, failed = false;
+  bool stop = false, failed = false, skip_bad = false;
+  int64_t skipped_total = 0;
   std::unique_ptr<Progress> progress;
 
-  Impl(const Dataset& d, int64_t batch_size, int threads, int64_t limit, std::string label)
-      : ds(d), bs(batch_size) {
+  Impl(const Dataset& d, int64_t batch_size, int threads, int64_t limit, std::string label,
+       bool skip)
+      : ds(d), bs(batch_size), skip_bad(skip) {
     if (batch_size <= 0) throw_error("batch size ", batch_size, " must be positive");
     const int64_t size = ds.size();
     total = limit < 0 ? size : std::min(limit, size);
@@ -97,17 +103,28 @@ struct BatchLoader::Impl {
         slot.images.shape = {n, 3, ds.image_size(), ds.image_size()};
         slot.images.data.resize(static_cast<size_t>(n * per_sample));
         slot.labels.assign(static_cast<size_t>(n), -1);
+        slot.skipped.clear();
       }
       float* dst = slot.images.ptr() + (i - b * bs) * per_sample;
       ++inflight;
       lk.unlock();
       std::exception_ptr e;
       int64_t label = -1;
+      bool skip = false;
       try {
         label = ds.label(i);
         ds.load(i, dst);
-      } catch (const Error&) {
-        e = std::current_exception();
+      } catch (const Error& ex) {
+        if (skip_bad) {
+          skip = true;
+          label = -1;
+          std::memset(dst, 0, static_cast<size_t>(per_sample) * sizeof(float));
+          // "\r\033[K" first when a progress bar may be on the line (it redraws below).
+          std::fprintf(stderr, "%swarning: skipped (--skip-bad): %s\n",
+                       progress && progress->enabled() ? "\r\033[K" : "", ex.what());
+        } else {
+          e = std::current_exception();
+        }
       } catch (const std::exception& ex) {
         e = std::make_exception_ptr(
             Error(ds.describe() + ": sample " + std::to_string(i) + ": " + ex.what()));
@@ -127,6 +144,10 @@ struct BatchLoader::Impl {
         continue;  // the wait predicate sees err and returns
       }
       slot.labels[static_cast<size_t>(i - b * bs)] = label;
+      if (skip) {
+        slot.skipped.push_back(i);
+        ++skipped_total;
+      }
       if (++slot.done == static_cast<int64_t>(slot.labels.size()))
         cv_ready.notify_all();
       else if (err && inflight == 0)
@@ -152,6 +173,9 @@ struct BatchLoader::Impl {
     }
     std::swap(out->images, slot.images);
     std::swap(out->labels, slot.labels);
+    std::swap(out->skipped, slot.skipped);
+    std::sort(out->skipped.begin(), out->skipped.end());
+    slot.skipped.clear();
     out->start = b * bs;
     out->count = batch_count(b);
     slot.batch = -1;
@@ -168,13 +192,18 @@ struct BatchLoader::Impl {
 };
 
 BatchLoader::BatchLoader(const Dataset& ds, int64_t batch_size, int threads, int64_t limit,
-                         std::string progress_label)
-    : impl_(std::make_unique<Impl>(ds, batch_size, threads, limit, std::move(progress_label))) {}
+                         std::string progress_label, bool skip_bad)
+    : impl_(std::make_unique<Impl>(ds, batch_size, threads, limit, std::move(progress_label),
+                                   skip_bad)) {}
 
 BatchLoader::~BatchLoader() = default;
 
 bool BatchLoader::next(Batch* out) { return impl_->next(out); }
 int64_t BatchLoader::total() const { return impl_->total; }
 int64_t BatchLoader::num_batches() const { return impl_->nbatches; }
+int64_t BatchLoader::skipped() const {
+  std::lock_guard<std::mutex> lk(impl_->m);
+  return impl_->skipped_total;
+}
 
 }  // namespace dice

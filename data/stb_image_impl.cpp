@@ -18,9 +18,10 @@
 // stb's own definitions with function-like macros (which do not expand at the bare-name
 // assignments) makes those assignments pick up the functions below. STBI_NO_SIMD keeps stb from
 // swapping in its SSE2 kernels.
-// Not covered (rare): CMYK/YCCK JPEGs (stb's CMYK math is not PIL's), arithmetic coding and
-// 12-bit JPEGs (stb refuses them), and libjpeg's block smoothing of *incomplete* progressive
-// files.
+// CMYK/YCCK JPEGs: stb's product round(C*K/255) equals PIL's cmyk2rgb on the inverted samples,
+// and image.cpp makes stb see the colour transform libjpeg assumes. Arithmetic coding and 12-bit
+// JPEGs stb cannot decode (image.cpp refuses them by name). Not covered (rare): libjpeg's block
+// smoothing of *incomplete* progressive files.
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO
 #define STBI_NO_SIMD

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/conv2d.h"
 #include "kernels/cuda_memory.h"
 #include "nn/cuda_plan.h"
 #include "nn/model.h"
@@ -108,7 +109,7 @@ class ResNetCuda : public Model {
   DeviceArena arena_;
   float* buf_[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
   std::unique_ptr<CudnnState> cudnn_;
-  std::unique_ptr<CudaPipeline> pipeline_;  // last: destroyed first, while the rest is alive
+  std::unique_ptr<CudaPipeline> pipeline_;  // released first, by the destructor
 };
 
 }  // namespace dice

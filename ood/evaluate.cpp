@@ -1,6 +1,7 @@
 // Feature extraction and heads (see evaluate.h).
 #include "ood/evaluate.h"
 
+#include <algorithm>
 #include <deque>
 #include <utility>
 
@@ -11,7 +12,8 @@
 namespace dice {
 
 FeatureSet extract_features(Model& model, const Dataset& data, const std::string& name,
-                            int64_t batch, int loader_threads, int64_t limit, bool progress) {
+                            int64_t batch, int loader_threads, int64_t limit, bool progress,
+                            bool skip_bad) {
   if (data.image_size() != model.input_size())
     throw_error(name, ": images are pre-processed to ", data.image_size(), "x", data.image_size(),
                 " but ", model.name(), " expects ", model.input_size(), "x", model.input_size());
@@ -21,13 +23,14 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
   int64_t n = limit >= 0 && limit < data.size() ? limit : data.size();
   fs.features.resize(static_cast<size_t>(n * fs.dim));
   fs.labels.resize(static_cast<size_t>(n));
-  BatchLoader loader(data, batch, loader_threads, n, progress ? name : std::string());
+  BatchLoader loader(data, batch, loader_threads, n, progress ? name : std::string(), skip_bad);
   Batch b;
   const int depth = model.pipeline_depth();
   if (depth < 2) {
     while (loader.next(&b)) {
       model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
       for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
+      fs.skipped.insert(fs.skipped.end(), b.skipped.begin(), b.skipped.end());
       fs.count = b.start + b.count;
     }
   } else {
@@ -46,6 +49,7 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
         model.submit(b.images.ptr(), b.count);  // copies the images: b may be reused at once
         in_flight.emplace_back(b.start, b.count);
         for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
+        fs.skipped.insert(fs.skipped.end(), b.skipped.begin(), b.skipped.end());
       }
       while (!in_flight.empty()) collect_oldest();
     } catch (...) {
@@ -61,6 +65,24 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
     }
   }
   DICE_ASSERT(fs.count == n);
+  if (!fs.skipped.empty()) {  // drop the skipped rows, keeping the order of the others
+    int64_t out = 0;
+    size_t k = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (k < fs.skipped.size() && fs.skipped[k] == i) {
+        ++k;
+        continue;
+      }
+      if (out != i) {
+        std::copy_n(fs.features.begin() + i * fs.dim, fs.dim, fs.features.begin() + out * fs.dim);
+        fs.labels[static_cast<size_t>(out)] = fs.labels[static_cast<size_t>(i)];
+      }
+      ++out;
+    }
+    fs.count = out;
+    fs.features.resize(static_cast<size_t>(out * fs.dim));
+    fs.labels.resize(static_cast<size_t>(out));
+  }
   return fs;
 }
 

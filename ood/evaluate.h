@@ -21,11 +21,15 @@ struct FeatureSet {
   int64_t count = 0, dim = 0;
   std::vector<float> features;  // [count][dim]
   std::vector<int64_t> labels;  // [count], -1 where unlabeled
+  std::vector<int64_t> skipped; // data-set indices dropped by skip_bad (not in features/labels)
 };
 
-// Runs the model over the data set (at most `limit` samples when limit >= 0).
+// Runs the model over the data set (at most `limit` samples when limit >= 0). With skip_bad,
+// samples that fail to load are warned about and dropped (see BatchLoader): the rows keep the
+// data-set order, minus those samples, whose indices are listed in FeatureSet::skipped.
 FeatureSet extract_features(Model& model, const Dataset& data, const std::string& name,
-                            int64_t batch, int loader_threads, int64_t limit, bool progress);
+                            int64_t batch, int loader_threads, int64_t limit, bool progress,
+                            bool skip_bad = false);
 
 struct HeadConfig {
   std::string label;              // e.g. "Energy", "DICE (p=90)"

@@ -167,7 +167,8 @@ int64_t model_fingerprint(const Model& model) {
 }
 
 PrecomputePart precompute_part(Model& model, const Dataset& data, const std::string& name,
-                               ShardSpec shard, int64_t batch, int loader_threads, bool progress) {
+                               ShardSpec shard, int64_t batch, int loader_threads, bool progress,
+                               bool skip_bad) {
   if (data.image_size() != model.input_size())
     throw_error(name, ": images are pre-processed to ", data.image_size(), "x", data.image_size(),
                 " but ", model.name(), " expects ", model.input_size(), "x", model.input_size());
@@ -181,17 +182,26 @@ PrecomputePart precompute_part(Model& model, const Dataset& data, const std::str
   if (slice.size() == 0) return part;
   const int64_t dim = model.feature_dim();
   std::vector<float> feats;
-  BatchLoader loader(slice, batch, loader_threads, -1, progress ? name : std::string());
+  BatchLoader loader(slice, batch, loader_threads, -1, progress ? name : std::string(), skip_bad);
   Batch b;
   while (loader.next(&b)) {
     feats.resize(static_cast<size_t>(b.count * dim));
     model.features(b.images.ptr(), b.count, feats.data());
-    const int64_t bad = part.sum.add(feats.data(), b.count);
-    if (bad >= 0)
-      throw_error(name, ": sample ", part.begin + b.start + bad, " has a NaN or infinite feature;"
-                  " the weights or the input are broken (check them with dice features)");
+    // Rows [r0, r1) of the batch that loaded; the skipped ones are left out of the sum.
+    auto add_rows = [&](int64_t r0, int64_t r1) {
+      const int64_t bad = r1 > r0 ? part.sum.add(feats.data() + r0 * dim, r1 - r0) : -1;
+      if (bad >= 0)
+        throw_error(name, ": sample ", part.begin + b.start + r0 + bad, " has a NaN or infinite "
+                    "feature; the weights or the input are broken (check them with dice features)");
+    };
+    int64_t r0 = 0;
+    for (int64_t idx : b.skipped) {
+      add_rows(r0, idx - b.start);
+      r0 = idx - b.start + 1;
+    }
+    add_rows(r0, b.count);
   }
-  DICE_ASSERT(part.sum.count() == part.end - part.begin);
+  DICE_ASSERT(part.sum.count() + loader.skipped() == part.end - part.begin);
   return part;
 }
 
@@ -222,7 +232,7 @@ ExactFeatureSum merge_parts(const std::vector<PrecomputePart>& parts, const std:
   int64_t next = 0;
   for (size_t idx : order) {
     const PrecomputePart& p = parts[idx];
-    if (p.begin != next || p.end != p.shard.end(p.total) || p.sum.count() != p.end - p.begin)
+    if (p.begin != next || p.end != p.shard.end(p.total) || p.sum.count() > p.end - p.begin)
       throw_error(names[idx], ": covers samples [", p.begin, ", ", p.end, ") with ", p.sum.count(),
                   " counted; expected [", next, ", ", p.shard.end(p.total), "): the file is damaged");
     total.merge(p.sum);
@@ -233,10 +243,14 @@ ExactFeatureSum merge_parts(const std::vector<PrecomputePart>& parts, const std:
 }
 
 std::vector<double> precompute_mean(Model& model, const Dataset& data, const std::string& name,
-                                    int64_t batch, int loader_threads, bool progress) {
+                                    int64_t batch, int loader_threads, bool progress,
+                                    bool skip_bad, int64_t* used) {
   std::vector<PrecomputePart> parts;
-  parts.push_back(precompute_part(model, data, name, ShardSpec{}, batch, loader_threads, progress));
-  return merge_parts(parts, {name}).mean();
+  parts.push_back(
+      precompute_part(model, data, name, ShardSpec{}, batch, loader_threads, progress, skip_bad));
+  ExactFeatureSum total = merge_parts(parts, {name});
+  if (used) *used = total.count();
+  return total.mean();
 }
 
 std::vector<int64_t> part_to_rows(const PrecomputePart& part) {
@@ -263,7 +277,7 @@ PrecomputePart part_from_rows(std::vector<int64_t> v, const std::string& name) {
   p.total = meta[5], p.begin = meta[6], p.end = meta[7], p.fingerprint = meta[9];
   if (meta[8] != dim || meta[2] < 0 || p.shard.count < 1 || p.shard.index < 0 ||
       p.shard.index >= p.shard.count || p.total < 0 || p.begin < 0 || p.end < p.begin || p.end > p.total ||
-      meta[2] != p.end - p.begin)
+      meta[2] > p.end - p.begin)  // below it when --skip-bad left samples out
     throw_error(name, ": inconsistent precompute part header; the file is damaged", fix);
   const int64_t count = meta[2];
   v.resize(static_cast<size_t>(dim * kL));

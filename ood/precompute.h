@@ -70,15 +70,18 @@ struct PrecomputePart {
 // A hash of the model's fc weight and bias (FNV-1a over their bytes), stored in part files.
 int64_t model_fingerprint(const Model& model);
 
-// Runs the model over this shard's slice of the data set.
+// Runs the model over this shard's slice of the data set. With skip_bad, samples that fail to
+// load are warned about and left out of the sum (its count is then below end - begin).
 PrecomputePart precompute_part(Model& model, const Dataset& data, const std::string& name,
-                               ShardSpec shard, int64_t batch, int loader_threads, bool progress);
+                               ShardSpec shard, int64_t batch, int loader_threads, bool progress,
+                               bool skip_bad = false);
 // Checks that the parts are shards 0..n-1 of one n, of one data set and one model, each once,
 // covering [0, N) contiguously; then adds them in shard order. `names` label the parts in errors.
 ExactFeatureSum merge_parts(const std::vector<PrecomputePart>& parts, const std::vector<std::string>& names);
 // The unsharded computation: shard 0/1 through merge_parts. Returns the (D,) mean.
 std::vector<double> precompute_mean(Model& model, const Dataset& data, const std::string& name,
-                                    int64_t batch, int loader_threads, bool progress);
+                                    int64_t batch, int loader_threads, bool progress,
+                                    bool skip_bad = false, int64_t* used = nullptr);
 
 // Part files: one int64 .npy of shape (D + 1, kLimbs) (C order, written atomically):
 //   rows 0..D-1: the normalized limbs of each dimension's exact sum (see ExactFeatureSum);

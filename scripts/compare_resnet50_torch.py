@@ -8,10 +8,8 @@ imagenet-sample with torchvision (Resize(256), CenterCrop(224), ToTensor, Normal
 runs `dice features` on each checkpoint and prints the max normalized logit difference
 max|dice - torch| / max|torch| (the acceptance bound is 1e-4).
 
-Identical inputs: with the data spec `tensor:X.npy` the torchvision tensor itself is fed to dice.
-Where the dice binary does not know that spec yet, the script falls back to an ImageFolder of
-PNGs that PIL has already resized to shorter side 256: Resize(256) is then the identity on both
-sides and CenterCrop/ToTensor/Normalize are exact, so both networks still see the same tensor.
+Identical inputs: the torchvision tensor itself is saved as x.npy and fed to dice with the data
+spec `tensor:x.npy` (no pre-processing on the dice side), so only the networks are compared.
 
     /usr/bin/python3 scripts/compare_resnet50_torch.py [--dice build/dice] [--images 8]
 """
@@ -80,18 +78,10 @@ def main():
     randomize(model, torch.Generator().manual_seed(50))
     model.eval()
     norm = transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
-    tail = transforms.Compose([transforms.CenterCrop(224), transforms.ToTensor(), norm])
+    tail = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), norm])
 
     with tempfile.TemporaryDirectory() as tmp:
-        # Inputs: the images resized once by PIL (shorter side 256), kept as PNG for the fallback.
-        folder = os.path.join(tmp, "images", "all")
-        os.makedirs(folder)
-        xs = []
-        for i, p in enumerate(pick_images(args.images)):
-            img = transforms.Resize(256)(Image.open(p).convert("RGB"))
-            png = os.path.join(folder, f"{i:03d}.png")
-            img.save(png)
-            xs.append(tail(Image.open(png).convert("RGB")))
+        xs = [tail(Image.open(p).convert("RGB")) for p in pick_images(args.images)]
         x = torch.stack(xs)
         x_npy = os.path.join(tmp, "x.npy")
         np.save(x_npy, x.numpy().astype(np.float32))
@@ -109,11 +99,6 @@ def main():
             prefix = os.path.join(tmp, "dice_" + kind)
             rc, out = run_dice(args.dice, path, "tensor:" + x_npy, prefix)
             how = "tensor:x.npy"
-            if rc != 0:
-                print(f"  ({kind}: 'tensor:' spec not available in {args.dice}: {out.splitlines()[-1] if out else rc};"
-                      " using the PNG folder fallback)")
-                rc, out = run_dice(args.dice, path, os.path.join(tmp, "images"), prefix)
-                how = "PNG ImageFolder (same tensor)"
             if rc != 0:
                 sys.exit(f"dice failed on {kind}: {out}")
             got = np.load(prefix + ".logits.npy")

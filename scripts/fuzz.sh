@@ -9,7 +9,8 @@
 # so the committed corpora stay small. New crashing inputs are copied to
 # build-fuzz/fuzz-crashes/<target>/; the table at the end gives executions, coverage (cov: of
 # libFuzzer's final stats) and crashes per target, and the script fails if any target crashed.
-# Env: FUZZ_BUILD (build folder), FUZZ_RSS_MB (2048), FUZZ_KEEP_CORPUS=1 keeps the grown corpus.
+# Env: FUZZ_BUILD (build folder), FUZZ_RSS_MB (2048), FUZZ_KEEP_CORPUS=1 starts from and keeps the
+# grown corpus in build-fuzz/fuzz-corpus/<target>/ (so several long runs add up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-20}"
@@ -50,6 +51,9 @@ for t in "${TARGETS[@]}"; do
   work="$SCRATCH/$t"
   mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
   [[ -d fuzz/corpus/$t ]] && cp -r fuzz/corpus/"$t"/. "$work/corpus/"
+  if [[ "${FUZZ_KEEP_CORPUS:-0}" == 1 && -d $BUILD/fuzz-corpus/$t ]]; then
+    cp -r "$BUILD/fuzz-corpus/$t/." "$work/corpus/"
+  fi
   crashes=0
   # Replay the committed regressions first: each must run clean.
   if [[ -d fuzz/regressions/$t ]] && compgen -G "fuzz/regressions/$t/*" >/dev/null; then

@@ -2,6 +2,7 @@
 # gpu-check.sh: the checks that need a GPU, from a prebuilt build folder, in under 8 minutes.
 #
 #   scripts/gpu-check.sh [BUILD_DIR] [--assets DIR]             run the checks
+#   scripts/gpu-check.sh [BUILD_DIR] --only resnet              only the ResNet steps (9-11)
 #   scripts/gpu-check.sh [BUILD_DIR] --prepare [--assets SRC]   on the build machine, beforehand
 #
 # BUILD_DIR defaults to ./build. Device time is scarce, so the script never rebuilds binaries that
@@ -16,7 +17,16 @@
 #      with TF32 off, TF32 on, and channels_last AMP fp16, same batch sizes; skipped without torch;
 #   5. the CIFAR-10 evaluation on the GPU (`dice eval --device cuda`), timed; needs --assets;
 #   6. compute-sanitizer memcheck and 7. racecheck on small kernel tests and a small forward;
-#   8. bench_kernels_cuda (conv2d_cuda vs cuDNN, TFLOP/s) with the time that is left.
+#   8. bench_kernels_cuda (conv2d_cuda vs cuDNN, TFLOP/s) with the time that is left;
+#   then ResNet-50 (issue 5), after the DenseNet steps and within the same budget, so a full run
+#   reaches them only if time is left; `--only resnet` (or DICE_GPU_CHECK_ONLY=resnet) runs them
+#   alone with the whole budget:
+#   9. the tensor-core and ResNet tests: test_kernels Conv2dTc/MmaFragments/Precision/Conv2dTcPack
+#      (conv2d_tc vs conv2d_naive on every ResNet-50 shape, exact-operand and fp32 references) and
+#      test_nn ResNetCuda* (fp32 within 1e-4 of the CPU path, tensor-core modes, cuDNN backend);
+#  10. compute-sanitizer memcheck on the odd-shape conv2d_tc tests;
+#  11. bench_resnet_cuda: per-shape ours vs cuDNN at fp32/tf32/fp16/bf16 (TFLOP/s, ratio), end to
+#      end images/s at batch 1/32/256, per-stage times, top-1/logit/energy agreement with fp32.
 # The step summary and then the images/s table (ours vs PyTorch) come last; the exit status is
 # non-zero if any step failed, timed out or was skipped.
 #
@@ -29,7 +39,8 @@
 # Carrying to a device machine (the working tree travels, ignored build outputs only when named;
 # 64 MiB in all): build here, run --prepare, then carry the binaries, lib and assets-small alone:
 #   build/tests/test_kernels build/tests/test_nn build/bench/bench_kernels_cuda
-#   build/bench/bench_densenet_cuda build/dice build/lib build/assets-small   (about 30 MB)
+#   build/bench/bench_densenet_cuda build/bench/bench_resnet_cuda build/dice build/lib
+#   build/assets-small   (about 35 MB; 8 carry paths at most)
 #
 # Libraries: Debian ships Google Benchmark only as libbenchmark.so.1debian, which the GPU machine
 # lacks. --prepare (or any run where the library exists) copies it and libcudart into
@@ -42,9 +53,12 @@ set -u
 BUILD=build
 MODE=
 ASSETS=
+ONLY=${DICE_GPU_CHECK_ONLY:-}
 while [ $# -gt 0 ]; do
   case "$1" in
     --prepare) MODE=--prepare ;;
+    --only) ONLY=${2:-}; shift ;;
+    --only=*) ONLY=${1#--only=} ;;
     --assets) ASSETS=${2:-}; shift ;;
     --assets=*) ASSETS=${1#--assets=} ;;
     *) BUILD=$1 ;;
@@ -58,8 +72,14 @@ TEST_BIN=$BUILD/tests/test_kernels
 NN_TEST_BIN=$BUILD/tests/test_nn
 BENCH_BIN=$BUILD/bench/bench_kernels_cuda
 DN_BENCH_BIN=$BUILD/bench/bench_densenet_cuda
+RN_BENCH_BIN=$BUILD/bench/bench_resnet_cuda
 DICE_BIN=$BUILD/dice
-ALL_BINS=("$TEST_BIN" "$NN_TEST_BIN" "$DN_BENCH_BIN" "$DICE_BIN" "$BENCH_BIN")
+ALL_BINS=("$TEST_BIN" "$NN_TEST_BIN" "$DN_BENCH_BIN" "$DICE_BIN" "$BENCH_BIN" "$RN_BENCH_BIN")
+if [ -n "$ONLY" ] && [ "$ONLY" != resnet ]; then
+  echo "gpu-check: --only takes 'resnet', got '$ONLY'" >&2
+  exit 2
+fi
+[ "$ONLY" = resnet ] && ALL_BINS=("$TEST_BIN" "$NN_TEST_BIN" "$RN_BENCH_BIN")
 # Small shapes that still cover every kernel: all conv tile paths (TM = 1, 2, 4; kernel 1, 3,
 # generic), both pools, the head, the runtime helpers.
 SMALL_FILTER='Shapes/Conv2dCuda.MatchesNaive/odd_*:Shapes/Conv2dCuda.MatchesNaive/densenet_b3_3x3_last:Shapes/PoolCuda.*:Shapes/GlobalAvgPoolCuda.*:Shapes/HeadCuda.MatchesCpu/odd_*:HeadCudaTies.*:HeadCudaOutputs.*:DeviceArena.*:DeviceBuffer.*'
@@ -67,6 +87,10 @@ CUDA_FILTER='*Cuda*:DeviceArena*:DeviceBuffer*'
 # A small whole forward (DenseNet-BC depth 22, 3 images), through a captured graph.
 NN_SMALL_FILTER='DenseNetCuda.MatchesCpuDepth22Cifar100'
 NN_FILTER='DenseNetCuda*'
+# ResNet-50 / tensor cores (issue 5).
+TC_FILTER='Shapes/Conv2dTc.*:Conv2dTcArgs.*:MmaFragments.*:Precision.*:Conv2dTcPack.*'
+TC_SMALL_FILTER='Shapes/Conv2dTc.MatchesNaive/odd_*'
+RN_FILTER='ResNetCuda*'
 BATCHES=(1 64 256 1024)
 CIFAR_CKPT=checkpoints/CIFAR-10/densenet/checkpoint_100.pth.tar
 CIFAR_STAT=cache/CIFAR-10_densenet_feat_stat.npy
@@ -188,6 +212,8 @@ else
   skip_step "gpu" "no GPU visible"
 fi
 
+if [ "$ONLY" != resnet ]; then  # ---- DenseNet and kernel steps 1-8 ----
+
 # 1, 2: tests
 if [ -x "$TEST_BIN" ]; then
   run_step "cuda tests" 90 test_kernels.log "$TEST_BIN" --gtest_filter="$CUDA_FILTER" \
@@ -262,6 +288,38 @@ else
   skip_step "kernel bench" "missing $BENCH_BIN or its libraries"
 fi
 
+fi  # ---- end of the DenseNet and kernel steps ----
+
+# 9: tensor-core convolution and ResNet tests
+if [ -x "$TEST_BIN" ]; then
+  run_step "tc tests" 120 test_tc.log "$TEST_BIN" --gtest_filter="$TC_FILTER" \
+    --gtest_brief=1 --gtest_output="xml:$LOGS/test_tc.xml"
+else
+  skip_step "tc tests" "missing $TEST_BIN"
+fi
+if [ -x "$NN_TEST_BIN" ]; then
+  run_step "resnet tests" 120 test_resnet.log "$NN_TEST_BIN" --gtest_filter="$RN_FILTER" \
+    --gtest_brief=1 --gtest_output="xml:$LOGS/test_resnet.xml"
+else
+  skip_step "resnet tests" "missing $NN_TEST_BIN"
+fi
+# 10: memcheck on the small tensor-core cases
+if [ -x "$SANITIZER" ] && [ -x "$TEST_BIN" ]; then
+  run_step "memcheck tc" 60 memcheck_tc.log "$SANITIZER" --tool memcheck --leak-check full \
+    --error-exitcode 86 "$TEST_BIN" --gtest_filter="$TC_SMALL_FILTER" --gtest_brief=1
+else
+  skip_step "memcheck tc" "no compute-sanitizer or $TEST_BIN"
+fi
+# 11: ResNet-50, ours vs cuDNN
+if [ -x "$RN_BENCH_BIN" ] && libs_ok "$RN_BENCH_BIN"; then
+  run_step "resnet bench" 240 bench_resnet_cuda.log "$RN_BENCH_BIN" --benchmark_min_time=0.05 \
+    --benchmark_counters_tabular=true --benchmark_out="$LOGS/bench_resnet_cuda.json" \
+    --benchmark_out_format=json
+  mark_bench_errors bench_resnet_cuda.log
+else
+  skip_step "resnet bench" "missing $RN_BENCH_BIN or its libraries"
+fi
+
 # ---- summaries: per-kernel TFLOP/s, the steps, then the DenseNet table last ----
 if [ -s "$LOGS/bench_kernels_cuda.json" ] && command -v python3 >/dev/null 2>&1; then
   echo
@@ -279,6 +337,61 @@ impls = ["conv2d_cuda_fused", "conv2d_cuda_plain", "conv2d_cudnn"]
 print("TFLOP/s (fp32)       %-24s %6s %8s %8s %8s" % ("shape", "batch", "fused", "plain", "cudnn"))
 for (shape, batch), r in sorted(rows.items(), key=lambda kv: kv[0][1]):  # stable: table order
     print("                     %-24s %6d %8s %8s %8s" % (shape, batch, *(r.get(i, "-") for i in impls)))
+EOF
+fi
+
+if [ -s "$LOGS/bench_resnet_cuda.json" ] && command -v python3 >/dev/null 2>&1; then
+  echo
+  python3 - "$LOGS/bench_resnet_cuda.json" <<'EOF'
+import json, sys
+conv, e2e, agree, layers, order = {}, {}, {}, {}, []
+for b in json.load(open(sys.argv[1])).get("benchmarks", []):
+    parts = b["name"].split("/")
+    err = b.get("error_occurred")
+    if parts[0] == "Conv" and len(parts) >= 3:
+        if parts[1] not in order:
+            order.append(parts[1])
+        conv[(parts[1], parts[2])] = None if err else (b.get("TFLOP/s", 0.0), b.get("count", 0),
+                                                        b.get("real_time", 0.0))
+    elif parts[0] == "ResNet50" and len(parts) >= 3:
+        e2e[(parts[1], int(parts[2].split(":")[1]))] = None if err else b.get("images/s")
+    elif parts[0] == "ResNet50Agreement" and not err:
+        agree[parts[1]] = (b.get("top1_agree_%"), b.get("max_logit_dev"), b.get("max_energy_dev"))
+    elif parts[0] == "ResNet50Layers" and not err:
+        layers[parts[1]] = {k[:-3]: v for k, v in b.items() if k.endswith("_ms")}
+precs = ["fp32", "tf32", "fp16", "bf16"]
+f = lambda v: "%7.1f" % v[0] if v else "%7s" % "-"
+r = lambda a, b: "%6.2fx" % (a[0] / b[0]) if a and b and b[0] else "%7s" % "-"
+print("ResNet-50 convolutions at batch 256, TFLOP/s: ours (o_), cuDNN (c_), ratio ours/cuDNN")
+print("%-26s %3s " % ("shape", "n") + " ".join("%7s %7s %7s" % ("o_" + p, "c_" + p, "ratio") for p in precs))
+for s in order:
+    cnt = next((v[1] for (sh, _), v in conv.items() if sh == s and v), 0)
+    print("%-26s %3d " % (s, cnt) + " ".join("%s %s %s" % (f(conv.get((s, "ours_" + p))),
+          f(conv.get((s, "cudnn_" + p))), r(conv.get((s, "ours_" + p)), conv.get((s, "cudnn_" + p))))
+          for p in precs))
+# Sum over the table of count x time per launch: the network's convolution time at batch 256.
+for p in precs:
+    o = [conv.get((sh, "ours_" + p)) for sh in order]
+    c = [conv.get((sh, "cudnn_" + p)) for sh in order]
+    if o and c and all(o) and all(c):
+        to, tc = sum(v[1] * v[2] for v in o) / 1e3, sum(v[1] * v[2] for v in c) / 1e3
+        print("all 53 convolutions, %s: ours %.1f ms, cuDNN %.1f ms, ours at %.2fx cuDNN's speed"
+              % (p, to, tc, tc / to))
+print("ResNet-50 end to end, images/s (input on the GPU)")
+print("%-12s " % "mode" + " ".join("%10s" % ("batch " + str(bs)) for bs in (1, 32, 256)))
+for m in sorted({m for m, _ in e2e}):
+    print("%-12s " % m + " ".join("%10s" % ("%.0f" % e2e[(m, bs)] if e2e.get((m, bs)) else "-")
+                                  for bs in (1, 32, 256)))
+for p in ("fp32", "tf32", "fp16", "bf16"):
+    o = e2e.get(("ours_" + p, 256))
+    for c in ("cudnn_fp32", "cudnn_tf32"):
+        if o and e2e.get((c, 256)):
+            print("ours_%s / %s at batch 256: %.2fx" % (p, c, o / e2e[(c, 256)]))
+for m, (t, l, e) in sorted(agree.items()):
+    print("vs ours_fp32, %-11s top-1 agreement %.1f%%, max logit dev %.2e, max energy dev %.2e"
+          % (m, t, l, e))
+for m, st in sorted(layers.items()):
+    print("per stage at batch 256, %s (ms): " % m + ", ".join("%s %.2f" % kv for kv in sorted(st.items())))
 EOF
 fi
 

@@ -179,6 +179,16 @@ def make_images():
         jpegs[f"jpeg{('444', '422', '420')[sub]}_{w}x{h}.jpg"] = (Image.fromarray(noise(w, h)), dict(quality=90, subsampling=sub))
     for name, (im, kw) in jpegs.items():
         save(name, im, **kw)
+    # CMYK JPEGs: PIL writes Adobe-inverted CMYK with an APP14 marker (transform 0) and reads any
+    # 4-component JPEG as inverted CMYK, then converts with Convert.c's cmyk2rgb. Own generator,
+    # so the fixtures above stay byte-identical.
+    crng = np.random.default_rng(4)
+    for w, h, sub in ((23, 17, 0), (40, 30, 2)):
+        base = natural(w, h, noise=0).astype(np.int64)
+        k = crng.integers(0, 120, (h, w, 1))
+        cmyk = np.clip(np.concatenate([255 - base, k], -1) + crng.integers(-8, 9, (h, w, 4)), 0, 255)
+        save(f"jpeg_cmyk{('444', '422', '420')[sub]}_{w}x{h}.jpg",
+             Image.fromarray(cmyk.astype(np.uint8), "CMYK"), quality=92, subsampling=sub)
     return imgs
 
 

@@ -155,6 +155,50 @@ TEST(BatchLoader, FirstFailingSampleWins) {
   }
 }
 
+TEST(BatchLoader, SkipBadKeepsOrderAndLabels) {
+  // Two unreadable samples, one of them in the last (partial) batch: every batch still arrives,
+  // the bad samples are listed, zeroed and unlabeled, every other sample is where it belongs.
+  class Broken : public FakeDataset {
+   public:
+    Broken() : FakeDataset(23) {}
+    void load(int64_t i, float* chw) const override {
+      if (i == 7 || i == 21) throw_error("/data/", i, ".JPEG: cannot decode image");
+      FakeDataset::load(i, chw);
+    }
+  };
+  for (int threads : {1, 5}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    Broken ds;
+    ds.jitter_us = 100;
+    BatchLoader loader(ds, 5, threads, -1, "", /*skip_bad=*/true);
+    Batch b;
+    std::vector<int64_t> skipped;
+    int64_t seen = 0;
+    while (loader.next(&b)) {
+      ASSERT_EQ(b.start, seen);
+      for (int64_t j = 0; j < b.count; ++j) {
+        const int64_t i = b.start + j;
+        const bool bad = i == 7 || i == 21;
+        EXPECT_EQ(b.labels[j], bad ? -1 : 10 * i);
+        EXPECT_EQ(b.images.data[j * 48], bad ? 0.0f : static_cast<float>(i));
+      }
+      skipped.insert(skipped.end(), b.skipped.begin(), b.skipped.end());
+      seen += b.count;
+    }
+    EXPECT_EQ(seen, 23);
+    EXPECT_EQ(skipped, (std::vector<int64_t>{7, 21}));
+    EXPECT_EQ(loader.skipped(), 2);
+  }
+  // Only dice::Error is skipped: anything else is a bug and still ends the stream.
+  FakeDataset other(10);
+  other.fail_at = 6;
+  other.std_error = true;
+  BatchLoader loader(other, 4, 2, -1, "", true);
+  Batch b;
+  ASSERT_TRUE(loader.next(&b));
+  EXPECT_THROW(loader.next(&b), Error);
+}
+
 TEST(BatchLoader, EarlyDestructionJoins) {
   FakeDataset ds(100000);
   ds.jitter_us = 500;

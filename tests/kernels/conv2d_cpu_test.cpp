@@ -1,9 +1,10 @@
 // conv2d_cpu against conv2d_naive (the spec), on every instruction-set path this CPU can run
 // (scalar fallback, AVX2, AVX-512: forced one at a time through force_cpu_isa).
-// Shapes: the real DenseNet-BC-100 and ResNet-50 layers at batch 1-2, and odd sizes that cut every
-// tile boundary (channels 1/3/5/13, out_channels not a multiple of the micro-tile rows, pixels not
-// a multiple of the vector width, 1x1 spatial, 5x7, odd strided sizes, kernel 2/5/7, pads). Small
-// shapes run all 32 fusion combinations; the large ones the combinations the networks use.
+// Shapes: the real DenseNet-BC-100 layers and every distinct ResNet-50 conv (the shared table in
+// kernels/conv_shapes.h) at batch 1-2, and odd sizes that cut every tile boundary (channels
+// 1/3/5/13, out_channels not a multiple of the micro-tile rows, pixels not a multiple of the vector
+// width, 1x1 spatial, 5x7, odd strided sizes, kernel 2/5/7, pads). Small shapes run all 32 fusion
+// combinations; the large ones the combinations their network uses.
 // Every case reads a channel slice of a wider input and writes a channel slice of a wider,
 // NaN-poisoned output (and residual), then checks the slice (normalized error < 1e-5) and that
 // everything outside it still holds the poison.
@@ -18,6 +19,7 @@
 
 #include "core/parallel.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv_shapes.h"
 #include "kernels/gemm_cpu.h"
 #include "test_util.h"
 
@@ -25,7 +27,7 @@ namespace dice {
 namespace {
 
 struct ConvShape {
-  const char* name;
+  std::string name;
   int64_t batch, in_channels, height, width, out_channels, kernel, stride, pad;
   bool all_fusions;  // false: only the fusion sets the network (dn_ / rn_ prefix) uses
 };
@@ -33,7 +35,7 @@ struct ConvShape {
 // Fusion bits.
 constexpr int kInBn = 1, kBias = 2, kOutBn = 4, kResidual = 8, kRelu = 16;
 
-const ConvShape kShapes[] = {
+const ConvShape kOwnShapes[] = {
     // DenseNet-BC-100 (k=12) layers
     {"dn_stem_3x3_3to24_32", 2, 3, 32, 32, 24, 3, 1, 1, true},
     {"dn_b1_1x1_120to48_32", 2, 120, 32, 32, 48, 1, 1, 0, false},
@@ -45,18 +47,6 @@ const ConvShape kShapes[] = {
     {"dn_b3_3x3_48to12_8", 2, 48, 8, 8, 12, 3, 1, 1, true},
     {"dn_trans1_1x1_216to108_16", 2, 216, 16, 16, 108, 1, 1, 0, false},
     {"dn_trans2_1x1_300to150_8", 2, 300, 8, 8, 150, 1, 1, 0, false},
-    // ResNet-50 layers (torchvision, stride on the 3x3)
-    {"rn_stem_7x7s2_3to64_224", 1, 3, 224, 224, 64, 7, 2, 3, false},
-    {"rn_l1_1x1_64to64_56", 1, 64, 56, 56, 64, 1, 1, 0, false},
-    {"rn_l1_3x3_64to64_56", 1, 64, 56, 56, 64, 3, 1, 1, false},
-    {"rn_l1_1x1_64to256_56", 1, 64, 56, 56, 256, 1, 1, 0, false},
-    {"rn_l2_3x3s2_128to128_56", 1, 128, 56, 56, 128, 3, 2, 1, false},
-    {"rn_l2_down_1x1s2_256to512_56", 1, 256, 56, 56, 512, 1, 2, 0, false},
-    {"rn_l3_3x3_256to256_14", 1, 256, 14, 14, 256, 3, 1, 1, false},
-    {"rn_l4_3x3s2_512to512_14", 1, 512, 14, 14, 512, 3, 2, 1, false},
-    {"rn_l4_3x3_512to512_7", 1, 512, 7, 7, 512, 3, 1, 1, false},
-    {"rn_l4_1x1_512to2048_7", 1, 512, 7, 7, 2048, 1, 1, 0, false},
-    {"rn_l4_1x1_2048to512_7", 2, 2048, 7, 7, 512, 1, 1, 0, false},
     // odd sizes
     {"odd_1x1_c1_m1_s1x1", 1, 1, 1, 1, 1, 1, 1, 0, true},
     {"odd_1x1_c13_m7_s1x1", 3, 13, 1, 1, 7, 1, 1, 0, true},
@@ -76,6 +66,16 @@ const ConvShape kShapes[] = {
     {"odd_3x3s1p2_c5_m13_3x3", 2, 5, 3, 3, 13, 3, 1, 2, true},
 };
 
+// Ours plus every distinct ResNet-50 convolution of the shared table (kernels/conv_shapes.h), at
+// batch 1 (batch 2 for the 7x7 ones, so the image loop is exercised too).
+std::vector<ConvShape> all_shapes() {
+  std::vector<ConvShape> v(std::begin(kOwnShapes), std::end(kOwnShapes));
+  for (const ConvShape2d& r : kResNet50ConvShapes)
+    v.push_back({std::string("rn_") + r.name, r.height == 7 ? 2 : 1, r.in_channels, r.height,
+                 r.width, r.out_channels, r.kernel, r.stride, r.pad, false});
+  return v;
+}
+
 std::vector<int> fusion_sets(const ConvShape& s) {
   std::vector<int> sets;
   if (s.all_fusions) {
@@ -84,8 +84,7 @@ std::vector<int> fusion_sets(const ConvShape& s) {
     sets = {0,                        // plain (stem, 3x3, transition)
             kInBn | kOutBn | kRelu};  // bottleneck 1x1: bn1+relu prologue, bn2+relu epilogue
   } else {
-    sets = {kOutBn | kResidual | kRelu,  // conv + bn (+ shortcut) + relu
-            31};                         // everything at once
+    sets = {kOutBn | kResidual | kRelu};  // conv + bn (+ shortcut) + relu
   }
   return sets;
 }
@@ -148,7 +147,7 @@ void check_shape(const ConvShape& s, CpuIsa isa) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const int64_t out_size = s.batch * p.out_batch_stride;
   for (int fs : fusion_sets(s)) {
-    SCOPED_TRACE(std::string(s.name) + " isa=" + cpu_isa_name(isa) + " fusion=" + fusion_name(fs));
+    SCOPED_TRACE(s.name + " isa=" + cpu_isa_name(isa) + " fusion=" + fusion_name(fs));
     ConvFusion f;
     if (fs & kInBn) f.in_scale = in_scale.data(), f.in_shift = in_shift.data();
     if (fs & kBias) f.bias = bias.data();
@@ -158,7 +157,7 @@ void check_shape(const ConvShape& s, CpuIsa isa) {
 
     // The spec's result does not depend on the ISA under test: compute it once per case.
     static std::map<std::string, std::vector<float>> cache;
-    std::vector<float>& want = cache[std::string(s.name) + "/" + std::to_string(fs)];
+    std::vector<float>& want = cache[s.name + "/" + std::to_string(fs)];
     if (want.empty()) {
       want.assign(static_cast<size_t>(out_size), nan);
       conv2d_naive(p, input.data() + in_off, weight.data(), want.data() + out_off, f);
@@ -180,8 +179,8 @@ void check_shape(const ConvShape& s, CpuIsa isa) {
       }
     }
     EXPECT_EQ(clobbered, 0) << "elements outside the output slice were written";
-    const double err =
-        test::normalized_error(a.data(), b.data(), static_cast<int64_t>(a.size()), 1e-5, s.name);
+    const double err = test::normalized_error(a.data(), b.data(), static_cast<int64_t>(a.size()),
+                                              1e-5, s.name.c_str());
     EXPECT_LT(err, 1e-5);
   }
 }
@@ -191,11 +190,11 @@ class Conv2dCpu : public ::testing::TestWithParam<std::tuple<ConvShape, CpuIsa>>
 TEST_P(Conv2dCpu, MatchesNaive) { check_shape(std::get<0>(GetParam()), std::get<1>(GetParam())); }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCpu,
-                         ::testing::Combine(::testing::ValuesIn(kShapes),
+                         ::testing::Combine(::testing::ValuesIn(all_shapes()),
                                             ::testing::Values(CpuIsa::kScalar, CpuIsa::kAvx2,
                                                               CpuIsa::kAvx512)),
                          [](const ::testing::TestParamInfo<std::tuple<ConvShape, CpuIsa>>& info) {
-                           return std::string(std::get<0>(info.param).name) + "_" +
+                           return std::get<0>(info.param).name + "_" +
                                   cpu_isa_name(std::get<1>(info.param));
                          });
 

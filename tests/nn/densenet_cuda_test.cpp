@@ -254,17 +254,6 @@ TEST(DenseNetCuda, PipelineKeepsOrder) {
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(bitwise_equal(got[i], want[i])) << "batch " << i;
 }
 
-TEST(DenseNetCuda, ResNetOnCudaIsAClearError) {
-  DICE_REQUIRE_GPU();
-  dice::StateDict sd = dice::load_weights(fixture("nn/resnet18w4.zip.pth"));
-  try {
-    dice::make_model("auto", sd, dice::Device::kCuda);
-    FAIL() << "expected an error";
-  } catch (const dice::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("--device cpu"), std::string::npos) << e.what();
-  }
-}
-
 #endif  // DICE_HAVE_CUDA
 
 }  // namespace

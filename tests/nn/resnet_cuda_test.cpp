@@ -1,0 +1,214 @@
+// nn/resnet_cuda: the whole ResNet forward on the GPU against the CPU ResNet (the spec) and the
+// PyTorch logits of the committed fixtures (reduced-width resnet50w4 and resnet18w4, input from the
+// same formula as tests/nn/resnet_test.cpp), for every precision on our kernels and for the cuDNN
+// baseline; graph replay against plain launches; re-planning on a batch change; the two-slot
+// pipeline; and the one-line errors of unsupported option combinations (those run without a GPU).
+// Outputs start as NaN so that a feature the GPU never wrote cannot pass.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "formats/npy.h"
+#include "kernels/cuda_check.h"
+#include "kernels/head.h"
+#include "nn/model.h"
+#include "nn/resnet.h"
+#include "test_util.h"
+#include "weights/torch_checkpoint.h"
+#ifdef DICE_HAVE_CUDA
+#include "kernels/conv2d_tc.h"
+#include "nn/resnet_cuda.h"
+#endif
+
+namespace {
+
+
+// $DICE_FIXTURES overrides the compiled-in folder on a GPU machine (scripts/gpu-check.sh sets it).
+std::string fixture(const std::string& rel) {
+  const char* env = std::getenv("DICE_FIXTURES");
+  return env && *env ? std::string(env) + "/" + rel : dice::test::fixture(rel);
+}
+
+std::string one_line_error(const std::string& file, dice::Device device, dice::ModelOptions o,
+                           const std::string& arch = "auto") {
+  dice::StateDict sd = dice::load_weights(fixture(file));
+  try {
+    dice::make_model(arch, sd, device, o);
+  } catch (const dice::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// Option checks come before any device query: these run everywhere.
+TEST(ResNetCudaOptions, UnsupportedCombinationsAreOneLineErrors) {
+  dice::ModelOptions fp16;
+  fp16.precision = dice::Precision::kFp16;
+  std::string msg = one_line_error("nn/resnet18w4.zip.pth", dice::Device::kCpu, fp16);
+  EXPECT_NE(msg.find("--precision fp16"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+
+  dice::ModelOptions cudnn;
+  cudnn.backend = dice::Backend::kCudnn;
+  msg = one_line_error("nn/resnet18w4.zip.pth", dice::Device::kCpu, cudnn);
+  EXPECT_NE(msg.find("--backend cudnn"), std::string::npos) << msg;
+
+  msg = one_line_error("nn/densenet22_c100.pth.tar", dice::Device::kCuda, fp16);
+  EXPECT_NE(msg.find("DenseNet"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+
+  dice::ModelOptions cudnn16 = cudnn;
+  cudnn16.precision = dice::Precision::kBf16;
+  msg = one_line_error("nn/resnet18w4.zip.pth", dice::Device::kCuda, cudnn16);
+  EXPECT_NE(msg.find("--backend cudnn"), std::string::npos) << msg;
+
+  EXPECT_EQ(dice::parse_backend("cudnn"), dice::Backend::kCudnn);
+  EXPECT_THROW(dice::parse_backend("tensorrt"), dice::Error);
+  EXPECT_STREQ(dice::backend_name(dice::Backend::kOurs), "ours");
+}
+
+#ifdef DICE_HAVE_CUDA
+
+constexpr int64_t kBatch = 2, kSide = 224, kImage = 3 * kSide * kSide;
+
+#define DICE_REQUIRE_GPU() \
+  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
+
+// x[i] = float32(((i * 2654435761) % 2001) / 1000.0 - 1.0), as make_resnet_fixtures.py.
+std::vector<float> formula_input(int64_t batch = kBatch) {
+  const int64_t n = batch * kImage;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t r = (static_cast<uint64_t>(i) * 2654435761ull) % 2001ull;
+    x[static_cast<size_t>(i)] = static_cast<float>(static_cast<double>(r) / 1000.0 - 1.0);
+  }
+  return x;
+}
+
+std::vector<float> cpu_features(const dice::StateDict& sd, const std::vector<float>& x, int64_t batch) {
+  dice::ResNet cpu(sd);
+  std::vector<float> f(static_cast<size_t>(batch * cpu.feature_dim()), NAN);
+  cpu.features(x.data(), batch, f.data());
+  return f;
+}
+
+// Feature tolerance of the whole network (normalized error against the fp32 CPU path). fp32 is
+// the acceptance bound; the tensor-core bounds are sanity bounds for 20-50 rounded layers (the
+// benchmark reports the measured deviation and top-1 agreement).
+double tolerance(dice::Precision p) {
+  switch (p) {
+    case dice::Precision::kFp32: return 1e-4;
+    case dice::Precision::kTf32:
+    case dice::Precision::kFp16: return 2e-2;
+    case dice::Precision::kBf16: return 6e-2;
+  }
+  return 0;
+}
+
+void check_fixture(const std::string& name, const dice::ModelOptions& o) {
+  SCOPED_TRACE(name + " " + dice::precision_name(o.precision) + " " + dice::backend_name(o.backend));
+  dice::StateDict sd = dice::load_weights(fixture("nn/" + name + ".zip.pth"));
+  auto model = dice::make_model("auto", sd, dice::Device::kCuda, o);
+  auto* gpu = dynamic_cast<dice::ResNetCuda*>(model.get());
+  ASSERT_NE(gpu, nullptr);
+  EXPECT_TRUE(gpu->tc_fallbacks(kBatch).empty());
+  const int64_t d = model->feature_dim(), c = model->num_classes();
+  const std::vector<float> x = formula_input();
+  std::vector<float> got(static_cast<size_t>(kBatch * d), NAN);
+  model->features(x.data(), kBatch, got.data());
+  const std::vector<float> want = cpu_features(sd, x, kBatch);
+  const double tol = tolerance(o.precision);
+  EXPECT_LT(dice::test::normalized_error(got.data(), want.data(), kBatch * d, tol, "features"), tol);
+
+  // Logits against PyTorch's (the fixture), through the CPU head.
+  std::vector<float> logits(static_cast<size_t>(kBatch * c), NAN);
+  dice::HeadParams hp;
+  hp.batch = kBatch, hp.in_features = d, hp.classes = c;
+  dice::HeadOutputs out;
+  out.logits = logits.data();
+  dice::head_cpu(hp, got.data(), model->fc_weight().ptr(), model->fc_bias().ptr(), nullptr, out);
+  const std::vector<float> wl =
+      dice::npy_to_float(dice::read_npy(fixture("nn/" + name + ".logits.npy")), "logits");
+  EXPECT_LT(dice::test::normalized_error(logits.data(), wl.data(), kBatch * c, tol, "logits"), tol);
+}
+
+dice::ModelOptions opts(dice::Precision p, dice::Backend b = dice::Backend::kOurs) {
+  dice::ModelOptions o;
+  o.precision = p;
+  o.backend = b;
+  return o;
+}
+
+TEST(ResNetCuda, Fp32MatchesCpuAndTorch) {
+  DICE_REQUIRE_GPU();
+  check_fixture("resnet50w4", opts(dice::Precision::kFp32));
+  check_fixture("resnet18w4", opts(dice::Precision::kFp32));
+}
+
+TEST(ResNetCuda, TensorCoreModesStayClose) {
+  DICE_REQUIRE_GPU();
+  if (!dice::tensor_cores_unsupported(0).empty()) GTEST_SKIP() << dice::tensor_cores_unsupported(0);
+  for (dice::Precision p : {dice::Precision::kTf32, dice::Precision::kFp16, dice::Precision::kBf16}) {
+    check_fixture("resnet50w4", opts(p));
+    check_fixture("resnet18w4", opts(p));
+  }
+}
+
+TEST(ResNetCuda, CudnnBackendMatchesCpu) {
+  DICE_REQUIRE_GPU();
+  if (!dice::cudnn_backend_built()) GTEST_SKIP() << "dice_nn is not linked with cuDNN in this build";
+  check_fixture("resnet50w4", opts(dice::Precision::kFp32, dice::Backend::kCudnn));
+  check_fixture("resnet18w4", opts(dice::Precision::kFp32, dice::Backend::kCudnn));
+  check_fixture("resnet50w4", opts(dice::Precision::kTf32, dice::Backend::kCudnn));
+}
+
+bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+TEST(ResNetCuda, GraphsBatchChangesAndPipeline) {
+  DICE_REQUIRE_GPU();
+  dice::StateDict sd = dice::load_weights(fixture("nn/resnet50w4.zip.pth"));
+  for (dice::Precision p : {dice::Precision::kFp32, dice::Precision::kFp16}) {
+    if (p != dice::Precision::kFp32 && !dice::tensor_cores_unsupported(0).empty()) continue;
+    SCOPED_TRACE(dice::precision_name(p));
+    dice::ResNetCuda gpu(sd, opts(p));
+    const int64_t d = gpu.feature_dim();
+    const std::vector<float> x3 = formula_input(3);
+    // Graph replay (default) and plain launches give bit-identical features.
+    std::vector<float> graph(static_cast<size_t>(3 * d), NAN), plain(graph.size(), NAN);
+    gpu.features(x3.data(), 3, graph.data());
+    EXPECT_TRUE(gpu.graphs_active());
+    gpu.set_use_graphs(false);
+    gpu.features(x3.data(), 3, plain.data());
+    EXPECT_TRUE(bitwise_equal(graph, plain));
+    gpu.set_use_graphs(true);
+    // A smaller batch reuses the plan; a larger one re-plans; per-image results do not change.
+    std::vector<float> one(static_cast<size_t>(d), NAN);
+    gpu.features(x3.data() + kImage, 1, one.data());
+    EXPECT_LT(dice::test::normalized_error(one.data(), graph.data() + d, d, 1e-6, "batch1"), 1e-6);
+    const std::vector<float> x5 = formula_input(5);
+    std::vector<float> five(static_cast<size_t>(5 * d), NAN);
+    gpu.features(x5.data(), 5, five.data());
+    EXPECT_LT(dice::test::normalized_error(five.data(), graph.data(), 3 * d, 1e-6, "batch5"), 1e-6);
+    // Two submissions in flight come back in order.
+    std::vector<float> a(static_cast<size_t>(3 * d), NAN), b(static_cast<size_t>(d), NAN);
+    gpu.submit(x3.data(), 3);
+    gpu.submit(x3.data() + kImage, 1);
+    gpu.collect(a.data());
+    gpu.collect(b.data());
+    EXPECT_TRUE(bitwise_equal(a, graph));
+    EXPECT_TRUE(bitwise_equal(b, one));
+    EXPECT_THROW(gpu.collect(b.data()), dice::Error);
+  }
+}
+
+#endif  // DICE_HAVE_CUDA
+
+}  // namespace
