@@ -12,14 +12,15 @@
 // - TurboJPEG 2.x refuses files whose sampling factors match none of its TJSAMP_* types (libjpeg
 //   itself reads them); for those we return false and image.cpp falls back to stb, which decodes
 //   them exactly as well (its arithmetic is libjpeg's, see stb_image_impl.cpp).
-// One TurboJPEG handle per thread: handles are not thread-safe, and creating one per image costs.
+// One TurboJPEG handle per thread: handles are not thread-safe, and creating one per image costs;
+// it is replaced after any failure (see TjHandle).
 #include "core/error.h"
 #include "data/image.h"
 
 #ifdef DICE_HAVE_TURBOJPEG
 #include <turbojpeg.h>
 
-#include <cstring>
+#include <string>
 #include <utility>
 #endif
 
@@ -28,10 +29,16 @@ namespace dice {
 #ifdef DICE_HAVE_TURBOJPEG
 namespace {
 
+// After a failed call a TurboJPEG 2.1 handle can stay in a broken state (a valid file then fails
+// with "SOS before SOF"), so any failure replaces it.
 struct TjHandle {
   tjhandle h = tjInitDecompress();
   ~TjHandle() {
     if (h) tjDestroy(h);
+  }
+  void reset() {
+    if (h) tjDestroy(h);
+    h = tjInitDecompress();
   }
 };
 
@@ -50,11 +57,19 @@ bool decode_jpeg_turbo(const uint8_t* data, size_t size, const std::string& name
     throw_error(name, ": cannot decode image (file larger than 2 GiB)");
   int w = 0, h = 0, subsamp = 0, colorspace = 0;
   auto* src = const_cast<unsigned char*>(data);  // TurboJPEG 2.1 takes a non-const pointer
-  if (tjDecompressHeader3(tj.h, src, static_cast<unsigned long>(size), &w, &h, &subsamp,
-                          &colorspace) != 0 &&
-      fatal(tj.h)) {
-    if (std::strstr(tjGetErrorStr2(tj.h), "subsampling type")) return false;
-    throw_error(name, ": cannot decode JPEG (", tjGetErrorStr2(tj.h),
+  // Runs one TurboJPEG call: "" if it succeeded (possibly with a warning), else the error text.
+  auto call = [&](int rc) -> std::string {
+    if (rc == 0) return "";
+    const bool is_fatal = fatal(tj.h);
+    std::string msg = tjGetErrorStr2(tj.h);
+    tj.reset();
+    return is_fatal ? msg : "";
+  };
+  std::string err = call(tjDecompressHeader3(tj.h, src, static_cast<unsigned long>(size), &w, &h,
+                                             &subsamp, &colorspace));
+  if (!err.empty()) {
+    if (err.find("subsampling type") != std::string::npos) return false;
+    throw_error(name, ": cannot decode JPEG (", err,
                 "); the file is corrupt: re-encode it or remove it (or pass --skip-bad)");
   }
   if (w <= 0 || h <= 0) throw_error(name, ": cannot decode JPEG (zero-sized image)");
@@ -69,10 +84,10 @@ bool decode_jpeg_turbo(const uint8_t* data, size_t size, const std::string& name
     four.resize(static_cast<size_t>(w) * h * 4);
     dst = four.data();
   }
-  if (tjDecompress2(tj.h, src, static_cast<unsigned long>(size), dst, w, 0, h,
-                    cmyk ? TJPF_CMYK : TJPF_RGB, 0) != 0 &&
-      fatal(tj.h))
-    throw_error(name, ": cannot decode JPEG (", tjGetErrorStr2(tj.h),
+  err = call(tjDecompress2(tj.h, src, static_cast<unsigned long>(size), dst, w, 0, h,
+                           cmyk ? TJPF_CMYK : TJPF_RGB, 0));
+  if (!err.empty())
+    throw_error(name, ": cannot decode JPEG (", err,
                 "); the file is corrupt: re-encode it or remove it (or pass --skip-bad)");
   if (cmyk) {
     const size_t npix = static_cast<size_t>(w) * h;

@@ -65,6 +65,34 @@ TEST(JpegCmyk, AdobeMarkerAbsentOrOddTransformReadAsLibjpegDoes) {
   }
 }
 
+TEST(JpegCmyk, PatchedPathSurvivesCorruption) {
+  // The copy with an inserted Adobe marker goes through the same screening as any JPEG.
+  std::vector<uint8_t> orig = test::slurp(data_fixture("img/jpeg_cmyk420_40x30.jpg"));
+  const size_t app14 = find_marker(orig, 0xEE);
+  ASSERT_NE(app14, std::string::npos);
+  orig.erase(orig.begin() + static_cast<std::ptrdiff_t>(app14),
+             orig.begin() + static_cast<std::ptrdiff_t>(app14 + 2 + 14));
+  uint64_t state = 99;
+  auto rnd = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  for (int r = 0; r < 150; ++r) {
+    std::vector<uint8_t> b = orig;
+    for (int k = 0, flips = 1 + static_cast<int>(rnd() % 8); k < flips; ++k)
+      b[2 + rnd() % (b.size() - 2)] = static_cast<uint8_t>(rnd());
+    if (rnd() % 4 == 0) b.resize(2 + rnd() % (b.size() - 2));
+    for (JpegDecoder d : decoders()) {
+      try {
+        Image im = decode_image_memory(b.data(), b.size(), "cmyk.jpg", d);
+        ASSERT_EQ(im.rgb.size(), size_t(im.width) * im.height * 3);
+      } catch (const Error& e) {
+        ASSERT_TRUE(contains(e.what(), "cmyk.jpg")) << e.what();
+      }
+    }
+  }
+}
+
 TEST(JpegFlavours, UnsupportedOnesAreNamedNeverCrash) {
   const std::vector<uint8_t> orig = test::slurp(data_fixture("img/jpeg420_96x72.jpg"));
   const size_t sof = find_marker(orig, 0xC0);
