@@ -27,6 +27,9 @@ CpuIsa cap_from_env() {
 }  // namespace
 
 bool cpu_isa_supported(CpuIsa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();  // idempotent; needed if we are reached from a static initializer
+#endif
   switch (isa) {
     case CpuIsa::kScalar:
       return true;

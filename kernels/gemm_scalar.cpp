@@ -1,7 +1,11 @@
-// Portable instantiation of the conv GEMM kernels (gemm_kernels.inc) for CPUs without AVX2: the
-// "vector" is one float and a micro-tile is 4 rows x 8 pixels (32 accumulators the compiler may
-// keep in SSE registers). It is the fallback and the baseline the ISA paths are tested against.
+// Portable instantiation of the conv GEMM kernels (gemm_kernels.inc), for CPUs without AVX2+FMA.
+// It uses no intrinsics and no -m flags: the "vector" is a 4-float GCC/Clang vector extension,
+// which compiles to the baseline SIMD of any target (SSE2 on x86-64, NEON on arm64), with
+// multiply and add kept separate as the baseline has no FMA. A micro-tile is 6 rows x 8 pixels =
+// 12 accumulators, 15 of the 16 registers SSE2 has. It is the fallback (DICE_CPU_ISA=scalar) and
+// the baseline the AVX2 / AVX-512 paths are tested against.
 #include <cstdint>
+#include <cstring>
 
 #include "core/error.h"
 #include "kernels/gemm_cpu.h"
@@ -9,28 +13,49 @@
 namespace dice {
 namespace {
 
-using V = float;
-constexpr int kW = 1;
-constexpr int kMR = 4;
+typedef float V __attribute__((vector_size(16)));
+typedef int32_t VI __attribute__((vector_size(16)));
+constexpr int kW = 4;
+constexpr int kMR = 6;
 constexpr int kNR = 8;
 constexpr const char* kIsaName = "scalar";
 constexpr CpuIsa kIsa = CpuIsa::kScalar;
 
-inline V vzero() { return 0.0f; }
-inline V vset1(float x) { return x; }
-inline V vload(const float* p) { return *p; }
-inline void vstore(float* p, V x) { *p = x; }
-inline V vloadn(const float* p, int n) { return n > 0 ? *p : 0.0f; }
-inline void vstoren(float* p, V x, int n) {
-  if (n > 0) *p = x;
+inline V vzero() { return V{0.0f, 0.0f, 0.0f, 0.0f}; }
+inline V vset1(float x) { return V{x, x, x, x}; }
+inline V vload(const float* p) {
+  V x;
+  std::memcpy(&x, p, sizeof x);
+  return x;
 }
-inline V vkeep(V x, int n) { return n > 0 ? x : 0.0f; }
+inline void vstore(float* p, V x) { std::memcpy(p, &x, sizeof x); }
+inline V vloadn(const float* p, int n) {
+  V x = vzero();
+  std::memcpy(&x, p, sizeof(float) * static_cast<size_t>(n));
+  return x;
+}
+inline void vstoren(float* p, V x, int n) {
+  std::memcpy(p, &x, sizeof(float) * static_cast<size_t>(n));
+}
+inline V vkeep(V x, int n) {
+  for (int i = n < 0 ? 0 : n; i < kW; ++i) x[i] = 0.0f;
+  return x;
+}
 inline V vfma(V a, V b, V c) { return a * b + c; }
-using VI = int32_t;
-inline VI viload(const int32_t* p) { return *p; }
-inline V vgather(const float* base, VI idx) { return base[idx]; }
 inline V vadd(V a, V b) { return a + b; }
-inline V vmax(V a, V b) { return a > b ? a : b; }
+// Lane-wise a > b ? a : b through the comparison mask (NaN in a gives b, like maxps).
+inline V vmax(V a, V b) {
+  const VI m = a > b;
+  return reinterpret_cast<V>((reinterpret_cast<VI>(a) & m) | (reinterpret_cast<VI>(b) & ~m));
+}
+inline VI viload(const int32_t* p) {
+  VI x;
+  std::memcpy(&x, p, sizeof x);
+  return x;
+}
+inline V vgather(const float* base, VI idx) {
+  return V{base[idx[0]], base[idx[1]], base[idx[2]], base[idx[3]]};
+}
 
 #include "kernels/gemm_kernels.inc"
 

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/file_io.h"
+#include "formats/byte_reader.h"
 #include "formats/zip_maker.h"
 #include "fuzz/targets.h"
 
