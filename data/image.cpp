@@ -259,6 +259,14 @@ Image decode_image_memory(const uint8_t* data, size_t size, const std::string& n
 Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name,
                           JpegDecoder jpeg) {
   if (size == 0) fail(name, "empty file");
+  // stb's marker reader skips 0xFF fill bytes before SOI too (FF FF .. FF D8 is a JPEG to it):
+  // drop them, so the checks below, which start at FF D8, see what stb decodes.
+  size_t fill = 0;
+  while (fill + 1 < size && data[fill] == 0xFF && data[fill + 1] == 0xFF) ++fill;
+  if (fill && has_prefix(data + fill, size - fill, "\xFF\xD8")) {
+    data += fill;
+    size -= fill;
+  }
   if (!has_prefix(data, size, "\xFF\xD8")) return decode_stb(data, size, name);
   const JpegScan scan = jpeg_scan(data, size);
   check_jpeg_flavour(scan, jpeg, name);

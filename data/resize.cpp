@@ -13,6 +13,9 @@
 // - The horizontal pass only computes the rows the vertical pass reads (rows from the first tap of
 //   output row 0 to the last tap of the last output row). That only saves work: each row is
 //   computed independently, so the result equals computing every row.
+// Limits: each side is at most 2^24, and the output and the intermediate image at most
+// kMaxResizePixels (PIL's decompression-bomb limit, which image.cpp applies to decoded images), so
+// a thin image under Resize(n) cannot ask for gigabytes: a one-line dice::Error instead.
 #include "data/resize.h"
 
 #include <cmath>
@@ -25,6 +28,14 @@ namespace dice {
 namespace {
 
 constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS
+constexpr int64_t kMaxResizePixels = 2 * 89478485;
+
+void check_area(int64_t w, int64_t h, const char* what, const Image& in, int out_w, int out_h) {
+  if (w * h > kMaxResizePixels)
+    throw_error("resize: resizing a ", in.width, "x", in.height, " image to ", out_w, "x", out_h,
+                " needs a ", w, "x", h, " ", what, " (over the ", kMaxResizePixels,
+                "-pixel limit); crop the image or choose a smaller size");
+}
 
 struct Coeffs {
   int ksize = 0;
@@ -128,6 +139,7 @@ Image resize_bilinear(const Image& in, int out_w, int out_h) {
   if (out_w <= 0 || out_h <= 0)
     throw_error("resize: output size ", out_w, "x", out_h, " must be positive");
   if (out_w == in.width && out_h == in.height) return in;
+  check_area(out_w, out_h, "output", in, out_w, out_h);
   const bool need_h = out_w != in.width;
   const bool need_v = out_h != in.height;
 
@@ -145,6 +157,7 @@ Image resize_bilinear(const Image& in, int out_w, int out_h) {
     vertical_pass(in, 0, cv, &out);
     return out;
   }
+  check_area(out_w, ybox_last - ybox_first, "intermediate", in, out_w, out_h);
   Image tmp(out_w, ybox_last - ybox_first);
   horizontal_pass(in, ybox_first, make_coeffs(in.width, out_w), &tmp);
   vertical_pass(tmp, ybox_first, cv, &out);

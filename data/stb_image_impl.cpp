@@ -22,6 +22,11 @@
 // and image.cpp makes stb see the colour transform libjpeg assumes. Arithmetic coding and 12-bit
 // JPEGs stb cannot decode (image.cpp refuses them by name). Not covered (rare): libjpeg's block
 // smoothing of *incomplete* progressive files.
+// One fix of stb 2.27 itself: on corrupt entropy data its bit reader consumes more bits than it
+// holds (code_bits < 0), and stbi__grow_buffer_unsafe then shifts by 33 or more (undefined). Calls
+// to it get an extra DiceOverride argument, which routes them to stbi__grow_checked below; stb's
+// definition takes the same extra (unnamed, never passed) parameter and is called from there.
+// It empties an overdrawn buffer first, so the reader sees zero bits, as 2.28's checks make it.
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO
 #define STBI_NO_SIMD
@@ -51,6 +56,14 @@ static unsigned char* libjpeg_h1v2_fancy(unsigned char* out, unsigned char* in_n
 #define stbi__resample_row_h_2(...) stbi__resample_row_h_2_unused(__VA_ARGS__)
 #define stbi__resample_row_v_2(...) stbi__resample_row_v_2_unused(__VA_ARGS__)
 
+// The bit reader's refill: stb's calls pass DiceOverride() and pick the template (the only
+// overload that takes it); stb's definition becomes the overload whose extra parameter has type
+// DiceOverride (*)(), reached only from the template.
+struct DiceOverride {};
+template <typename Jpeg>
+static void stbi__grow_checked(Jpeg* j, DiceOverride);
+#define stbi__grow_buffer_unsafe(...) stbi__grow_checked(__VA_ARGS__, DiceOverride())
+
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -79,6 +92,19 @@ static unsigned char* (*const stbi__resample_row_v_2)(unsigned char*, unsigned c
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
+
+// ------------------------------------------------------------------ bit reader refill
+// code_bits < 0: more bits were consumed than the buffer held (corrupt data past the end of the
+// scan); there are none left, so the refill starts from an empty buffer instead of shifting by
+// 24 - code_bits >= 32.
+template <typename Jpeg>
+static void stbi__grow_checked(Jpeg* j, DiceOverride) {
+  if (j->code_bits < 0) {
+    j->code_bits = 0;
+    j->code_buffer = 0;
+  }
+  stbi__grow_checked(j, static_cast<DiceOverride (*)()>(nullptr));  // stb's own
+}
 
 // ------------------------------------------------------------------ inverse DCT (JDCT_ISLOW)
 namespace {

@@ -205,7 +205,7 @@ class Parser {
     if (flags.type != miUINT32 || flags.size != 8) fail("array flags element has type ", flags.type, " and ", flags.size, " bytes (expected miUINT32, 8)");
     ByteReader fr(flags.data, 8, name_, "array flags");
     const uint32_t f = u32(fr);
-    const uint32_t cls = f & 0xff;
+    uint32_t cls = f & 0xff;
     a.class_name = cls < kNumClasses ? kClasses[cls].name : "unknown";
 
     Element dims = element(r);
@@ -226,7 +226,12 @@ class Parser {
       if (f & kFlagComplex) a.class_name = "complex " + a.class_name;
       return a;
     }
-    if (f & kFlagLogical) a.class_name = "uint8";  // logical arrays are stored with class uint8
+    // A logical array reads as uint8 whatever its stored class: its values are converted to
+    // uint8 elements below (a value other than 0..255 is refused), so class and bytes agree.
+    if (f & kFlagLogical) {
+      cls = class_number("uint8");
+      a.class_name = kClasses[cls].name;
+    }
 
     Element real = element(r);
     const size_t es = mi_size(real.type);
@@ -245,7 +250,7 @@ class Parser {
     const ClassInfo& ci = kClasses[cls];
     a.data.resize(count * ci.size);
     if (real.type == ci.mi) {
-      std::memcpy(a.data.data(), real.data, real.size);
+      if (real.size) std::memcpy(a.data.data(), real.data, real.size);  // empty: both may be null
       if (be_)
         for (size_t i = 0; i < count; ++i) swap_bytes(a.data.data() + i * es, es);
     } else {

@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
 # The whole GoogleTest suite under AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer)
-# in its own build folder (build-asan: DICE_SANITIZE=ON, which forces the CUDA backend off; no
-# benchmarks). Any report fails the test that triggered it: UBSan halts on the first error
-# (-fno-sanitize-recover=undefined), ASan and LSan always do.
+# in its own build folder, build-asan: clang-14, DICE_SANITIZE=ON (which forces the CUDA backend
+# off) and DICE_FUZZ=ON, no benchmarks. The same folder builds the libFuzzer targets, so
+# scripts/fuzz.sh reuses it instead of compiling everything a second time. Any report fails the
+# test that triggered it: UBSan halts on the first error (-fno-sanitize-recover=undefined), ASan
+# and LSan always do. Installs clang-14 and its sanitizer runtimes when missing.
 # Usage: scripts/sanitize.sh [ctest args...]   Env: ASAN_BUILD (folder), JOBS (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${ASAN_BUILD:-build-asan}"
 JOBS="${JOBS:-2}"
 start=$(date +%s)
+need=()
+for pkg in cmake make clang-14 libclang-rt-14-dev libgtest-dev libstb-dev zlib1g-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "sanitize.sh: installing ${need[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-  cmake -S . -B "$BUILD" -DDICE_SANITIZE=ON -DDICE_CUDA=OFF -DDICE_BUILD_BENCH=OFF \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DDICE_SANITIZE=ON -DDICE_FUZZ=ON \
+    -DDICE_CUDA=OFF -DDICE_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build "$BUILD" -j"$JOBS"
 built=$(date +%s)
