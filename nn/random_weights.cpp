@@ -68,3 +68,37 @@ StateDict random_densenet_state_dict(int64_t depth, int64_t growth, int64_t clas
 }
 
 }  // namespace dice
+
+namespace dice {
+
+StateDict random_resnet_state_dict(const std::vector<int64_t>& blocks, int64_t width,
+                                   int64_t classes, uint64_t seed) {
+  StateDict sd;
+  sd.source = "random ResNet (bottleneck)";
+  Filler f{std::mt19937_64(seed)};
+  add_conv(sd, f, "conv1.weight", width, 3, 7);
+  add_bn(sd, f, "bn1", width);
+  int64_t c = width;
+  for (size_t stage = 0; stage < blocks.size(); ++stage) {
+    const int64_t planes = width << stage, out = planes * 4;
+    for (int64_t i = 0; i < blocks[stage]; ++i) {
+      std::string p = "layer" + std::to_string(stage + 1) + "." + std::to_string(i);
+      add_conv(sd, f, p + ".conv1.weight", planes, c, 1);
+      add_bn(sd, f, p + ".bn1", planes);
+      add_conv(sd, f, p + ".conv2.weight", planes, planes, 3);
+      add_bn(sd, f, p + ".bn2", planes);
+      add_conv(sd, f, p + ".conv3.weight", out, planes, 1);
+      add_bn(sd, f, p + ".bn3", out);
+      if (i == 0) {
+        add_conv(sd, f, p + ".downsample.0.weight", out, c, 1);
+        add_bn(sd, f, p + ".downsample.1", out);
+      }
+      c = out;
+    }
+  }
+  sd.tensors["fc.weight"] = f.normal({classes, c}, 0.01f);
+  sd.tensors["fc.bias"] = f.normal({classes}, 0.01f);
+  return sd;
+}
+
+}  // namespace dice

@@ -3,6 +3,7 @@
 // too (not identity), so fused BN paths are exercised.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "weights/state_dict.h"
 
@@ -10,5 +11,13 @@ namespace dice {
 
 // DenseNet-BC as the DICE reference's DenseNet3(depth, classes, growth, 0.5, bottleneck=True).
 StateDict random_densenet_state_dict(int64_t depth, int64_t growth, int64_t classes, uint64_t seed);
+
+}  // namespace dice
+
+namespace dice {
+
+// torchvision ResNet with bottleneck blocks: blocks {3,4,6,3} and width 64 give ResNet-50.
+StateDict random_resnet_state_dict(const std::vector<int64_t>& blocks, int64_t width,
+                                   int64_t classes, uint64_t seed);
 
 }  // namespace dice

@@ -16,6 +16,7 @@ pick its algorithms. --batches 1,64,256,1024 times several sizes in one process 
 one model); --batch N is the single-size form used by bench-cpu-vs-torch.sh.
 """
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -35,6 +36,8 @@ def main():
     ap.add_argument("--cuda", action="store_true")
     ap.add_argument("--amp", action="store_true", help="channels_last + autocast fp16 (with --cuda)")
     ap.add_argument("--tf32", action="store_true", help="allow TF32 (with --cuda); default off")
+    ap.add_argument("--model", default="densenet101", choices=["densenet101", "resnet50"],
+                    help="resnet50 = torchvision's ResNet-50 at 224x224")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     dev = "cuda" if a.cuda else "cpu"
@@ -43,18 +46,24 @@ def main():
         torch.backends.cudnn.benchmark = True
         torch.backends.cudnn.allow_tf32 = a.tf32
         torch.backends.cuda.matmul.allow_tf32 = a.tf32
-    model = DenseNet3(100, 10).eval().to(dev)
+    if a.model == "resnet50":
+        import torchvision
+        model, side = torchvision.models.resnet50().eval().to(dev), 224
+    else:
+        model, side = DenseNet3(100, 10).eval().to(dev), 32
     if a.amp:
         model = model.to(memory_format=torch.channels_last)
     batches = [int(b) for b in a.batches.split(",") if b] if a.batches else [a.batch]
 
     for batch in batches:
-        x = torch.randn(batch, 3, 32, 32, device=dev)
+        x = torch.randn(batch, 3, side, side, device=dev)
         if a.amp:
             x = x.to(memory_format=torch.channels_last)
 
         def step():
-            with torch.inference_mode(), torch.autocast(dev, enabled=a.amp, dtype=torch.float16):
+            # autocast only when asked: torch 1.13's CPU autocast refuses fp16 even when disabled.
+            amp = torch.autocast(dev, dtype=torch.float16) if a.amp else contextlib.nullcontext()
+            with torch.inference_mode(), amp:
                 model(x)
 
         for _ in range(3):  # warm-up; cudnn.benchmark searches algorithms here
