@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
 #include "kernels/cuda_check.h"
@@ -234,12 +235,5 @@ void register_all() {
 
 int main(int argc, char** argv) {
   dice::register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("device",
-                              dice::cuda_device_count() ? dice::cuda_device_name() : "none");
-  benchmark::RunSpecifiedBenchmarks();
-  dice::gpu_model_ptr().reset();  // free device memory before the runtime shuts down
-  benchmark::Shutdown();
-  return 0;
+  return dice::run_cuda_benchmarks(argc, argv, [] { dice::gpu_model_ptr().reset(); });
 }

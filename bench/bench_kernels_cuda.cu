@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
 #include "kernels/cuda_check.h"
@@ -245,12 +246,5 @@ int register_all() {
 
 int main(int argc, char** argv) {
   dice::register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("device",
-                              dice::cuda_device_count() ? dice::cuda_device_name() : "none");
-  benchmark::RunSpecifiedBenchmarks();
-  dice::release_cache();
-  benchmark::Shutdown();
-  return 0;
+  return dice::run_cuda_benchmarks(argc, argv, [] { dice::release_cache(); });
 }

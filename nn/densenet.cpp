@@ -8,9 +8,8 @@
 #include "kernels/pool.h"
 
 namespace dice {
-namespace {
 
-BnAffine load_bn(const StateDict& sd, const std::string& prefix, int64_t channels) {
+BnAffine densenet_load_bn(const StateDict& sd, const std::string& prefix, int64_t channels) {
   std::vector<int64_t> shape{channels};
   const Tensor& g = sd.at(prefix + ".weight", shape);
   const Tensor& b = sd.at(prefix + ".bias", shape);
@@ -19,25 +18,23 @@ BnAffine load_bn(const StateDict& sd, const std::string& prefix, int64_t channel
   return bn_fold(g.ptr(), b.ptr(), m.ptr(), v.ptr(), channels, 1e-5);
 }
 
-std::string layer_key(int block, int64_t i) {
+std::string densenet_layer_key(int block, int64_t i) {
   return "block" + std::to_string(block + 1) + ".layer." + std::to_string(i);
 }
 
-}  // namespace
-
 DenseNet::DenseNet(const StateDict& sd) {
-  if (!sd.has("conv1.weight") || !sd.has(layer_key(0, 0) + ".conv1.weight"))
+  if (!sd.has("conv1.weight") || !sd.has(densenet_layer_key(0, 0) + ".conv1.weight"))
     throw_error(sd.source, ": not a DenseNet-BC checkpoint (no 'conv1.weight' / 'block1.layer.0.conv1.weight');"
                 " pass --model to name the architecture of this file");
   int64_t n = 0;
-  while (sd.has(layer_key(0, n) + ".conv1.weight")) ++n;
+  while (sd.has(densenet_layer_key(0, n) + ".conv1.weight")) ++n;
   const Tensor& stem = sd.at("conv1.weight");
   if (stem.dim() != 4 || stem.size(1) != 3 || stem.size(2) != 3)
     throw_error(sd.source, ": conv1.weight has shape ", stem.shape_str(),
                 ", expected (C, 3, 3, 3) for a CIFAR DenseNet-BC");
   config_.stem_channels = stem.size(0);
   config_.layers_per_block = n;
-  config_.growth = sd.at(layer_key(0, 0) + ".conv2.weight").size(0);
+  config_.growth = sd.at(densenet_layer_key(0, 0) + ".conv2.weight").size(0);
   config_.num_classes = sd.at("fc.weight").size(0);
   const int64_t k = config_.growth, inter = 4 * k;
   stem_ = sd.at("conv1.weight", {config_.stem_channels, 3, 3, 3});
@@ -45,17 +42,17 @@ DenseNet::DenseNet(const StateDict& sd) {
   int64_t c = config_.stem_channels;
   for (int b = 0; b < 3; ++b) {
     for (int64_t i = 0; i < n; ++i) {
-      std::string key = layer_key(b, i);
+      std::string key = densenet_layer_key(b, i);
       Bottleneck layer;
       layer.in_channels = c;
-      layer.bn1 = load_bn(sd, key + ".bn1", c);
+      layer.bn1 = densenet_load_bn(sd, key + ".bn1", c);
       layer.conv1 = sd.at(key + ".conv1.weight", {inter, c, 1, 1});
-      layer.bn2 = load_bn(sd, key + ".bn2", inter);
+      layer.bn2 = densenet_load_bn(sd, key + ".bn2", inter);
       layer.conv2 = sd.at(key + ".conv2.weight", {k, inter, 3, 3});
       blocks_[b].push_back(std::move(layer));
       c += k;
     }
-    if (sd.has(layer_key(b, n) + ".conv1.weight"))
+    if (sd.has(densenet_layer_key(b, n) + ".conv1.weight"))
       throw_error(sd.source, ": block", b + 1, " has more layers than block1 (", n,
                   "); this is not a DenseNet-BC with equal blocks");
     block_width_[b] = c;
@@ -64,12 +61,12 @@ DenseNet::DenseNet(const StateDict& sd) {
       Transition& t = trans_[b];
       t.in_channels = c;
       t.out_channels = c / 2;  // reduction 0.5: floor(c * 0.5)
-      t.bn = load_bn(sd, key + ".bn1", c);
+      t.bn = densenet_load_bn(sd, key + ".bn1", c);
       t.conv = sd.at(key + ".conv1.weight", {t.out_channels, c, 1, 1});
       c = t.out_channels;
     }
   }
-  head_bn_ = load_bn(sd, "bn1", c);
+  head_bn_ = densenet_load_bn(sd, "bn1", c);
   feature_dim_ = c;
   fc_weight_ = sd.at("fc.weight", {config_.num_classes, c});
   fc_bias_ = sd.at("fc.bias", {config_.num_classes});

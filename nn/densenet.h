@@ -11,6 +11,7 @@
 //               conv is linear without bias: pooling first does a quarter of the arithmetic;
 //   head:       relu(bn(x)) fused into the global average pool.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "kernels/batchnorm.h"
@@ -56,5 +57,11 @@ class DenseNet : public Model {
   // Scratch reused across calls of the same batch size.
   std::vector<float> buf_block_[3], buf_tmp_, buf_pool_;
 };
+
+// Checkpoint access shared by the CPU and GPU models: the key prefix of layer i of dense block
+// `block` (0-based; "block1.layer.0"), and the BatchNorm at `prefix` folded to a per-channel affine
+// (eps 1e-5, torch's default), its four tensors checked to have `channels` entries.
+std::string densenet_layer_key(int block, int64_t i);
+BnAffine densenet_load_bn(const StateDict& sd, const std::string& prefix, int64_t channels);
 
 }  // namespace dice

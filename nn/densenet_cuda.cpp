@@ -23,19 +23,6 @@ constexpr int64_t kSide = 32;                  // CIFAR input side; blocks run a
 constexpr int64_t kSides[3] = {32, 16, 8};
 constexpr int64_t kImage = 3 * kSide * kSide;  // floats per input image
 
-BnAffine load_bn(const StateDict& sd, const std::string& prefix, int64_t channels) {
-  std::vector<int64_t> shape{channels};
-  const Tensor& g = sd.at(prefix + ".weight", shape);
-  const Tensor& b = sd.at(prefix + ".bias", shape);
-  const Tensor& m = sd.at(prefix + ".running_mean", shape);
-  const Tensor& v = sd.at(prefix + ".running_var", shape);
-  return bn_fold(g.ptr(), b.ptr(), m.ptr(), v.ptr(), channels, 1e-5);
-}
-
-std::string layer_key(int block, int64_t i) {
-  return "block" + std::to_string(block + 1) + ".layer." + std::to_string(i);
-}
-
 // All parameters in one host vector, each starting on a DeviceArena::kAlignment boundary, so one
 // upload makes every weight and folded BN resident. add() returns the offset in floats.
 struct HostParams {
@@ -102,8 +89,9 @@ DenseNetCuda::DenseNetCuda(const StateDict& sd) {
   int64_t c = config_.stem_channels;
   for (int b = 0; b < 3; ++b) {
     for (int64_t i = 0; i < n; ++i) {
-      const std::string key = layer_key(b, i);
-      const BnAffine bn1 = load_bn(sd, key + ".bn1", c), bn2 = load_bn(sd, key + ".bn2", inter);
+      const std::string key = densenet_layer_key(b, i);
+      const BnAffine bn1 = densenet_load_bn(sd, key + ".bn1", c);
+      const BnAffine bn2 = densenet_load_bn(sd, key + ".bn2", inter);
       LayerOffsets o;
       o.bn1_scale = hp.add(bn1.scale);
       o.bn1_shift = hp.add(bn1.shift);
@@ -123,14 +111,14 @@ DenseNetCuda::DenseNetCuda(const StateDict& sd) {
       Transition& t = trans_[b];
       t.in_channels = c;
       t.out_channels = c / 2;  // reduction 0.5: floor(c * 0.5), as DenseNet
-      const BnAffine bn = load_bn(sd, key + ".bn1", c);
+      const BnAffine bn = densenet_load_bn(sd, key + ".bn1", c);
       trans_off[b].bn_scale = hp.add(bn.scale);
       trans_off[b].bn_shift = hp.add(bn.shift);
       trans_off[b].conv = hp.add(sd.at(key + ".conv1.weight", {t.out_channels, c, 1, 1}));
       c = t.out_channels;
     }
   }
-  const BnAffine head = load_bn(sd, "bn1", c);
+  const BnAffine head = densenet_load_bn(sd, "bn1", c);
   const size_t head_scale_off = hp.add(head.scale), head_shift_off = hp.add(head.shift);
   // The head pools block 3's whole buffer: its width is the feature dimension.
   DICE_ASSERT(c == feature_dim_ && block_width_[2] == feature_dim_);

@@ -9,10 +9,9 @@
 #include "kernels/pool.h"
 
 namespace dice {
-namespace {
 
-ResNet::ConvBn fold(const StateDict& sd, const std::string& conv, const std::string& bn,
-                    int64_t stride, int64_t in_channels) {
+ResNet::ConvBn fold_conv_bn(const StateDict& sd, const std::string& conv, const std::string& bn,
+                            int64_t stride, int64_t in_channels) {
   const Tensor& w = sd.at(conv + ".weight");
   if (w.dim() != 4 || w.size(2) != w.size(3) || w.size(1) != in_channels)
     throw_error(sd.source, ": ", conv, ".weight has shape ", w.shape_str(), ", expected (out, ",
@@ -37,6 +36,8 @@ ResNet::ConvBn fold(const StateDict& sd, const std::string& conv, const std::str
   return c;
 }
 
+namespace {
+
 // Runs one folded conv: out = [relu](conv(in) + bias [+ residual]).
 void run(const ResNet::ConvBn& c, int64_t batch, int64_t h, int64_t w, const float* in, float* out,
          bool relu, const float* residual = nullptr) {
@@ -57,7 +58,7 @@ ResNet::ResNet(const StateDict& sd) {
     throw_error(sd.source, ": not a torchvision ResNet checkpoint (no 'layer1.0.conv1.weight');"
                 " pass --model to name the architecture of this file");
   bottleneck_ = sd.has("layer1.0.conv3.weight");
-  stem_ = fold(sd, "conv1", "bn1", 2, 3);
+  stem_ = fold_conv_bn(sd, "conv1", "bn1", 2, 3);
   int64_t c = stem_.out;
   for (int stage = 1; stage <= 4; ++stage) {
     int64_t n = 0;
@@ -67,17 +68,17 @@ ResNet::ResNet(const StateDict& sd) {
       Block blk;
       int64_t stride = (stage > 1 && n == 0) ? 2 : 1;
       if (bottleneck_) {
-        blk.convs.push_back(fold(sd, p + ".conv1", p + ".bn1", 1, c));
-        blk.convs.push_back(fold(sd, p + ".conv2", p + ".bn2", stride, blk.convs[0].out));
-        blk.convs.push_back(fold(sd, p + ".conv3", p + ".bn3", 1, blk.convs[1].out));
+        blk.convs.push_back(fold_conv_bn(sd, p + ".conv1", p + ".bn1", 1, c));
+        blk.convs.push_back(fold_conv_bn(sd, p + ".conv2", p + ".bn2", stride, blk.convs[0].out));
+        blk.convs.push_back(fold_conv_bn(sd, p + ".conv3", p + ".bn3", 1, blk.convs[1].out));
       } else {
-        blk.convs.push_back(fold(sd, p + ".conv1", p + ".bn1", stride, c));
-        blk.convs.push_back(fold(sd, p + ".conv2", p + ".bn2", 1, blk.convs[0].out));
+        blk.convs.push_back(fold_conv_bn(sd, p + ".conv1", p + ".bn1", stride, c));
+        blk.convs.push_back(fold_conv_bn(sd, p + ".conv2", p + ".bn2", 1, blk.convs[0].out));
       }
       int64_t out = blk.convs.back().out;
       blk.has_downsample = sd.has(p + ".downsample.0.weight");
       if (blk.has_downsample) {
-        blk.downsample = fold(sd, p + ".downsample.0", p + ".downsample.1", stride, c);
+        blk.downsample = fold_conv_bn(sd, p + ".downsample.0", p + ".downsample.1", stride, c);
         blk.downsample.pad = 0;
       } else if (stride != 1 || out != c) {
         throw_error(sd.source, ": ", p, " changes shape but has no downsample weights");

@@ -43,4 +43,10 @@ class ResNet : public Model {
   std::vector<float> buf_[5];
 };
 
+// Folds BatchNorm `bn` into convolution `conv` (weights `conv`.weight, no bias) with the formula
+// above; checks the conv weight is (out, in_channels, k, k) and pads by k/2. Shared by the CPU and
+// GPU models, so that both run the same folded parameters.
+ResNet::ConvBn fold_conv_bn(const StateDict& sd, const std::string& conv, const std::string& bn,
+                            int64_t stride, int64_t in_channels);
+
 }  // namespace dice

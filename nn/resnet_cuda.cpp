@@ -2,8 +2,8 @@
 // Host code only: the kernels live in kernels/*.cu (and cuDNN behind kernels/cudnn/), so this file
 // is compiled by the C++ compiler with the project's warnings, and is empty without CUDA.
 //
-// The BatchNorm folding repeats nn/resnet.cpp's formula (that file keeps its folded layers
-// private); the CPU model is still built first so that a bad checkpoint fails with its messages.
+// The BatchNorm folding is nn/resnet.h's fold_conv_bn, shared with the CPU model; the CPU model is
+// still built first so that a bad checkpoint fails with its messages.
 // cuDNN code is compiled only with DICE_HAVE_CUDNN (dice_nn linked with dice_vendor).
 #include "nn/resnet_cuda.h"
 
@@ -25,36 +25,14 @@
 namespace dice {
 namespace {
 
-struct HostConv {
+// A folded conv (nn/resnet.h's fold_conv_bn) with the name the timers and plans report.
+struct HostConv : ResNet::ConvBn {
   std::string name;
-  int64_t in = 0, out = 0, kernel = 1, stride = 1, pad = 0;
-  std::vector<float> weight, bias;
 };
 
-// As nn/resnet.cpp: w' = w * gamma / sqrt(var + eps), b' = beta - mean * gamma / sqrt(var + eps).
 HostConv fold(const StateDict& sd, const std::string& conv, const std::string& bn, int64_t stride,
               int64_t in_channels) {
-  const Tensor& w = sd.at(conv + ".weight");
-  HostConv c;
-  c.name = conv;
-  c.out = w.size(0), c.in = in_channels, c.kernel = w.size(2), c.stride = stride;
-  c.pad = c.kernel / 2;
-  const std::vector<int64_t> shape{c.out};
-  const Tensor& g = sd.at(bn + ".weight", shape);
-  const Tensor& b = sd.at(bn + ".bias", shape);
-  const Tensor& m = sd.at(bn + ".running_mean", shape);
-  const Tensor& v = sd.at(bn + ".running_var", shape);
-  const int64_t per = c.in * c.kernel * c.kernel;
-  DICE_ASSERT(w.numel() == c.out * per);  // the CPU model has validated the shapes
-  c.weight.resize(static_cast<size_t>(c.out * per));
-  c.bias.resize(static_cast<size_t>(c.out));
-  for (int64_t o = 0; o < c.out; ++o) {
-    double s = g.data[o] / std::sqrt(static_cast<double>(v.data[o]) + 1e-5);
-    for (int64_t j = 0; j < per; ++j)
-      c.weight[o * per + j] = static_cast<float>(w.data[o * per + j] * s);
-    c.bias[o] = static_cast<float>(b.data[o] - m.data[o] * s);
-  }
-  return c;
+  return HostConv{fold_conv_bn(sd, conv, bn, stride, in_channels), conv};
 }
 
 // Parameters packed into one host array, each slice starting on a 256-byte boundary.

@@ -15,6 +15,7 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
+#include "cuda_test_util.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_memory.h"
 #include "test_util.h"
@@ -22,21 +23,8 @@
 namespace dice {
 namespace {
 
-#define DICE_REQUIRE_GPU() \
-  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
-
-std::vector<float> random_vector(int64_t n, std::mt19937& rng, float lo, float hi) {
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-bool is_poison(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return bits == 0xFFFFFFFFu;
-}
+using test::random_vector;
+using test::is_poison;
 
 struct ConvCase {
   const char* name;

@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "cuda_test_util.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_memory.h"
 #include "kernels/head.h"
@@ -18,15 +19,7 @@
 namespace dice {
 namespace {
 
-#define DICE_REQUIRE_GPU() \
-  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
-
-std::vector<float> random_vector(int64_t n, std::mt19937& rng, float lo, float hi) {
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::random_vector;
 
 struct HeadCase {
   const char* name;

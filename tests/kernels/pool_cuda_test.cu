@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "cuda_test_util.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_memory.h"
 #include "kernels/pool.h"
@@ -19,21 +20,8 @@
 namespace dice {
 namespace {
 
-#define DICE_REQUIRE_GPU() \
-  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
-
-std::vector<float> random_vector(int64_t n, std::mt19937& rng, float lo, float hi) {
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-bool is_poison(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return bits == 0xFFFFFFFFu;
-}
+using test::random_vector;
+using test::is_poison;
 
 struct PoolCase {
   const char* name;
