@@ -3,10 +3,11 @@
 # the project's own writers (fuzz_make_corpus), pickles written by Python's pickle module (plain
 # python3, no torch or numpy), and copies of the committed test fixtures (tests/fixtures/formats,
 # tests/fixtures/weights, tests/fixtures/data). Never the shared assets: corpora stay small.
-# Usage: fuzz/make_corpus.sh [BUILD_DIR]   (default build-fuzz; builds fuzz_make_corpus there)
+# Usage: fuzz/make_corpus.sh [BUILD_DIR]   (default build-asan, the folder of scripts/sanitize.sh
+# and scripts/fuzz.sh; builds fuzz_make_corpus there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD="${1:-build-fuzz}"
+BUILD="${1:-build-asan}"
 OUT=fuzz/corpus
 FX=tests/fixtures
 

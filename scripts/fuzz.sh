@@ -1,28 +1,41 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every parser (fuzz/*_fuzz.cpp; see fuzz/CMakeLists.txt).
-#   scripts/fuzz.sh            CI pass: 20 s per target on the committed corpora
+#   scripts/fuzz.sh            20 s per target on the committed corpora (CI: scripts/fuzz.sh 10)
 #   scripts/fuzz.sh 600        a long run: 10 minutes per target
 #   scripts/fuzz.sh 60 zip npy only the named targets
-# Builds build-fuzz (clang-14, libFuzzer + ASan + UBSan, no CUDA, no tests or benchmarks) if
-# needed, replays the committed crash regressions (fuzz/regressions/<target>/), then fuzzes each
-# target in turn (one process: the machine is shared) from a scratch copy of fuzz/corpus/<target>
-# so the committed corpora stay small. New crashing inputs are copied to
-# build-fuzz/fuzz-crashes/<target>/; the table at the end gives executions, coverage (cov: of
-# libFuzzer's final stats) and crashes per target, and the script fails if any target crashed.
+# Uses the sanitizer build folder of scripts/sanitize.sh, build-asan (clang-14, DICE_SANITIZE=ON
+# and DICE_FUZZ=ON: libFuzzer + ASan + UBSan, no CUDA, no benchmarks), configuring it the same way
+# if it is missing and building only the fuzz targets; replays the committed crash regressions
+# (fuzz/regressions/<target>/), then fuzzes each target in turn (one process: the machine is
+# shared) from a scratch copy of fuzz/corpus/<target> so the committed corpora stay small. New
+# crashing inputs are copied to build-asan/fuzz-crashes/<target>/; the table at the end gives
+# executions, coverage (cov: of libFuzzer's final stats) and crashes per target, and the script
+# exits 1 if any target crashed. Installs clang-14 and its runtimes (libFuzzer) when missing.
 # Env: FUZZ_BUILD (build folder), FUZZ_RSS_MB (2048), FUZZ_KEEP_CORPUS=1 starts from and keeps the
-# grown corpus in build-fuzz/fuzz-corpus/<target>/ (so several long runs add up).
+# grown corpus in build-asan/fuzz-corpus/<target>/ (so several long runs add up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-20}"
 shift || true
-BUILD="${FUZZ_BUILD:-build-fuzz}"
+BUILD="${FUZZ_BUILD:-build-asan}"
 RSS_MB="${FUZZ_RSS_MB:-2048}"
 ALL_TARGETS=(zip pickle torch npy safetensors json mat cifar_bin cifar_py image)
 TARGETS=("${@:-${ALL_TARGETS[@]}}")
 
-if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
-  CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DDICE_CUDA=OFF -DDICE_FUZZ=ON \
-    -DDICE_BUILD_BENCH=OFF -DDICE_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+need=()
+for pkg in cmake make clang-14 libclang-rt-14-dev libgtest-dev libstb-dev zlib1g-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "fuzz.sh: installing ${need[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then  # the same configuration as scripts/sanitize.sh
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DDICE_SANITIZE=ON -DDICE_FUZZ=ON \
+    -DDICE_CUDA=OFF -DDICE_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build "$BUILD" -j"${FUZZ_JOBS:-2}" --target $(printf 'fuzz_%s ' "${TARGETS[@]}") >/dev/null
 

@@ -5,7 +5,8 @@
 //  - Resource limits found by review and fuzzing, each built in code so the hostile shape is
 //    visible here: overlapping zip members, huge npy shapes behind a zero dimension, stride-0
 //    tensors expanding a tiny checkpoint, safetensors tensors listing one buffer many times,
-//    JSON objects with many keys, and more globals a pickle may try to call.
+//    JSON objects with many keys, more globals a pickle may try to call, and the output area of a
+//    thin image under Resize(n).
 #include <dirent.h>
 #include <gtest/gtest.h>
 
@@ -162,4 +163,18 @@ TEST(FuzzRegression, PicklesCannotNameDangerousGlobals) {
   std::vector<uint8_t> z = dice::test::make_zip({{"archive/data.pkl", inert}});
   std::string err = error_of(dice_fuzz::torch, std::string(z.begin(), z.end()));
   EXPECT_NE(err.find("no tensors"), std::string::npos) << err;
+}
+
+TEST(FuzzRegression, ResizeCapsTheOutputArea) {
+  // 1 x 65536 under Resize(256): 256 x 16777216 pixels (12.9 GB), each side within 2^24. Refused
+  // before anything is allocated; so is an intermediate image that large.
+  dice::Image thin(1, 65536);
+  try {
+    (void)dice::resize_shorter(thin, 256);
+    ADD_FAILURE() << "no error";
+  } catch (const dice::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("-pixel limit"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)dice::resize_bilinear(thin, 65536, 1), dice::Error);  // 65536 x 65536 rows
+  EXPECT_EQ(dice::resize_bilinear(thin, 2, 4).rgb.size(), 2u * 4 * 3);
 }
