@@ -284,23 +284,6 @@ class Unpickler {
     return out;
   }
 
-  static void utf8(std::string& out, uint32_t cp) {
-    if (cp < 0x80) {
-      out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-      out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else if (cp < 0x10000) {
-      out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    } else {
-      out.push_back(static_cast<char>(0xf0 | ((cp >> 18) & 0x07)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-    }
-  }
 
   // raw-unicode-escape (protocol 0 UNICODE): \uXXXX and \UXXXXXXXX escapes, other bytes latin-1.
   std::string raw_unicode(const std::string& s) {
@@ -318,10 +301,10 @@ class Unpickler {
           cp = cp << 4 | static_cast<uint32_t>(v);
         }
         if (cp > 0x10ffff) fail("code point out of range in UNICODE");
-        utf8(out, cp);
+        append_utf8(out, cp);
         k += 1 + n;
       } else {
-        utf8(out, static_cast<unsigned char>(s[k]));
+        append_utf8(out, static_cast<unsigned char>(s[k]));
       }
     }
     return out;

@@ -171,6 +171,19 @@ struct Plan {
   const float* be() const { return beta.empty() ? nullptr : beta.data(); }
   // The unit of dynamic scheduling: whole images when there are enough of them.
   int64_t unit(int64_t tiles) const { return p.batch >= 2 * threads ? tiles : 1; }
+  // One GEMM tile from a packed panel straight into the output (and residual) of image img,
+  // pixels [n0, n0 + n), with the fused epilogue.
+  void gemm_into_output(const float* panel, int64_t img, int64_t n0, int64_t n) const {
+    GemmTile t;
+    t.m = M, t.n = n, t.k = K;
+    t.a = a.data();
+    t.b = panel, t.b_kstride = isa.nr, t.b_chunk = K * isa.nr;
+    t.c = out + img * out_st + n0, t.ldc = N;
+    t.alpha = al(), t.beta = be();
+    if (f.residual) t.res = f.residual + img * out_st + n0, t.ldr = N;
+    t.relu = f.out_relu;
+    isa.gemm(t);
+  }
 };
 
 // rows mode: parallel over (image, pixel tile); pack the tile's channel rows, one GEMM tile.
@@ -189,15 +202,7 @@ void run_rows(const Plan& pl) {
         pr.src = pl.in + img * pl.in_st, pr.plane = N, pr.k = K, pr.n0 = n0, pr.n = n;
         pr.scale = pl.f.in_scale, pr.shift = pl.f.in_shift, pr.dst = panel;
         pl.isa.pack_rows(pr);
-        GemmTile t;
-        t.m = pl.M, t.n = n, t.k = K;
-        t.a = pl.a.data();
-        t.b = panel, t.b_kstride = nr, t.b_chunk = K * nr;
-        t.c = pl.out + img * pl.out_st + n0, t.ldc = N;
-        t.alpha = pl.al(), t.beta = pl.be();
-        if (pl.f.residual) t.res = pl.f.residual + img * pl.out_st + n0, t.ldr = N;
-        t.relu = pl.f.out_relu;
-        pl.isa.gemm(t);
+        pl.gemm_into_output(panel, img, n0, n);
       }
     }
   });
@@ -297,15 +302,7 @@ void run_gather(const Plan& pl) {
         if (!copy) pg.scale = pl.f.in_scale, pg.shift = pl.f.in_shift;
         pg.dst = panel;
         pl.isa.pack_gather(pg);
-        GemmTile t;
-        t.m = pl.M, t.n = n, t.k = K;
-        t.a = pl.a.data();
-        t.b = panel, t.b_kstride = nr, t.b_chunk = K * nr;
-        t.c = pl.out + img * pl.out_st + n0, t.ldc = N;
-        t.alpha = pl.al(), t.beta = pl.be();
-        if (pl.f.residual) t.res = pl.f.residual + img * pl.out_st + n0, t.ldr = N;
-        t.relu = pl.f.out_relu;
-        pl.isa.gemm(t);
+        pl.gemm_into_output(panel, img, n0, n);
       }
     }
   });

@@ -26,24 +26,11 @@ import torchvision
 from PIL import Image
 from torchvision import transforms
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_nn_fixtures import randomize  # noqa: E402
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 ASSETS = os.environ.get("DICE_ASSETS", os.path.join(ROOT, "..", "shared", "assets"))
-
-
-def randomize(model, gen):
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            c = m.num_features
-            m.weight.data = torch.rand(c, generator=gen) * 0.5 + 0.75
-            m.bias.data = torch.randn(c, generator=gen) * 0.1
-            m.running_mean.data = torch.randn(c, generator=gen) * 0.2
-            m.running_var.data = torch.rand(c, generator=gen) * 0.5 + 0.5
-        elif isinstance(m, nn.Conv2d):
-            fan_in = m.weight[0].numel()
-            m.weight.data = torch.randn(m.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5
-        elif isinstance(m, nn.Linear):
-            m.weight.data = torch.randn(m.weight.shape, generator=gen) * 0.01
-            m.bias.data = torch.randn(m.bias.shape, generator=gen) * 0.01
 
 
 def pick_images(n):
@@ -75,7 +62,7 @@ def main():
     torch.set_num_threads(max(1, os.cpu_count() or 1))
 
     model = torchvision.models.resnet50()
-    randomize(model, torch.Generator().manual_seed(50))
+    randomize(model, torch.Generator().manual_seed(50), fc_std=0.01)
     model.eval()
     norm = transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
     tail = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), norm])

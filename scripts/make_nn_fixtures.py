@@ -89,7 +89,9 @@ class DenseNet3(nn.Module):
         return self.fc(self.features(x))
 
 
-def randomize(model, gen):
+def randomize(model, gen, fc_std=0.1, batches_tracked=None):
+    """Random weights and random BatchNorm statistics (so BN is never the identity). Shared by
+    make_resnet_fixtures.py and compare_resnet50_torch.py; the draw order fixes the fixtures."""
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             c = m.num_features
@@ -97,12 +99,14 @@ def randomize(model, gen):
             m.bias.data = torch.randn(c, generator=gen) * 0.1
             m.running_mean.data = torch.randn(c, generator=gen) * 0.2
             m.running_var.data = torch.rand(c, generator=gen) * 0.5 + 0.5
+            if batches_tracked is not None:
+                m.num_batches_tracked.fill_(batches_tracked)
         elif isinstance(m, nn.Conv2d):
             fan_in = m.weight[0].numel()
             m.weight.data = torch.randn(m.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5
         elif isinstance(m, nn.Linear):
-            m.weight.data = torch.randn(m.weight.shape, generator=gen) * 0.1
-            m.bias.data = torch.randn(m.bias.shape, generator=gen) * 0.1
+            m.weight.data = torch.randn(m.weight.shape, generator=gen) * fc_std
+            m.bias.data = torch.randn(m.bias.shape, generator=gen) * fc_std
 
 
 def main():

@@ -17,11 +17,15 @@ The input is not stored: both sides compute it from its index, over a [2, 3, 224
     /usr/bin/python3 scripts/make_resnet_fixtures.py   # rewrites tests/fixtures/nn/resnet*
 """
 import os
+import sys
 
 import numpy as np
 import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_nn_fixtures import randomize  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures", "nn")
 
@@ -53,23 +57,6 @@ class SmallResNet(ResNet):
         return torch.flatten(self.avgpool(x), 1)
 
 
-def randomize(model, gen):
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            c = m.num_features
-            m.weight.data = torch.rand(c, generator=gen) * 0.5 + 0.75
-            m.bias.data = torch.randn(c, generator=gen) * 0.1
-            m.running_mean.data = torch.randn(c, generator=gen) * 0.2
-            m.running_var.data = torch.rand(c, generator=gen) * 0.5 + 0.5
-            m.num_batches_tracked.fill_(7)
-        elif isinstance(m, nn.Conv2d):
-            fan_in = m.weight[0].numel()
-            m.weight.data = torch.randn(m.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5
-        elif isinstance(m, nn.Linear):
-            m.weight.data = torch.randn(m.weight.shape, generator=gen) * 0.1
-            m.bias.data = torch.randn(m.bias.shape, generator=gen) * 0.1
-
-
 def formula_input(shape):
     i = np.arange(int(np.prod(shape)), dtype=np.int64)
     return ((((i * 2654435761) % 2001) / 1000.0) - 1.0).astype(np.float32).reshape(shape)
@@ -82,7 +69,7 @@ def main():
     for name, block, layers in [("resnet50w4", Bottleneck, [3, 4, 6, 3]),
                                 ("resnet18w4", BasicBlock, [2, 2, 2, 2])]:
         model = SmallResNet(block, layers, 4, 10).eval()
-        randomize(model, gen)
+        randomize(model, gen, batches_tracked=7)
         sd = model.state_dict()
         torch.save(sd, os.path.join(OUT, name + ".zip.pth"))
         torch.save(sd, os.path.join(OUT, name + ".legacy.pth"), _use_new_zipfile_serialization=False)
