@@ -47,9 +47,9 @@ int cmd_features(int argc, char** argv) {
                                    data_opts.skip_bad);
   HeadResult plain = apply_head(*lm.model, fs, HeadConfig{});
   const int64_t n = fs.count;
-  write_npy_f32(prefix + ".features.npy", {n, fs.dim}, fs.features.data());
-  write_npy_f32(prefix + ".logits.npy", {n, lm.model->num_classes()}, plain.logits.data());
-  write_npy_i64(prefix + ".labels.npy", {n}, fs.labels.data());
+  write_npy_set({{prefix + ".features.npy", npy_f32({n, fs.dim}, fs.features.data())},
+                 {prefix + ".logits.npy", npy_f32({n, lm.model->num_classes()}, plain.logits.data())},
+                 {prefix + ".labels.npy", npy_i64({n}, fs.labels.data())}});
   std::printf("wrote %s.{features,logits,labels}.npy (%lld samples, %lld features)\n", prefix.c_str(),
               static_cast<long long>(n), static_cast<long long>(fs.dim));
   print_skipped({{fs.name, static_cast<int64_t>(fs.skipped.size())}});

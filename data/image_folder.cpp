@@ -117,7 +117,13 @@ class ImageFolderDataset final : public Dataset {
   int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
   int64_t label(int64_t i) const override { return labels_.at(static_cast<size_t>(i)); }
   void load(int64_t i, float* chw) const override {
-    preprocess_image(decode_image(paths_.at(static_cast<size_t>(i))), pp_, chw);
+    const std::string& path = paths_.at(static_cast<size_t>(i));
+    Image img = decode_image(path);  // its errors already name the file
+    try {
+      preprocess_image(img, pp_, chw);
+    } catch (const Error& e) {  // e.g. the resize area cap: say which image
+      throw_error(path, ": ", e.what(), "; remove or shrink this image, or pass --skip-bad");
+    }
   }
   std::string describe() const override {
     std::string n = std::to_string(paths_.size()) + " images)";

@@ -9,6 +9,7 @@
 #include "formats/npy.h"
 
 #include <cstring>
+#include <memory>
 
 #include "core/error.h"
 #include "core/file_io.h"
@@ -214,27 +215,46 @@ void write_npy(const std::string& path, const NpyArray& a) {
 }
 
 template <typename T>
-static void write_typed(const std::string& path, const char* descr, const std::vector<int64_t>& shape,
-                        const T* data) {
+static NpyArray make_typed(const char* descr, const std::vector<int64_t>& shape, const T* data) {
   NpyArray a;
   a.descr = descr;
   a.shape = shape;
   for (int64_t d : shape)
-    if (d < 0) throw_error(path, ": negative dimension in the array to write");
+    if (d < 0) throw_error("npy: negative dimension in the array to write");
   size_t n = static_cast<size_t>(a.numel()) * sizeof(T);
   const uint8_t* p = reinterpret_cast<const uint8_t*>(data);
   a.data.assign(p, p + n);  // the host is little-endian (x86-64, aarch64)
-  write_npy(path, a);
+  return a;
+}
+
+NpyArray npy_f32(const std::vector<int64_t>& shape, const float* data) {
+  return make_typed("<f4", shape, data);
+}
+NpyArray npy_f64(const std::vector<int64_t>& shape, const double* data) {
+  return make_typed("<f8", shape, data);
+}
+NpyArray npy_i64(const std::vector<int64_t>& shape, const int64_t* data) {
+  return make_typed("<i8", shape, data);
 }
 
 void write_npy_f32(const std::string& path, const std::vector<int64_t>& shape, const float* data) {
-  write_typed(path, "<f4", shape, data);
+  write_npy(path, npy_f32(shape, data));
 }
 void write_npy_f64(const std::string& path, const std::vector<int64_t>& shape, const double* data) {
-  write_typed(path, "<f8", shape, data);
+  write_npy(path, npy_f64(shape, data));
 }
 void write_npy_i64(const std::string& path, const std::vector<int64_t>& shape, const int64_t* data) {
-  write_typed(path, "<i8", shape, data);
+  write_npy(path, npy_i64(shape, data));
+}
+
+void write_npy_set(const std::vector<std::pair<std::string, NpyArray>>& files) {
+  std::vector<std::unique_ptr<AtomicFile>> out;
+  for (const auto& [path, a] : files) {
+    std::vector<uint8_t> b = serialize_npy(a, path);
+    out.push_back(std::make_unique<AtomicFile>(path));
+    out.back()->write(b.data(), b.size());
+  }
+  for (auto& f : out) f->commit();
 }
 
 std::vector<double> npy_to_double(const NpyArray& a, const std::string& path) {

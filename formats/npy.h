@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dice {
@@ -30,6 +31,14 @@ void write_npy(const std::string& path, const NpyArray& a);
 void write_npy_f32(const std::string& path, const std::vector<int64_t>& shape, const float* data);
 void write_npy_f64(const std::string& path, const std::vector<int64_t>& shape, const double* data);
 void write_npy_i64(const std::string& path, const std::vector<int64_t>& shape, const int64_t* data);
+// Several files as one: every file is written in full to its temporary name before any is
+// renamed, so a failed write (a full disk, a signal) leaves none of the set under its final name.
+void write_npy_set(const std::vector<std::pair<std::string, NpyArray>>& files);
+
+// Typed arrays from host data (copied).
+NpyArray npy_f32(const std::vector<int64_t>& shape, const float* data);
+NpyArray npy_f64(const std::vector<int64_t>& shape, const double* data);
+NpyArray npy_i64(const std::vector<int64_t>& shape, const int64_t* data);
 
 // Element conversions of any supported numeric dtype; `path` names the array in errors.
 std::vector<double> npy_to_double(const NpyArray& a, const std::string& path);

@@ -93,15 +93,25 @@ std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, 
   if (!densenet && !resnet)
     throw_error("unknown model '", arch, "'; known: densenet101 (DenseNet-BC L=100 k=12), resnet18/34/50/101/152, auto");
   check_model_options(densenet ? "densenet" : "resnet", device, options);
+  std::unique_ptr<Model> model;
   if (device == Device::kCuda) {
     check_device_available(device);
 #ifdef DICE_HAVE_CUDA
-    if (densenet) return std::make_unique<DenseNetCuda>(sd);
-    return std::make_unique<ResNetCuda>(sd, options);
+    if (densenet) model = std::make_unique<DenseNetCuda>(sd);
+    else model = std::make_unique<ResNetCuda>(sd, options);
 #endif
   }
-  if (densenet) return std::make_unique<DenseNet>(sd);
-  return std::make_unique<ResNet>(sd);
+  if (!model) {
+    if (densenet) model = std::make_unique<DenseNet>(sd);
+    else model = std::make_unique<ResNet>(sd);
+  }
+  // A named depth ("resnet50") must be what the checkpoint holds: a ResNet-18 file run as
+  // --model resnet50 would otherwise evaluate silently under the wrong name.
+  const std::string built = model->name().substr(0, model->name().find(' '));
+  if (arch != "auto" && arch != "densenet" && arch != "resnet" && built != arch)
+    throw_error(sd.source, ": this checkpoint holds a ", model->name(), ", not a ", arch,
+                "; pass --model ", built, " (or --model auto)");
+  return model;
 }
 
 }  // namespace dice

@@ -139,6 +139,16 @@ TEST(ImageFolder, ErrorsNameThePath) {
   auto ds = open_dataset(broken, Preprocess::cifar());
   std::vector<float> t(3 * 32 * 32);
   expect_error([&] { ds->load(0, t.data()); }, {broken + "/c/bad.jpg"});
+
+  // An image that decodes but is too elongated to resize (1 x 200000 to shorter side 32 needs
+  // 32 x 6.4M pixels, over the resize cap) is reported naming the file too.
+  const std::string thin = test::temp_dir();
+  mkdirs(thin + "/c");
+  std::string pgm = "P5\n1 200000\n255\n";
+  pgm.append(200000, '\x80');
+  test::spit(thin + "/c/thin.pgm", pgm.data(), pgm.size());
+  auto ts = open_dataset(thin, Preprocess::cifar());
+  expect_error([&] { ts->load(0, t.data()); }, {thin + "/c/thin.pgm", "resize", "--skip-bad"});
 }
 
 // ------------------------------------------------------------------------------- CIFAR binary

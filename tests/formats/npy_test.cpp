@@ -82,6 +82,23 @@ TEST(Npy, RoundTrips) {
   EXPECT_EQ(dice::read_npy(dir + "/e.npy").shape, (std::vector<int64_t>{0, 4}));
 }
 
+TEST(Npy, SetIsAllOrNothing) {
+  const std::string dir = dice::test::temp_dir();
+  const float f[2] = {1.5f, -2.f};
+  const int64_t l[2] = {3, 4};
+  // The last file cannot be created: neither of the others may appear.
+  EXPECT_THROW(dice::write_npy_set({{dir + "/a.npy", dice::npy_f32({2}, f)},
+                                    {dir + "/b.npy", dice::npy_i64({2}, l)},
+                                    {dir + "/missing/c.npy", dice::npy_f32({1, 2}, f)}}),
+               dice::Error);
+  EXPECT_FALSE(dice::file_exists(dir + "/a.npy"));
+  EXPECT_FALSE(dice::file_exists(dir + "/b.npy"));
+  dice::write_npy_set({{dir + "/a.npy", dice::npy_f32({2}, f)}, {dir + "/b.npy", dice::npy_i64({2}, l)}});
+  dice::NpyArray a = dice::read_npy(dir + "/a.npy"), b = dice::read_npy(dir + "/b.npy");
+  EXPECT_EQ(dice::npy_to_float(a, "a"), std::vector<float>({1.5f, -2.f}));
+  EXPECT_EQ(dice::npy_to_double(b, "b"), std::vector<double>({3, 4}));
+}
+
 TEST(Npy, WriteRejectsInconsistentArrays) {
   dice::NpyArray a;
   a.descr = "<f4";

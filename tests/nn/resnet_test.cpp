@@ -128,6 +128,21 @@ TEST(ResNet, AutoDetectsResNetNotDenseNet) {
   EXPECT_NE(dynamic_cast<dice::ResNet*>(dice::make_model("auto", sd).get()), nullptr);
 }
 
+TEST(ResNet, NamedDepthMustMatchTheCheckpoint) {
+  dice::StateDict sd = dice::load_weights(fixture("nn/resnet18w4.legacy.pth"));
+  EXPECT_NE(dice::make_model("resnet18", sd), nullptr);
+  EXPECT_NE(dice::make_model("resnet", sd), nullptr);
+  try {
+    dice::make_model("resnet50", sd);
+    FAIL() << "a ResNet-18 checkpoint ran as resnet50";
+  } catch (const dice::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("resnet18w4.legacy.pth"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--model resnet18"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}
+
 TEST(ResNet, MissingKeyNamesFileAndKey) {
   std::string msg = error_after([](dice::StateDict& sd) { sd.tensors.erase("layer3.2.bn2.running_var"); });
   EXPECT_NE(msg.find("layer3.2.bn2.running_var"), std::string::npos) << msg;
