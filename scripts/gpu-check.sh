@@ -2,7 +2,7 @@
 # gpu-check.sh: the checks that need a GPU, from a prebuilt build folder, in under 8 minutes.
 #
 #   scripts/gpu-check.sh [BUILD_DIR] [--assets DIR]             run the checks
-#   scripts/gpu-check.sh [BUILD_DIR] --only resnet              only the ResNet steps (9-11)
+#   scripts/gpu-check.sh [BUILD_DIR] --only resnet              only the ResNet steps (9-12)
 #   scripts/gpu-check.sh [BUILD_DIR] --prepare [--assets SRC]   on the build machine, beforehand
 #
 # BUILD_DIR defaults to ./build. Device time is scarce, so the script never rebuilds binaries that
@@ -26,7 +26,9 @@
 #      test_nn ResNetCuda* (fp32 within 1e-4 of the CPU path, tensor-core modes, cuDNN backend);
 #  10. compute-sanitizer memcheck on the odd-shape conv2d_tc tests;
 #  11. bench_resnet_cuda: per-shape ours vs cuDNN at fp32/tf32/fp16/bf16 (TFLOP/s, ratio), end to
-#      end images/s at batch 1/32/256, per-stage times, top-1/logit/energy agreement with fp32.
+#      end images/s at batch 1/32/256, per-stage times, top-1/logit/energy agreement with fp32;
+#  12. PyTorch eager ResNet-50 on the same card (fp32, channels_last AMP), batch 1/32/256, in the
+#      same end-to-end table (torch's input is on the GPU too).
 # The step summary and then the images/s table (ours vs PyTorch) come last; the exit status is
 # non-zero if any step failed, timed out or was skipped.
 #
@@ -320,6 +322,16 @@ else
   skip_step "resnet bench" "missing $RN_BENCH_BIN or its libraries"
 fi
 
+# 12: PyTorch eager ResNet-50 on the same card (fp32 with TF32 off, channels_last AMP fp16)
+if [ "$HAVE_TORCH" = 1 ]; then
+  run_step "torch rn50 fp32" 60 torch_rn50_fp32.log python3 "$ROOT/scripts/torch_densenet_bench.py" \
+    --model resnet50 --cuda --batches 1,32,256 --seconds 1.5
+  run_step "torch rn50 amp" 60 torch_rn50_amp.log python3 "$ROOT/scripts/torch_densenet_bench.py" \
+    --model resnet50 --cuda --amp --batches 1,32,256 --seconds 1.5
+else
+  skip_step "torch rn50" "python3 -c 'import torch' failed"
+fi
+
 # ---- summaries: per-kernel TFLOP/s, the steps, then the DenseNet table last ----
 if [ -s "$LOGS/bench_kernels_cuda.json" ] && command -v python3 >/dev/null 2>&1; then
   echo
@@ -342,9 +354,15 @@ fi
 
 if [ -s "$LOGS/bench_resnet_cuda.json" ] && command -v python3 >/dev/null 2>&1; then
   echo
-  python3 - "$LOGS/bench_resnet_cuda.json" <<'EOF'
-import json, sys
+  python3 - "$LOGS/bench_resnet_cuda.json" "$LOGS" <<'EOF'
+import json, os, re, sys
 conv, e2e, agree, layers, order = {}, {}, {}, {}, []
+for mode, log in (("torch_fp32", "torch_rn50_fp32.log"), ("torch_amp", "torch_rn50_amp.log")):
+    p = os.path.join(sys.argv[2], log)
+    for line in (open(p) if os.path.exists(p) else []):
+        m = re.match(r"torch_images_per_s ([0-9.]+)\s+\(batch=(\d+)", line)
+        if m:
+            e2e[(mode, int(m.group(2)))] = float(m.group(1))
 for b in json.load(open(sys.argv[1])).get("benchmarks", []):
     parts = b["name"].split("/")
     err = b.get("error_occurred")
@@ -384,7 +402,7 @@ for m in sorted({m for m, _ in e2e}):
                                   for bs in (1, 32, 256)))
 for p in ("fp32", "tf32", "fp16", "bf16"):
     o = e2e.get(("ours_" + p, 256))
-    for c in ("cudnn_fp32", "cudnn_tf32"):
+    for c in ("cudnn_fp32", "cudnn_tf32", "torch_fp32", "torch_amp"):
         if o and e2e.get((c, 256)):
             print("ours_%s / %s at batch 256: %.2fx" % (p, c, o / e2e[(c, 256)]))
 for m, (t, l, e) in sorted(agree.items()):
