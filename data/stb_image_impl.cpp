@@ -27,6 +27,8 @@
 // to it get an extra DiceOverride argument, which routes them to stbi__grow_checked below; stb's
 // definition takes the same extra (unnamed, never passed) parameter and is called from there.
 // It empties an overdrawn buffer first, so the reader sees zero bits, as 2.28's checks make it.
+// stbi__getn is wrapped the same way, so that copying 0 bytes never passes a null pointer to
+// memcpy.
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO
 #define STBI_NO_SIMD
@@ -63,6 +65,11 @@ struct DiceOverride {};
 template <typename Jpeg>
 static void stbi__grow_checked(Jpeg* j, DiceOverride);
 #define stbi__grow_buffer_unsafe(...) stbi__grow_checked(__VA_ARGS__, DiceOverride())
+// The byte copier, the same way: a PNG whose first IDAT chunk is empty makes stb copy 0 bytes to
+// its still-null buffer (memcpy(NULL, p, 0): undefined behaviour, found by fuzz_image).
+template <typename Ctx>
+static int stbi__getn_checked(Ctx* s, unsigned char* buffer, int n, DiceOverride);
+#define stbi__getn(...) stbi__getn_checked(__VA_ARGS__, DiceOverride())
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -104,6 +111,13 @@ static void stbi__grow_checked(Jpeg* j, DiceOverride) {
     j->code_buffer = 0;
   }
   stbi__grow_checked(j, static_cast<DiceOverride (*)()>(nullptr));  // stb's own
+}
+
+// Copying nothing succeeds without touching either pointer (stb's own would memcpy 0 bytes).
+template <typename Ctx>
+static int stbi__getn_checked(Ctx* s, unsigned char* buffer, int n, DiceOverride) {
+  if (n == 0) return 1;
+  return stbi__getn_checked(s, buffer, n, static_cast<DiceOverride (*)()>(nullptr));  // stb's own
 }
 
 // ------------------------------------------------------------------ inverse DCT (JDCT_ISLOW)
