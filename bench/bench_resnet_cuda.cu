@@ -2,7 +2,8 @@
 //   Conv/<shape>/<impl>_<precision>/batch:256   one convolution of the shared ResNet-50 table
 //       (kernels/conv_shapes.h); impl = ours (conv2d_cuda for fp32, conv2d_tc otherwise, with the
 //       bias + residual + ReLU epilogue) or cudnn (CudnnConvLayer, plain convolution, fastest
-//       algorithm by cudnnFind). TFLOP/s over 10 back-to-back launches timed with CUDA events.
+//       algorithm by cudnnFind). TFLOP/s over 10 back-to-back launches timed with CUDA events,
+//       5 iterations (one warm-up launch before).
 //       cuDNN's fp16/bf16 runs read and write half tensors; ours read and write float32 and round
 //       while staging (see kernels/conv2d_tc.cu), so those rows also measure that choice.
 //   ResNet50/<backend>_<precision>/batch:N   device-only forward at N = 1, 32, 256 (graph replay
@@ -408,8 +409,11 @@ void register_all() {
       for (bool cudnn : {false, true}) {
         const std::string name = std::string("Conv/") + s.name + "/" + (cudnn ? "cudnn_" : "ours_") +
                                  precision_name(p) + "/batch:" + std::to_string(kConvBatch);
+        // A fixed iteration count: Google Benchmark then calls bm_conv once, instead of repeating
+        // its setup (host data, the CPU check, cudnnFind) while it sizes the run on scarce GPU time.
         benchmark::RegisterBenchmark(name.c_str(), [&s, cudnn, p](benchmark::State& st) { bm_conv(st, s, cudnn, p); })
             ->UseManualTime()
+            ->Iterations(5)
             ->Unit(benchmark::kMicrosecond);
       }
   for (const Mode& m : modes())

@@ -30,6 +30,7 @@
 
 #include <stb_image.h>  // declarations only; the implementation is in stb_image_impl.cpp
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -41,8 +42,8 @@ namespace dice {
 namespace {
 
 // PIL refuses images above twice Image.MAX_IMAGE_PIXELS (DecompressionBombError); so do we,
-// which also bounds what a corrupt header can make us allocate.
-constexpr int64_t kMaxPixels = 2 * 89478485;
+// which also bounds what a corrupt header can make us allocate (see set_max_image_pixels).
+std::atomic<int64_t> g_max_pixels{kDefaultMaxImagePixels};
 
 struct StbFree {
   void operator()(void* p) const { stbi_image_free(p); }
@@ -58,26 +59,74 @@ bool has_prefix(const uint8_t* d, size_t n, const char* magic) {
   return n >= m && std::memcmp(d, magic, m) == 0;
 }
 
-// Binary PNM header "P5 <w> <h> <maxval>" (comments allowed): returns maxval, or -1.
-int pnm_maxval(const uint8_t* d, size_t n) {
+// Binary PNM header "P5|P6 <w> <h> <maxval>" (comments allowed), read as stb reads it: the
+// pixels start one (whitespace) byte after the maxval digits. Values saturate at 10^9, where stb
+// 2.27's own reader overflows int (undefined behaviour), so stb is never handed such a header.
+struct PnmHeader {
+  int64_t field[3] = {-1, -1, -1};  // width, height, maxval
+  size_t data_at = 0;
+  bool ok = false;
+};
+
+PnmHeader pnm_header(const uint8_t* d, size_t n) {
+  PnmHeader h;
   size_t i = 2;
-  int field = 0, value = -1;
-  while (i < n && field < 3) {
+  int f = 0;
+  while (i < n && f < 3) {
     uint8_t c = d[i];
     if (c == '#') {
       while (i < n && d[i] != '\n' && d[i] != '\r') ++i;
     } else if (c >= '0' && c <= '9') {
-      value = 0;
-      while (i < n && d[i] >= '0' && d[i] <= '9' && value < 1000000)
-        value = value * 10 + (d[i++] - '0');
-      ++field;
+      int64_t v = 0;
+      while (i < n && d[i] >= '0' && d[i] <= '9') {
+        v = std::min<int64_t>(v * 10 + (d[i++] - '0'), 1000000000);
+      }
+      h.field[f++] = v;
       continue;
     } else if (!(c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')) {
-      return -1;
+      return h;
     }
     ++i;
   }
-  return field == 3 ? value : -1;
+  h.ok = f == 3;
+  h.data_at = i + 1;
+  return h;
+}
+
+// PNM: refuse what stb would mishandle: maxvals other than 255 (stb does not rescale, PIL
+// does), and a pixel array shorter than the header says (stb ignores the short read and returns
+// uninitialised memory; PIL raises "image file is truncated"). Also bounds the allocation.
+void check_pnm(const uint8_t* d, size_t n, const std::string& name) {
+  const PnmHeader h = pnm_header(d, n);
+  if (!h.ok) fail(name, "corrupt PPM/PGM header");
+  if (h.field[2] != 255)
+    throw_error(name, ": PPM/PGM with maxval ", h.field[2],
+                " is not supported (only 255); convert it to PNG");
+  const int64_t w = h.field[0], ht = h.field[1], comp = d[1] == '6' ? 3 : 1;
+  if (w <= 0 || ht <= 0) fail(name, "zero-sized image");
+  if (w * ht > max_image_pixels())
+    throw_error(name, ": image of ", w, "x", ht, " pixels exceeds the ", max_image_pixels(),
+                "-pixel limit PIL also enforces; shrink it first");
+  const int64_t need = static_cast<int64_t>(h.data_at) + w * ht * comp;
+  if (need > static_cast<int64_t>(n))
+    throw_error(name, ": truncated PPM/PGM (", n, " bytes, the pixel data needs ", need,
+                "); re-download or remove it");
+}
+
+// PNG: every chunk up to IEND must fit in the file. stb grows its IDAT buffer to a chunk's
+// declared length before reading it, so a few hundred bytes declaring a 2 GiB chunk would make
+// it allocate 2 GiB (found by fuzz_image) before failing; such a file fails in stb anyway.
+void check_png_chunks(const uint8_t* d, size_t n, const std::string& name) {
+  size_t pos = 8;
+  while (pos + 8 <= n) {
+    const uint64_t len = uint64_t(d[pos]) << 24 | d[pos + 1] << 16 | d[pos + 2] << 8 | d[pos + 3];
+    const std::string type(reinterpret_cast<const char*>(d + pos + 4), 4);
+    if (len > n - pos - 8)  // data (CRC aside: stb does not check it)
+      throw_error(name, ": truncated or corrupt PNG (chunk of ", len, " bytes at offset ", pos,
+                  ", only ", n - pos - 8, " left); re-download or remove it");
+    if (type == "IEND") return;
+    pos += 12 + len;
+  }
 }
 
 uint32_t le32(const uint8_t* p) { return p[0] | p[1] << 8 | p[2] << 16 | uint32_t(p[3]) << 24; }
@@ -252,6 +301,12 @@ void set_jpeg_decoder(JpegDecoder d) {
 
 JpegDecoder jpeg_decoder() { return g_jpeg_decoder.load(); }
 
+void set_max_image_pixels(int64_t pixels) {
+  if (pixels <= 0) throw_error("the image pixel limit must be positive, got ", pixels);
+  g_max_pixels.store(pixels);
+}
+int64_t max_image_pixels() { return g_max_pixels.load(); }
+
 Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name) {
   return decode_image_memory(data, size, name, jpeg_decoder());
 }
@@ -298,19 +353,15 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
   if (size == 0) fail(name, "empty file");
   if (size > static_cast<size_t>(INT32_MAX)) fail(name, "file larger than 2 GiB");
   const int len = static_cast<int>(size);
-  if (has_prefix(data, size, "P5") || has_prefix(data, size, "P6")) {
-    int maxval = pnm_maxval(data, size);
-    if (maxval != 255)
-      throw_error(name, ": PPM/PGM with maxval ", maxval,
-                  " is not supported (only 255); convert it to PNG");
-  }
+  if (has_prefix(data, size, "P5") || has_prefix(data, size, "P6")) check_pnm(data, size, name);
+  if (has_prefix(data, size, "\x89PNG\r\n\x1a\n")) check_png_chunks(data, size, name);
   if (has_prefix(data, size, "BM")) check_bmp_complete(data, size, name);
   if (has_prefix(data, size, "\xFF\xD8")) check_jpeg_tables(data, size, name);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &comp)) fail(name, stbi_failure_reason());
   if (w <= 0 || h <= 0) fail(name, "zero-sized image");
-  if (static_cast<int64_t>(w) * h > kMaxPixels)
-    throw_error(name, ": image of ", w, "x", h, " pixels exceeds the ", kMaxPixels,
+  if (static_cast<int64_t>(w) * h > max_image_pixels())
+    throw_error(name, ": image of ", w, "x", h, " pixels exceeds the ", max_image_pixels(),
                 "-pixel limit PIL also enforces; shrink it first");
 
   Image img(w, h);

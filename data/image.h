@@ -34,6 +34,14 @@ JpegDecoder parse_jpeg_decoder(const std::string& name);
 void set_jpeg_decoder(JpegDecoder d);
 JpegDecoder jpeg_decoder();
 
+// The largest image (width x height) decoding accepts, process-wide; larger ones are refused
+// with a one-line error before anything is allocated. The default is PIL's: twice
+// Image.MAX_IMAGE_PIXELS, beyond which PIL raises DecompressionBombError. Lowering it bounds the
+// memory and time a hostile header can cost (the image fuzz target uses 2^18).
+constexpr int64_t kDefaultMaxImagePixels = 2 * int64_t(89478485);
+void set_max_image_pixels(int64_t pixels);
+int64_t max_image_pixels();
+
 // Reads and decodes an image file, converting any layout (gray, gray+alpha, palette, RGBA,
 // 16-bit) to RGB. Throws dice::Error naming the file if it is missing, not an image, or corrupt.
 Image decode_image(const std::string& path);

@@ -42,8 +42,7 @@ struct TjHandle {
   }
 };
 
-// PIL refuses images above twice Image.MAX_IMAGE_PIXELS; so does the stb path (image.cpp).
-constexpr int64_t kMaxPixels = 2 * 89478485;
+// PIL refuses images above twice Image.MAX_IMAGE_PIXELS; so do both decoders (max_image_pixels).
 
 // Whether the last call on `h` failed fatally (a warning leaves a complete image behind).
 bool fatal(tjhandle h) { return tjGetErrorCode(h) == TJERR_FATAL; }
@@ -73,8 +72,8 @@ bool decode_jpeg_turbo(const uint8_t* data, size_t size, const std::string& name
                 "); the file is corrupt: re-encode it or remove it (or pass --skip-bad)");
   }
   if (w <= 0 || h <= 0) throw_error(name, ": cannot decode JPEG (zero-sized image)");
-  if (static_cast<int64_t>(w) * h > kMaxPixels)
-    throw_error(name, ": image of ", w, "x", h, " pixels exceeds the ", kMaxPixels,
+  if (static_cast<int64_t>(w) * h > max_image_pixels())
+    throw_error(name, ": image of ", w, "x", h, " pixels exceeds the ", max_image_pixels(),
                 "-pixel limit PIL also enforces; shrink it first");
   Image img(w, h);
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;

@@ -195,8 +195,9 @@ std::string conv2d_cuda_unsupported(const Conv2dParams& p, const ConvFusion& f) 
   else if ((f.in_scale == nullptr) != (f.in_shift == nullptr) ||
            (f.out_scale == nullptr) != (f.out_shift == nullptr))
     why << "fusion scale and shift must be given together";
-  else if (p.batch * p.out_height() * p.out_width() >= INT_MAX ||
-           p.in_channels * p.kernel * p.kernel >= INT_MAX || p.height * p.width >= INT_MAX ||
+  else if (p.batch * p.out_height() * p.out_width() > INT_MAX - kTileN ||  // n0 + 63 fits
+           p.in_channels * p.kernel * p.kernel > INT_MAX - kTileK ||        // k0 + 16 fits
+           p.height * p.width >= INT_MAX ||
            p.out_height() * p.out_width() >= INT_MAX ||
            p.stride * p.out_height() + p.kernel >= INT_MAX ||
            p.stride * p.out_width() + p.kernel >= INT_MAX)

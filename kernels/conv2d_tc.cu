@@ -224,7 +224,10 @@ __global__ void __launch_bounds__(kThreads)
           const int iy = iy0 + ky, ix = ix0 + kx;
           if (iy >= 0 && iy < s.H && ix >= 0 && ix < s.W) {
             v = __ldg(in_img + c * HW + iy * s.W + ix);
-            if (f.in_scale) v = fmaxf(v * __ldg(f.in_scale + c) + __ldg(f.in_shift + c), 0.0f);
+            // An explicit fmaf, not a contraction left to the compiler: the value is rounded to the
+            // operand type next, so the exact-operand test reference (std::fma on the host) must
+            // see the same float bit for bit, or a rounding boundary flips an operand.
+            if (f.in_scale) v = fmaxf(fmaf(v, __ldg(f.in_scale + c), __ldg(f.in_shift + c)), 0.0f);
           }
         }
         b_reg[i * kPerWord + e] = v;
@@ -361,7 +364,7 @@ std::string conv2d_tc_unsupported(const Conv2dParams& p, const ConvFusion& f, Pr
     why << "fusion scale and shift must be given together";
   else if (p.batch * p.out_height() * p.out_width() >= INT_MAX - Conv2dTcTile::kN ||
            k_real >= INT_MAX - Conv2dTcTile::kK || p.out_height() * p.out_width() >= INT_MAX ||
-           p.out_channels >= INT_MAX - Conv2dTcTile::kM ||
+           p.out_channels >= INT_MAX - Conv2dTcTile::kM || p.height * p.width >= INT_MAX ||
            p.stride * p.out_height() + p.kernel >= INT_MAX ||
            p.stride * p.out_width() + p.kernel >= INT_MAX)
     why << "the problem exceeds the kernel's 32-bit pixel/K indexing; split the batch";

@@ -66,11 +66,15 @@ __global__ void __launch_bounds__(kThreads)
   if (warp == 0) {
     // Max and its first index: lanes scan a strided subset keeping the first maximum, then merge
     // preferring the larger value and, on ties, the smaller index. INT_MAX marks "saw nothing".
+    // NaN logits are skipped, so that a lane (or a butterfly partner) never gets stuck on one and
+    // hides a larger logit; head_cpu's scan (seeded with z[0], then `z[c] > max`) gives exactly
+    // this result whenever z[0] is a number, and (NaN, 0) when z[0] is NaN, restored below.
     float best = -INFINITY;
     int best_i = INT_MAX;
     for (int c = lane; c < C; c += 32) {
-      if (best_i == INT_MAX || z[c] > best) {
-        best = z[c];
+      const float v = z[c];
+      if (best_i == INT_MAX ? !isnan(v) : v > best) {
+        best = v;
         best_i = c;
       }
     }
@@ -84,6 +88,7 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     // After the xor butterfly every lane holds the same (best, best_i).
+    if (isnan(z[0])) best = z[0], best_i = 0;
     double s = 0.0;
     for (int c = lane; c < C; c += 32)
       s += exp(static_cast<double>(z[c]) - static_cast<double>(best));

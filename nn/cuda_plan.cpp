@@ -1,11 +1,12 @@
 // CudaPipeline (see cuda_plan.h): slots, streams, graphs and the submit()/collect() protocol of a
-// GPU model, as DenseNetCuda implements them, behind two hooks. Host code only; empty without CUDA.
+// GPU model, behind two hooks. Host code only; empty without CUDA.
 #include "nn/cuda_plan.h"
 
 #ifdef DICE_HAVE_CUDA
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 #include "core/error.h"
 
@@ -74,7 +75,7 @@ cudaGraphExec_t CudaPipeline::graph_for(int64_t batch, int slot) {
   } else {
     try {
       hooks_.forward(batch, slots_[slot].d_in, slots_[slot].d_features, compute_stream_);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {  // any exception: the capture below must still end
       why = e.what();
     }
     err = cudaStreamEndCapture(compute_stream_, &graph);  // always ends the capture

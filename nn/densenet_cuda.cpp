@@ -1,16 +1,12 @@
-// DenseNet-BC forward on the project's CUDA kernels (see densenet_cuda.h for the plan, the memory
-// layout and the two-slot pipeline). Host code only: every kernel lives in kernels/*.cu, so this
-// file is compiled by the C++ compiler with the project's warnings, and is empty without CUDA.
-//
-// Why the graphs are keyed by slot as well as by batch size: a captured graph bakes in its
-// pointers, and each slot has its own device input (so that the next batch can be uploaded while
-// the current one is read). Two small graphs per batch size are cheaper than patching nodes.
+// DenseNet-BC forward on the project's CUDA kernels (see densenet_cuda.h for the plan and the
+// memory layout; the two-slot pipeline and the CUDA graphs are nn/cuda_plan.h's CudaPipeline).
+// Host code only: every kernel lives in kernels/*.cu, so this file is compiled by the C++ compiler
+// with the project's warnings, and is empty without CUDA.
 #include "nn/densenet_cuda.h"
 
 #ifdef DICE_HAVE_CUDA
 #include <algorithm>
-#include <cstdio>
-#include <cstring>
+#include <memory>
 
 #include "core/error.h"
 #include "kernels/conv2d_cuda.h"
@@ -146,33 +142,25 @@ DenseNetCuda::DenseNetCuda(const StateDict& sd) {
   }
   head_scale_ = base + head_scale_off;
   head_shift_ = base + head_shift_off;
+
+  CudaPipeline::Hooks hooks;
+  hooks.grow = [this](int64_t batch) { grow(batch); };
+  hooks.forward = [this](int64_t batch, const float* in, float* features, cudaStream_t stream) {
+    enqueue_forward(batch, in, features, stream, nullptr);
+  };
+  pipeline_ = std::make_unique<CudaPipeline>("DenseNetCuda", kImage, feature_dim_, hooks);
 }
 
-DenseNetCuda::~DenseNetCuda() {
-  // In-flight copies may still touch the pinned buffers the members free: wait for them first.
-  // Errors are reported, not thrown (a destructor), and then the members are released anyway.
-  for (cudaStream_t s : {compute_stream_.get(), copy_stream_.get()}) {
-    const cudaError_t err = cudaStreamSynchronize(s);
-    if (err != cudaSuccess)
-      std::fprintf(stderr, "dice: DenseNetCuda: cudaStreamSynchronize failed in the destructor: %s\n",
-                   cudaGetErrorString(err));
-  }
-  clear_graphs();
-}
+// The pipeline waits for both of its streams (so no copy or kernel still uses the pinned buffers,
+// the arena or the weights) and frees its slots and graphs before the other members go.
+DenseNetCuda::~DenseNetCuda() { pipeline_.reset(); }
 
 std::string DenseNetCuda::name() const { return name_; }
 
 // ---- plan ----
 
-void DenseNetCuda::plan(int64_t batch) {
-  if (batch <= capacity_) return;
-  if (!outstanding_.empty())
-    throw_error("DenseNetCuda: a batch of ", batch, " exceeds the planned ", capacity_,
-                " while submissions are outstanding; collect() them first");
-  compute_stream_.synchronize();
-  copy_stream_.synchronize();
-  clear_graphs();  // they point into the arena that is about to be replaced
-
+void DenseNetCuda::grow(int64_t batch) {
+  // Called by the pipeline with both streams idle and no graphs alive: the old slices are unused.
   const int64_t inter = 4 * config_.growth;
   int64_t block_elems[3];
   for (int b = 0; b < 3; ++b) block_elems[b] = block_width_[b] * kSides[b] * kSides[b];
@@ -185,33 +173,23 @@ void DenseNetCuda::plan(int64_t batch) {
     for (int b = 0; b < 3; ++b) d_block_[b] = take(batch * block_elems[b]);
     d_tmp_ = take(batch * tmp_elems);
     d_pool_ = take(batch * pool_elems);
-    for (Slot& s : slots_) {
-      s.d_in = take(batch * kImage);
-      s.d_features = take(batch * feature_dim_);
-    }
   };
   size_t bytes = 0;
   carve([&](int64_t count) -> float* {
     bytes += DeviceArena::aligned(static_cast<size_t>(count) * sizeof(float));
     return nullptr;
   });
-  capacity_ = 0;  // stays 0 if an allocation below throws, so the next call plans again
   arena_.reset();
   arena_.reserve(bytes);
   carve([&](int64_t count) { return arena_.alloc<float>(count); });
   DICE_ASSERT(arena_.used() == bytes);
-  for (Slot& s : slots_) {
-    s.staging = PinnedBuffer<float>(batch * kImage);
-    s.features = PinnedBuffer<float>(batch * feature_dim_);
-  }
-  capacity_ = batch;
 }
 
 // ---- the forward ----
 
 void DenseNetCuda::enqueue_forward(int64_t batch, const float* in, float* features,
                                    cudaStream_t stream, OpTimer* timer) const {
-  DICE_ASSERT(batch >= 1 && batch <= capacity_);
+  DICE_ASSERT(batch >= 1 && batch <= pipeline_->capacity());
   const int64_t k = config_.growth, inter = 4 * k;
   auto timed = [&](const char* kind, auto&& launch) {
     if (timer) timer->begin(kind, stream);
@@ -281,153 +259,15 @@ void DenseNetCuda::enqueue_forward(int64_t batch, const float* in, float* featur
   });
 }
 
-// ---- graphs ----
-
-cudaGraphExec_t DenseNetCuda::graph_for(int64_t batch, int slot) {
-  if (!use_graphs_ || graph_failed_) return nullptr;
-  const auto key = std::make_pair(batch, slot);
-  auto it = graphs_.find(key);
-  if (it != graphs_.end()) return it->second;
-  if (graphs_.size() >= kMaxGraphs) clear_graphs();
-
-  // Capture in thread-local mode: other threads' CUDA calls (none today) cannot break it.
-  std::string why;
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  cudaError_t err = cudaStreamBeginCapture(compute_stream_, cudaStreamCaptureModeThreadLocal);
-  if (err != cudaSuccess) {
-    why = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(err);
-  } else {
-    try {
-      enqueue_forward(batch, slots_[slot].d_in, slots_[slot].d_features, compute_stream_, nullptr);
-    } catch (const Error& e) {
-      why = e.what();
-    }
-    err = cudaStreamEndCapture(compute_stream_, &graph);  // always ends the capture
-    if (why.empty() && err != cudaSuccess)
-      why = std::string("cudaStreamEndCapture: ") + cudaGetErrorString(err);
-    if (why.empty()) {
-      err = cudaGraphInstantiate(&exec, graph, 0);
-      if (err != cudaSuccess) {
-        why = std::string("cudaGraphInstantiate: ") + cudaGetErrorString(err);
-        exec = nullptr;
-      }
-    }
-  }
-  if (graph) {
-    const cudaError_t derr = cudaGraphDestroy(graph);  // the executable keeps what it needs
-    if (derr != cudaSuccess && why.empty())
-      why = std::string("cudaGraphDestroy: ") + cudaGetErrorString(derr);
-  }
-  if (!why.empty()) {
-    if (exec) cudaGraphExecDestroy(exec);
-    cudaGetLastError();  // clear a capture error so the plain launches start clean
-    graph_failed_ = true;
-    std::fprintf(stderr, "dice: CUDA graph capture failed (%s); launching kernels directly\n",
-                 why.c_str());
-    return nullptr;
-  }
-  graphs_[key] = exec;
-  return exec;
-}
-
-void DenseNetCuda::clear_graphs() noexcept {
-  if (graphs_.empty()) return;
-  // Nothing may still be replaying a graph that is destroyed.
-  cudaError_t err = cudaStreamSynchronize(compute_stream_);
-  for (auto& g : graphs_) {
-    const cudaError_t e = cudaGraphExecDestroy(g.second);
-    if (err == cudaSuccess) err = e;
-  }
-  graphs_.clear();
-  if (err != cudaSuccess)
-    std::fprintf(stderr, "dice: DenseNetCuda: releasing CUDA graphs: %s\n", cudaGetErrorString(err));
-}
-
-void DenseNetCuda::set_use_graphs(bool on) {
-  use_graphs_ = on;
-  if (!on) clear_graphs();
-}
-
-void DenseNetCuda::run_forward(int64_t batch, int slot, cudaGraphExec_t graph) {
-  if (graph)
-    DICE_CUDA_CHECK(cudaGraphLaunch(graph, compute_stream_));
-  else
-    enqueue_forward(batch, slots_[slot].d_in, slots_[slot].d_features, compute_stream_, nullptr);
-}
-
-// ---- the pipeline ----
-
-void DenseNetCuda::submit(const float* x, int64_t batch) {
-  if (batch < 1) throw_error("DenseNetCuda::submit: batch must be >= 1, got ", batch);
-  if (outstanding_.size() >= static_cast<size_t>(kSlots))
-    throw_error("DenseNetCuda::submit: ", kSlots, " submissions are outstanding; collect() first");
-  plan(batch);
-  const int s = next_slot_;
-  // Submissions are collected in order and slots are used round-robin, so with fewer than kSlots
-  // outstanding the next slot is free: its previous forward and copies have completed.
-  DICE_ASSERT(std::find(outstanding_.begin(), outstanding_.end(), s) == outstanding_.end());
-  Slot& slot = slots_[s];
-  const cudaGraphExec_t graph = graph_for(batch, s);  // captures before any wait is enqueued
-
-  std::memcpy(slot.staging.data(), x, static_cast<size_t>(batch * kImage) * sizeof(float));
-  copy_to_device(slot.d_in, slot.staging.data(), batch * kImage, copy_stream_);
-  slot.uploaded.record(copy_stream_);
-  DICE_CUDA_CHECK(cudaStreamWaitEvent(compute_stream_, slot.uploaded.get(), 0));
-  run_forward(batch, s, graph);
-  copy_to_host(slot.features.data(), slot.d_features, batch * feature_dim_, compute_stream_);
-  slot.done.record(compute_stream_);
-  slot.batch = batch;
-  outstanding_.push_back(s);
-  next_slot_ = (s + 1) % kSlots;
-}
-
-void DenseNetCuda::collect(float* features) {
-  if (outstanding_.empty()) throw_error("DenseNetCuda::collect: nothing was submitted");
-  const int s = outstanding_.front();
-  outstanding_.pop_front();  // popped first: after a failure the model does not wait on it again
-  Slot& slot = slots_[s];
-  slot.done.synchronize();  // a failed kernel of this forward surfaces here
-  std::memcpy(features, slot.features.data(),
-              static_cast<size_t>(slot.batch * feature_dim_) * sizeof(float));
-}
-
-void DenseNetCuda::features(const float* x, int64_t batch, float* features) {
-  if (!outstanding_.empty())
-    throw_error("DenseNetCuda::features: ", outstanding_.size(),
-                " submissions are outstanding; collect() them first");
-  if (batch == 0) return;
-  submit(x, batch);
-  collect(features);
-}
-
 // ---- tests and benchmarks ----
 
-void DenseNetCuda::prepare(const float* x, int64_t batch) {
-  if (!outstanding_.empty())
-    throw_error("DenseNetCuda::prepare: submissions are outstanding; collect() them first");
-  if (batch < 1) throw_error("DenseNetCuda::prepare: batch must be >= 1, got ", batch);
-  plan(batch);
-  Slot& slot = slots_[0];
-  std::memcpy(slot.staging.data(), x, static_cast<size_t>(batch * kImage) * sizeof(float));
-  copy_to_device(slot.d_in, slot.staging.data(), batch * kImage, compute_stream_);
-  compute_stream_.synchronize();
-}
-
-void DenseNetCuda::enqueue_forward_slot0(int64_t batch) {
-  if (batch < 1 || batch > capacity_)
-    throw_error("DenseNetCuda::enqueue_forward_slot0: batch ", batch, " outside 1..", capacity_,
-                "; prepare() a batch at least as large first");
-  run_forward(batch, 0, graph_for(batch, 0));
-}
-
 std::vector<DenseNetCuda::OpTime> DenseNetCuda::profile_ops(int64_t batch) {
-  if (batch < 1 || batch > capacity_)
-    throw_error("DenseNetCuda::profile_ops: batch ", batch, " outside 1..", capacity_,
+  if (batch < 1 || batch > pipeline_->capacity())
+    throw_error("DenseNetCuda::profile_ops: batch ", batch, " outside 1..", pipeline_->capacity(),
                 "; prepare() a batch at least as large first");
   OpTimer timer;
-  enqueue_forward(batch, slots_[0].d_in, slots_[0].d_features, compute_stream_, &timer);
-  compute_stream_.synchronize();
+  enqueue_forward(batch, pipeline_->slot0_input(), pipeline_->slot0_features(), stream(), &timer);
+  DICE_CUDA_CHECK(cudaStreamSynchronize(stream()));
   return timer.results();
 }
 

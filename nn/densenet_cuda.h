@@ -12,32 +12,31 @@
 // reuses the same buffers, whose per-image strides do not depend on the batch), so the steady
 // state makes no cudaMalloc/cudaFree.
 //
-// Execution: two slots, each with a pinned staging buffer, a device input, a device feature
-// buffer and a pinned feature buffer. submit() copies the images into its slot's pinned staging
-// memory and enqueues the H2D copy on a copy stream, then the forward and the D2H copy of the
-// features on the compute stream (after an event wait), so the upload of batch n+1 overlaps the
-// forward of batch n. The forward is captured into a CUDA graph once per (batch size, slot) and
-// replayed; if capture fails the model warns once and launches the kernels directly.
+// Execution: nn/cuda_plan.h's CudaPipeline: two slots, each with a pinned staging buffer, a device
+// input, a device feature buffer and a pinned feature buffer; submit() uploads on a copy stream and
+// runs the forward and the download of the features on the compute stream (after an event wait),
+// so the upload of batch n+1 overlaps the forward of batch n. The forward is captured into a CUDA
+// graph once per (batch size, slot) and replayed; if capture fails the model warns once and
+// launches the kernels directly.
 // Not thread-safe: one caller at a time, as for every Model.
 #pragma once
 #ifdef DICE_HAVE_CUDA
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <deque>
-#include <map>
+#include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "kernels/cuda_memory.h"
+#include "nn/cuda_plan.h"
 #include "nn/densenet.h"
 
 namespace dice {
 
-class DenseNetCuda : public Model {
+class DenseNetCuda : public CudaModel {
  public:
-  static constexpr int kSlots = 2;
+  static constexpr int kSlots = CudaPipeline::kSlots;
 
   // Validates the state dict as DenseNet does (same errors), then uploads the weights.
   explicit DenseNetCuda(const StateDict& sd);
@@ -49,28 +48,11 @@ class DenseNetCuda : public Model {
   int64_t feature_dim() const override { return feature_dim_; }
   int64_t num_classes() const override { return config_.num_classes; }
   int64_t input_size() const override { return 32; }
-  // Synchronous: submit() then collect(). Throws if submissions are outstanding.
-  void features(const float* x, int64_t batch, float* features) override;
-
-  int pipeline_depth() const override { return kSlots; }
-  void submit(const float* x, int64_t batch) override;
-  void collect(float* features) override;
+  // features / submit / collect (Model) and the test hooks come from CudaModel (nn/cuda_plan.h).
 
   const DenseNetConfig& config() const { return config_; }
 
-  // ---- for tests and benchmarks ----
-  // Graphs on (default) or off; turning them off frees the captured graphs.
-  void set_use_graphs(bool on);
-  bool graphs_active() const { return use_graphs_ && !graph_failed_; }
-  // Makes the plan for `batch` (as submit() would) and uploads x into slot 0's device input.
-  void prepare(const float* x, int64_t batch);
-  // Enqueues one forward of slot 0 at `batch` (<= the prepared batch) on stream(), through the
-  // graph when graphs are active; no copies, no synchronisation (time it with events on stream()).
-  void enqueue_forward_slot0(int64_t batch);
-  cudaStream_t stream() const { return compute_stream_.get(); }
-  // Device memory of the activation arena, in bytes (for the benchmark's report).
-  size_t arena_bytes() const { return arena_.capacity(); }
-
+  // ---- for tests and benchmarks (and CudaModel's) ----
   struct OpTime {
     std::string kind;  // "stem", "bottleneck_1x1", "bottleneck_3x3", "transition_pool",
                        // "transition_conv", "head"
@@ -89,26 +71,13 @@ class DenseNetCuda : public Model {
     int64_t in_channels, out_channels;
     const float *bn_scale, *bn_shift, *conv;  // device
   };
-  struct Slot {
-    PinnedBuffer<float> staging;   // [capacity][3][32][32]
-    PinnedBuffer<float> features;  // [capacity][feature_dim]
-    float* d_in = nullptr;         // arena
-    float* d_features = nullptr;   // arena
-    Event uploaded, done;          // after the H2D copy; after the D2H copy of the features
-    int64_t batch = 0;             // of the outstanding submission
-  };
   class OpTimer;
 
-  // Grows the arena and the pinned buffers when batch exceeds the planned capacity.
-  void plan(int64_t batch);
+  // The pipeline's grow hook: re-carves the activation arena for `batch` (both streams idle).
+  void grow(int64_t batch);
   // The whole forward of `batch` images from `in` to `features`, enqueued on `stream`.
   void enqueue_forward(int64_t batch, const float* in, float* features, cudaStream_t stream,
                        OpTimer* timer) const;
-  // Enqueues the forward of `slot` on the compute stream: graph replay, or plain launches.
-  void run_forward(int64_t batch, int slot, cudaGraphExec_t graph);
-  // The graph of (batch, slot), captured on first use; null when graphs are off or capture failed.
-  cudaGraphExec_t graph_for(int64_t batch, int slot);
-  void clear_graphs() noexcept;
 
   std::string name_;
   DenseNetConfig config_;
@@ -120,19 +89,9 @@ class DenseNetCuda : public Model {
   const float *head_scale_ = nullptr, *head_shift_ = nullptr;
   DeviceBuffer<float> params_;  // every weight and folded BN, 256-byte aligned slices
 
-  Stream compute_stream_, copy_stream_;
-  DeviceArena arena_;
-  int64_t capacity_ = 0;  // images the arena and pinned buffers are sized for
   float* d_block_[3] = {nullptr, nullptr, nullptr};
   float* d_tmp_ = nullptr;   // the bottleneck's 4k-channel intermediate
   float* d_pool_ = nullptr;  // the transition's pooled relu(bn(x))
-  Slot slots_[kSlots];
-  std::deque<int> outstanding_;  // slots submitted and not yet collected, oldest first
-  int next_slot_ = 0;
-
-  static constexpr size_t kMaxGraphs = 16;  // a caller cycling through batch sizes stays bounded
-  bool use_graphs_ = true, graph_failed_ = false;
-  std::map<std::pair<int64_t, int>, cudaGraphExec_t> graphs_;  // (batch, slot) -> executable
 };
 
 }  // namespace dice

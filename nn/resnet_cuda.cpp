@@ -343,11 +343,6 @@ std::vector<std::string> ResNetCuda::tc_fallbacks(int64_t batch) const {
   return names;
 }
 
-void ResNetCuda::features(const float* x, int64_t batch, float* features) {
-  pipeline_->features(x, batch, features);
-}
-void ResNetCuda::submit(const float* x, int64_t batch) { pipeline_->submit(x, batch); }
-void ResNetCuda::collect(float* features) { pipeline_->collect(features); }
 
 std::vector<ResNetCuda::OpTime> ResNetCuda::profile_ops(int64_t batch) {
   if (batch < 1 || batch > pipeline_->capacity())

@@ -35,7 +35,7 @@
 
 namespace dice {
 
-class ResNetCuda : public Model {
+class ResNetCuda : public CudaModel {
  public:
   // Validates the state dict as ResNet does (same errors), checks `options` (one-line errors), then
   // uploads the folded weights (and, for tensor-core precisions, their packed copies).
@@ -48,23 +48,12 @@ class ResNetCuda : public Model {
   int64_t feature_dim() const override { return feature_dim_; }
   int64_t num_classes() const override { return fc_weight_.size(0); }
   int64_t input_size() const override { return kSide; }
-  void features(const float* x, int64_t batch, float* features) override;
-  int pipeline_depth() const override { return CudaPipeline::kSlots; }
-  void submit(const float* x, int64_t batch) override;
-  void collect(float* features) override;
 
   const ModelOptions& options() const { return options_; }
   // Layers that run on conv2d_cuda instead of conv2d_tc at `batch` (empty for fp32 and cudnn).
   std::vector<std::string> tc_fallbacks(int64_t batch) const;
 
-  // ---- for tests and benchmarks (as DenseNetCuda) ----
-  void set_use_graphs(bool on) { pipeline_->set_use_graphs(on); }
-  bool graphs_active() const { return pipeline_->graphs_active(); }
-  void prepare(const float* x, int64_t batch) { pipeline_->prepare(x, batch); }
-  void enqueue_forward_slot0(int64_t batch) { pipeline_->enqueue_forward_slot0(batch); }
-  cudaStream_t stream() const { return pipeline_->stream(); }
-  size_t arena_bytes() const { return arena_.capacity() + pipeline_->io_bytes(); }
-
+  // ---- for tests and benchmarks (and CudaModel's) ----
   struct OpTime {
     std::string name;  // "stem", "maxpool", "layer2.0.conv2", "layer2.0.downsample", "head"
     double ms = 0, flops = 0;
@@ -106,10 +95,8 @@ class ResNetCuda : public Model {
   int64_t max_activation_ = 0;  // floats per image of the largest activation
   DeviceBuffer<float> params_;
   DeviceBuffer<uint8_t> packed_;
-  DeviceArena arena_;
   float* buf_[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
   std::unique_ptr<CudnnState> cudnn_;
-  std::unique_ptr<CudaPipeline> pipeline_;  // released first, by the destructor
 };
 
 }  // namespace dice

@@ -57,6 +57,8 @@ CudnnConv2d::CudnnConv2d(const Conv2dParams& p, cudaStream_t stream, bool allow_
                         perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
       continue;  // belt and braces: the descriptor already asks for FMA math
     algo_ = perf[i].algo;
+    // Run the variant that was timed (see CudnnContext::Algo::math); fp32 stays on FMA math.
+    if (allow_tf32) DICE_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, perf[i].mathType));
     found = true;
   }
   if (!found) throw_error("conv2d_cudnn: cuDNN found no usable algorithm for this shape");
@@ -158,6 +160,16 @@ cudnnMathType_t math_type(Precision precision) {
   return CUDNN_TENSOR_OP_MATH;
 }
 
+// cuDNN 9 refines CUDNN_STATUS_NOT_SUPPORTED (3000) into sub-codes (3001 _GRAPH_PATTERN, 3002
+// _SHAPE, ...): a refused fusion may come back as any of them, and must still take the fallback.
+bool is_not_supported(cudnnStatus_t st) {
+#ifdef CUDNN_STATUS_CATEGORY
+  return CUDNN_STATUS_CATEGORY(st) == CUDNN_STATUS_NOT_SUPPORTED;
+#else
+  return st == CUDNN_STATUS_NOT_SUPPORTED;
+#endif
+}
+
 std::string algo_key(const Conv2dParams& p, Precision precision) {
   std::ostringstream k;
   k << precision_name(precision) << ' ' << p.batch << ' ' << p.in_channels << ' ' << p.height << ' '
@@ -201,6 +213,7 @@ CudnnConvLayer::CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precisi
   const std::string key = algo_key(p, precision);
   if (const CudnnContext::Algo* cached = ctx.find_cached(key)) {
     algo_ = *cached;
+    DICE_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, algo_.math));
   } else {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int returned = 0;
@@ -215,6 +228,9 @@ CudnnConvLayer::CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precisi
                                             perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION))
         continue;  // belt and braces: the descriptor already asks for FMA math
       algo_.algo = perf[i].algo;
+      // Run the variant that was timed, as PyTorch does; fp32 keeps FMA math whatever is reported.
+      algo_.math = precision == Precision::kFp32 ? CUDNN_FMA_MATH : perf[i].mathType;
+      DICE_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, algo_.math));
       found = true;
     }
     if (!found)
@@ -260,7 +276,7 @@ void CudnnConvLayer::run_fused(const float* in, const float* weight, float* out,
         ctx_.workspace(), algo_.workspace_bytes, &alpha2, y_desc_, residual ? residual : out,
         bias_desc_, bias, relu_desc_, y_desc_, out);
     if (st == CUDNN_STATUS_SUCCESS) return;
-    if (st != CUDNN_STATUS_NOT_SUPPORTED)
+    if (!is_not_supported(st))
       throw_error(__FILE__, ":", __LINE__, ": cudnnConvolutionBiasActivationForward failed: ",
                   cudnnGetErrorString(st));
     fused_ok_ = false;  // nothing was enqueued; use the separate calls from now on

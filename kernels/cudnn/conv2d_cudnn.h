@@ -83,6 +83,9 @@ class CudnnContext {
   struct Algo {
     cudnnConvolutionFwdAlgo_t algo;
     size_t workspace_bytes;
+    // The math type cudnnFind timed the algorithm with: set on the descriptor before running, as
+    // PyTorch does (an algorithm's tensor-op and FMA variants differ); always FMA for fp32.
+    cudnnMathType_t math;
   };
   // The cached algorithm for `key`, or null.
   const Algo* find_cached(const std::string& key) const;

@@ -148,6 +148,49 @@ TEST(DecodeImage, BrokenFilesThrowNamingThem) {
   expect_decode_error(ppm, "maxval");
 }
 
+// Headers that claim more than the file holds are refused before anything is allocated.
+TEST(DecodeImage, HeadersThatLieAboutSizeAreRefused) {
+  std::string dir = test::temp_dir();
+  auto spit_str = [&](const std::string& name, const std::string& bytes) {
+    test::spit(dir + "/" + name, bytes.data(), bytes.size());
+    return dir + "/" + name;
+  };
+  // PNM whose pixel array is short by one byte (stb would hand back uninitialised memory).
+  expect_decode_error(spit_str("short.ppm", "P6\n2 2\n255\n" + std::string(11, 'x')), "truncated");
+  // PNM dimensions that overflow int in stb's own reader, and ones over the pixel limit.
+  expect_decode_error(spit_str("wide.pgm", "P5\n99999999999999999999 1\n255\n" + std::string(8, 'x')),
+                      "pixel limit");
+  expect_decode_error(spit_str("big.pgm", "P5\n20000 20000\n255\n" + std::string(8, 'x')),
+                      "pixel limit");
+  // PNG whose IDAT claims 2 GiB (stb would grow its buffer to that before reading).
+  std::vector<uint8_t> png = test::slurp(data_fixture("img/rgb_50x37.png"));
+  size_t idat = 8;
+  while (std::string(png.begin() + idat + 4, png.begin() + idat + 8) != "IDAT")
+    idat += 12 + (size_t(png[idat]) << 24 | png[idat + 1] << 16 | png[idat + 2] << 8 | png[idat + 3]);
+  png[idat] = 0x7F;
+  std::string bytes(png.begin(), png.end());
+  expect_decode_error(spit_str("huge_idat.png", bytes), "truncated or corrupt PNG");
+}
+
+TEST(DecodeImage, PixelLimitIsAdjustable) {
+  const std::string f = data_fixture("img/rgb_50x37.png");
+  EXPECT_EQ(dice::max_image_pixels(), dice::kDefaultMaxImagePixels);
+  dice::set_max_image_pixels(50 * 37 - 1);
+  std::string msg;
+  try {
+    decode_image(f);
+  } catch (const dice::Error& e) {
+    msg = e.what();
+  }
+  dice::set_max_image_pixels(50 * 37);
+  Image ok = decode_image(f);
+  dice::set_max_image_pixels(dice::kDefaultMaxImagePixels);
+  EXPECT_NE(msg.find("pixel limit"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("rgb_50x37.png"), std::string::npos) << msg;
+  EXPECT_EQ(ok.width, 50);
+  EXPECT_THROW(dice::set_max_image_pixels(0), dice::Error);
+}
+
 TEST(DecodeImage, BinaryPnm) {
   std::string dir = test::temp_dir();
   std::string pgm = "P5\n# comment\n3 2\n255\n";

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuda_test_util.h"
@@ -140,6 +141,36 @@ TEST(HeadCudaTies, FirstIndexWins) {
   EXPECT_EQ(got.argmax[0], 3);
   EXPECT_EQ(got.argmax[1], 3);
   expect_match(p, got, run_cpu(p, features, weight, bias, nullptr), "ties");
+}
+
+// NaN logits (a NaN bias): the argmax must be head_cpu's, i.e. the first largest number when z[0]
+// is a number (a NaN in another lane's stride must not hide it), and 0 when z[0] is NaN; energy
+// and msp are NaN in both cases, as on the CPU. Sample 0: NaN at 5 and max at 37 (both in lane
+// 5's stride); sample 1: NaN at 0.
+TEST(HeadCudaNaN, ArgmaxAndScoresMatchCpu) {
+  DICE_REQUIRE_GPU();
+  HeadParams p;
+  p.batch = 1, p.in_features = 4, p.classes = 50;
+  const std::vector<float> features(4, 1.0f), weight(50 * 4, 0.0f);
+  for (int nan_at : {5, 0}) {
+    SCOPED_TRACE("NaN at " + std::to_string(nan_at));
+    std::vector<float> bias(50, 0.0f);
+    bias[static_cast<size_t>(nan_at)] = std::nanf("");
+    bias[37] = 3.0f;
+    bias[40] = 2.0f;
+    const Results got = run_cuda(p, features, weight, bias, nullptr);
+    const Results ref = run_cpu(p, features, weight, bias, nullptr);
+    EXPECT_EQ(ref.argmax[0], nan_at == 0 ? 0 : 37);  // the CPU semantics this test pins down
+    EXPECT_EQ(got.argmax[0], ref.argmax[0]);
+    EXPECT_TRUE(std::isnan(got.energy[0]) && std::isnan(ref.energy[0]));
+    EXPECT_TRUE(std::isnan(got.msp[0]) && std::isnan(ref.msp[0]));
+    for (int c = 0; c < 50; ++c) {
+      if (c == nan_at)
+        EXPECT_TRUE(std::isnan(got.logits[static_cast<size_t>(c)])) << c;
+      else
+        EXPECT_EQ(got.logits[static_cast<size_t>(c)], ref.logits[static_cast<size_t>(c)]) << c;
+    }
+  }
 }
 
 // Null outputs are skipped: only energy is asked for, and nothing else may be touched.
