@@ -37,6 +37,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "data/stb_limits.h"
 
 namespace dice {
 namespace {
@@ -364,13 +365,26 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
     throw_error(name, ": image of ", w, "x", h, " pixels exceeds the ", max_image_pixels(),
                 "-pixel limit PIL also enforces; shrink it first");
 
+  // No legitimate decode needs a block beyond a few bytes per (MCU-padded) pixel plus a copy of
+  // the file: bound stb's allocations to that (see stb_limits.h).
+  struct CapGuard {
+    CapGuard(size_t bytes) { set_stb_allocation_cap(bytes); }
+    ~CapGuard() { set_stb_allocation_cap(0); }
+  } cap(16 * (static_cast<size_t>(w) + 32) * (static_cast<size_t>(h) + 32) + 2 * size + (1 << 20));
+  auto stb_fail = [&] {
+    if (stb_allocation_refused())
+      throw_error(name, ": decoding this ", w, "x", h, " image needs more memory than its size "
+                  "can justify (compressed data that inflates far beyond the pixels); re-encode it");
+    fail(name, stbi_failure_reason());
+  };
+
   Image img(w, h);
   const size_t npix = static_cast<size_t>(w) * h;
   if (comp == 1 && stbi_is_16_bit_from_memory(data, len)) {
     // 16-bit gray: PIL mode "I", and its I -> RGB conversion clips to 0..255.
     int w2, h2, c2;
     std::unique_ptr<uint16_t, StbFree> px(stbi_load_16_from_memory(data, len, &w2, &h2, &c2, 1));
-    if (!px) fail(name, stbi_failure_reason());
+    if (!px) stb_fail();
     if (w2 != w || h2 != h) fail(name, "inconsistent header");
     for (size_t i = 0; i < npix; ++i) {
       uint16_t v = px.get()[i];
@@ -381,7 +395,7 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
   }
   int w2, h2, c2;
   std::unique_ptr<uint8_t, StbFree> px(stbi_load_from_memory(data, len, &w2, &h2, &c2, 3));
-  if (!px) fail(name, stbi_failure_reason());
+  if (!px) stb_fail();
   if (w2 != w || h2 != h) fail(name, "inconsistent header");
   std::memcpy(img.rgb.data(), px.get(), npix * 3);
   return img;

@@ -29,7 +29,14 @@
 // It empties an overdrawn buffer first, so the reader sees zero bits, as 2.28's checks make it.
 // stbi__getn is wrapped the same way, so that copying 0 bytes never passes a null pointer to
 // memcpy.
+// Allocation bound: every stb allocation goes through stb_malloc_capped / stb_realloc_capped,
+// which refuse (stb then fails with "outofmem") any block over the per-thread cap that decode_stb
+// sets from the image's dimensions (data/stb_limits.h). Without it a PNG's zlib stream could
+// inflate to 4 GiB whatever its header says, since stb grows its output buffer on demand.
 #define STB_IMAGE_IMPLEMENTATION
+#define STBI_MALLOC(sz) stb_malloc_capped(sz)
+#define STBI_REALLOC(p, newsz) stb_realloc_capped(p, newsz)
+#define STBI_FREE(p) std::free(p)
 #define STBI_NO_STDIO
 #define STBI_NO_SIMD
 #define STBI_ONLY_JPEG
@@ -38,6 +45,31 @@
 #define STBI_ONLY_PNM
 
 #include <cstdint>
+#include <cstdlib>
+
+#include "data/stb_limits.h"
+
+namespace {
+thread_local size_t t_cap = 0;  // 0: no bound
+thread_local bool t_refused = false;
+
+bool over_cap(size_t n) {
+  if (t_cap == 0 || n <= t_cap) return false;
+  t_refused = true;
+  return true;
+}
+}  // namespace
+
+namespace dice {
+void set_stb_allocation_cap(size_t bytes) {
+  t_cap = bytes;
+  t_refused = false;
+}
+bool stb_allocation_refused() { return t_refused; }
+}  // namespace dice
+
+static void* stb_malloc_capped(size_t n) { return over_cap(n) ? nullptr : std::malloc(n); }
+static void* stb_realloc_capped(void* p, size_t n) { return over_cap(n) ? nullptr : std::realloc(p, n); }
 
 static void libjpeg_idct_islow(unsigned char* out, int out_stride, short data[64]);
 static void libjpeg_ycc_rgb_row(unsigned char* out, const unsigned char* y,

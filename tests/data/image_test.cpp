@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <algorithm>
 
@@ -170,6 +171,44 @@ TEST(DecodeImage, HeadersThatLieAboutSizeAreRefused) {
   png[idat] = 0x7F;
   std::string bytes(png.begin(), png.end());
   expect_decode_error(spit_str("huge_idat.png", bytes), "truncated or corrupt PNG");
+}
+
+// A 1x1 PNG whose zlib stream inflates to 64 MiB: stb would grow its buffer to hold it all; the
+// allocation bound refuses it, naming the file (stb decodes the same file without the bound).
+TEST(DecodeImage, InflationBombIsRefused) {
+  auto chunk = [](std::string& out, const char* type, const std::string& data) {
+    const uint32_t n = static_cast<uint32_t>(data.size());
+    const char len[4] = {char(n >> 24), char(n >> 16), char(n >> 8), char(n)};
+    out.append(len, 4).append(type, 4).append(data).append(4, '\0');  // stb ignores the CRC
+  };
+  const std::string zeros(64 << 20, '\0');
+  uLongf packed_len = compressBound(zeros.size());
+  std::string packed(packed_len, '\0');
+  ASSERT_EQ(compress2(reinterpret_cast<Bytef*>(&packed[0]), &packed_len,
+                      reinterpret_cast<const Bytef*>(zeros.data()), zeros.size(), 9), Z_OK);
+  packed.resize(packed_len);
+  std::string png("\x89PNG\r\n\x1a\n", 8);
+  chunk(png, "IHDR", std::string("\0\0\0\1\0\0\0\1\x08\0\0\0\0", 13));  // 1x1 gray 8-bit
+  chunk(png, "IDAT", packed);
+  chunk(png, "IEND", "");
+  const std::string dir = test::temp_dir(), path = dir + "/bomb.png";
+  test::spit(path, png.data(), png.size());
+  expect_decode_error(path, "more memory than its size");
+  // The same stream inflating to just the image's 2 bytes (filter byte + pixel) decodes.
+  std::string small("\0\x2a", 2);
+  packed_len = compressBound(2);
+  packed.assign(packed_len, '\0');
+  ASSERT_EQ(compress2(reinterpret_cast<Bytef*>(&packed[0]), &packed_len,
+                      reinterpret_cast<const Bytef*>(small.data()), 2, 9), Z_OK);
+  packed.resize(packed_len);
+  png.assign("\x89PNG\r\n\x1a\n", 8);
+  chunk(png, "IHDR", std::string("\0\0\0\1\0\0\0\1\x08\0\0\0\0", 13));
+  chunk(png, "IDAT", packed);
+  chunk(png, "IEND", "");
+  test::spit(dir + "/ok.png", png.data(), png.size());
+  Image ok = decode_image(dir + "/ok.png");
+  ASSERT_EQ(ok.width, 1);
+  EXPECT_EQ(ok.rgb[0], 0x2a);
 }
 
 TEST(DecodeImage, PixelLimitIsAdjustable) {
