@@ -28,7 +28,7 @@ const char* kEvalUsage =
     "usage: dice eval --model densenet101 --weights CKPT --feat-stat NPY [--p 90]\n"
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp] [--clip T] [--batch N] [--threads N] [--limit N]\n"
-    "                 [--device cpu|cuda] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
+    "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
     "                 [--json OUT.json]\n"
     "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"

@@ -37,8 +37,16 @@ ModelOptions model_options(const std::string& precision, const std::string& back
 }
 
 Device device_option(const std::string& value) {
+  // "cuda:N" picks GPU N (PyTorch's spelling); plain "cuda" is the current device, 0 by default.
+  if (value.rfind("cuda:", 0) == 0) {
+    const std::string n = value.substr(5);
+    if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos)
+      throw_error("option --device: expected cuda:N with a device number N, got '", value, "'");
+    select_cuda_device(std::stoi(n));
+    return Device::kCuda;
+  }
   if (value != "cpu" && value != "cuda")
-    throw_error("option --device must be 'cpu' or 'cuda', got '", value, "'");
+    throw_error("option --device must be 'cpu', 'cuda' or 'cuda:N', got '", value, "'");
   return parse_device(value);
 }
 
@@ -47,7 +55,7 @@ std::string describe_device(Device device, int threads, const ModelOptions& opti
   if (options.precision != Precision::kFp32 || options.backend != Backend::kOurs)
     extra = std::string(", ") + precision_name(options.precision) + ", " + backend_name(options.backend);
   if (device == Device::kCuda)
-    return "cuda, " + cuda_device_name(0) + " (" + std::to_string(threads) + " decode threads)" + extra;
+    return "cuda:" + std::to_string(current_cuda_device()) + ", " + cuda_device_name(current_cuda_device()) + " (" + std::to_string(threads) + " decode threads)" + extra;
   return "cpu, " + std::to_string(threads) + " threads" + extra;
 }
 

@@ -13,6 +13,11 @@ namespace dice {
 int cuda_device_count();
 // One line naming the device (for benchmark and report headers); "" without a device.
 std::string cuda_device_name(int device = 0);
+// Makes device `index` current for this thread (cudaSetDevice), where models made afterwards
+// live; a one-line dice::Error naming the devices there are when it does not exist.
+void select_cuda_device(int index);
+// The current device's index (0 without CUDA).
+int current_cuda_device();
 
 }  // namespace dice
 

@@ -18,9 +18,32 @@ std::string cuda_device_name(int device) {
   if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) return "";
   return prop.name;
 }
+int current_cuda_device() {
+  int d = 0;
+  if (cudaGetDevice(&d) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return d;
+}
 #else
 int cuda_device_count() { return 0; }
 std::string cuda_device_name(int) { return ""; }
+int current_cuda_device() { return 0; }
 #endif
+
+void select_cuda_device(int index) {
+#ifndef DICE_HAVE_CUDA
+  throw_error("--device cuda:", index, ": this build has no CUDA backend; rebuild with nvcc "
+              "installed (cmake -DDICE_CUDA=ON) or use --device cpu");
+#else
+  const int n = cuda_device_count();
+  if (index < 0 || index >= n)
+    throw_error("--device cuda:", index, ": this machine has ", n, " CUDA device",
+                n == 1 ? "" : "s", n > 0 ? " (cuda:0 to cuda:" + std::to_string(n - 1) + ")" : "",
+                "; pick one of those or use --device cpu");
+  DICE_CUDA_CHECK(cudaSetDevice(index));
+#endif
+}
 
 }  // namespace dice

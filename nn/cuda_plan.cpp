@@ -19,7 +19,10 @@ CudaPipeline::CudaPipeline(std::string owner, int64_t image_floats, int64_t feat
       feature_dim_(feature_dim),
       hooks_(std::move(hooks)) {
   DICE_ASSERT(image_floats_ > 0 && feature_dim_ > 0 && hooks_.grow && hooks_.forward);
+  DICE_CUDA_CHECK(cudaGetDevice(&device_));  // the streams and the model's weights live there
 }
+
+void CudaPipeline::use_device() const { DICE_CUDA_CHECK(cudaSetDevice(device_)); }
 
 CudaPipeline::~CudaPipeline() {
   // In-flight copies may still touch the pinned buffers the members free: wait for them first.
@@ -132,6 +135,7 @@ void CudaPipeline::run_forward(int64_t batch, int slot, cudaGraphExec_t graph) {
 }
 
 void CudaPipeline::submit(const float* x, int64_t batch) {
+  use_device();
   if (batch < 1) throw_error(owner_, "::submit: batch must be >= 1, got ", batch);
   if (outstanding_.size() >= static_cast<size_t>(kSlots))
     throw_error(owner_, "::submit: ", kSlots, " submissions are outstanding; collect() first");
@@ -154,6 +158,7 @@ void CudaPipeline::submit(const float* x, int64_t batch) {
 }
 
 void CudaPipeline::collect(float* features) {
+  use_device();
   if (outstanding_.empty()) throw_error(owner_, "::collect: nothing was submitted");
   const int s = outstanding_.front();
   outstanding_.pop_front();  // popped first: after a failure the model does not wait on it again
@@ -173,6 +178,7 @@ void CudaPipeline::features(const float* x, int64_t batch, float* features) {
 }
 
 void CudaPipeline::prepare(const float* x, int64_t batch) {
+  use_device();
   if (!outstanding_.empty())
     throw_error(owner_, "::prepare: submissions are outstanding; collect() them first");
   if (batch < 1) throw_error(owner_, "::prepare: batch must be >= 1, got ", batch);
@@ -184,6 +190,7 @@ void CudaPipeline::prepare(const float* x, int64_t batch) {
 }
 
 void CudaPipeline::enqueue_forward_slot0(int64_t batch) {
+  use_device();
   if (batch < 1 || batch > capacity_)
     throw_error(owner_, "::enqueue_forward_slot0: batch ", batch, " outside 1..", capacity_,
                 "; prepare() a batch at least as large first");
@@ -191,6 +198,7 @@ void CudaPipeline::enqueue_forward_slot0(int64_t batch) {
 }
 
 void CudaPipeline::enqueue_plain_forward_slot0(int64_t batch) {
+  use_device();
   if (batch < 1 || batch > capacity_)
     throw_error(owner_, "::enqueue_plain_forward_slot0: batch ", batch, " outside 1..", capacity_,
                 "; prepare() a batch at least as large first");

@@ -75,12 +75,15 @@ class CudaPipeline {
     Event uploaded, done;
     int64_t batch = 0;
   };
+  // Makes the model's device current on the calling thread (a caller may have switched it).
+  void use_device() const;
   void plan(int64_t batch);
   void run_forward(int64_t batch, int slot, cudaGraphExec_t graph);
   cudaGraphExec_t graph_for(int64_t batch, int slot);
   void clear_graphs() noexcept;
 
   std::string owner_;
+  int device_ = 0;  // the CUDA device current when the model was made
   int64_t image_floats_ = 0, feature_dim_ = 0;
   Hooks hooks_;
   Stream compute_stream_, copy_stream_;

@@ -11,7 +11,9 @@
 # crashing inputs are copied to build-asan/fuzz-crashes/<target>/; the table at the end gives
 # executions, coverage (cov: of libFuzzer's final stats) and crashes per target, and the script
 # exits 1 if any target crashed. Installs clang-14 and its runtimes (libFuzzer) when missing.
-# Env: FUZZ_BUILD (build folder), FUZZ_RSS_MB (2048), FUZZ_KEEP_CORPUS=1 starts from and keeps the
+# Env: FUZZ_BUILD (build folder), FUZZ_RSS_MB (2048), FUZZ_MALLOC_MB (largest single allocation,
+# default FUZZ_RSS_MB; a small value such as 64 flags sizes taken from a file unchecked: no input
+# of a few KB has a reason to ask for more), FUZZ_KEEP_CORPUS=1 starts from and keeps the
 # grown corpus in build-asan/fuzz-corpus/<target>/ (so several long runs add up), FUZZ_NO_BUILD=1
 # runs the fuzz binaries as they are (several runs side by side must not rebuild one folder).
 # TMPDIR=/dev/shm about triples the rate of the CIFAR targets, which write each input to a file.
@@ -84,7 +86,8 @@ for t in "${TARGETS[@]}"; do
   dict="$(dict_for "$t")"
   set +e
   TMPDIR="$work/tmp" "$bin" "$work/corpus" -max_total_time="$SECONDS_PER_TARGET" \
-    -rss_limit_mb="$RSS_MB" -timeout=10 -print_final_stats=1 ${dict:+-dict="$dict"} \
+    -rss_limit_mb="$RSS_MB" -malloc_limit_mb="${FUZZ_MALLOC_MB:-$RSS_MB}" -timeout=10 \
+    -print_final_stats=1 ${dict:+-dict="$dict"} \
     -artifact_prefix="$work/artifacts/" >"$work/fuzz.log" 2>&1
   rc=$?
   set -e

@@ -137,6 +137,16 @@ TEST(Cli, PickleWithForeignGlobalIsRefused) {
   EXPECT_FALSE(dice::file_exists(dir + "/o.safetensors"));
 }
 
+TEST(Cli, DeviceIndexIsChecked) {
+  std::string dir = dice::test::temp_dir();
+  // No machine has 100 GPUs: the error names the option value (and how many devices there are).
+  expect_one_line_error("features --weights " + kNet + " --device cuda:99 --data gaussian:2 --out " + dir + "/x",
+                        "cuda:99");
+  expect_one_line_error("features --weights " + kNet + " --device cuda:one --data gaussian:2 --out " + dir + "/x",
+                        "cuda:N");
+  EXPECT_FALSE(dice::file_exists(dir + "/x.features.npy"));
+}
+
 TEST(Cli, WrongArchitectureNamesTheFile) {
   std::string dir = dice::test::temp_dir();
   expect_one_line_error("features --model resnet50 --weights " + kNet + " --data gaussian:2 --out " + dir + "/x",
