@@ -37,7 +37,7 @@ JpegDecoder jpeg_decoder();
 // The largest image (width x height) decoding accepts, process-wide; larger ones are refused
 // with a one-line error before anything is allocated. The default is PIL's: twice
 // Image.MAX_IMAGE_PIXELS, beyond which PIL raises DecompressionBombError. Lowering it bounds the
-// memory and time a hostile header can cost (the image fuzz target uses 2^18).
+// memory and time a hostile header can cost (the image fuzz target uses 2^16).
 constexpr int64_t kDefaultMaxImagePixels = 2 * int64_t(89478485);
 void set_max_image_pixels(int64_t pixels);
 int64_t max_image_pixels();

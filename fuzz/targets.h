@@ -208,13 +208,14 @@ inline void cifar_py(const uint8_t* data, size_t size) {
 // fuzz, and skipped.
 inline void image(const uint8_t* data, size_t size) {
   if (size < 2) return;
-  // Images over 2^18 pixels (512 x 512) are refused by the decoder's own limit here: at PIL's
+  // Images over 2^16 pixels (256 x 256) are refused by the decoder's own limit here: at PIL's
   // 179-megapixel default a 500-byte JPEG header can cost seconds and gigabytes per run, which
-  // makes fuzzing crawl without reaching new code (every decoder and resize path, the resize
-  // area cap included, is reachable below 2^18; the limit's own check is tested elsewhere).
+  // makes fuzzing crawl without reaching new code. Every decoder and resize path is reachable
+  // below 2^16, the resize area cap too (a 1 x 65536 image to shorter side 64); the limit's own
+  // check is tested in tests/data/image_test.cpp.
   struct PixelLimit {
     int64_t before = dice::max_image_pixels();
-    PixelLimit() { dice::set_max_image_pixels(int64_t(1) << 18); }
+    PixelLimit() { dice::set_max_image_pixels(int64_t(1) << 16); }
     ~PixelLimit() { dice::set_max_image_pixels(before); }
   } limit;
   const int n = 1 + data[size - 1] % 64, crop = 1 + data[size - 2] % 64;
