@@ -168,10 +168,15 @@ void check_bmp_complete(const uint8_t* d, size_t n, const std::string& name) {
 // entropy-coded data ended by the first 0xFF (after fill bytes) not followed by 0x00 or an RSTn
 // marker, which is where stb's bit reader stops or, if it stops earlier, where it looks next
 // (anything else makes stb fail). A DHT table is read as stb reads it, even past its segment.
+// The same walk refuses a scan that uses a Huffman table no DHT before it defined: stb would
+// decode with whatever its (uninitialised) table memory holds, reading out of bounds (found by
+// fuzz_image); libjpeg, hence PIL, stops with "Huffman table 0x.. was not defined".
 void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& name) {
   auto at = [&](size_t k) -> unsigned { return k < n ? d[k] : 0; };  // stb reads 0 past the end
   size_t i = 2;                                                      // after SOI
   bool entropy = false;
+  unsigned sof = 0;                  // the frame marker: 0xC2 is progressive
+  bool defined[2][4] = {};           // [DC, AC][table id]
   while (i < n) {
     if (d[i] != 0xFF) {
       ++i;
@@ -199,10 +204,29 @@ void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& name) {
         size_t codes = 0;
         for (int k = 1; k <= 16; ++k) codes += at(p + k);
         if (codes > 256) fail(name, "corrupt JPEG Huffman table with more than 256 codes");
+        defined[q >> 4][q & 15] = true;
         p += 17 + codes;
         left -= static_cast<long>(17 + codes);
       }
       if (left != 0) return;  // stb: error
+    }
+    if (m >= 0xC0 && m <= 0xC2 && !sof) sof = m;
+    if (m == 0xDA) {
+      // stb: Ns, then per component its id and (DC table << 4 | AC table), then Ss, Se, Ah|Al.
+      const unsigned ns = at(i + 2);
+      if (!sof || ns < 1 || ns > 4) return;  // stb fails on these
+      const unsigned ss = at(i + 3 + 2 * ns), ah = at(i + 5 + 2 * ns) >> 4;
+      for (unsigned c = 0; c < ns; ++c) {
+        const unsigned q = at(i + 4 + 2 * c), dc = q >> 4, ac = q & 15;
+        if (dc > 3 || ac > 3) return;  // stb: "bad DC/AC huff"
+        // Baseline scans decode both; a progressive DC first pass its DC table, a DC
+        // refinement none, an AC pass (first or refinement) its AC table.
+        const bool progressive = sof == 0xC2;
+        const bool need_dc = !progressive || (ss == 0 && ah == 0);
+        const bool need_ac = !progressive || ss > 0;
+        if ((need_dc && !defined[0][dc]) || (need_ac && !defined[1][ac]))
+          fail(name, "corrupt JPEG: a scan uses a Huffman table that the file never defines");
+      }
     }
     if (len < 2) return;
     i += len;

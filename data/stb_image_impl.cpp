@@ -28,7 +28,7 @@
 // definition takes the same extra (unnamed, never passed) parameter and is called from there.
 // It empties an overdrawn buffer first, so the reader sees zero bits, as 2.28's checks make it.
 // stbi__getn is wrapped the same way, so that copying 0 bytes never passes a null pointer to
-// memcpy, and stbi__jpeg_huff_decode, so that a corrupt table cannot index past its symbols.
+// memcpy.
 // Allocation bound: every stb allocation goes through stb_malloc_capped / stb_realloc_capped,
 // which refuse (stb then fails with "outofmem") any block over the per-thread cap that decode_stb
 // sets from the image's dimensions (data/stb_limits.h). Without it a PNG's zlib stream could
@@ -102,11 +102,6 @@ static void stbi__grow_checked(Jpeg* j, DiceOverride);
 template <typename Ctx>
 static int stbi__getn_checked(Ctx* s, unsigned char* buffer, int n, DiceOverride);
 #define stbi__getn(...) stbi__getn_checked(__VA_ARGS__, DiceOverride())
-// The Huffman decoder, the same way: on some corrupt tables stb 2.27 turns a code into a symbol
-// index far outside values[256] (an out-of-bounds read, found by fuzz_image); 2.28 checks it.
-template <typename Jpeg, typename Huffman>
-static int stbi__jpeg_huff_decode_checked(Jpeg* j, Huffman* h, DiceOverride);
-#define stbi__jpeg_huff_decode(...) stbi__jpeg_huff_decode_checked(__VA_ARGS__, DiceOverride())
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -155,24 +150,6 @@ template <typename Ctx>
 static int stbi__getn_checked(Ctx* s, unsigned char* buffer, int n, DiceOverride) {
   if (n == 0) return 1;
   return stbi__getn_checked(s, buffer, n, static_cast<DiceOverride (*)()>(nullptr));  // stb's own
-}
-
-// stb's slow path (codes longer than FAST_BITS) computes the symbol index from the table's delta;
-// where that index is outside values[], fail as 2.28 does (-1: "bad huffman code") before stb
-// reads it. Everything else, and the decoding itself, is stb's own.
-template <typename Jpeg, typename Huffman>
-static int stbi__jpeg_huff_decode_checked(Jpeg* j, Huffman* h, DiceOverride) {
-  if (j->code_bits < 16) stbi__grow_buffer_unsafe(j);
-  if (h->fast[(j->code_buffer >> (32 - FAST_BITS)) & ((1 << FAST_BITS) - 1)] == 255) {
-    const unsigned temp = j->code_buffer >> 16;
-    int k = FAST_BITS + 1;
-    while (k < 17 && temp >= h->maxcode[k]) ++k;
-    if (k < 17 && k <= j->code_bits) {
-      const int c = static_cast<int>((j->code_buffer >> (32 - k)) & stbi__bmask[k]) + h->delta[k];
-      if (c < 0 || c >= 256) return -1;
-    }
-  }
-  return stbi__jpeg_huff_decode_checked(j, h, static_cast<DiceOverride (*)()>(nullptr));  // stb's
 }
 
 // ------------------------------------------------------------------ inverse DCT (JDCT_ISLOW)

@@ -211,6 +211,21 @@ TEST(DecodeImage, InflationBombIsRefused) {
   EXPECT_EQ(ok.rgb[0], 0x2a);
 }
 
+// A scan that names Huffman tables no DHT segment defined: stb would decode with uninitialised
+// tables (out-of-bounds reads); libjpeg stops, and so do we, naming the file.
+TEST(DecodeImage, UndefinedHuffmanTableIsRefused) {
+  std::vector<uint8_t> jpg = test::slurp(data_fixture("img/jpeg420_96x72.jpg"));
+  size_t sos = 2;
+  while (sos + 1 < jpg.size() && !(jpg[sos] == 0xFF && jpg[sos + 1] == 0xDA)) ++sos;
+  ASSERT_LT(sos + 1, jpg.size());
+  const unsigned ns = jpg[sos + 4];
+  ASSERT_GE(ns, 1u);
+  for (unsigned c = 0; c < ns; ++c) jpg[sos + 6 + 2 * c] = 0x33;  // DC table 3, AC table 3
+  const std::string dir = test::temp_dir(), path = dir + "/undefined_tables.jpg";
+  test::spit(path, jpg.data(), jpg.size());
+  expect_decode_error(path, "never defines");
+}
+
 TEST(DecodeImage, PixelLimitIsAdjustable) {
   const std::string f = data_fixture("img/rgb_50x37.png");
   EXPECT_EQ(dice::max_image_pixels(), dice::kDefaultMaxImagePixels);
