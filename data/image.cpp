@@ -239,6 +239,8 @@ void check_jpeg_tables(const uint8_t* d, size_t n, const std::string& name) {
 struct JpegScan {
   unsigned sof = 0;  // 0xC0..0xCF frame marker, 0 if none was found
   unsigned precision = 8, components = 0;
+  int64_t width = 0, height = 0;
+  int64_t min_coded_blocks = 0;  // 8x8 blocks of all components, without MCU padding
   long adobe_transform_at = -1;  // offset of the APP14 transform byte, -1 without the marker
 };
 
@@ -267,7 +269,22 @@ JpegScan jpeg_scan(const uint8_t* d, size_t n) {
     if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC && sl >= 6 && !s.sof) {
       s.sof = m;
       s.precision = seg[0];
+      s.height = seg[1] << 8 | seg[2];
+      s.width = seg[3] << 8 | seg[4];
       s.components = seg[5];
+      // Component c samples ceil(width * h_c / h_max) x ceil(height * v_c / v_max) pixels.
+      if (sl >= 6 + 3 * size_t(s.components)) {
+        int hmax = 1, vmax = 1;
+        for (unsigned c = 0; c < s.components; ++c) {
+          hmax = std::max(hmax, seg[7 + 3 * c] >> 4);
+          vmax = std::max(vmax, seg[7 + 3 * c] & 15);
+        }
+        for (unsigned c = 0; c < s.components; ++c) {
+          const int64_t hc = seg[7 + 3 * c] >> 4, vc = seg[7 + 3 * c] & 15;
+          const int64_t cw = (s.width * hc + hmax - 1) / hmax, ch = (s.height * vc + vmax - 1) / vmax;
+          s.min_coded_blocks += ((cw + 7) / 8) * ((ch + 7) / 8);
+        }
+      }
     } else if (m == 0xEE && sl >= 12 && std::memcmp(seg, "Adobe", 5) == 0) {
       s.adobe_transform_at = static_cast<long>(i + 4 + 11);
     }
@@ -350,6 +367,15 @@ Image decode_image_memory(const uint8_t* data, size_t size, const std::string& n
   if (!has_prefix(data, size, "\xFF\xD8")) return decode_stb(data, size, name);
   const JpegScan scan = jpeg_scan(data, size);
   check_jpeg_flavour(scan, jpeg, name);
+  // A sequential Huffman JPEG codes every block of every component with at least two bits (a
+  // DC code and an end-of-block code, one bit each at the least). A frame needing more than
+  // the whole file holds is truncated: PIL raises "image file is truncated", while stb would
+  // decode megapixels of padding from a few hundred bytes. (Progressive files can code runs of
+  // empty blocks in a few bits, so only the pixel limit bounds them.)
+  if ((scan.sof == 0xC0 || scan.sof == 0xC1) && scan.min_coded_blocks * 2 > int64_t(size) * 8)
+    throw_error(name, ": truncated JPEG (its ", scan.width, "x", scan.height,
+                " frame needs at least ", scan.min_coded_blocks / 4, " bytes of coded data, the file "
+                "has ", size, "); re-download or remove it");
   if (jpeg == JpegDecoder::kTurbo) {
     Image img;
     if (decode_jpeg_turbo(data, size, name, &img)) return img;  // else: stb, the fallback

@@ -226,6 +226,20 @@ TEST(DecodeImage, UndefinedHuffmanTableIsRefused) {
   expect_decode_error(path, "never defines");
 }
 
+// A baseline JPEG whose frame header claims far more blocks than the file can code (2 bits a
+// block at the least) is truncated: refused at once, not decoded as megapixels of padding.
+TEST(DecodeImage, BaselineFrameLargerThanItsDataIsTruncated) {
+  std::vector<uint8_t> jpg = test::slurp(data_fixture("img/jpeg420_96x72.jpg"));
+  size_t sof = 2;
+  while (sof + 1 < jpg.size() && !(jpg[sof] == 0xFF && jpg[sof + 1] == 0xC0)) ++sof;
+  ASSERT_LT(sof + 8, jpg.size());
+  jpg[sof + 5] = 0x10, jpg[sof + 6] = 0x00;  // height 4096
+  jpg[sof + 7] = 0x10, jpg[sof + 8] = 0x00;  // width 4096
+  const std::string dir = test::temp_dir(), path = dir + "/claims_4096.jpg";
+  test::spit(path, jpg.data(), jpg.size());
+  expect_decode_error(path, "truncated JPEG");
+}
+
 TEST(DecodeImage, PixelLimitIsAdjustable) {
   const std::string f = data_fixture("img/rgb_50x37.png");
   EXPECT_EQ(dice::max_image_pixels(), dice::kDefaultMaxImagePixels);
