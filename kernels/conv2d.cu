@@ -23,6 +23,7 @@
 
 #include "kernels/conv2d_cuda.h"
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.h"
 
 namespace dice {
 
@@ -169,11 +170,11 @@ void launch_for_kernel_size(const ConvShape& s, const float* in, const float* we
   const dim3 grid(static_cast<unsigned>((s.N + kTileN - 1) / kTileN),
                   static_cast<unsigned>((s.O + 16 * tm - 1) / (16 * tm)));
   if (tm == 1)
-    conv2d_implicit_gemm_kernel<KS, 1><<<grid, block, 0, stream>>>(s, in, weight, out, f);
+    launch_kernel(conv2d_implicit_gemm_kernel<KS, 1>, grid, block, 0, stream, s, in, weight, out, f);
   else if (tm == 2)
-    conv2d_implicit_gemm_kernel<KS, 2><<<grid, block, 0, stream>>>(s, in, weight, out, f);
+    launch_kernel(conv2d_implicit_gemm_kernel<KS, 2>, grid, block, 0, stream, s, in, weight, out, f);
   else
-    conv2d_implicit_gemm_kernel<KS, 4><<<grid, block, 0, stream>>>(s, in, weight, out, f);
+    launch_kernel(conv2d_implicit_gemm_kernel<KS, 4>, grid, block, 0, stream, s, in, weight, out, f);
   DICE_CUDA_CHECK_LAUNCH();
 }
 

@@ -38,6 +38,7 @@
 
 #include "kernels/conv2d_tc.h"
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.h"
 #include "kernels/mma_fragments.h"
 
 namespace dice {
@@ -62,9 +63,13 @@ struct TcShape {
 };
 
 __device__ __forceinline__ uint32_t to_tf32(float x) {
+#ifdef DICE_CUDA_EMU
+  return emu::cvt_rna_tf32(x);
+#else
   uint32_t r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // Operand traits: element size, mma K, conversion of float pairs into a 32-bit word, where register
@@ -86,7 +91,9 @@ struct F16Op {
   }
   static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
                                              const uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(DICE_CUDA_EMU)
+    emu::mma_m16n8k16_f16(d, a, b);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
         "{%8,%9}, {%0,%1,%2,%3};\n"
@@ -114,7 +121,9 @@ struct Bf16Op {
   }
   static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
                                              const uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(DICE_CUDA_EMU)
+    emu::mma_m16n8k16_bf16(d, a, b);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile(
         "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
         "{%8,%9}, {%0,%1,%2,%3};\n"
@@ -137,7 +146,9 @@ struct Tf32Op {
   }
   static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
                                              const uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(DICE_CUDA_EMU)
+    emu::mma_m16n8k8_tf32(d, a, b);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     asm volatile(
         "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
         "{%8,%9}, {%0,%1,%2,%3};\n"
@@ -333,10 +344,10 @@ void launch_for_op(const TcShape& s, const float* in, const void* wp, float* out
                   static_cast<unsigned>((s.O + Tile::kM - 1) / Tile::kM));
   const auto* w = static_cast<const uint4*>(wp);
   switch (s.ksize) {
-    case 1: conv2d_tc_kernel<Op, 1><<<grid, block, 0, stream>>>(s, in, w, out, f); break;
-    case 3: conv2d_tc_kernel<Op, 3><<<grid, block, 0, stream>>>(s, in, w, out, f); break;
-    case 7: conv2d_tc_kernel<Op, 7><<<grid, block, 0, stream>>>(s, in, w, out, f); break;
-    default: conv2d_tc_kernel<Op, 0><<<grid, block, 0, stream>>>(s, in, w, out, f); break;
+    case 1: launch_kernel(conv2d_tc_kernel<Op, 1>, grid, block, 0, stream, s, in, w, out, f); break;
+    case 3: launch_kernel(conv2d_tc_kernel<Op, 3>, grid, block, 0, stream, s, in, w, out, f); break;
+    case 7: launch_kernel(conv2d_tc_kernel<Op, 7>, grid, block, 0, stream, s, in, w, out, f); break;
+    default: launch_kernel(conv2d_tc_kernel<Op, 0>, grid, block, 0, stream, s, in, w, out, f); break;
   }
   DICE_CUDA_CHECK_LAUNCH();
 }

@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.h"
 #include "kernels/head_cuda.h"
 
 namespace dice {
@@ -29,7 +30,7 @@ __global__ void __launch_bounds__(kThreads)
                 const float* __restrict__ weight, const float* __restrict__ bias,
                 const uint8_t* __restrict__ mask, float* __restrict__ logits,
                 float* __restrict__ energy, float* __restrict__ msp, int32_t* __restrict__ argmax) {
-  extern __shared__ float smem[];
+  DICE_DYNAMIC_SHARED(float, smem);
   float* h = smem;                // [in_features], the clipped feature
   float* z = smem + in_features;  // [classes], the logits
   const int tid = static_cast<int>(threadIdx.x);
@@ -115,7 +116,7 @@ void head_cuda(const HeadParams& p, const float* features, const float* weight, 
     throw_error("head_cuda: in_features + classes = ", p.in_features + p.classes, " exceeds the ",
                 kMaxSharedBytes / sizeof(float), " floats one block holds in shared memory");
   if (p.batch == 0) return;
-  head_kernel<<<static_cast<unsigned>(p.batch), kThreads, smem, stream>>>(
+  launch_kernel(head_kernel, static_cast<unsigned>(p.batch), kThreads, smem, stream,
       static_cast<int>(p.in_features), static_cast<int>(p.classes), p.clip, features, weight, bias,
       mask, out.logits, out.energy, out.msp, out.argmax);
   DICE_CUDA_CHECK_LAUNCH();

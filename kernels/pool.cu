@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "kernels/cuda_check.h"
+#include "kernels/cuda_launch.h"
 #include "kernels/pool_cuda.h"
 
 namespace dice {
@@ -137,16 +138,16 @@ void avg_pool2d_cuda(const Pool2dParams& p, const float* in, float* out, const f
   if ((in_scale == nullptr) != (in_shift == nullptr))
     throw_error("avg_pool2d_cuda: in_scale and in_shift must be given together");
   if (s.total == 0) return;
-  pool2d_kernel<false>
-      <<<blocks_for(s.total, kThreads), kThreads, 0, stream>>>(s, in, out, in_scale, in_shift);
+  launch_kernel(pool2d_kernel<false>, blocks_for(s.total, kThreads), kThreads, 0, stream, s, in,
+                out, in_scale, in_shift);
   DICE_CUDA_CHECK_LAUNCH();
 }
 
 void max_pool2d_cuda(const Pool2dParams& p, const float* in, float* out, cudaStream_t stream) {
   const PoolShape s = make_shape(p, "max_pool2d_cuda");
   if (s.total == 0) return;
-  pool2d_kernel<true>
-      <<<blocks_for(s.total, kThreads), kThreads, 0, stream>>>(s, in, out, nullptr, nullptr);
+  launch_kernel(pool2d_kernel<true>, blocks_for(s.total, kThreads), kThreads, 0, stream, s, in,
+                out, nullptr, nullptr);
   DICE_CUDA_CHECK_LAUNCH();
 }
 
@@ -165,7 +166,7 @@ void global_avg_pool_cuda(int64_t batch, int64_t channels, int64_t hw, const flo
   const int64_t planes = batch * channels;
   if (planes == 0) return;
   const int64_t stride = in_batch_stride ? in_batch_stride : channels * hw;
-  global_avg_pool_kernel<<<blocks_for(planes, kThreads / 32), kThreads, 0, stream>>>(
+  launch_kernel(global_avg_pool_kernel, blocks_for(planes, kThreads / 32), kThreads, 0, stream,
       planes, static_cast<int>(channels), static_cast<int>(hw), stride, in, out, in_scale,
       in_shift);
   DICE_CUDA_CHECK_LAUNCH();

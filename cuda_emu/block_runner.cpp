@@ -1,0 +1,286 @@
+// cuda_emu's execution of a grid on the CPU: blocks one after another, the threads of a block as
+// fibers on the calling OS thread.
+//
+// A fiber runs until it reaches __syncthreads, a warp collective (shuffle, mma.sync) or the end of
+// the kernel, then yields to the block's scheduler. The scheduler resumes every runnable fiber in
+// turn; when none is left runnable it completes the collectives of warps whose lanes have all
+// arrived, and when only the barrier is left it releases it. So a value written to shared memory
+// before a barrier is seen by every thread after it, and a read that lacks its barrier sees
+// whatever the scheduling order gives: DICE_EMU_ORDER=reverse resumes threads last to first, and a
+// kernel whose results change with the order has a race (the GPU check's racecheck, on a CPU).
+//
+// Hardware rules enforced with a message and abort (device code cannot throw): a barrier some
+// threads of the block never reach, collectives whose lanes disagree, and masks other than the
+// full warp. Fibers start once through ucontext and then switch with _setjmp/_longjmp, which save
+// no signal mask (no system call per switch). They live as long as the OS thread and run block
+// after block; each has a 256 KiB stack with a guard page below it.
+#undef _FORTIFY_SOURCE  // longjmp between fiber stacks is intended; the checked variant forbids it
+#include <setjmp.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+namespace dice::emu {
+namespace {
+
+constexpr size_t kStackBytes = 256 * 1024;
+
+enum class State { kRunnable, kAtBarrier, kAtWarp, kDone };
+
+struct Fiber {
+  ucontext_t start;
+  jmp_buf resume_point;
+  bool started = false;
+  State state = State::kRunnable;
+  uint3 tid{0, 0, 0};
+  int linear = 0;  // threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)
+  WarpOp op = nullptr;
+  unsigned mask = 0;
+  const void* in = nullptr;
+  void* out = nullptr;
+  char* stack = nullptr;
+};
+
+struct Block {
+  std::vector<std::unique_ptr<Fiber>> pool;  // kept across blocks and launches on this thread
+  std::vector<Fiber*> fibers;                // the launch's threads: pool[0 .. n)
+  std::vector<char> dynamic_shared;
+  jmp_buf scheduler;
+  Fiber* current = nullptr;
+  const std::function<void()>* kernel = nullptr;
+  uint3 block_idx{0, 0, 0};
+  dim3 block_dim, grid_dim;
+};
+
+thread_local Block t_block;
+thread_local bool t_in_kernel = false;
+
+[[noreturn]] void die(const char* what) {
+  const Block& b = t_block;
+  std::fprintf(stderr,
+               "cuda_emu: %s (block %u,%u,%u of %ux%ux%u, thread %u,%u,%u of %ux%ux%u)\n", what,
+               b.block_idx.x, b.block_idx.y, b.block_idx.z, b.grid_dim.x, b.grid_dim.y,
+               b.grid_dim.z, b.current ? b.current->tid.x : 0, b.current ? b.current->tid.y : 0,
+               b.current ? b.current->tid.z : 0, b.block_dim.x, b.block_dim.y, b.block_dim.z);
+  std::abort();
+}
+
+Fiber& current() {
+  if (!t_in_kernel || t_block.current == nullptr)
+    die("a device built-in was called outside a kernel");
+  return *t_block.current;
+}
+
+char* new_stack() {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* p = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) die("cannot map a fiber stack");
+  mprotect(p, page, PROT_NONE);  // guard: an overflow faults instead of corrupting a neighbour
+  return static_cast<char*>(p) + page;
+}
+
+void yield(State why);
+
+// A fiber runs the current kernel once per block it is resumed for.
+void fiber_entry() {
+  for (;;) {
+    (*t_block.kernel)();
+    yield(State::kDone);
+  }
+}
+
+// Runs `f` until it yields or finishes.
+void resume(Fiber& f) {
+  Block& b = t_block;
+  b.current = &f;
+  if (_setjmp(b.scheduler) == 0) {
+    if (!f.started) {
+      f.started = true;
+      getcontext(&f.start);
+      f.start.uc_stack.ss_sp = f.stack;
+      f.start.uc_stack.ss_size = kStackBytes;
+      f.start.uc_link = nullptr;
+      makecontext(&f.start, fiber_entry, 0);
+      setcontext(&f.start);
+    }
+    _longjmp(f.resume_point, 1);
+  }
+  b.current = nullptr;
+}
+
+// Called on a fiber: back to the scheduler until it resumes this fiber.
+void yield(State why) {
+  Block& b = t_block;
+  Fiber& f = *b.current;
+  f.state = why;
+  if (_setjmp(f.resume_point) == 0) _longjmp(b.scheduler, 1);
+}
+
+std::atomic<int> g_order{-1};  // -1: not yet read from DICE_EMU_ORDER
+
+bool reverse_order() { return schedule_order() == Order::kReverse; }
+
+// Completes the collective of every warp whose live lanes have all arrived; true if any did.
+bool complete_warp_collectives(Block& b) {
+  bool any = false;
+  const int n = static_cast<int>(b.fibers.size());
+  std::vector<const void*> ins(32);
+  std::vector<void*> outs(32);
+  for (int w0 = 0; w0 < n; w0 += 32) {
+    const int lanes = n - w0 < 32 ? n - w0 : 32;
+    int arrived = 0, done = 0;
+    for (int l = 0; l < lanes; ++l) {
+      const State s = b.fibers[w0 + l]->state;
+      arrived += s == State::kAtWarp;
+      done += s == State::kDone;
+    }
+    if (arrived == 0) continue;
+    if (arrived != lanes) {
+      b.current = b.fibers[w0];
+      die(done ? "a warp collective waits for lanes that have exited"
+               : "a warp collective waits for lanes that are at __syncthreads (divergent code)");
+    }
+    const Fiber& first = *b.fibers[w0];
+    const unsigned full = lanes == 32 ? 0xFFFFFFFFu : (1u << lanes) - 1u;
+    for (int l = 0; l < lanes; ++l) {
+      const Fiber& f = *b.fibers[w0 + l];
+      if (f.op != first.op) {
+        b.current = b.fibers[w0 + l];
+        die("the lanes of a warp reached different collectives (shuffle / mma.sync)");
+      }
+      if ((f.mask & full) != full) {
+        b.current = b.fibers[w0 + l];
+        die("a warp collective with a partial lane mask (the emulator supports full warps only)");
+      }
+      ins[l] = f.in;
+      outs[l] = f.out;
+    }
+    first.op(ins.data(), outs.data(), lanes);
+    for (int l = 0; l < lanes; ++l) b.fibers[w0 + l]->state = State::kRunnable;
+    any = true;
+  }
+  return any;
+}
+
+void run_block(Block& b) {
+  const int n = static_cast<int>(b.fibers.size());
+  for (Fiber* f : b.fibers) f->state = State::kRunnable;
+  // Dynamic shared memory starts as all-ones bytes (NaN floats), so reading what no thread wrote
+  // shows up in the results.
+  std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
+  const bool reverse = reverse_order();
+  for (;;) {
+    for (int k = 0; k < n; ++k) {
+      Fiber& f = *b.fibers[reverse ? n - 1 - k : k];
+      if (f.state == State::kRunnable) resume(f);
+    }
+    if (complete_warp_collectives(b)) continue;
+    int at_barrier = 0, done = 0;
+    for (const Fiber* f : b.fibers) {
+      at_barrier += f->state == State::kAtBarrier;
+      done += f->state == State::kDone;
+    }
+    if (done == n) return;
+    if (done > 0) {
+      for (Fiber* f : b.fibers)
+        if (f->state == State::kAtBarrier) b.current = f;
+      die("__syncthreads waits for threads that have exited the kernel");
+    }
+    if (at_barrier != n) die("scheduler invariant broken");
+    for (Fiber* f : b.fibers) f->state = State::kRunnable;  // everyone is at the barrier
+  }
+}
+
+}  // namespace
+
+Order schedule_order() {
+  int o = g_order.load(std::memory_order_relaxed);
+  if (o < 0) {
+    const char* v = std::getenv("DICE_EMU_ORDER");
+    o = v != nullptr && std::strcmp(v, "reverse") == 0 ? 1 : 0;
+    g_order.store(o, std::memory_order_relaxed);
+  }
+  return o == 1 ? Order::kReverse : Order::kForward;
+}
+void set_schedule_order(Order order) {
+  g_order.store(order == Order::kReverse ? 1 : 0, std::memory_order_relaxed);
+}
+
+const uint3& thread_idx() { return current().tid; }
+const uint3& block_idx() {
+  current();
+  return t_block.block_idx;
+}
+const dim3& block_dim() {
+  current();
+  return t_block.block_dim;
+}
+const dim3& grid_dim() {
+  current();
+  return t_block.grid_dim;
+}
+void* dynamic_shared() {
+  current();
+  return t_block.dynamic_shared.empty() ? nullptr : t_block.dynamic_shared.data();
+}
+void sync_threads() {
+  current();
+  yield(State::kAtBarrier);
+}
+void trap() {
+  current();
+  die("__trap() in a kernel");
+}
+void warp_collective(WarpOp op, unsigned mask, const void* in, void* out) {
+  Fiber& f = current();
+  f.op = op;
+  f.mask = mask;
+  f.in = in;
+  f.out = out;
+  yield(State::kAtWarp);
+}
+
+// Used by runtime.cpp once the configuration is validated.
+void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes,
+              const std::function<void()>& kernel) {
+  if (t_in_kernel) die("a kernel launched another kernel (dynamic parallelism is not emulated)");
+  Block& b = t_block;
+  const int n = static_cast<int>(block.x * block.y * block.z);
+  while (static_cast<int>(b.pool.size()) < n) {
+    b.pool.push_back(std::make_unique<Fiber>());
+    b.pool.back()->stack = new_stack();
+  }
+  b.fibers.assign(static_cast<size_t>(n), nullptr);
+  for (int i = 0; i < n; ++i) {
+    Fiber& f = *b.pool[i];
+    b.fibers[i] = &f;
+    f.linear = i;
+    f.tid = uint3{static_cast<unsigned>(i) % block.x, static_cast<unsigned>(i) / block.x % block.y,
+                  static_cast<unsigned>(i) / (block.x * block.y)};
+  }
+  b.dynamic_shared.assign(dynamic_shared_bytes, 0);
+  b.kernel = &kernel;
+  b.block_dim = block;
+  b.grid_dim = grid;
+  t_in_kernel = true;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x) {
+        b.block_idx = uint3{x, y, z};
+        run_block(b);
+      }
+  t_in_kernel = false;
+  b.kernel = nullptr;
+}
+
+}  // namespace dice::emu

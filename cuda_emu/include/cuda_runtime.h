@@ -1,0 +1,264 @@
+// cuda_emu's stand-in for the toolkit's <cuda_runtime.h>: the subset of the CUDA runtime API and of
+// the device built-ins that dice's kernels and plans use, executed on the CPU.
+//
+// Why: the GPU is the scarce resource here (most sessions and CI have none), yet every kernel is
+// index arithmetic that can be wrong in ways only running it shows. With -DDICE_CUDA_EMU=ON the .cu
+// files are compiled as C++ against this header and the kernels run on the host: a block's threads
+// are fibers (cuda_emu/block_runner.cpp) that switch at __syncthreads and at warp collectives
+// (shuffles, mma.sync), so barrier, shuffle and tensor-core semantics are the hardware's, and the
+// GPU tests compare them with the CPU ops exactly as on a device. It is a correctness tool, not a
+// model of performance: a stream runs its work at once, in order, on the calling thread.
+//
+// Device memory is host memory (so ASan or valgrind see kernel out-of-bounds accesses), the one
+// "device" reports compute capability 9.0, and unsupported uses (partial-warp shuffle masks,
+// threads that leave a block while others wait at a barrier) stop the program with a message
+// rather than guessing.
+#pragma once
+#ifndef DICE_CUDA_EMU
+#error "cuda_emu/include is only on the include path of -DDICE_CUDA_EMU=ON builds"
+#endif
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+// ---- declaration specifiers --------------------------------------------------------------------
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+// Static shared memory is one instance per OS thread; blocks run one after another on a thread, so
+// all fibers of a block see the same array, as on the GPU.
+#define __shared__ static thread_local
+// Dynamic shared memory (`extern __shared__ T name[]` on the GPU): see DICE_DYNAMIC_SHARED.
+#define DICE_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::dice::emu::dynamic_shared())
+
+// ---- vector types ------------------------------------------------------------------------------
+struct uint3 {
+  unsigned x, y, z;
+};
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+  constexpr dim3(uint3 v) : x(v.x), y(v.y), z(v.z) {}
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+struct alignas(8) float2 {
+  float x, y;
+};
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+
+// ---- runtime types -----------------------------------------------------------------------------
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorInvalidResourceHandle = 400,
+  cudaErrorNotSupported = 801,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureWrongThread = 908,
+};
+using cudaError = cudaError_t;
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4
+};
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2
+};
+enum cudaDeviceAttr {
+  cudaDevAttrMultiProcessorCount = 16,
+  cudaDevAttrComputeCapabilityMajor = 75,
+  cudaDevAttrComputeCapabilityMinor = 76
+};
+constexpr unsigned cudaStreamDefault = 0, cudaStreamNonBlocking = 1;
+constexpr unsigned cudaEventDefault = 0, cudaEventDisableTiming = 2;
+
+struct CUstream_st;
+struct CUevent_st;
+struct CUgraph_st;
+struct CUgraphExec_st;
+using cudaStream_t = CUstream_st*;
+using cudaEvent_t = CUevent_st*;
+using cudaGraph_t = CUgraph_st*;
+using cudaGraphExec_t = CUgraphExec_st*;
+
+struct cudaDeviceProp {
+  char name[256];
+  size_t totalGlobalMem;
+  size_t sharedMemPerBlock;
+  int warpSize;
+  int maxThreadsPerBlock;
+  int maxThreadsDim[3];
+  int maxGridSize[3];
+  int major, minor;
+  int multiProcessorCount;
+};
+
+// ---- runtime API (cuda_emu/runtime.cpp) --------------------------------------------------------
+cudaError_t cudaGetDeviceCount(int* count);
+cudaError_t cudaGetDevice(int* device);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);
+cudaError_t cudaDeviceSynchronize();
+cudaError_t cudaGetLastError();
+cudaError_t cudaPeekAtLastError();
+const char* cudaGetErrorString(cudaError_t error);
+const char* cudaGetErrorName(cudaError_t error);
+
+cudaError_t cudaMalloc(void** ptr, size_t bytes);
+template <class T>
+cudaError_t cudaMalloc(T** ptr, size_t bytes) {
+  return cudaMalloc(reinterpret_cast<void**>(ptr), bytes);
+}
+cudaError_t cudaFree(void* ptr);
+cudaError_t cudaMallocHost(void** ptr, size_t bytes);
+template <class T>
+cudaError_t cudaMallocHost(T** ptr, size_t bytes) {
+  return cudaMallocHost(reinterpret_cast<void**>(ptr), bytes);
+}
+cudaError_t cudaFreeHost(void* ptr);
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream = nullptr);
+cudaError_t cudaMemset(void* ptr, int value, size_t bytes);
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t bytes, cudaStream_t stream = nullptr);
+
+cudaError_t cudaStreamCreate(cudaStream_t* stream);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags = 0);
+cudaError_t cudaEventCreate(cudaEvent_t* event);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream = nullptr);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t stop);
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph,
+                                 unsigned long long flags = 0);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+
+namespace dice::emu {
+
+// Runs `grid` blocks of `block` threads of `kernel` (a closure over the launch's arguments) now,
+// or records it when `stream` is being captured. Launch-configuration errors set the error that
+// cudaGetLastError() returns, as on a device.
+void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, cudaStream_t stream,
+            std::function<void()> kernel);
+
+// The order in which a block's threads are resumed between barriers: kForward (thread 0 first) or
+// kReverse. A kernel whose results depend on it reads shared memory without the barrier it needs.
+// The default comes from the environment: DICE_EMU_ORDER=reverse.
+enum class Order { kForward, kReverse };
+Order schedule_order();
+void set_schedule_order(Order order);
+
+// ---- device side (cuda_emu/block_runner.cpp) ---------------------------------------------------
+const uint3& thread_idx();
+const uint3& block_idx();
+const dim3& block_dim();
+const dim3& grid_dim();
+void* dynamic_shared();
+void sync_threads();
+[[noreturn]] void trap();
+
+// A warp-wide collective: every lane of the calling thread's warp passes its own input and output;
+// once all lanes have arrived, `op` runs once with all of them (lane order), then they continue.
+using WarpOp = void (*)(const void* const* in, void* const* out, int lanes);
+void warp_collective(WarpOp op, unsigned mask, const void* in, void* out);
+
+template <class T>
+struct ShflIn {
+  T value;
+  int arg;    // xor mask or delta
+  int width;  // 32 or a smaller power of two
+};
+template <class T>
+void shfl_xor_op(const void* const* in, void* const* out, int lanes) {
+  for (int l = 0; l < lanes; ++l) {
+    const auto* me = static_cast<const ShflIn<T>*>(in[l]);
+    const int base = l & ~(me->width - 1);
+    const int src = base + ((l - base) ^ me->arg);
+    const int from = src < lanes && src < base + me->width ? src : l;
+    *static_cast<T*>(out[l]) = static_cast<const ShflIn<T>*>(in[from])->value;
+  }
+}
+template <class T>
+void shfl_down_op(const void* const* in, void* const* out, int lanes) {
+  for (int l = 0; l < lanes; ++l) {
+    const auto* me = static_cast<const ShflIn<T>*>(in[l]);
+    const int base = l & ~(me->width - 1);
+    const int src = l + me->arg;
+    const int from = src < lanes && src < base + me->width ? src : l;
+    *static_cast<T*>(out[l]) = static_cast<const ShflIn<T>*>(in[from])->value;
+  }
+}
+
+// Tensor-core mma.sync, emulated from the PTX ISA's fragment tables (cuda_emu/mma.cpp): products
+// exact, the K sum plus C in double, rounded once to float.
+void mma_m16n8k16_f16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+// cvt.rna.tf32.f32: round to nearest, ties away from zero, to 10 mantissa bits.
+uint32_t cvt_rna_tf32(float x);
+
+}  // namespace dice::emu
+
+#define threadIdx (::dice::emu::thread_idx())
+#define blockIdx (::dice::emu::block_idx())
+#define blockDim (::dice::emu::block_dim())
+#define gridDim (::dice::emu::grid_dim())
+constexpr int warpSize = 32;
+
+inline void __syncthreads() { ::dice::emu::sync_threads(); }
+[[noreturn]] inline void __trap() { ::dice::emu::trap(); }
+template <class T>
+inline T __ldg(const T* p) {
+  return *p;
+}
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdividef(float a, float b) { return a / b; }
+using std::isinf;
+using std::isnan;
+
+template <class T>
+T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
+  const ::dice::emu::ShflIn<T> in{value, lane_mask, width};
+  T out;
+  ::dice::emu::warp_collective(&::dice::emu::shfl_xor_op<T>, mask, &in, &out);
+  return out;
+}
+template <class T>
+T __shfl_down_sync(unsigned mask, T value, unsigned delta, int width = 32) {
+  const ::dice::emu::ShflIn<T> in{value, static_cast<int>(delta), width};
+  T out;
+  ::dice::emu::warp_collective(&::dice::emu::shfl_down_op<T>, mask, &in, &out);
+  return out;
+}

@@ -1,0 +1,37 @@
+// launch_kernel and DICE_DYNAMIC_SHARED: the two spots where a kernel file would otherwise need
+// nvcc-only syntax (<<<...>>> and `extern __shared__`), written once so that the same .cu files
+// also build as plain C++ against cuda_emu (-DDICE_CUDA_EMU=ON), the CPU emulator that runs the
+// GPU tests on machines without a GPU. Under nvcc, launch_kernel is exactly the triple-chevron
+// launch; arguments convert to the kernel's parameter types as they would there.
+#pragma once
+#include <cstddef>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "kernels/cuda_check.h"
+
+#ifndef DICE_CUDA_EMU
+#define DICE_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+namespace dice {
+
+#ifdef DICE_HAVE_CUDA
+template <class... Params, class... Args>
+void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_shared_bytes,
+                   cudaStream_t stream, Args&&... args) {
+  static_assert(sizeof...(Params) == sizeof...(Args), "launch_kernel: wrong number of arguments");
+#ifdef DICE_CUDA_EMU
+  // The arguments are copied now, as a launch (or a graph capture of it) copies them.
+  emu::launch(grid, block, dynamic_shared_bytes, stream,
+              [kernel, a = std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)] {
+                std::apply(kernel, a);
+              });
+#else
+  kernel<<<grid, block, dynamic_shared_bytes, stream>>>(std::forward<Args>(args)...);
+#endif
+}
+#endif
+
+}  // namespace dice

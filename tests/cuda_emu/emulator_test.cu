@@ -1,0 +1,290 @@
+// The CPU emulator of the CUDA device (cuda_emu/, built with -DDICE_CUDA_EMU=ON), tested against
+// what the CUDA programming guide and the PTX ISA define, so that the GPU tests it runs mean what
+// they mean on a device: barriers publish shared-memory writes, shuffles read the right lanes,
+// mma.sync computes A*B+C from the ISA's fragment layouts, the fp16/bf16/tf32 conversions round as
+// the hardware does (checked against kernels/precision.cpp, written independently), graphs replay
+// what was captured, bad launch configurations fail, and the hardware rules a kernel can break
+// (barrier divergence, partial-warp collectives) stop the program. Built only in emulator builds.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "formats/half.h"
+#include "kernels/cuda_launch.h"
+#include "kernels/cuda_memory.h"
+#include "kernels/mma_fragments.h"
+#include "kernels/precision.h"
+
+namespace dice {
+namespace {
+
+// Thread t publishes 2t, then reads its neighbour's value after the barrier.
+__global__ void neighbour_kernel(int* out) {
+  __shared__ int vals[256];
+  const int t = static_cast<int>(threadIdx.x), n = static_cast<int>(blockDim.x);
+  vals[t] = 2 * t + 1000 * static_cast<int>(blockIdx.x);
+  __syncthreads();
+  out[blockIdx.x * blockDim.x + t] = vals[(t + 1) % n];
+}
+
+// The same without the barrier: what a thread reads depends on who ran first.
+__global__ void racy_neighbour_kernel(int* out) {
+  __shared__ int vals[256];
+  const int t = static_cast<int>(threadIdx.x), n = static_cast<int>(blockDim.x);
+  vals[t] = 2 * t + 1;
+  out[t] = vals[(t + 1) % n];
+  __syncthreads();
+  vals[t] = -1;  // leave the array poisoned for the next launch
+}
+
+TEST(CudaEmu, BarrierPublishesSharedWrites) {
+  DeviceBuffer<int> out(3 * 256);
+  for (emu::Order order : {emu::Order::kForward, emu::Order::kReverse}) {
+    emu::set_schedule_order(order);
+    out.poison();
+    launch_kernel(neighbour_kernel, 3, 256, 0, nullptr, out.data());
+    DICE_CUDA_CHECK_LAUNCH();
+    const std::vector<int> got = out.download();
+    for (int b = 0; b < 3; ++b)
+      for (int t = 0; t < 256; ++t)
+        ASSERT_EQ(got[b * 256 + t], 2 * ((t + 1) % 256) + 1000 * b) << "block " << b << " thread " << t;
+  }
+  emu::set_schedule_order(emu::Order::kForward);
+}
+
+TEST(CudaEmu, MissingBarrierShowsAsOrderDependence) {
+  DeviceBuffer<int> out(256);
+  launch_kernel(racy_neighbour_kernel, 1, 256, 0, nullptr, out.data());  // leaves -1 behind
+  std::vector<int> got[2];
+  int i = 0;
+  for (emu::Order order : {emu::Order::kForward, emu::Order::kReverse}) {
+    emu::set_schedule_order(order);
+    launch_kernel(racy_neighbour_kernel, 1, 256, 0, nullptr, out.data());
+    got[i++] = out.download();
+  }
+  emu::set_schedule_order(emu::Order::kForward);
+  // Forward: thread t reads t+1 before t+1 has written (the -1 of the previous launch); reverse:
+  // t+1 has run first. A kernel with this race gives different results under the two orders.
+  EXPECT_EQ(got[0][0], -1);
+  EXPECT_EQ(got[1][0], 3);
+  EXPECT_NE(got[0], got[1]);
+}
+
+// Lane l of each warp reads lanes l ^ 5 and l + 3 (its own value past the end).
+__global__ void shuffle_kernel(const int* in, int* xor_out, int* down_out, double* sum_out) {
+  const int t = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  const int v = in[t];
+  xor_out[t] = __shfl_xor_sync(0xffffffffu, v, 5);
+  down_out[t] = __shfl_down_sync(0xffffffffu, v, 3);
+  double s = v;
+  for (int offset = 16; offset > 0; offset /= 2) s += __shfl_xor_sync(0xffffffffu, s, offset);
+  sum_out[t] = s;
+}
+
+TEST(CudaEmu, ShufflesReadTheRightLanes) {
+  const int n = 2 * 64;
+  std::vector<int> in(n);
+  for (int i = 0; i < n; ++i) in[i] = i * 7 % 31 - 11;
+  DeviceBuffer<int> d_in(in), xo(n), dn(n);
+  DeviceBuffer<double> sum(n);
+  launch_kernel(shuffle_kernel, 2, 64, 0, nullptr, d_in.data(), xo.data(), dn.data(), sum.data());
+  const std::vector<int> x = xo.download(), d = dn.download();
+  const std::vector<double> s = sum.download();
+  for (int i = 0; i < n; ++i) {
+    const int warp0 = i / 32 * 32, lane = i % 32;
+    EXPECT_EQ(x[i], in[warp0 + (lane ^ 5)]) << i;
+    EXPECT_EQ(d[i], lane + 3 < 32 ? in[i + 3] : in[i]) << i;
+    double want = 0;
+    for (int l = 0; l < 32; ++l) want += in[warp0 + l];
+    EXPECT_EQ(s[i], want) << i;
+  }
+}
+
+// One warp computes D = A (16xK) * B (Kx8) + C, every operand moving through mma_fragments.h's
+// maps (which a host test checks against spot values of the PTX tables).
+enum class MmaKind { kF16, kBf16, kTf32 };
+
+uint32_t operand_bits(float x, MmaKind kind) {
+  if (kind == MmaKind::kTf32) return emu::cvt_rna_tf32(x);
+  if (kind == MmaKind::kF16) return __float2half_rn(x).bits;
+  return __float2bfloat16_rn(x).bits;
+}
+
+__global__ void mma_kernel(MmaKind kind, const float* A, const float* B, const float* C, float* D) {
+  const int lane = static_cast<int>(threadIdx.x);
+  const int K = kind == MmaKind::kTf32 ? 8 : 16;
+  uint32_t a[4] = {0, 0, 0, 0}, b[2] = {0, 0};
+  float d[4];
+  for (int i = 0; i < 4; ++i) {
+    const mma::RowCol rc = mma::c_m16n8(lane, i);
+    d[i] = C[rc.row * 8 + rc.col];
+  }
+  if (kind == MmaKind::kTf32) {
+    for (int i = 0; i < 4; ++i) {
+      const mma::RowCol rc = mma::a_m16n8k8_tf32(lane, i);
+      a[i] = operand_bits(A[rc.row * K + rc.col], kind);
+    }
+    for (int i = 0; i < 2; ++i) {
+      const mma::RowCol rc = mma::b_m16n8k8_tf32(lane, i);
+      b[i] = operand_bits(B[rc.row * 8 + rc.col], kind);
+    }
+    emu::mma_m16n8k8_tf32(d, a, b);
+  } else {
+    for (int i = 0; i < 8; ++i) {
+      const mma::RowCol rc = mma::a_m16n8k16(lane, i);
+      a[i / 2] |= operand_bits(A[rc.row * K + rc.col], kind) << (16 * (i % 2));
+    }
+    for (int i = 0; i < 4; ++i) {
+      const mma::RowCol rc = mma::b_m16n8k16(lane, i);
+      b[i / 2] |= operand_bits(B[rc.row * 8 + rc.col], kind) << (16 * (i % 2));
+    }
+    if (kind == MmaKind::kF16)
+      emu::mma_m16n8k16_f16(d, a, b);
+    else
+      emu::mma_m16n8k16_bf16(d, a, b);
+  }
+  for (int i = 0; i < 4; ++i) {
+    const mma::RowCol rc = mma::c_m16n8(lane, i);
+    D[rc.row * 8 + rc.col] = d[i];
+  }
+}
+
+TEST(CudaEmu, MmaComputesTheMatrixProduct) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  const struct {
+    MmaKind kind;
+    Precision p;
+    int K;
+  } cases[] = {{MmaKind::kF16, Precision::kFp16, 16},
+               {MmaKind::kBf16, Precision::kBf16, 16},
+               {MmaKind::kTf32, Precision::kTf32, 8}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(precision_name(c.p));
+    std::vector<float> A(16 * c.K), B(c.K * 8), C(16 * 8);
+    for (float& v : A) v = dist(rng);
+    for (float& v : B) v = dist(rng);
+    for (float& v : C) v = dist(rng);
+    DeviceBuffer<float> dA(A), dB(B), dC(C), dD(16 * 8);
+    dD.poison();
+    launch_kernel(mma_kernel, 1, 32, 0, nullptr, c.kind, dA.data(), dB.data(), dC.data(),
+                  dD.data());
+    const std::vector<float> D = dD.download();
+    for (int r = 0; r < 16; ++r)
+      for (int n = 0; n < 8; ++n) {
+        double want = C[r * 8 + n];
+        for (int k = 0; k < c.K; ++k)
+          want += static_cast<double>(round_to_precision(A[r * c.K + k], c.p)) *
+                  round_to_precision(B[k * 8 + n], c.p);
+        ASSERT_EQ(D[r * 8 + n], static_cast<float>(want)) << "row " << r << " col " << n;
+      }
+  }
+}
+
+float bits_to_float(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+// The stand-in conversions against kernels/precision.cpp's (used by the kernel tests' references):
+// a random sweep over all binades plus the boundaries (half's overflow threshold, subnormals,
+// ties, signed zeros, infinities).
+TEST(CudaEmu, ConversionsRoundAsTheHardware) {
+  std::vector<float> xs = {0.0f, -0.0f, 1.0f, -1.0f, 65504.0f, 65519.0f, 65520.0f, -65520.0f,
+                           6.1035156e-05f, 5.9604645e-08f, 2.9802322e-08f, 2.98023259e-08f,
+                           1.0009766f, 1.00048828125f, 1.00146484375f, INFINITY, -INFINITY};
+  std::mt19937 rng(11);
+  for (int i = 0; i < 200000; ++i) {
+    const float x = bits_to_float(static_cast<uint32_t>(rng()));
+    if (!std::isnan(x)) xs.push_back(x);
+  }
+  for (float x : xs) {
+    const float h = half_to_float(__float2half_rn(x).bits);
+    const float want_h = round_to_precision(x, Precision::kFp16);
+    ASSERT_TRUE(h == want_h && std::signbit(h) == std::signbit(want_h)) << x;
+    const float b = bits_to_float(static_cast<uint32_t>(__float2bfloat16_rn(x).bits) << 16);
+    ASSERT_EQ(b, round_to_precision(x, Precision::kBf16)) << x;
+    ASSERT_EQ(bits_to_float(emu::cvt_rna_tf32(x)), round_to_precision(x, Precision::kTf32)) << x;
+  }
+}
+
+__global__ void scale_kernel(const float* in, float* out, float s, int n) {
+  const int i = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (i < n) out[i] = in[i] * s;
+}
+
+// Captured work does not run at capture time; each replay runs it with the captured arguments
+// on the memory as it is at replay time.
+TEST(CudaEmu, GraphsReplayWhatWasCaptured) {
+  Stream stream;
+  std::vector<float> x = {1, 2, 3, 4, 5};
+  DeviceBuffer<float> in(x), out(5);
+  out.poison();
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  DICE_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  launch_kernel(scale_kernel, 1, 32, 0, stream.get(), in.data(), out.data(), 3.0f, 5);
+  DICE_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
+  DICE_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  for (float v : out.download()) EXPECT_TRUE(std::isnan(v));  // not run yet
+  DICE_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+  EXPECT_EQ(out.download(), (std::vector<float>{3, 6, 9, 12, 15}));
+  x[0] = 10;
+  copy_to_device(in.data(), x.data(), 5, stream);
+  DICE_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+  stream.synchronize();
+  EXPECT_EQ(out.download()[0], 30.0f);
+  DICE_CUDA_CHECK(cudaGraphExecDestroy(exec));
+  DICE_CUDA_CHECK(cudaGraphDestroy(graph));
+}
+
+TEST(CudaEmu, BadLaunchConfigurationsFail) {
+  DeviceBuffer<float> buf(4);
+  launch_kernel(scale_kernel, 1, 2048, 0, nullptr, buf.data(), buf.data(), 1.0f, 4);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  launch_kernel(scale_kernel, dim3(1, 70000), 32, 0, nullptr, buf.data(), buf.data(), 1.0f, 4);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  launch_kernel(scale_kernel, 1, 32, 64 * 1024, nullptr, buf.data(), buf.data(), 1.0f, 4);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);  // reading the error clears it
+  EXPECT_EQ(cudaFree(reinterpret_cast<void*>(0x1000)), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+}
+
+__global__ void early_exit_kernel(int* out) {
+  if (threadIdx.x == 0) return;
+  __syncthreads();
+  out[threadIdx.x] = 1;
+}
+__global__ void partial_mask_kernel(int* out) {
+  out[threadIdx.x] = __shfl_xor_sync(0x0000ffffu, static_cast<int>(threadIdx.x), 1);
+}
+__global__ void divergent_shuffle_kernel(int* out) {
+  const int t = static_cast<int>(threadIdx.x);
+  if (t < 16) {
+    out[t] = __shfl_xor_sync(0xffffffffu, t, 1);
+  } else {
+    __syncthreads();
+  }
+}
+
+TEST(CudaEmuDeathTest, HardwareRulesStopTheProgram) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  DeviceBuffer<int> out(64);
+  EXPECT_DEATH(launch_kernel(early_exit_kernel, 1, 64, 0, nullptr, out.data()),
+               "__syncthreads waits for threads that have exited");
+  EXPECT_DEATH(launch_kernel(partial_mask_kernel, 1, 32, 0, nullptr, out.data()),
+               "partial lane mask");
+  EXPECT_DEATH(launch_kernel(divergent_shuffle_kernel, 1, 32, 0, nullptr, out.data()),
+               "divergent code");
+}
+
+}  // namespace
+}  // namespace dice
