@@ -11,17 +11,7 @@ cd "$(dirname "$0")/.."
 BUILD="${ASAN_BUILD:-build-asan}"
 JOBS="${JOBS:-2}"
 start=$(date +%s)
-need=()
-for pkg in cmake make clang-14 libclang-rt-14-dev libgtest-dev libstb-dev zlib1g-dev; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  echo "sanitize.sh: installing ${need[*]}" >&2
-  SUDO=""
-  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
+scripts/need-packages.sh cmake make clang-14 libclang-rt-14-dev libgtest-dev libstb-dev zlib1g-dev
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DDICE_SANITIZE=ON -DDICE_FUZZ=ON \
     -DDICE_CUDA=OFF -DDICE_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
