@@ -14,7 +14,7 @@ JOBS="${JOBS:-$(nproc)}"
 start=$(date +%s)
 scripts/need-packages.sh cmake g++ make libgtest-dev libstb-dev zlib1g-dev
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DDICE_CUDA_EMU=ON >/dev/null
-cmake --build "$BUILD" -j"$JOBS" --target test_kernels test_nn test_cuda_emu
+cmake --build "$BUILD" -j"$JOBS" --target test_kernels test_nn test_cli test_cuda_emu
 built=$(date +%s)
 cd "$BUILD"
 CUDA_TESTS='Cuda|Conv2dTc|DeviceArena|DeviceBuffer'

@@ -6,6 +6,7 @@
 #include "core/file_io.h"
 #include "formats/json.h"
 #include "formats/npy.h"
+#include "kernels/cuda_check.h"
 #include "test_util.h"
 #include "weights/state_dict.h"
 
@@ -145,6 +146,42 @@ TEST(Cli, DeviceIndexIsChecked) {
   expect_one_line_error("features --weights " + kNet + " --device cuda:one --data gaussian:2 --out " + dir + "/x",
                         "cuda:N");
   EXPECT_FALSE(dice::file_exists(dir + "/x.features.npy"));
+}
+
+// The whole command on the GPU (a real one, or cuda_emu in scripts/emulate.sh): features and both
+// tables agree with --device cpu. Several batches, so the two-slot pipeline and the graphs of two
+// batch sizes (16, then the last 8) are used.
+TEST(CliCuda, FeaturesAndEvalMatchCpu) {
+  if (dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  std::string dir = dice::test::temp_dir();
+  std::string out;
+  for (const char* dev : {"cpu", "cuda"}) {
+    ASSERT_EQ(run_dice("features --weights " + kNet + " --data gaussian:40 --batch 16 --device " + dev +
+                           " --out " + dir + "/" + dev, &out), 0) << out;
+  }
+  for (const char* what : {".features.npy", ".logits.npy"}) {
+    const std::string c = dir + "/cpu" + what, g = dir + "/cuda" + what;
+    const std::vector<float> fc = dice::npy_to_float(dice::read_npy(c), c);
+    const std::vector<float> fg = dice::npy_to_float(dice::read_npy(g), g);
+    ASSERT_EQ(fc.size(), fg.size());
+    EXPECT_LT(dice::test::normalized_error(fg.data(), fc.data(), static_cast<int64_t>(fc.size()), 1e-4, what),
+              1e-4);
+  }
+  EXPECT_EQ(dice::read_file(dir + "/cpu.labels.npy"), dice::read_file(dir + "/cuda.labels.npy"));
+
+  const std::string stat = feat_stat(dir, 132);
+  double auroc[2] = {0, 0};
+  int i = 0;
+  for (const char* dev : {"cpu", "cuda"}) {
+    const std::string json = dir + "/" + dev + ".json";
+    ASSERT_EQ(run_dice("eval --weights " + kNet + " --feat-stat " + stat + " --p 90 --id gaussian:40 " +
+                           "--ood uniform:24 --batch 16 --device " + dev + " --json " + json, &out), 0) << out;
+    const auto bytes = dice::read_file(json);
+    dice::Json j = dice::Json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), json);
+    auroc[i++] = j.at("average").at("auroc").as_number();
+  }
+  // Scores agree to ~1e-6, so only an exact tie could reorder two samples (one pair in 960).
+  EXPECT_NEAR(auroc[1], auroc[0], 2.0 / 960);
 }
 
 TEST(Cli, WrongArchitectureNamesTheFile) {
