@@ -38,16 +38,10 @@ ModelOptions model_options(const std::string& precision, const std::string& back
 
 Device device_option(const std::string& value) {
   // "cuda:N" picks GPU N (PyTorch's spelling); plain "cuda" is the current device, 0 by default.
-  if (value.rfind("cuda:", 0) == 0) {
-    const std::string n = value.substr(5);
-    if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos)
-      throw_error("option --device: expected cuda:N with a device number N, got '", value, "'");
-    select_cuda_device(std::stoi(n));
-    return Device::kCuda;
-  }
-  if (value != "cpu" && value != "cuda")
-    throw_error("option --device must be 'cpu', 'cuda' or 'cuda:N', got '", value, "'");
-  return parse_device(value);
+  int index = -1;
+  const Device device = parse_device(value, &index);
+  if (index >= 0) select_cuda_device(index);
+  return device;
 }
 
 std::string describe_device(Device device, int threads, const ModelOptions& options) {

@@ -13,7 +13,10 @@
 // threads of the block never reach, collectives whose lanes disagree, and masks other than the
 // full warp. Fibers start once through ucontext and then switch with _setjmp/_longjmp, which save
 // no signal mask (no system call per switch). They live as long as the OS thread and run block
-// after block; each has a 256 KiB stack with a guard page below it.
+// after block; each has a 256 KiB stack with a guard page below it. Under AddressSanitizer every
+// switch is announced (__sanitizer_start/finish_switch_fiber), so that ASan checks the kernels'
+// memory accesses (device buffers are heap blocks: a kernel reading past one is reported, the job
+// of compute-sanitizer's memcheck on a GPU) without mistaking the stack switches for errors.
 #undef _FORTIFY_SOURCE  // longjmp between fiber stacks is intended; the checked variant forbids it
 #include <setjmp.h>
 #include <sys/mman.h>
@@ -29,8 +32,36 @@
 
 #include <cuda_runtime.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define DICE_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DICE_EMU_ASAN 1
+#endif
+#endif
+#ifdef DICE_EMU_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace dice::emu {
 namespace {
+
+// ASan's fiber protocol: start_switch before leaving a stack (saving this stack's fake frames),
+// finish_switch on arrival (learning the bounds of the stack that was left). No-ops otherwise.
+inline void asan_leave(void** fake_stack_save, const void* to_bottom, size_t to_size) {
+#ifdef DICE_EMU_ASAN
+  __sanitizer_start_switch_fiber(fake_stack_save, to_bottom, to_size);
+#else
+  (void)fake_stack_save, (void)to_bottom, (void)to_size;
+#endif
+}
+inline void asan_arrive(void* fake_stack_save, const void** from_bottom, size_t* from_size) {
+#ifdef DICE_EMU_ASAN
+  __sanitizer_finish_switch_fiber(fake_stack_save, from_bottom, from_size);
+#else
+  (void)fake_stack_save, (void)from_bottom, (void)from_size;
+#endif
+}
 
 constexpr size_t kStackBytes = 256 * 1024;
 
@@ -48,6 +79,7 @@ struct Fiber {
   const void* in = nullptr;
   void* out = nullptr;
   char* stack = nullptr;
+  void* fake_stack = nullptr;  // ASan's saved fake frames while the fiber is suspended
 };
 
 struct Block {
@@ -55,6 +87,9 @@ struct Block {
   std::vector<Fiber*> fibers;                // the launch's threads: pool[0 .. n)
   std::vector<char> dynamic_shared;
   jmp_buf scheduler;
+  void* scheduler_fake_stack = nullptr;  // ASan: the scheduler's, while a fiber runs
+  const void* scheduler_stack_bottom = nullptr;
+  size_t scheduler_stack_size = 0;
   Fiber* current = nullptr;
   const std::function<void()>* kernel = nullptr;
   uint3 block_idx{0, 0, 0};
@@ -93,6 +128,8 @@ void yield(State why);
 
 // A fiber runs the current kernel once per block it is resumed for.
 void fiber_entry() {
+  Block& b = t_block;
+  asan_arrive(nullptr, &b.scheduler_stack_bottom, &b.scheduler_stack_size);
   for (;;) {
     (*t_block.kernel)();
     yield(State::kDone);
@@ -104,6 +141,7 @@ void resume(Fiber& f) {
   Block& b = t_block;
   b.current = &f;
   if (_setjmp(b.scheduler) == 0) {
+    asan_leave(&b.scheduler_fake_stack, f.stack, kStackBytes);
     if (!f.started) {
       f.started = true;
       getcontext(&f.start);
@@ -115,6 +153,7 @@ void resume(Fiber& f) {
     }
     _longjmp(f.resume_point, 1);
   }
+  asan_arrive(b.scheduler_fake_stack, nullptr, nullptr);
   b.current = nullptr;
 }
 
@@ -123,7 +162,11 @@ void yield(State why) {
   Block& b = t_block;
   Fiber& f = *b.current;
   f.state = why;
-  if (_setjmp(f.resume_point) == 0) _longjmp(b.scheduler, 1);
+  if (_setjmp(f.resume_point) == 0) {
+    asan_leave(&f.fake_stack, b.scheduler_stack_bottom, b.scheduler_stack_size);
+    _longjmp(b.scheduler, 1);
+  }
+  asan_arrive(f.fake_stack, &b.scheduler_stack_bottom, &b.scheduler_stack_size);
 }
 
 std::atomic<int> g_order{-1};  // -1: not yet read from DICE_EMU_ORDER
@@ -177,7 +220,7 @@ void run_block(Block& b) {
   for (Fiber* f : b.fibers) f->state = State::kRunnable;
   // Dynamic shared memory starts as all-ones bytes (NaN floats), so reading what no thread wrote
   // shows up in the results.
-  std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
+  if (!b.dynamic_shared.empty()) std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
   const bool reverse = reverse_order();
   for (;;) {
     for (int k = 0; k < n; ++k) {

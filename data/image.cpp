@@ -417,9 +417,10 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
 
   // No legitimate decode needs a block beyond a few bytes per (MCU-padded) pixel plus a copy of
   // the file: bound stb's allocations to that (see stb_limits.h).
-  struct CapGuard {
-    CapGuard(size_t bytes) { set_stb_allocation_cap(bytes); }
-    ~CapGuard() { set_stb_allocation_cap(0); }
+  struct CapGuard {  // restores the bound it found, so that a decode inside a decode stays bounded
+    size_t previous = stb_allocation_cap();
+    explicit CapGuard(size_t bytes) { set_stb_allocation_cap(bytes); }
+    ~CapGuard() { set_stb_allocation_cap(previous); }
   } cap(16 * (static_cast<size_t>(w) + 32) * (static_cast<size_t>(h) + 32) + 2 * size + (1 << 20));
   auto stb_fail = [&] {
     if (stb_allocation_refused())

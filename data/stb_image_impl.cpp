@@ -66,6 +66,7 @@ void set_stb_allocation_cap(size_t bytes) {
   t_refused = false;
 }
 bool stb_allocation_refused() { return t_refused; }
+size_t stb_allocation_cap() { return t_cap; }
 }  // namespace dice
 
 static void* stb_malloc_capped(size_t n) { return over_cap(n) ? nullptr : std::malloc(n); }

@@ -12,5 +12,7 @@ namespace dice {
 void set_stb_allocation_cap(size_t bytes);
 // Whether an allocation was refused since the last set_stb_allocation_cap() on this thread.
 bool stb_allocation_refused();
+// This thread's current bound (0: none).
+size_t stb_allocation_cap();
 
 }  // namespace dice

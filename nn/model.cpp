@@ -14,10 +14,18 @@ namespace dice {
 
 const char* device_name(Device device) { return device == Device::kCuda ? "cuda" : "cpu"; }
 
-Device parse_device(const std::string& name) {
+Device parse_device(const std::string& name, int* index) {
+  if (index) *index = -1;
   if (name == "cpu") return Device::kCpu;
   if (name == "cuda") return Device::kCuda;
-  throw_error("unknown device '", name, "'; known: cpu, cuda");
+  if (name.rfind("cuda:", 0) == 0) {  // PyTorch's spelling of "GPU N"
+    const std::string n = name.substr(5);
+    if (n.empty() || n.size() > 4 || n.find_first_not_of("0123456789") != std::string::npos)
+      throw_error("device '", name, "': expected cuda:N with a device number N");
+    if (index) *index = std::stoi(n);
+    return Device::kCuda;
+  }
+  throw_error("unknown device '", name, "'; known: cpu, cuda, cuda:N");
 }
 
 void check_device_available(Device device) {
@@ -81,6 +89,25 @@ std::string detect_architecture(const StateDict& sd) {
   return "";
 }
 
+namespace {
+// The short name ("densenet101", "resnet50") of the network a checkpoint holds, from its keys
+// alone (the constructors then check every shape), as the models' name() spell it. Lets
+// make_model refuse a mismatched --model before any weights are folded or uploaded to a GPU.
+std::string checkpoint_short_name(bool densenet, const StateDict& sd) {
+  auto count = [&](const std::string& prefix) {
+    int64_t n = 0;
+    while (sd.has(prefix + std::to_string(n) + ".conv1.weight")) ++n;
+    return n;
+  };
+  if (densenet) return "densenet" + std::to_string(6 * count("block1.layer.") + 5);
+  const int64_t per_block = sd.has("layer1.0.conv3.weight") ? 3 : 2;
+  int64_t layers = 2;
+  for (int stage = 1; stage <= 4; ++stage)
+    layers += per_block * count("layer" + std::to_string(stage) + ".");
+  return "resnet" + std::to_string(layers);
+}
+}  // namespace
+
 std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, Device device,
                                   const ModelOptions& options) {
   std::string family = arch;
@@ -93,6 +120,16 @@ std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, 
   if (!densenet && !resnet)
     throw_error("unknown model '", arch, "'; known: densenet101 (DenseNet-BC L=100 k=12), resnet18/34/50/101/152, auto");
   check_model_options(densenet ? "densenet" : "resnet", device, options);
+  // A named depth ("resnet50") must be what the checkpoint holds: a ResNet-18 file run as
+  // --model resnet50 would otherwise evaluate silently under the wrong name.
+  // (A checkpoint of the other family is left to the constructor, whose error says what it lacks.)
+  if (arch != "auto" && arch != "densenet" && arch != "resnet" &&
+      detect_architecture(sd) == (densenet ? "densenet" : "resnet")) {
+    const std::string held = checkpoint_short_name(densenet, sd);
+    if (held != arch)
+      throw_error(sd.source, ": this checkpoint holds a ", held, ", not a ", arch, "; pass --model ",
+                  held, " (or --model auto)");
+  }
   std::unique_ptr<Model> model;
   if (device == Device::kCuda) {
     check_device_available(device);
@@ -105,12 +142,6 @@ std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, 
     if (densenet) model = std::make_unique<DenseNet>(sd);
     else model = std::make_unique<ResNet>(sd);
   }
-  // A named depth ("resnet50") must be what the checkpoint holds: a ResNet-18 file run as
-  // --model resnet50 would otherwise evaluate silently under the wrong name.
-  const std::string built = model->name().substr(0, model->name().find(' '));
-  if (arch != "auto" && arch != "densenet" && arch != "resnet" && built != arch)
-    throw_error(sd.source, ": this checkpoint holds a ", model->name(), ", not a ", arch,
-                "; pass --model ", built, " (or --model auto)");
   return model;
 }
 

@@ -39,8 +39,9 @@ void check_model_options(const std::string& family, Device device, const ModelOp
 
 // "cpu" / "cuda".
 const char* device_name(Device device);
-// Parses "cpu" or "cuda"; throws dice::Error naming the accepted values otherwise.
-Device parse_device(const std::string& name);
+// Parses "cpu", "cuda" or "cuda:N"; `index` (when given) receives N, or -1 where none was named
+// (the current device). Throws dice::Error naming the accepted values otherwise.
+Device parse_device(const std::string& name, int* index = nullptr);
 // Throws a one-line dice::Error when `device` cannot run here: a build without the CUDA backend,
 // or no GPU/driver. make_model calls it; the CLI calls it before loading anything.
 void check_device_available(Device device);

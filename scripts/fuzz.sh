@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh 600        a long run: 10 minutes per target
 #   scripts/fuzz.sh 60 zip npy only the named targets
 # Uses the sanitizer build folder of scripts/sanitize.sh, build-asan (clang-14, DICE_SANITIZE=ON
-# and DICE_FUZZ=ON: libFuzzer + ASan + UBSan, no CUDA, no benchmarks), configuring it the same way
+# and DICE_FUZZ=ON: libFuzzer + ASan + UBSan, CUDA emulated, no benchmarks), configuring it the same way
 # if it is missing and building only the fuzz targets; replays the committed crash regressions
 # (fuzz/regressions/<target>/), then fuzzes each target in turn (one process: the machine is
 # shared) from a scratch copy of fuzz/corpus/<target> so the committed corpora stay small. New
@@ -26,20 +26,10 @@ RSS_MB="${FUZZ_RSS_MB:-2048}"
 ALL_TARGETS=(zip pickle torch npy safetensors json mat cifar_bin cifar_py image)
 TARGETS=("${@:-${ALL_TARGETS[@]}}")
 
-need=()
-for pkg in cmake make clang-14 libclang-rt-14-dev libgtest-dev libstb-dev zlib1g-dev; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if ((${#need[@]})); then
-  echo "fuzz.sh: installing ${need[*]}" >&2
-  SUDO=""
-  if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
-  $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
+scripts/need-packages.sh cmake make clang-14 libclang-rt-14-dev libgtest-dev libstb-dev zlib1g-dev
 if [[ ! -f "$BUILD/CMakeCache.txt" ]]; then  # the same configuration as scripts/sanitize.sh
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DDICE_SANITIZE=ON -DDICE_FUZZ=ON \
-    -DDICE_CUDA=OFF -DDICE_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    -DDICE_CUDA_EMU=ON -DDICE_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 if [[ "${FUZZ_NO_BUILD:-0}" != 1 ]]; then
   cmake --build "$BUILD" -j"${FUZZ_JOBS:-2}" --target $(printf 'fuzz_%s ' "${TARGETS[@]}") >/dev/null

@@ -57,6 +57,13 @@ TEST(DenseNetCudaDevice, ParseDevice) {
   EXPECT_EQ(dice::parse_device("cpu"), dice::Device::kCpu);
   EXPECT_EQ(dice::parse_device("cuda"), dice::Device::kCuda);
   EXPECT_THROW(dice::parse_device("gpu"), dice::Error);
+  int index = 7;
+  EXPECT_EQ(dice::parse_device("cuda", &index), dice::Device::kCuda);
+  EXPECT_EQ(index, -1);
+  EXPECT_EQ(dice::parse_device("cuda:12", &index), dice::Device::kCuda);
+  EXPECT_EQ(index, 12);
+  for (const char* bad : {"cuda:", "cuda:x", "cuda:-1", "cuda:99999", "cpu:0"})
+    EXPECT_THROW(dice::parse_device(bad, &index), dice::Error) << bad;
   EXPECT_STREQ(dice::device_name(dice::Device::kCuda), "cuda");
 }
 

@@ -141,6 +141,15 @@ TEST(ResNet, NamedDepthMustMatchTheCheckpoint) {
     EXPECT_NE(msg.find("--model resnet18"), std::string::npos) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   }
+  // The name is checked before the model is built (or uploaded to a GPU): a checkpoint that the
+  // constructor would refuse for a missing key still gets the name error first.
+  sd.tensors.erase("fc.bias");
+  try {
+    dice::make_model("resnet50", sd);
+    FAIL() << "no error";
+  } catch (const dice::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("holds a resnet18"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ResNet, MissingKeyNamesFileAndKey) {
