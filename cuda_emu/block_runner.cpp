@@ -1,5 +1,5 @@
-// cuda_emu's execution of a grid on the CPU: blocks one after another, the threads of a block as
-// fibers on the calling OS thread.
+// cuda_emu's execution of a grid on the CPU: blocks spread over the CPU thread pool, each block
+// run whole by one OS thread, the threads of a block as fibers on that OS thread.
 //
 // A fiber runs until it reaches __syncthreads, a warp collective (shuffle, mma.sync) or the end of
 // the kernel, then yields to the block's scheduler. The scheduler resumes every runnable fiber in
@@ -31,6 +31,8 @@
 #include <vector>
 
 #include <cuda_runtime.h>
+
+#include "core/parallel.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DICE_EMU_ASAN 1
@@ -293,37 +295,43 @@ void warp_collective(WarpOp op, unsigned mask, const void* in, void* out) {
   yield(State::kAtWarp);
 }
 
-// Used by runtime.cpp once the configuration is validated.
+// Used by runtime.cpp once the configuration is validated. Blocks are independent (no kernel here
+// communicates between blocks), so they are spread over the CPU thread pool (core/parallel.h,
+// sized by --threads): each pool thread runs its share of blocks one after another with its own
+// fibers and its own copy of the static shared memory.
 void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes,
               const std::function<void()>& kernel) {
   if (t_in_kernel) die("a kernel launched another kernel (dynamic parallelism is not emulated)");
-  Block& b = t_block;
-  const int n = static_cast<int>(block.x * block.y * block.z);
-  while (static_cast<int>(b.pool.size()) < n) {
-    b.pool.push_back(std::make_unique<Fiber>());
-    b.pool.back()->stack = new_stack();
-  }
-  b.fibers.assign(static_cast<size_t>(n), nullptr);
-  for (int i = 0; i < n; ++i) {
-    Fiber& f = *b.pool[i];
-    b.fibers[i] = &f;
-    f.linear = i;
-    f.tid = uint3{static_cast<unsigned>(i) % block.x, static_cast<unsigned>(i) / block.x % block.y,
-                  static_cast<unsigned>(i) / (block.x * block.y)};
-  }
-  b.dynamic_shared.assign(dynamic_shared_bytes, 0);
-  b.kernel = &kernel;
-  b.block_dim = block;
-  b.grid_dim = grid;
-  t_in_kernel = true;
-  for (unsigned z = 0; z < grid.z; ++z)
-    for (unsigned y = 0; y < grid.y; ++y)
-      for (unsigned x = 0; x < grid.x; ++x) {
-        b.block_idx = uint3{x, y, z};
-        run_block(b);
-      }
-  t_in_kernel = false;
-  b.kernel = nullptr;
+  const int64_t blocks = int64_t{grid.x} * grid.y * grid.z;
+  parallel_for(blocks, [&](int64_t first, int64_t last) {
+    Block& b = t_block;
+    const int n = static_cast<int>(block.x * block.y * block.z);
+    while (static_cast<int>(b.pool.size()) < n) {
+      b.pool.push_back(std::make_unique<Fiber>());
+      b.pool.back()->stack = new_stack();
+    }
+    b.fibers.assign(static_cast<size_t>(n), nullptr);
+    for (int i = 0; i < n; ++i) {
+      Fiber& f = *b.pool[i];
+      b.fibers[i] = &f;
+      f.linear = i;
+      f.tid = uint3{static_cast<unsigned>(i) % block.x, static_cast<unsigned>(i) / block.x % block.y,
+                    static_cast<unsigned>(i) / (block.x * block.y)};
+    }
+    b.dynamic_shared.assign(dynamic_shared_bytes, 0);
+    b.kernel = &kernel;
+    b.block_dim = block;
+    b.grid_dim = grid;
+    t_in_kernel = true;
+    for (int64_t i = first; i < last; ++i) {
+      b.block_idx = uint3{static_cast<unsigned>(i % grid.x),
+                          static_cast<unsigned>(i / grid.x % grid.y),
+                          static_cast<unsigned>(i / (int64_t{grid.x} * grid.y))};
+      run_block(b);
+    }
+    t_in_kernel = false;
+    b.kernel = nullptr;
+  });
 }
 
 }  // namespace dice::emu

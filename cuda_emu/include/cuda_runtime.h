@@ -7,7 +7,8 @@
 // are fibers (cuda_emu/block_runner.cpp) that switch at __syncthreads and at warp collectives
 // (shuffles, mma.sync), so barrier, shuffle and tensor-core semantics are the hardware's, and the
 // GPU tests compare them with the CPU ops exactly as on a device. It is a correctness tool, not a
-// model of performance: a stream runs its work at once, in order, on the calling thread.
+// model of performance: a stream runs its work at once, in order, before the call returns (the
+// blocks of a launch spread over the CPU thread pool of core/parallel.h).
 //
 // Device memory is host memory (so ASan or valgrind see kernel out-of-bounds accesses), the one
 // "device" reports compute capability 9.0, and unsupported uses (partial-warp shuffle masks,
