@@ -74,9 +74,13 @@ cudaError_t delete_handle(T* handle) {
   return cudaSuccess;
 }
 
+// Exactly `bytes` (256-byte aligned, as cudaMalloc's are): not rounded up, so that under ASan a
+// kernel reading even one element past the size it asked for is reported, as compute-sanitizer
+// does, instead of landing in slack that a rounded allocation would have.
 void* aligned_block(size_t bytes) {
-  const size_t rounded = (bytes + 255) / 256 * 256;
-  return std::aligned_alloc(256, rounded == 0 ? 256 : rounded);
+  void* p = nullptr;
+  if (posix_memalign(&p, 256, bytes == 0 ? 1 : bytes) != 0) return nullptr;
+  return p;
 }
 
 }  // namespace
