@@ -178,8 +178,8 @@ void bm_layers(benchmark::State& state, int64_t batch) {
     std::map<std::string, double> total;  // layer type -> ms summed over iterations
     for (auto _ : state) {
       double sum = 0;
-      for (const DenseNetCuda::OpTime& op : m.profile_ops(batch)) {
-        std::string kind = op.kind;
+      for (const OpTime& op : m.profile_ops(batch)) {
+        std::string kind = op.name;
         if (kind.rfind("transition", 0) == 0) kind = "transition";
         total[kind] += op.ms;
         sum += op.ms;

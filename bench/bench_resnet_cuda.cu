@@ -355,7 +355,7 @@ void bm_layers(benchmark::State& state, const Mode& mode, int64_t batch) {
     for (auto _ : state) {
       double total = 0;
       stage_ms.clear();
-      for (const ResNetCuda::OpTime& op : m.profile_ops(batch)) {
+      for (const OpTime& op : m.profile_ops(batch)) {
         const std::string stage = op.name.substr(0, op.name.find('.'));
         stage_ms[stage] += op.ms;
         total += op.ms;

@@ -205,6 +205,27 @@ void CudaPipeline::enqueue_plain_forward_slot0(int64_t batch) {
   run_forward(batch, 0, nullptr);
 }
 
+void OpTimer::begin(const std::string& name, double flops, cudaStream_t stream) {
+  ops_.push_back(Op{name, flops, Event(), Event()});
+  ops_.back().start.record(stream);
+}
+void OpTimer::end(cudaStream_t stream) { ops_.back().stop.record(stream); }
+std::vector<OpTime> OpTimer::results() const {
+  std::vector<OpTime> r;
+  for (const Op& op : ops_) r.push_back(OpTime{op.name, Event::elapsed_ms(op.start, op.stop), op.flops});
+  return r;
+}
+
+std::vector<OpTime> CudaModel::profile_ops(int64_t batch) {
+  if (batch < 1 || batch > pipeline_->capacity())
+    throw_error(name(), ": profile_ops: batch ", batch, " outside 1..", pipeline_->capacity(),
+                "; prepare() a batch at least as large first");
+  OpTimer timer;
+  enqueue_forward(batch, pipeline_->slot0_input(), pipeline_->slot0_features(), stream(), &timer);
+  DICE_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  return timer.results();
+}
+
 }  // namespace dice
 
 #endif  // DICE_HAVE_CUDA

@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "kernels/cuda_memory.h"
 #include "nn/model.h"
@@ -97,6 +98,30 @@ class CudaPipeline {
   std::map<std::pair<int64_t, int>, cudaGraphExec_t> graphs_;
 };
 
+// One op's GPU time in CudaModel::profile_ops: the op's name ("stem", "bottleneck_3x3",
+// "layer2.0.conv2", ...), milliseconds between events around it, and its FLOPs where the model
+// counts them (0 otherwise).
+struct OpTime {
+  std::string name;
+  double ms = 0, flops = 0;
+};
+
+// Records a pair of events around each op a model enqueues while profiling.
+class OpTimer {
+ public:
+  void begin(const std::string& name, double flops, cudaStream_t stream);
+  void end(cudaStream_t stream);
+  std::vector<OpTime> results() const;  // waits for the events
+
+ private:
+  struct Op {
+    std::string name;
+    double flops;
+    Event start, stop;
+  };
+  std::vector<Op> ops_;
+};
+
 class CudaModel : public Model {
  public:
   void features(const float* x, int64_t batch, float* features) override {
@@ -118,8 +143,16 @@ class CudaModel : public Model {
   cudaStream_t stream() const { return pipeline_->stream(); }
   // Device memory of the activation arena and the slots' inputs and features, in bytes.
   size_t arena_bytes() const { return arena_.capacity() + pipeline_->io_bytes(); }
+  // One forward of slot 0 at `batch` (after prepare()) with plain launches and a pair of events
+  // around each op; every op's time in launch order.
+  std::vector<OpTime> profile_ops(int64_t batch);
 
  protected:
+  // The whole forward of `batch` images from `in` to `features`, enqueued on `stream`; with a
+  // timer, each op between timer->begin() and timer->end().
+  virtual void enqueue_forward(int64_t batch, const float* in, float* features,
+                               cudaStream_t stream, OpTimer* timer) = 0;
+
   DeviceArena arena_;  // the activations, re-carved by the model's grow hook
   // Made by the model's constructor; each model's destructor releases it first (it waits for
   // both streams, which may still be running kernels that use the model's buffers).

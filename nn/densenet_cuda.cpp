@@ -36,28 +36,6 @@ struct HostParams {
 
 }  // namespace
 
-// A pair of events around each op of a non-graph forward (profile_ops only).
-class DenseNetCuda::OpTimer {
- public:
-  void begin(const char* kind, cudaStream_t stream) {
-    ops_.push_back(Op{kind, Event(), Event()});
-    ops_.back().start.record(stream);
-  }
-  void end(cudaStream_t stream) { ops_.back().stop.record(stream); }
-  std::vector<OpTime> results() const {
-    std::vector<OpTime> r;
-    for (const Op& op : ops_) r.push_back(OpTime{op.kind, Event::elapsed_ms(op.start, op.stop)});
-    return r;
-  }
-
- private:
-  struct Op {
-    std::string kind;
-    Event start, stop;
-  };
-  std::vector<Op> ops_;
-};
-
 DenseNetCuda::DenseNetCuda(const StateDict& sd) {
   {
     // The CPU model validates keys and shapes with the messages users already know; its copy of
@@ -188,11 +166,11 @@ void DenseNetCuda::grow(int64_t batch) {
 // ---- the forward ----
 
 void DenseNetCuda::enqueue_forward(int64_t batch, const float* in, float* features,
-                                   cudaStream_t stream, OpTimer* timer) const {
+                                   cudaStream_t stream, OpTimer* timer) {
   DICE_ASSERT(batch >= 1 && batch <= pipeline_->capacity());
   const int64_t k = config_.growth, inter = 4 * k;
   auto timed = [&](const char* kind, auto&& launch) {
-    if (timer) timer->begin(kind, stream);
+    if (timer) timer->begin(kind, 0, stream);
     launch();
     if (timer) timer->end(stream);
   };
@@ -257,18 +235,6 @@ void DenseNetCuda::enqueue_forward(int64_t batch, const float* in, float* featur
     global_avg_pool_cuda(batch, feature_dim_, hw, d_block_[2], features, head_scale_, head_shift_,
                          block_width_[2] * hw, stream);
   });
-}
-
-// ---- tests and benchmarks ----
-
-std::vector<DenseNetCuda::OpTime> DenseNetCuda::profile_ops(int64_t batch) {
-  if (batch < 1 || batch > pipeline_->capacity())
-    throw_error("DenseNetCuda::profile_ops: batch ", batch, " outside 1..", pipeline_->capacity(),
-                "; prepare() a batch at least as large first");
-  OpTimer timer;
-  enqueue_forward(batch, pipeline_->slot0_input(), pipeline_->slot0_features(), stream(), &timer);
-  DICE_CUDA_CHECK(cudaStreamSynchronize(stream()));
-  return timer.results();
 }
 
 }  // namespace dice

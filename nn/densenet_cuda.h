@@ -52,15 +52,8 @@ class DenseNetCuda : public CudaModel {
 
   const DenseNetConfig& config() const { return config_; }
 
-  // ---- for tests and benchmarks (and CudaModel's) ----
-  struct OpTime {
-    std::string kind;  // "stem", "bottleneck_1x1", "bottleneck_3x3", "transition_pool",
-                       // "transition_conv", "head"
-    double ms = 0;
-  };
-  // One forward of slot 0 at `batch` (after prepare()) with plain launches and a pair of events
-  // around each op; returns every op's time in launch order.
-  std::vector<OpTime> profile_ops(int64_t batch);
+  // profile_ops() (CudaModel) names the ops "stem", "bottleneck_1x1", "bottleneck_3x3",
+  // "transition_pool", "transition_conv" and "head".
 
  private:
   struct Bottleneck {
@@ -71,13 +64,11 @@ class DenseNetCuda : public CudaModel {
     int64_t in_channels, out_channels;
     const float *bn_scale, *bn_shift, *conv;  // device
   };
-  class OpTimer;
 
   // The pipeline's grow hook: re-carves the activation arena for `batch` (both streams idle).
   void grow(int64_t batch);
-  // The whole forward of `batch` images from `in` to `features`, enqueued on `stream`.
   void enqueue_forward(int64_t batch, const float* in, float* features, cudaStream_t stream,
-                       OpTimer* timer) const;
+                       OpTimer* timer) override;
 
   std::string name_;
   DenseNetConfig config_;

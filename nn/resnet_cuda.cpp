@@ -64,29 +64,6 @@ struct ResNetCuda::CudnnState {
 #endif
 };
 
-// A pair of events around each op of a plain-launch forward (profile_ops only).
-class ResNetCuda::OpTimer {
- public:
-  void begin(const std::string& name, double flops, cudaStream_t stream) {
-    ops_.push_back(Op{name, flops, Event(), Event()});
-    ops_.back().start.record(stream);
-  }
-  void end(cudaStream_t stream) { ops_.back().stop.record(stream); }
-  std::vector<OpTime> results() const {
-    std::vector<OpTime> r;
-    for (const Op& op : ops_) r.push_back(OpTime{op.name, Event::elapsed_ms(op.start, op.stop), op.flops});
-    return r;
-  }
-
- private:
-  struct Op {
-    std::string name;
-    double flops;
-    Event start, stop;
-  };
-  std::vector<Op> ops_;
-};
-
 ResNetCuda::ResNetCuda(const StateDict& sd, const ModelOptions& options) : options_(options) {
   check_model_options("resnet", Device::kCuda, options_);
   const bool tc = options_.backend == Backend::kOurs && is_tensor_core(options_.precision);
@@ -343,16 +320,6 @@ std::vector<std::string> ResNetCuda::tc_fallbacks(int64_t batch) const {
   return names;
 }
 
-
-std::vector<ResNetCuda::OpTime> ResNetCuda::profile_ops(int64_t batch) {
-  if (batch < 1 || batch > pipeline_->capacity())
-    throw_error("ResNetCuda::profile_ops: batch ", batch, " outside 1..", pipeline_->capacity(),
-                "; prepare() a batch at least as large first");
-  OpTimer timer;
-  enqueue_forward(batch, pipeline_->slot0_input(), pipeline_->slot0_features(), stream(), &timer);
-  DICE_CUDA_CHECK(cudaStreamSynchronize(stream()));
-  return timer.results();
-}
 
 }  // namespace dice
 

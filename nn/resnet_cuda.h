@@ -53,13 +53,8 @@ class ResNetCuda : public CudaModel {
   // Layers that run on conv2d_cuda instead of conv2d_tc at `batch` (empty for fp32 and cudnn).
   std::vector<std::string> tc_fallbacks(int64_t batch) const;
 
-  // ---- for tests and benchmarks (and CudaModel's) ----
-  struct OpTime {
-    std::string name;  // "stem", "maxpool", "layer2.0.conv2", "layer2.0.downsample", "head"
-    double ms = 0, flops = 0;
-  };
-  // One plain-launch forward of slot 0 at `batch` (after prepare()) with events around each op.
-  std::vector<OpTime> profile_ops(int64_t batch);
+  // profile_ops() (CudaModel) names the ops "stem", "maxpool", "layer2.0.conv2",
+  // "layer2.0.downsample", "head", with each convolution's FLOPs.
 
  private:
   static constexpr int64_t kSide = 224;
@@ -77,11 +72,10 @@ class ResNetCuda : public CudaModel {
     Conv downsample;
   };
   struct CudnnState;  // defined in the .cpp (empty without cuDNN)
-  class OpTimer;
 
   void grow(int64_t batch);
   void enqueue_forward(int64_t batch, const float* in, float* features, cudaStream_t stream,
-                       OpTimer* timer);
+                       OpTimer* timer) override;
   void run_conv(const Conv& c, int64_t batch, int64_t h, int64_t w, const float* in, float* out,
                 bool relu, const float* residual, cudaStream_t stream, OpTimer* timer);
   Conv2dParams conv_params(const Conv& c, int64_t batch, int64_t h, int64_t w) const;

@@ -196,6 +196,26 @@ TEST(DenseNetCuda, MatchesCpuDepth100OddBatches) {
   }
 }
 
+// profile_ops times every op of one forward, in launch order, and leaves the result the same as a
+// plain forward (it enqueues the same kernels between events).
+TEST(DenseNetCuda, ProfileOpsTimesEveryOp) {
+  DICE_REQUIRE_GPU();
+  dice::StateDict sd = dice::load_weights(fixture("nn/densenet40_c10.pth.tar"));  // 6 per block
+  dice::DenseNetCuda gpu(sd);
+  std::vector<float> x = random_images(2, 3);
+  EXPECT_THROW(gpu.profile_ops(2), dice::Error);  // nothing prepared yet
+  gpu.prepare(x.data(), 2);
+  const std::vector<dice::OpTime> ops = gpu.profile_ops(2);
+  ASSERT_EQ(ops.size(), 1u + 3 * 6 * 2 + 2 * 2 + 1);
+  EXPECT_EQ(ops.front().name, "stem");
+  EXPECT_EQ(ops[1].name, "bottleneck_1x1");
+  EXPECT_EQ(ops[2].name, "bottleneck_3x3");
+  EXPECT_EQ(ops[13].name, "transition_pool");
+  EXPECT_EQ(ops[14].name, "transition_conv");
+  EXPECT_EQ(ops.back().name, "head");
+  for (const dice::OpTime& op : ops) EXPECT_GE(op.ms, 0.0) << op.name;
+}
+
 // Replaying a graph gives exactly the first result, and so do plain launches (same kernels).
 TEST(DenseNetCuda, GraphReplayIsExact) {
   DICE_REQUIRE_GPU();

@@ -196,6 +196,23 @@ TEST(ResNetCuda, CudnnBackendMatchesCpu) {
   check_fixture("resnet50w4", opts(dice::Precision::kTf32, dice::Backend::kCudnn));
 }
 
+// profile_ops: every op of a ResNet-18 forward in launch order, convolutions with their FLOPs.
+TEST(ResNetCuda, ProfileOpsTimesEveryOp) {
+  DICE_REQUIRE_GPU();
+  dice::StateDict sd = dice::load_weights(fixture("nn/resnet18w4.zip.pth"));
+  dice::ResNetCuda gpu(sd, opts(dice::Precision::kFp32));
+  const std::vector<float> x = formula_input(1);
+  gpu.prepare(x.data(), 1);
+  const std::vector<dice::OpTime> ops = gpu.profile_ops(1);
+  // stem, maxpool, 8 basic blocks of 2 convs, downsamples in layers 2-4, head
+  ASSERT_EQ(ops.size(), 1u + 1 + 16 + 3 + 1);
+  EXPECT_EQ(ops[0].name, "stem");
+  EXPECT_DOUBLE_EQ(ops[0].flops, 2.0 * 4 * 3 * 7 * 7 * 112 * 112);  // 2 * out * in * k*k * pixels
+  EXPECT_EQ(ops[1].name, "maxpool");
+  EXPECT_EQ(ops.back().name, "head");
+  for (const dice::OpTime& op : ops) EXPECT_GE(op.ms, 0.0) << op.name;
+}
+
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
