@@ -75,42 +75,33 @@ __device__ __forceinline__ uint32_t to_tf32(float x) {
 // Operand traits: element size, mma K, conversion of float pairs into a 32-bit word, where register
 // r of the A and B fragments starts (its first element; a 16-bit register's second element is the
 // next K), and the mma itself.
-struct F16Op {
-  static constexpr int kBytes = 2, kMmaK = 16;
-  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    const __half2 h = __floats2half2_rn(lo, hi);  // .x (low 16 bits) = lo
-    uint32_t r;
-    memcpy(&r, &h, sizeof r);
-    return r;
-  }
-  static __device__ __forceinline__ mma::RowCol a_reg(int lane, int r) {
-    return mma::a_m16n8k16(lane, 2 * r);
-  }
-  static __device__ __forceinline__ mma::RowCol b_reg(int lane, int r) {
-    return mma::b_m16n8k16(lane, 2 * r);
-  }
-  static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
-                                             const uint32_t (&b)[2]) {
-#if defined(DICE_CUDA_EMU)
-    emu::mma_m16n8k16_f16(d, a, b);
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+// The one inline-PTX mma.sync of all three operand types: D = A * B + D in place (f32
+// accumulators); `types` is the instruction's shape and type suffix, e.g. "m16n8k16.row.col.f32.
+// f16.f16.f32". Only where it can be assembled: the host refuses devices below sm_80
+// (tensor_cores_unsupported), and cuda_emu emulates the instruction instead.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define DICE_MMA_SYNC(types, d, a, b)                                                           \
+  asm volatile("mma.sync.aligned." types " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n" \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                 \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]))
 #else
-    __trap();  // the host refuses devices below sm_80 (tensor_cores_unsupported)
+#define DICE_MMA_SYNC(types, d, a, b) __trap()
 #endif
-  }
-};
 
-struct Bf16Op {
+// fp16 and bf16: the same m16n8k16 shape and fragments; they differ in the conversion and the
+// instruction's type.
+template <bool kBf16>
+struct Half16Op {
   static constexpr int kBytes = 2, kMmaK = 16;
   static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);  // .x (low 16 bits) = lo
     uint32_t r;
-    memcpy(&r, &h, sizeof r);
+    if constexpr (kBf16) {
+      const __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);  // .x (low 16 bits) = lo
+      memcpy(&r, &h, sizeof r);
+    } else {
+      const __half2 h = __floats2half2_rn(lo, hi);
+      memcpy(&r, &h, sizeof r);
+    }
     return r;
   }
   static __device__ __forceinline__ mma::RowCol a_reg(int lane, int r) {
@@ -122,18 +113,16 @@ struct Bf16Op {
   static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
                                              const uint32_t (&b)[2]) {
 #if defined(DICE_CUDA_EMU)
-    emu::mma_m16n8k16_bf16(d, a, b);
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    if constexpr (kBf16) emu::mma_m16n8k16_bf16(d, a, b);
+    else emu::mma_m16n8k16_f16(d, a, b);
 #else
-    __trap();
+    if constexpr (kBf16) DICE_MMA_SYNC("m16n8k16.row.col.f32.bf16.bf16.f32", d, a, b);
+    else DICE_MMA_SYNC("m16n8k16.row.col.f32.f16.f16.f32", d, a, b);
 #endif
   }
 };
+using F16Op = Half16Op<false>;
+using Bf16Op = Half16Op<true>;
 
 struct Tf32Op {
   static constexpr int kBytes = 4, kMmaK = 8;
@@ -148,14 +137,8 @@ struct Tf32Op {
                                              const uint32_t (&b)[2]) {
 #if defined(DICE_CUDA_EMU)
     emu::mma_m16n8k8_tf32(d, a, b);
-#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile(
-        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #else
-    __trap();
+    DICE_MMA_SYNC("m16n8k8.row.col.f32.tf32.tf32.f32", d, a, b);
 #endif
   }
 };
