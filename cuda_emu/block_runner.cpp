@@ -25,6 +25,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -75,7 +76,6 @@ struct Fiber {
   bool started = false;
   State state = State::kRunnable;
   uint3 tid{0, 0, 0};
-  int linear = 0;  // threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z)
   WarpOp op = nullptr;
   unsigned mask = 0;
   const void* in = nullptr;
@@ -173,14 +173,13 @@ void yield(State why) {
 
 std::atomic<int> g_order{-1};  // -1: not yet read from DICE_EMU_ORDER
 
-bool reverse_order() { return schedule_order() == Order::kReverse; }
 
 // Completes the collective of every warp whose live lanes have all arrived; true if any did.
 bool complete_warp_collectives(Block& b) {
   bool any = false;
   const int n = static_cast<int>(b.fibers.size());
-  std::vector<const void*> ins(32);
-  std::vector<void*> outs(32);
+  std::array<const void*, 32> ins;
+  std::array<void*, 32> outs;
   for (int w0 = 0; w0 < n; w0 += 32) {
     const int lanes = n - w0 < 32 ? n - w0 : 32;
     int arrived = 0, done = 0;
@@ -223,7 +222,7 @@ void run_block(Block& b) {
   // Dynamic shared memory starts as all-ones bytes (NaN floats), so reading what no thread wrote
   // shows up in the results.
   if (!b.dynamic_shared.empty()) std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
-  const bool reverse = reverse_order();
+  const bool reverse = schedule_order() == Order::kReverse;
   for (;;) {
     for (int k = 0; k < n; ++k) {
       Fiber& f = *b.fibers[reverse ? n - 1 - k : k];
@@ -314,11 +313,10 @@ void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes,
     for (int i = 0; i < n; ++i) {
       Fiber& f = *b.pool[i];
       b.fibers[i] = &f;
-      f.linear = i;
       f.tid = uint3{static_cast<unsigned>(i) % block.x, static_cast<unsigned>(i) / block.x % block.y,
                     static_cast<unsigned>(i) / (block.x * block.y)};
     }
-    b.dynamic_shared.assign(dynamic_shared_bytes, 0);
+    b.dynamic_shared.resize(dynamic_shared_bytes);  // filled per block by run_block
     b.kernel = &kernel;
     b.block_dim = block;
     b.grid_dim = grid;

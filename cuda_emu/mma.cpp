@@ -20,6 +20,8 @@
 
 #include <cuda_runtime.h>
 
+#include "formats/half.h"  // the exact 16-bit -> float decoders the weight readers use
+
 namespace dice::emu {
 namespace {
 
@@ -31,25 +33,6 @@ struct MmaIn {
   const float* c;
 };
 
-float f16_value(uint16_t h) {
-  const int exp = (h >> 10) & 0x1F;
-  const int man = h & 0x3FF;
-  float v;
-  if (exp == 0) {
-    v = static_cast<float>(man) * (1.0f / 16777216.0f);  // man * 2^-24
-  } else if (exp == 31) {
-    v = man ? __builtin_nanf("") : __builtin_inff();
-  } else {
-    v = static_cast<float>(1024 + man) * __builtin_ldexpf(1.0f, exp - 25);
-  }
-  return (h & 0x8000) ? -v : v;
-}
-float bf16_value(uint16_t h) {
-  const uint32_t bits = static_cast<uint32_t>(h) << 16;
-  float v;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
 float tf32_value(uint32_t r) {
   const uint32_t bits = r & 0xFFFFE000u;
   float v;
@@ -60,7 +43,7 @@ float tf32_value(uint32_t r) {
 // Element i of a 16-bit operand held in registers regs[].
 float half_element(const uint32_t* regs, int i, Type t) {
   const uint16_t h = static_cast<uint16_t>(regs[i / 2] >> (16 * (i & 1)));
-  return t == Type::kF16 ? f16_value(h) : bf16_value(h);
+  return t == Type::kF16 ? half_to_float(h) : bf16_to_float(h);
 }
 
 template <Type T>

@@ -10,26 +10,25 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <vector>
 
 #include <cuda_runtime.h>
 
-struct CUstream_st {
-  bool capturing = false;
-  std::vector<std::function<void()>>* graph = nullptr;  // while capturing
-  ~CUstream_st() { delete graph; }
-};
-struct CUevent_st {
-  std::chrono::steady_clock::time_point when{};
-  bool recorded = false;
-};
 struct CUgraph_st {
   std::vector<std::function<void()>> ops;
 };
 struct CUgraphExec_st {
   std::vector<std::function<void()>> ops;
+};
+struct CUstream_st {
+  std::unique_ptr<CUgraph_st> capture;  // the graph being recorded; null when not capturing
+};
+struct CUevent_st {
+  std::chrono::steady_clock::time_point when{};
+  bool recorded = false;
 };
 
 namespace dice::emu {
@@ -52,8 +51,8 @@ cudaError_t fail(cudaError_t e) {
 
 // Runs `op` now, or appends it to the graph `stream` is capturing.
 cudaError_t submit(cudaStream_t stream, std::function<void()> op) {
-  if (stream != nullptr && stream->capturing) {
-    stream->graph->push_back(std::move(op));
+  if (stream != nullptr && stream->capture) {
+    stream->capture->ops.push_back(std::move(op));
   } else {
     op();
   }
@@ -218,7 +217,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
 }
 cudaError_t cudaStreamDestroy(cudaStream_t stream) { return delete_handle(stream); }
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  if (stream != nullptr && stream->capturing) return fail(cudaErrorStreamCaptureUnsupported);
+  if (stream != nullptr && stream->capture) return fail(cudaErrorStreamCaptureUnsupported);
   return cudaSuccess;
 }
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t event, unsigned) {
@@ -252,20 +251,14 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t stop)
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
   if (stream == nullptr) return fail(cudaErrorStreamCaptureUnsupported);  // the legacy stream
-  if (stream->capturing) return fail(cudaErrorInvalidValue);
-  stream->capturing = true;
-  stream->graph = new std::vector<std::function<void()>>;
+  if (stream->capture) return fail(cudaErrorInvalidValue);
+  stream->capture = std::make_unique<CUgraph_st>();
   return cudaSuccess;
 }
 cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
-  if (stream == nullptr || !stream->capturing || graph == nullptr)
+  if (stream == nullptr || !stream->capture || graph == nullptr)
     return fail(cudaErrorInvalidValue);
-  auto* g = new CUgraph_st;
-  g->ops = std::move(*stream->graph);
-  delete stream->graph;
-  stream->graph = nullptr;
-  stream->capturing = false;
-  *graph = g;
+  *graph = stream->capture.release();
   return cudaSuccess;
 }
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {

@@ -99,12 +99,15 @@ std::string checkpoint_short_name(bool densenet, const StateDict& sd) {
     while (sd.has(prefix + std::to_string(n) + ".conv1.weight")) ++n;
     return n;
   };
-  if (densenet) return "densenet" + std::to_string(6 * count("block1.layer.") + 5);
-  const int64_t per_block = sd.has("layer1.0.conv3.weight") ? 3 : 2;
-  int64_t layers = 2;
+  if (densenet) {
+    DenseNetConfig c;
+    c.layers_per_block = count("block1.layer.");
+    return "densenet" + std::to_string(c.depth() + 1);  // as DenseNet::name() spells it
+  }
+  std::vector<int64_t> stage_blocks;
   for (int stage = 1; stage <= 4; ++stage)
-    layers += per_block * count("layer" + std::to_string(stage) + ".");
-  return "resnet" + std::to_string(layers);
+    stage_blocks.push_back(count("layer" + std::to_string(stage) + "."));
+  return ResNet::depth_name(sd.has("layer1.0.conv3.weight"), stage_blocks);
 }
 }  // namespace
 

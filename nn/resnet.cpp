@@ -95,10 +95,14 @@ ResNet::ResNet(const StateDict& sd) {
   fc_bias_ = sd.at("fc.bias", {fc_weight_.size(0)});
 }
 
+std::string ResNet::depth_name(bool bottleneck, const std::vector<int64_t>& stage_blocks) {
+  int64_t layers = 2;  // the stem and the fc
+  for (int64_t n : stage_blocks) layers += n * (bottleneck ? 3 : 2);
+  return "resnet" + std::to_string(layers);
+}
+
 std::string ResNet::name() const {
-  int64_t layers = 2;
-  for (int64_t n : stage_blocks_) layers += n * (bottleneck_ ? 3 : 2);
-  return "resnet" + std::to_string(layers) + " (" + std::to_string(num_classes()) + " classes)";
+  return depth_name(bottleneck_, stage_blocks_) + " (" + std::to_string(num_classes()) + " classes)";
 }
 
 void ResNet::features(const float* x, int64_t batch, float* features) {

@@ -7,6 +7,7 @@
 // carries a bias; ReLU, and for the last conv of a block the residual add and ReLU, run in the
 // conv's epilogue. Activations are NCHW in buffers sized once per batch size.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "nn/model.h"
@@ -23,6 +24,8 @@ class ResNet : public Model {
   int64_t input_size() const override { return 224; }
   void features(const float* x, int64_t batch, float* features) override;
   bool bottleneck() const { return bottleneck_; }
+  // "resnet<layers>" for a network of these blocks per stage (name() without the classes).
+  static std::string depth_name(bool bottleneck, const std::vector<int64_t>& stage_blocks);
   const std::vector<int64_t>& blocks_per_stage() const { return stage_blocks_; }
 
   struct ConvBn {  // a convolution with its BatchNorm folded in

@@ -200,22 +200,14 @@ struct ShflIn {
   int arg;    // xor mask or delta
   int width;  // 32 or a smaller power of two
 };
-template <class T>
-void shfl_xor_op(const void* const* in, void* const* out, int lanes) {
+// Lane l reads lane l ^ arg (kXor) or l + arg (down) of its width-sized segment, or keeps its own
+// value where that lane is outside the segment.
+template <class T, bool kXor>
+void shfl_op(const void* const* in, void* const* out, int lanes) {
   for (int l = 0; l < lanes; ++l) {
     const auto* me = static_cast<const ShflIn<T>*>(in[l]);
     const int base = l & ~(me->width - 1);
-    const int src = base + ((l - base) ^ me->arg);
-    const int from = src < lanes && src < base + me->width ? src : l;
-    *static_cast<T*>(out[l]) = static_cast<const ShflIn<T>*>(in[from])->value;
-  }
-}
-template <class T>
-void shfl_down_op(const void* const* in, void* const* out, int lanes) {
-  for (int l = 0; l < lanes; ++l) {
-    const auto* me = static_cast<const ShflIn<T>*>(in[l]);
-    const int base = l & ~(me->width - 1);
-    const int src = l + me->arg;
+    const int src = kXor ? base + ((l - base) ^ me->arg) : l + me->arg;
     const int from = src < lanes && src < base + me->width ? src : l;
     *static_cast<T*>(out[l]) = static_cast<const ShflIn<T>*>(in[from])->value;
   }
@@ -253,13 +245,13 @@ template <class T>
 T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
   const ::dice::emu::ShflIn<T> in{value, lane_mask, width};
   T out;
-  ::dice::emu::warp_collective(&::dice::emu::shfl_xor_op<T>, mask, &in, &out);
+  ::dice::emu::warp_collective(&::dice::emu::shfl_op<T, true>, mask, &in, &out);
   return out;
 }
 template <class T>
 T __shfl_down_sync(unsigned mask, T value, unsigned delta, int width = 32) {
   const ::dice::emu::ShflIn<T> in{value, static_cast<int>(delta), width};
   T out;
-  ::dice::emu::warp_collective(&::dice::emu::shfl_down_op<T>, mask, &in, &out);
+  ::dice::emu::warp_collective(&::dice::emu::shfl_op<T, false>, mask, &in, &out);
   return out;
 }

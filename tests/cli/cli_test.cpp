@@ -42,6 +42,11 @@ std::string feat_stat(const std::string& dir, int64_t dim) {
   return path;
 }
 
+dice::Json read_json(const std::string& path) {
+  const std::vector<uint8_t> b = dice::read_file(path);
+  return dice::Json::parse(std::string(b.begin(), b.end()), path);
+}
+
 // Expects failure: exit 1, exactly one line, mentioning `needle`.
 void expect_one_line_error(const std::string& args, const std::string& needle) {
   std::string out;
@@ -65,8 +70,7 @@ TEST(Cli, EvalPrintsBothTablesAndWritesJson) {
   EXPECT_NE(out.find("Energy"), std::string::npos) << out;
   EXPECT_NE(out.find("DICE (p=90)"), std::string::npos) << out;
   EXPECT_NE(out.find("AVG"), std::string::npos) << out;
-  dice::Json j = dice::Json::parse(std::string(reinterpret_cast<const char*>(dice::read_file(json).data()),
-                                               dice::read_file(json).size()), json);
+  dice::Json j = read_json(json);
   // The requested method (DICE) at the top level, the baseline beside it under "baseline".
   EXPECT_EQ(j.at("method").as_string(), "DICE (p=90)");
   EXPECT_EQ(j.at("baseline").at("method").as_string(), "Energy");
@@ -176,9 +180,7 @@ TEST(CliCuda, FeaturesAndEvalMatchCpu) {
     const std::string json = dir + "/" + dev + ".json";
     ASSERT_EQ(run_dice("eval --weights " + kNet + " --feat-stat " + stat + " --p 90 --id gaussian:40 " +
                            "--ood uniform:24 --batch 16 --device " + dev + " --json " + json, &out), 0) << out;
-    const auto bytes = dice::read_file(json);
-    dice::Json j = dice::Json::parse(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()), json);
-    auroc[i++] = j.at("average").at("auroc").as_number();
+    auroc[i++] = read_json(json).at("average").at("auroc").as_number();
   }
   // Scores agree to ~1e-6, so only an exact tie could reorder two samples (one pair in 960).
   EXPECT_NEAR(auroc[1], auroc[0], 2.0 / 960);

@@ -108,24 +108,22 @@ TEST(CudaEmu, ShufflesReadTheRightLanes) {
 
 // One warp computes D = A (16xK) * B (Kx8) + C, every operand moving through mma_fragments.h's
 // maps (which a host test checks against spot values of the PTX tables).
-enum class MmaKind { kF16, kBf16, kTf32 };
-
-uint32_t operand_bits(float x, MmaKind kind) {
-  if (kind == MmaKind::kTf32) return emu::cvt_rna_tf32(x);
-  if (kind == MmaKind::kF16) return __float2half_rn(x).bits;
+uint32_t operand_bits(float x, Precision kind) {
+  if (kind == Precision::kTf32) return emu::cvt_rna_tf32(x);
+  if (kind == Precision::kFp16) return __float2half_rn(x).bits;
   return __float2bfloat16_rn(x).bits;
 }
 
-__global__ void mma_kernel(MmaKind kind, const float* A, const float* B, const float* C, float* D) {
+__global__ void mma_kernel(Precision kind, const float* A, const float* B, const float* C, float* D) {
   const int lane = static_cast<int>(threadIdx.x);
-  const int K = kind == MmaKind::kTf32 ? 8 : 16;
+  const int K = kind == Precision::kTf32 ? 8 : 16;
   uint32_t a[4] = {0, 0, 0, 0}, b[2] = {0, 0};
   float d[4];
   for (int i = 0; i < 4; ++i) {
     const mma::RowCol rc = mma::c_m16n8(lane, i);
     d[i] = C[rc.row * 8 + rc.col];
   }
-  if (kind == MmaKind::kTf32) {
+  if (kind == Precision::kTf32) {
     for (int i = 0; i < 4; ++i) {
       const mma::RowCol rc = mma::a_m16n8k8_tf32(lane, i);
       a[i] = operand_bits(A[rc.row * K + rc.col], kind);
@@ -144,7 +142,7 @@ __global__ void mma_kernel(MmaKind kind, const float* A, const float* B, const f
       const mma::RowCol rc = mma::b_m16n8k16(lane, i);
       b[i / 2] |= operand_bits(B[rc.row * 8 + rc.col], kind) << (16 * (i % 2));
     }
-    if (kind == MmaKind::kF16)
+    if (kind == Precision::kFp16)
       emu::mma_m16n8k16_f16(d, a, b);
     else
       emu::mma_m16n8k16_bf16(d, a, b);
@@ -159,12 +157,9 @@ TEST(CudaEmu, MmaComputesTheMatrixProduct) {
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
   const struct {
-    MmaKind kind;
     Precision p;
     int K;
-  } cases[] = {{MmaKind::kF16, Precision::kFp16, 16},
-               {MmaKind::kBf16, Precision::kBf16, 16},
-               {MmaKind::kTf32, Precision::kTf32, 8}};
+  } cases[] = {{Precision::kFp16, 16}, {Precision::kBf16, 16}, {Precision::kTf32, 8}};
   for (const auto& c : cases) {
     SCOPED_TRACE(precision_name(c.p));
     std::vector<float> A(16 * c.K), B(c.K * 8), C(16 * 8);
@@ -173,7 +168,7 @@ TEST(CudaEmu, MmaComputesTheMatrixProduct) {
     for (float& v : C) v = dist(rng);
     DeviceBuffer<float> dA(A), dB(B), dC(C), dD(16 * 8);
     dD.poison();
-    launch_kernel(mma_kernel, 1, 32, 0, nullptr, c.kind, dA.data(), dB.data(), dC.data(),
+    launch_kernel(mma_kernel, 1, 32, 0, nullptr, c.p, dA.data(), dB.data(), dC.data(),
                   dD.data());
     const std::vector<float> D = dD.download();
     for (int r = 0; r < 16; ++r)
