@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
 #include "kernels/conv2d_tc.h"
@@ -42,6 +43,7 @@
 #include "kernels/cudnn/conv2d_cudnn.h"
 #include "kernels/head.h"
 #include "nn/model.h"
+#include "nn/random_weights.h"
 #include "nn/resnet.h"
 #include "nn/resnet_cuda.h"
 
@@ -53,15 +55,6 @@ constexpr int64_t kConvBatch = 256;
 constexpr int64_t kImage = 3 * 224 * 224;
 const Precision kPrecisions[] = {Precision::kFp32, Precision::kTf32, Precision::kFp16,
                                  Precision::kBf16};
-
-std::vector<float> random_vector(int64_t n, uint64_t state, float lo, float hi) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    x = lo + (hi - lo) * static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
-  }
-  return v;
-}
 
 bool need_gpu(benchmark::State& state) {
   if (cuda_device_count() > 0) return true;
@@ -109,16 +102,6 @@ float element_as_float(const uint8_t* p, Precision prec) {
   return f;
 }
 
-double max_norm_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    err = std::max(err, std::fabs(static_cast<double>(got[i]) - want[i]));
-    scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
-  }
-  return err / std::max(scale, 1e-30);
-}
-
 void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Precision prec) {
   if (!need_gpu(state)) return;
   try {
@@ -129,9 +112,9 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
     const Conv2dParams p = shape.params(kConvBatch);
     const int64_t in_n = p.batch * p.in_stride(), out_n = p.batch * p.out_stride();
     const int64_t w_n = p.out_channels * p.in_channels * p.kernel * p.kernel;
-    const auto x = random_vector(in_n, 1, -1.0f, 1.0f);
-    const auto w = random_vector(w_n, 2, -0.1f, 0.1f);
-    const auto bias = random_vector(p.out_channels, 3, -0.5f, 0.5f);
+    const auto x = lcg_uniform(in_n, 1, -1.0f, 1.0f);
+    const auto w = lcg_uniform(w_n, 2, -0.1f, 0.1f);
+    const auto bias = lcg_uniform(p.out_channels, 3, -0.5f, 0.5f);
     Stream stream;
 
     // Reference for image 0: naive conv of the (rounded, for tensor-core modes) operands, plain
@@ -190,7 +173,7 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
       copy_to_host(got.data(), fy.data(), static_cast<int64_t>(got.size()));
       DICE_CUDA_CHECK(cudaDeviceSynchronize());
     }
-    const double err = max_norm_error(got, want);
+    const double err = max_normalized_error(got, want);
     if (!(err < tol)) {
       state.SkipWithError(("result check failed: normalized error " + std::to_string(err)).c_str());
       return;
@@ -211,52 +194,8 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
 
 // ---- the network ----
 
-StateDict random_resnet50(uint64_t seed) {
-  StateDict sd;
-  sd.source = "random ResNet-50";
-  std::mt19937_64 rng(seed);
-  auto normal = [&](std::vector<int64_t> shape, float sd_) {
-    Tensor t(std::move(shape));
-    std::normal_distribution<float> d(0, sd_);
-    for (float& v : t.data) v = d(rng);
-    return t;
-  };
-  auto uniform = [&](std::vector<int64_t> shape, float lo, float hi) {
-    Tensor t(std::move(shape));
-    std::uniform_real_distribution<float> d(lo, hi);
-    for (float& v : t.data) v = d(rng);
-    return t;
-  };
-  auto conv = [&](const std::string& k, int64_t o, int64_t i, int64_t ks) {
-    sd.tensors[k + ".weight"] = normal({o, i, ks, ks}, std::sqrt(2.0f / static_cast<float>(i * ks * ks)));
-  };
-  auto bn = [&](const std::string& k, int64_t c, float gamma) {
-    sd.tensors[k + ".weight"] = uniform({c}, 0.5f * gamma, 1.5f * gamma);
-    sd.tensors[k + ".bias"] = normal({c}, 0.05f);
-    sd.tensors[k + ".running_mean"] = normal({c}, 0.1f);
-    sd.tensors[k + ".running_var"] = uniform({c}, 0.5f, 1.5f);
-  };
-  conv("conv1", 64, 3, 7);
-  bn("bn1", 64, 1.0f);
-  const int64_t blocks[4] = {3, 4, 6, 3}, widths[4] = {64, 128, 256, 512};
-  int64_t c = 64;
-  for (int s = 0; s < 4; ++s)
-    for (int64_t b = 0; b < blocks[s]; ++b) {
-      const std::string p = "layer" + std::to_string(s + 1) + "." + std::to_string(b);
-      const int64_t w = widths[s], out = 4 * w;
-      conv(p + ".conv1", w, c, 1), bn(p + ".bn1", w, 1.0f);
-      conv(p + ".conv2", w, w, 3), bn(p + ".bn2", w, 1.0f);
-      conv(p + ".conv3", out, w, 1), bn(p + ".bn3", out, 0.2f);
-      if (b == 0) conv(p + ".downsample.0", out, c, 1), bn(p + ".downsample.1", out, 1.0f);
-      c = out;
-    }
-  sd.tensors["fc.weight"] = normal({1000, c}, 0.03f);
-  sd.tensors["fc.bias"] = normal({1000}, 0.01f);
-  return sd;
-}
-
 const StateDict& weights() {
-  static const StateDict sd = random_resnet50(7);
+  static const StateDict sd = random_resnet50_trained_scale(7);
   return sd;
 }
 
@@ -300,12 +239,12 @@ std::string skip_reason(const Mode& mode) {
 // ours_fp32 against the CPU ResNet on 2 images, once; nothing is timed if it fails.
 double fp32_check_error() {
   static const double err = [] {
-    const std::vector<float> x = random_vector(2 * kImage, 11, -2.0f, 2.0f);
+    const std::vector<float> x = lcg_uniform(2 * kImage, 11, -2.0f, 2.0f);
     ResNet cpu(weights());
     std::vector<float> want(static_cast<size_t>(2 * cpu.feature_dim())), got(want.size());
     cpu.features(x.data(), 2, want.data());
     model({Backend::kOurs, Precision::kFp32}).features(x.data(), 2, got.data());
-    return max_norm_error(got, want);
+    return max_normalized_error(got, want);
   }();
   return err;
 }
@@ -329,7 +268,7 @@ void bm_forward(benchmark::State& state, const Mode& mode, int64_t batch) {
   try {
     if (!checked(state, mode)) return;
     ResNetCuda& m = model(mode);
-    m.prepare(random_vector(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
+    m.prepare(lcg_uniform(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
     m.enqueue_forward_slot0(batch);  // captures the graph (ours) / plans the layers (cudnn)
     DICE_CUDA_CHECK(cudaStreamSynchronize(m.stream()));
     Event start, stop;
@@ -350,7 +289,7 @@ void bm_layers(benchmark::State& state, const Mode& mode, int64_t batch) {
   try {
     if (!checked(state, mode)) return;
     ResNetCuda& m = model(mode);
-    m.prepare(random_vector(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
+    m.prepare(lcg_uniform(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
     std::map<std::string, double> stage_ms;
     for (auto _ : state) {
       double total = 0;
@@ -372,7 +311,7 @@ void bm_layers(benchmark::State& state, const Mode& mode, int64_t batch) {
 void logits_of(const Mode& mode, std::vector<float>& logits, std::vector<float>& energy,
                std::vector<int32_t>& argmax) {
   constexpr int64_t kN = 64;
-  const std::vector<float> x = random_vector(kN * kImage, 23, -2.0f, 2.0f);
+  const std::vector<float> x = lcg_uniform(kN * kImage, 23, -2.0f, 2.0f);
   ResNetCuda& m = model(mode);
   std::vector<float> f(static_cast<size_t>(kN * m.feature_dim()));
   m.features(x.data(), kN, f.data());
@@ -396,8 +335,8 @@ void bm_agreement(benchmark::State& state, const Mode& mode) {
     int agree = 0;
     for (size_t i = 0; i < a.size(); ++i) agree += a[i] == a32[i];
     state.counters["top1_agree_%"] = 100.0 * agree / static_cast<double>(a.size());
-    state.counters["max_logit_dev"] = max_norm_error(l, l32);
-    state.counters["max_energy_dev"] = max_norm_error(e, e32);
+    state.counters["max_logit_dev"] = max_normalized_error(l, l32);
+    state.counters["max_energy_dev"] = max_normalized_error(e, e32);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }

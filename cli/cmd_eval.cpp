@@ -124,6 +124,7 @@ int cmd_eval(int argc, char** argv) {
     if (method != "energy") d.label += " " + base.label;
     heads.push_back(d);
   }
+  const auto t_scores = std::chrono::steady_clock::now();
   std::vector<EvalReport> reports;
   for (const HeadConfig& h : heads) {
     EvalReport r;
@@ -147,6 +148,7 @@ int cmd_eval(int argc, char** argv) {
     print_report(stdout, r);
     reports.push_back(r);
   }
+  const auto t_done = std::chrono::steady_clock::now();
   if (!json.empty()) {
     // The requested configuration at the top level (id.accuracy, ood[i].fpr95, average.auroc,
     // ...); with --p the baseline computed in the same pass sits beside it under "baseline".
@@ -161,6 +163,12 @@ int cmd_eval(int argc, char** argv) {
   print_skipped(skipped);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("wall time: %.1f s\n", secs);
+  // Where the time went (the thread's waits per stage; see FeatureSet): gpu-check reads this line.
+  double decode = id.decode_s, upload = id.upload_s, forward = id.forward_s;
+  for (const FeatureSet& o : oods) decode += o.decode_s, upload += o.upload_s, forward += o.forward_s;
+  const double scores = std::chrono::duration<double>(t_done - t_scores).count();
+  std::printf("stages: decode %.2f s, upload %.2f s, forward %.2f s, scores %.2f s\n", decode, upload,
+              forward, scores);
   return 0;
 }
 

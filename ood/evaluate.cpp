@@ -2,6 +2,7 @@
 #include "ood/evaluate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <utility>
 
@@ -10,6 +11,20 @@
 #include "kernels/head.h"
 
 namespace dice {
+namespace {
+
+// Adds the seconds f() takes to *acc and returns what f returns.
+template <typename F>
+auto timed(double* acc, F&& f) {
+  struct Add {
+    double* acc;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    ~Add() { *acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+  } add{acc};
+  return f();
+}
+
+}  // namespace
 
 FeatureSet extract_features(Model& model, const Dataset& data, const std::string& name,
                             int64_t batch, int loader_threads, int64_t limit, bool progress,
@@ -27,8 +42,10 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
   Batch b;
   const int depth = model.pipeline_depth();
   if (depth < 2) {
-    while (loader.next(&b)) {
-      model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
+    while (timed(&fs.decode_s, [&] { return loader.next(&b); })) {
+      timed(&fs.forward_s, [&] {
+        model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
+      });
       for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
       fs.skipped.insert(fs.skipped.end(), b.skipped.begin(), b.skipped.end());
       fs.count = b.start + b.count;
@@ -40,13 +57,14 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
     auto collect_oldest = [&] {
       const auto [start, count] = in_flight.front();
       in_flight.pop_front();
-      model.collect(fs.features.data() + start * fs.dim);
+      timed(&fs.forward_s, [&] { model.collect(fs.features.data() + start * fs.dim); });
       fs.count = start + count;
     };
     try {
-      while (loader.next(&b)) {
+      while (timed(&fs.decode_s, [&] { return loader.next(&b); })) {
         if (static_cast<int>(in_flight.size()) == depth) collect_oldest();
-        model.submit(b.images.ptr(), b.count);  // copies the images: b may be reused at once
+        // submit() copies the images: b may be reused at once
+        timed(&fs.upload_s, [&] { model.submit(b.images.ptr(), b.count); });
         in_flight.emplace_back(b.start, b.count);
         for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
         fs.skipped.insert(fs.skipped.end(), b.skipped.begin(), b.skipped.end());
