@@ -1,11 +1,13 @@
 // ResNet-50 on the GPU: our kernels against cuDNN, per convolution shape and end to end.
 //   Conv/<shape>/<impl>_<precision>/batch:256   one convolution of the shared ResNet-50 table
 //       (kernels/conv_shapes.h); impl = ours (conv2d_cuda for fp32, conv2d_tc otherwise, with the
-//       bias + residual + ReLU epilogue) or cudnn (CudnnConvLayer, plain convolution, fastest
-//       algorithm by cudnnFind). TFLOP/s over 10 back-to-back launches timed with CUDA events,
-//       5 iterations (one warm-up launch before).
-//       cuDNN's fp16/bf16 runs read and write half tensors; ours read and write float32 and round
-//       while staging (see kernels/conv2d_tc.cu), so those rows also measure that choice.
+//       bias + ReLU epilogue) or cudnn (CudnnConvLayer with the same epilogue through
+//       cudnnConvolutionBiasActivationForward, fastest algorithm by cudnnFind). TFLOP/s over 10
+//       back-to-back launches timed with CUDA events (one warm-up launch before).
+//       Each library in the layout it is good at: cuDNN's fp32/tf32 runs use NCHW float, its
+//       fp16/bf16 runs NHWC half tensors (PyTorch's channels_last); ours read and write NCHW
+//       float32 and round while staging (see kernels/conv2d_tc.cu), so their fp16/bf16 rows move
+//       twice the activation bytes: part of what the ratio measures.
 //   ResNet50/<backend>_<precision>/batch:N   device-only forward at N = 1, 32, 256 (graph replay
 //       for ours, plain launches for cudnn, input already on the GPU), images/s.
 //   ResNet50Layers/ours_<precision>/batch:256   one plain-launch forward with events per op,
@@ -102,6 +104,23 @@ float element_as_float(const uint8_t* p, Precision prec) {
   return f;
 }
 
+// [n][c][h][w] -> [n][h][w][c] (for weights: [k][c][r][s] -> [k][r][s][c]).
+std::vector<float> to_nhwc(const std::vector<float>& v, int64_t n, int64_t c, int64_t h, int64_t w) {
+  std::vector<float> out(v.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < h * w; ++y) out[static_cast<size_t>((i * h * w + y) * c + ch)] = v[static_cast<size_t>((i * c + ch) * h * w + y)];
+  return out;
+}
+
+// One image [h][w][c] -> [c][h][w].
+std::vector<float> to_nchw(const std::vector<float>& v, int64_t c, int64_t h, int64_t w) {
+  std::vector<float> out(v.size());
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t y = 0; y < h * w; ++y) out[static_cast<size_t>(ch * h * w + y)] = v[static_cast<size_t>(y * c + ch)];
+  return out;
+}
+
 void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Precision prec) {
   if (!need_gpu(state)) return;
   try {
@@ -117,8 +136,8 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
     const auto bias = lcg_uniform(p.out_channels, 3, -0.5f, 0.5f);
     Stream stream;
 
-    // Reference for image 0: naive conv of the (rounded, for tensor-core modes) operands, plain
-    // for cuDNN, with ours' epilogue (bias, ReLU) for ours.
+    // Reference for image 0: naive conv of the (rounded, for our tensor-core modes) operands with
+    // the epilogue both run (bias, ReLU).
     Conv2dParams p1 = shape.params(1);
     std::vector<float> x0(x.begin(), x.begin() + p1.in_stride()), w0 = w;
     if (is_tensor_core(prec) && !cudnn) {
@@ -126,7 +145,7 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
       for (float& v : w0) v = round_to_precision(v, prec);
     }
     ConvFusion hf;
-    if (!cudnn) hf.bias = bias.data(), hf.out_relu = true;
+    hf.bias = bias.data(), hf.out_relu = true;
     std::vector<float> want(static_cast<size_t>(p1.out_stride()));
     conv2d_naive(p1, x0.data(), w0.data(), want.data(), hf);
     // Tolerance: exact-operand references agree to float summation order; cuDNN's tensor-core
@@ -137,23 +156,28 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
     std::vector<float> got(static_cast<size_t>(p1.out_stride()));
     std::unique_ptr<CudnnContext> ctx;
     std::unique_ptr<CudnnConvLayer> layer;
-    DeviceBuffer<uint8_t> dx, dw, dy, packed;
+    DeviceBuffer<uint8_t> dx, dw, db, dy, packed;
     DeviceBuffer<float> fx, fw, fb, fy;
     if (cudnn) {
       ctx = std::make_unique<CudnnContext>(stream.get());
-      layer = std::make_unique<CudnnConvLayer>(*ctx, p, prec);
-      dx = upload_as(x, prec);
-      dw = upload_as(w, prec);
-      const size_t eb = (prec == Precision::kFp16 || prec == Precision::kBf16) ? 2 : 4;
+      // Half data in NHWC (channels_last), the layout cuDNN is fast at for it; float in NCHW.
+      const bool nhwc = prec == Precision::kFp16 || prec == Precision::kBf16;
+      layer = std::make_unique<CudnnConvLayer>(*ctx, p, prec, nhwc ? CudnnLayout::kNhwc : CudnnLayout::kNchw);
+      dx = upload_as(nhwc ? to_nhwc(x, p.batch, p.in_channels, p.height, p.width) : x, prec);
+      dw = upload_as(nhwc ? to_nhwc(w, p.out_channels, p.in_channels, p.kernel, p.kernel) : w, prec);
+      db = upload_as(bias, prec);
+      const size_t eb = nhwc ? 2 : 4;
       dy = DeviceBuffer<uint8_t>(out_n * static_cast<int64_t>(eb));
-      launch = [&] { layer->run(dx.data(), dw.data(), dy.data()); };
+      launch = [&] { layer->run_fused(dx.data(), dw.data(), dy.data(), db.data(), nullptr, true); };
       launch();
       stream.synchronize();
       std::vector<uint8_t> head(static_cast<size_t>(p1.out_stride()) * eb);
       copy_to_host(head.data(), dy.data(), static_cast<int64_t>(head.size()));
       DICE_CUDA_CHECK(cudaDeviceSynchronize());
       for (size_t i = 0; i < got.size(); ++i) got[i] = element_as_float(head.data() + i * eb, prec);
-      state.SetLabel(layer->algo_name());
+      if (nhwc) got = to_nchw(got, p.out_channels, p.out_height(), p.out_width());
+      state.SetLabel(layer->algo_name() + (nhwc ? " nhwc" : " nchw") +
+                     (layer->fused_call_used() ? " fused" : " separate"));
     } else {
       fx = DeviceBuffer<float>(x);
       fw = DeviceBuffer<float>(w);

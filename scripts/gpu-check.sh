@@ -33,11 +33,14 @@
 # median and min-max. Ratios are printed only between runs of the same precision.
 #
 # Carrying to a device machine (the working tree travels; ignored build outputs only when named in
-# carry, 64 MiB in all): build here, run --prepare, then carry build/tests/test_kernels,
-# build/tests/test_nn, build/tests/test_cli, build/bench (or its bench_e2e_cuda alone),
-# build/dice, build/lib and build/assets-small. The exit status is non-zero if any step failed,
-# timed out or was skipped. DICE_GPU_CHECK_SELFTEST=1 swaps the plan for fake steps (one of them
-# past its limit) so tests/scripts/gpu_check_test.sh can check the runner and the summary anywhere.
+# carry, 64 MiB in all): build here, then `scripts/gpu-check.sh build --prepare --assets
+# ../shared/assets` puts the binaries the plan needs, their libraries and the evaluation's assets
+# into build/gpu-carry (about 50 MiB; with --full the benchmarks too, without --assets) and says
+# how big it is; carry that one path and run `scripts/gpu-check.sh build/gpu-carry`. Binaries that
+# are missing there are built first (the "build" step, sm_80 and sm_90, outside the plan's 6
+# minutes). The exit status is non-zero if any step failed, timed out or was skipped.
+# DICE_GPU_CHECK_SELFTEST=1 swaps the plan for fake steps (one of them past its limit) so
+# tests/scripts/gpu_check_test.sh can check the runner and the summary anywhere.
 set -u
 
 BUILD=build MODE=run ASSETS= ONLY= FULL=0
@@ -50,7 +53,7 @@ while [ $# -gt 0 ]; do
     --only=*) ONLY=${1#--only=} ;;
     --assets) ASSETS=${2:-}; shift ;;
     --assets=*) ASSETS=${1#--assets=} ;;
-    -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "gpu-check: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) BUILD=$1 ;;
   esac
@@ -104,21 +107,35 @@ for lib in /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian /usr/local/cuda/lib
     cp -L "$lib" "$BUILD/lib/" && echo "gpu-check: copied $(basename "$lib") into $BUILD/lib"
   fi
 done
+# Binaries the plan needs: the default plan's, and the benchmarks for the --full steps.
+NEED_BINS=("${TEST_BINS[@]}" "$E2E_BIN" "$DICE_BIN")
+[ "$FULL" = 1 ] && NEED_BINS+=("${BENCH_BINS[@]}")
 if [ "$MODE" = prepare ]; then
+  # One folder with exactly what the run needs, laid out like a build folder, to carry as one path.
+  carry=$BUILD/gpu-carry
+  rm -rf "$carry" && mkdir -p "$carry/tests" "$carry/bench" "$carry/lib"
+  for b in "${NEED_BINS[@]}"; do
+    if [ -x "$b" ]; then
+      cp "$b" "$carry/${b#"$BUILD"/}"
+    else
+      echo "gpu-check: missing $b: cmake --build $BUILD --target $(basename "$b")"
+    fi
+  done
+  cp "$BUILD"/lib/* "$carry/lib/" 2>/dev/null
   if [ -n "$ASSETS" ]; then
-    small=$BUILD/assets-small
     for f in "$CIFAR_CKPT" "$CIFAR_STAT" "$CIFAR_TEST"; do
-      if [ ! -e "$ASSETS/$f" ]; then
+      if [ -e "$ASSETS/$f" ]; then
+        mkdir -p "$carry/assets-small/$(dirname "$f")" && cp -r "$ASSETS/$f" "$carry/assets-small/$f"
+      else
         echo "gpu-check: $ASSETS/$f is missing; not copied"
-      elif [ ! -e "$small/$f" ]; then
-        mkdir -p "$small/$(dirname "$f")" && cp -r "$ASSETS/$f" "$small/$f"
       fi
     done
-    echo "gpu-check: assets for the evaluation in $small ($(du -sh "$small" | cut -f1))"
   fi
-  for b in "${TEST_BINS[@]}" "$E2E_BIN" "$DICE_BIN" "${BENCH_BINS[@]}"; do
-    [ -x "$b" ] || echo "gpu-check: missing $b: cmake --build $BUILD --target $(basename "$b")"
-  done
+  bytes=$(find "$carry" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+  suffix=""
+  [ "$FULL" = 1 ] && suffix=" --full"
+  echo "gpu-check: $carry holds $((bytes / 1048576)) MiB: carry [\"$carry\"] and run scripts/gpu-check.sh $carry$suffix"
+  [ "$bytes" -lt $((62 * 1048576)) ] || echo "gpu-check: over the 64 MiB a device call carries with the tree: leave out --assets or --full"
   exit 0
 fi
 if [ -z "$ASSETS" ] && [ -d "$BUILD/assets-small" ]; then ASSETS=$BUILD/assets-small; fi
@@ -187,7 +204,7 @@ run_step() {
   echo "==== $name (limit ${limit}s) ===="
   # timeout signals its whole process group, so a step's children (a test binary, python,
   # compute-sanitizer's target) die with it and nothing is left holding the GPU.
-  timeout --kill-after=5 "$limit" bash -c "$(declare -f); $(declare -p | grep -E '^declare (-x|--|-a) (BUILD|ROOT|ASSETS|RESULTS|LOGS|SANITIZER|HAVE_TORCH|TEST_BINS|E2E_BIN|DICE_BIN|BENCH_BINS|CIFAR_[A-Z]+)=' ); step_$name" \
+  timeout --kill-after=5 "$limit" bash -c "$(declare -f); $(declare -p | grep -E '^declare (-x|--|-a) (BUILD|ROOT|ASSETS|RESULTS|LOGS|SANITIZER|HAVE_TORCH|TEST_BINS|NEED_BINS|E2E_BIN|DICE_BIN|BENCH_BINS|CIFAR_[A-Z]+)=' ); step_$name" \
     >"$LOGS/$name.log" 2>&1 </dev/null
   rc=$?
   # A step killed mid-line leaves a partial line: end it, so the next result starts a line.
@@ -261,12 +278,15 @@ test_run() {
   "$bin" --gtest_filter="$filter" --gtest_brief=1 --gtest_output="xml:$LOGS/$name.xml" >"$LOGS/$name.out" 2>&1
   rc=$?
   cat "$LOGS/$name.out"
-  local passed failed skipped names
-  passed=$(grep -oE '^\[  PASSED  \] [0-9]+' "$LOGS/$name.out" | grep -oE '[0-9]+$' || echo 0)
-  failed=$(grep -oE '^\[  FAILED  \] [0-9]+ test' "$LOGS/$name.out" | grep -oE '[0-9]+' || echo 0)
-  skipped=$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$LOGS/$name.out" | grep -oE '[0-9]+' || echo 0)
-  names=$(grep -E '^\[  FAILED  \] [A-Za-z_/.0-9]+' "$LOGS/$name.out" | awk '{print $4}' | grep -v '^$' | sort -u | head -20 | tr '\n' ' ')
-  result kind=tests binary="$name" rc=$rc passed="${passed:-0}" failed="${failed:-0}" skipped="${skipped:-0}" failed_tests="$names"
+  # --gtest_brief prints only the failures, one line each, and the totals.
+  local total passed failed skipped names
+  total=$(sed -n 's/^\[==========\] \([0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$LOGS/$name.out")
+  passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\{0,1\}\..*/\1/p' "$LOGS/$name.out")
+  names=$(sed -n 's/^\[  FAILED  \] \([A-Za-z_][A-Za-z0-9_/.]*\).*/\1/p' "$LOGS/$name.out" | sort -u)
+  failed=$(printf '%s' "$names" | grep -c .)
+  skipped=$(( ${total:-0} - ${passed:-0} - failed ))
+  names=$(printf '%s\n' "$names" | head -12 | tr '\n' ' ')
+  result kind=tests binary="$name" rc=$rc total="${total:-0}" passed="${passed:-0}" failed="$failed" skipped="$skipped" failed_tests="$names"
   return $rc
 }
 
@@ -373,9 +393,31 @@ step_fake_b() {
   result kind=e2e model=resnet50 impl=ours precision=fp16 batch=256 status=ok ms_median=50 ms_min=48 ms_max=55 images_per_s=5120 images_per_s_min=4654 images_per_s_max=5333 replays=12
 }
 
+# The fallback when binaries built elsewhere are missing (or do not run there): build them here,
+# for sm_80 and sm_90 as the normal build does. It costs device time, so it is a step of its own.
+step_build() {
+  local missing=() b
+  for b in "${NEED_BINS[@]}"; do [ -x "$b" ] || missing+=("$(basename "$b")"); done
+  echo "building ${missing[*]} in $BUILD/fallback"
+  cmake -S "$ROOT" -B "$BUILD/fallback" -DCMAKE_BUILD_TYPE=Release -DDICE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="80;90" >/dev/null || return 1
+  cmake --build "$BUILD/fallback" --target "${missing[@]}" -j"$(nproc)" || return 1
+  for b in "${NEED_BINS[@]}"; do
+    [ -x "$b" ] || { mkdir -p "$(dirname "$b")" && cp "$BUILD/fallback/${b#"$BUILD"/}" "$b"; } || return 1
+  done
+}
+
 # ---- run the plan ----
 echo "gpu-check: build=$BUILD logs=$LOGS assets=${ASSETS:-none} plan: ${PLAN[*]}"
 result kind=run started="$(date -u +%Y-%m-%dT%H:%M:%SZ)" host="$(hostname)" plan="${PLAN[*]}"
+if [ "${DICE_GPU_CHECK_SELFTEST:-0}" != 1 ]; then
+  for b in "${NEED_BINS[@]}"; do
+    if [ ! -x "$b" ]; then
+      run_step build 300
+      break
+    fi
+  done
+fi
 for s in "${PLAN[@]}"; do
   run_step "${s%%:*}" "${s##*:}"
 done

@@ -196,9 +196,9 @@ def main():
         print()
         print("GPU tests (DICE_REQUIRE_GPU=1: a test that cannot run fails)")
         for r in tests:
-            print("  %-12s passed %s, failed %s, skipped %s%s" % (
-                r.get("binary"), r.get("passed", "?"), r.get("failed", "?"), r.get("skipped", "?"),
-                ("; failed: " + r["failed_tests"]) if r.get("failed_tests") else ""))
+            print("  %-12s %s tests: passed %s, failed %s, skipped %s%s" % (
+                r.get("binary"), r.get("total", "?"), r.get("passed", "?"), r.get("failed", "?"),
+                r.get("skipped", "?"), ("; failed: " + r["failed_tests"]) if r.get("failed_tests") else ""))
 
     e2e_table(rows, "densenet101", [1, 256, 1024],
               [("ours", "fp32"), ("torch", "fp32"), ("torch", "amp")],
