@@ -15,11 +15,14 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
+#include "core/sha256.h"
+#include "dice_version.h"
 #include "formats/json.h"
 #include "ood/dice_mask.h"
 #include "ood/evaluate.h"
 #include "ood/metrics.h"
 #include "ood/report.h"
+#include "ood/report_html.h"
 
 namespace dice::cli {
 namespace {
@@ -29,7 +32,7 @@ const char* kEvalUsage =
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp] [--clip T] [--batch N] [--threads N] [--limit N]\n"
     "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
-    "                 [--json OUT.json]\n"
+    "                 [--json OUT.json] [--report OUT.html]\n"
     "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"
     "      an SVHN .mat file, tensor:FILE.npy, gaussian:N or uniform:N. Without --p the plain\n"
@@ -42,7 +45,7 @@ const char* kEvalUsage =
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
             {"model", "weights", "feat-stat", "p", "id", "ood", "method", "clip", "batch", "threads",
-             "limit", "json", "device", "labels", "decoder", "precision", "backend"},
+             "limit", "json", "device", "labels", "decoder", "precision", "backend", "report"},
             {"help", "quiet", "skip-bad"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
@@ -65,6 +68,8 @@ int cmd_eval(int argc, char** argv) {
   if (!args.has("id")) throw_error("missing --id NAME=SPEC (the in-distribution test set)\n", kEvalUsage);
   if (!args.has("ood")) throw_error("missing --ood NAME=SPEC (at least one OOD set)\n", kEvalUsage);
   if (!json.empty()) check_output_folder(json);
+  const std::string report_path = args.get("report");
+  if (!report_path.empty()) check_output_folder(report_path);
   const DataOptions data_opts =
       data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
   if (use_dice && !args.has("feat-stat"))
@@ -126,6 +131,7 @@ int cmd_eval(int argc, char** argv) {
   }
   const auto t_scores = std::chrono::steady_clock::now();
   std::vector<EvalReport> reports;
+  std::vector<ReportScores> report_scores;  // what the HTML report draws
   for (const HeadConfig& h : heads) {
     EvalReport r;
     r.method = h.label;
@@ -133,9 +139,12 @@ int cmd_eval(int argc, char** argv) {
     r.id_count = id.count;
     HeadResult idr = apply_head(model, id, h);
     r.id_accuracy = accuracy(idr, id);
+    ReportScores rs;
+    rs.id = idr.scores;
     std::vector<OodMetrics> all;
     for (const FeatureSet& o : oods) {
       HeadResult orr = apply_head(model, o, h);
+      if (!report_path.empty()) rs.ood.push_back(orr.scores);
       OodSetResult s;
       s.name = o.name;
       s.count = o.count;
@@ -147,6 +156,7 @@ int cmd_eval(int argc, char** argv) {
     std::printf("\n");
     print_report(stdout, r);
     reports.push_back(r);
+    if (!report_path.empty()) report_scores.push_back(std::move(rs));
   }
   const auto t_done = std::chrono::steady_clock::now();
   if (!json.empty()) {
@@ -161,12 +171,29 @@ int cmd_eval(int argc, char** argv) {
   std::vector<std::pair<std::string, int64_t>> skipped{{id.name, int64_t(id.skipped.size())}};
   for (const FeatureSet& o : oods) skipped.emplace_back(o.name, int64_t(o.skipped.size()));
   print_skipped(skipped);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("wall time: %.1f s\n", secs);
   // Where the time went (the thread's waits per stage; see FeatureSet): gpu-check reads this line.
   double decode = id.decode_s, upload = id.upload_s, forward = id.forward_s;
   for (const FeatureSet& o : oods) decode += o.decode_s, upload += o.upload_s, forward += o.forward_s;
   const double scores = std::chrono::duration<double>(t_done - t_scores).count();
+  if (!report_path.empty()) {
+    ReportMeta meta;
+    meta.command_line = shell_quoted(argc, argv);
+    meta.model = model.name();
+    meta.weights = weights;
+    meta.weights_sha256 = sha256_file(weights);
+    meta.device = describe_device(device, num_threads(), options);
+    meta.precision = precision_name(options.precision);
+    meta.datasets.emplace_back(id.name, id.count);
+    for (const FeatureSet& o : oods) meta.datasets.emplace_back(o.name, o.count);
+    meta.stages = {{"decode", decode}, {"upload", upload}, {"forward", forward}, {"scores", scores}};
+    meta.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    meta.version = DICE_VERSION;
+    meta.git_commit = DICE_GIT_COMMIT;
+    write_report_html(report_path, meta, reports, report_scores);
+    std::printf("wrote %s\n", report_path.c_str());
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("wall time: %.1f s\n", secs);
   std::printf("stages: decode %.2f s, upload %.2f s, forward %.2f s, scores %.2f s\n", decode, upload,
               forward, scores);
   return 0;
