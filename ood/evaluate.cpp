@@ -55,7 +55,7 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
     // while the loader hands over batch n+1 and its upload starts. Batches come back in order.
     std::deque<std::pair<int64_t, int64_t>> in_flight;  // (start, count), oldest first
     auto collect_oldest = [&] {
-      const auto [start, count] = in_flight.front();
+      const int64_t start = in_flight.front().first, count = in_flight.front().second;
       in_flight.pop_front();
       timed(&fs.forward_s, [&] { model.collect(fs.features.data() + start * fs.dim); });
       fs.count = start + count;
