@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "nn/densenet.h"
 #include "weights/torch_checkpoint.h"
 
@@ -26,7 +27,8 @@ int cmd_convert(int argc, char** argv) {
   const std::string in = args.positional()[0], out = args.positional()[1];
   if (out.size() < 12 || out.compare(out.size() - 12, 12, ".safetensors") != 0)
     throw_error(out, ": the output name must end in .safetensors");
-  check_output_folder(out);
+  note_inputs({in}, {});
+  check_output(out);
   LoadedModel lm = load_model(args.get("model", "auto"), in);
   StateDict& sd = lm.weights;
   sd.metadata["format"] = "dice-cuda weights 1";

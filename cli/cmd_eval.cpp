@@ -64,7 +64,12 @@ int cmd_eval(int argc, char** argv) {
   const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
   if (!args.has("id")) throw_error("missing --id NAME=SPEC (the in-distribution test set)\n", kEvalUsage);
   if (!args.has("ood")) throw_error("missing --ood NAME=SPEC (at least one OOD set)\n", kEvalUsage);
-  if (!json.empty()) check_output_folder(json);
+  {
+    std::vector<std::string> specs{args.get("id")};
+    for (const std::string& o : args.all("ood")) specs.push_back(o);
+    note_inputs({weights, args.get("feat-stat"), args.get("labels")}, specs);
+  }
+  if (!json.empty()) check_output(json);
   const DataOptions data_opts =
       data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
   if (use_dice && !args.has("feat-stat"))
@@ -154,7 +159,7 @@ int cmd_eval(int argc, char** argv) {
     if (reports.size() > 1) top.set("baseline", Json::parse(report_json(reports.front()), "report"));
     std::string text = top.dump(2) + "\n";
     write_file_atomic(json, text.data(), text.size());
-    std::printf("wrote %s\n", json.c_str());
+    if (json != "-") std::printf("wrote %s\n", json.c_str());
   }
   std::vector<std::pair<std::string, int64_t>> skipped{{id.name, int64_t(id.skipped.size())}};
   for (const FeatureSet& o : oods) skipped.emplace_back(o.name, int64_t(o.skipped.size()));

@@ -1,12 +1,14 @@
 // `dice features`: penultimate features, logits (plain fc) and labels of a data set, as .npy
 // files in data-set order, so any other tool (numpy, sklearn, the reference code) can compare.
-// The three files are written only after the whole pass succeeded, each atomically.
+// The three files are written only after the whole pass succeeded, as one set (core/file_set.h):
+// with a manifest PREFIX.dice-set, so readers see the whole old set or the whole new one.
 #include <cstdio>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/file_io.h"
 #include "core/parallel.h"
 #include "formats/npy.h"
 #include "ood/evaluate.h"
@@ -36,7 +38,8 @@ int cmd_features(int argc, char** argv) {
   const Device device = device_option(args.get("device", "cpu"));
   const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
-  check_output_folder(prefix + ".features.npy");
+  note_inputs({weights, args.get("labels")}, {spec});
+  for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"}) check_output(prefix + suffix);
   const DataOptions data_opts =
       data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
 
@@ -47,7 +50,7 @@ int cmd_features(int argc, char** argv) {
                                    data_opts.skip_bad);
   HeadResult plain = apply_head(*lm.model, fs, HeadConfig{});
   const int64_t n = fs.count;
-  write_npy_set({{prefix + ".features.npy", npy_f32({n, fs.dim}, fs.features.data())},
+  write_npy_set(prefix, {{prefix + ".features.npy", npy_f32({n, fs.dim}, fs.features.data())},
                  {prefix + ".logits.npy", npy_f32({n, lm.model->num_classes()}, plain.logits.data())},
                  {prefix + ".labels.npy", npy_i64({n}, fs.labels.data())}});
   std::printf("wrote %s.{features,logits,labels}.npy (%lld samples, %lld features)\n", prefix.c_str(),

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/parallel.h"
 #include "ood/precompute.h"
 
@@ -35,7 +36,13 @@ int run(int argc, char** argv, const MpiWorld& world) {
     return 0;
   }
   const std::string out = args.require("out");
-  check_output_folder(out);
+  {
+    std::vector<std::string> files{args.get("weights"), args.get("labels")};
+    for (const std::string& p : args.all("merge")) files.push_back(p);
+    for (const std::string& p : args.positional()) files.push_back(p);
+    note_inputs(files, {args.get("data")});
+  }
+  check_output(out);
 
   if (world.size > 1 && (args.has("merge") || args.has("shard")))
     throw_error("under mpirun the ranks are the shards: drop --shard and --merge\n", usage);

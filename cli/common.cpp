@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/args.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "data/image.h"
@@ -66,11 +67,20 @@ std::vector<double> load_feature_mean(const std::string& path, int64_t dim) {
   return npy_to_double(a, path);
 }
 
-void check_output_folder(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  if (!is_directory(dir)) throw_error(path, ": folder ", dir, " does not exist; create it first");
-  if (::access(dir.c_str(), W_OK) != 0) throw_error(path, ": folder ", dir, " is not writable");
+void note_inputs(const std::vector<std::string>& files, const std::vector<std::string>& specs) {
+  for (const std::string& f : files)
+    if (!f.empty()) note_input(f);
+  for (const std::string& named : specs) {
+    std::string spec = split_named_spec(named).second;
+    if (spec.rfind("tensor:", 0) == 0) {
+      spec = spec.substr(7);
+      note_input(spec);
+      if (spec.size() > 4 && spec.compare(spec.size() - 4, 4, ".npy") == 0)
+        note_input(spec.substr(0, spec.size() - 4) + ".labels.npy");
+    } else if (!spec.empty()) {
+      note_input(spec);
+    }
+  }
 }
 
 DataOptions data_options(const std::string& labels, bool skip_bad, const std::string& decoder) {

@@ -1,5 +1,6 @@
 // `dice`: the command-line front end. Dispatches to a subcommand and turns every dice::Error into
 // one line on stderr and exit code 1 (2 for usage errors), so scripts can rely on the exit status.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -27,6 +28,9 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
+  // A file-size limit (ulimit -f) makes write() fail with EFBIG, reported with the file's name,
+  // instead of killing the process and leaving a truncated temporary.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::string cmd = argv[1];
   try {
     if (cmd == "eval") return dice::cli::cmd_eval(argc, argv);

@@ -5,13 +5,15 @@
 //   (the crop: 32 for the CIFAR DenseNet, 224 for ResNet-50). No resize, crop or normalization.
 // - Labels, optional: FILE.labels.npy beside it (FILE = the path without ".npy"), integer (N,)
 //   (int64 as `dice features` writes it; int32 accepted); without it every label is -1. These
-//   are the names `dice features --out X` gives its outputs (X.labels.npy).
+//   are the names `dice features --out X` gives its outputs (X.labels.npy); when X.dice-set is
+//   there the labels must belong to that set (core/file_set.h).
 // The whole array is held in memory (600 kB per 224x224 image): the spec is meant for
 // comparisons on hundreds or thousands of images, not for a 50,000-image validation set.
 #include <cstring>
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/file_set.h"
 #include "data/dataset.h"
 #include "formats/npy.h"
 
@@ -73,7 +75,8 @@ std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preproce
     base.resize(base.size() - 4);
   const std::string lpath = base + ".labels.npy";
   if (lpath != path && file_exists(lpath)) {
-    NpyArray l = read_npy(lpath);
+    const std::vector<uint8_t> lb = read_set_member(base, lpath);  // refuses a mixed features set
+    NpyArray l = parse_npy(lb.data(), lb.size(), lpath);
     if (l.descr != "<i8" && l.descr != "<i4")
       throw_error(lpath, ": labels must be integers (int64), got dtype '", l.descr,
                   "'; save them with numpy.save(path, y.astype(numpy.int64))");

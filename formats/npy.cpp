@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/file_set.h"
 #include "formats/byte_reader.h"
 #include "formats/half.h"
 
@@ -247,14 +248,10 @@ void write_npy_i64(const std::string& path, const std::vector<int64_t>& shape, c
   write_npy(path, npy_i64(shape, data));
 }
 
-void write_npy_set(const std::vector<std::pair<std::string, NpyArray>>& files) {
-  std::vector<std::unique_ptr<AtomicFile>> out;
-  for (const auto& [path, a] : files) {
-    std::vector<uint8_t> b = serialize_npy(a, path);
-    out.push_back(std::make_unique<AtomicFile>(path));
-    out.back()->write(b.data(), b.size());
-  }
-  for (auto& f : out) f->commit();
+void write_npy_set(const std::string& prefix, const std::vector<std::pair<std::string, NpyArray>>& files) {
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> members;
+  for (const auto& [path, a] : files) members.emplace_back(path, serialize_npy(a, path));
+  write_file_set(prefix, members);
 }
 
 std::vector<double> npy_to_double(const NpyArray& a, const std::string& path) {
