@@ -23,7 +23,7 @@ int cmd_convert(int argc, char** argv) {
     std::puts(usage);
     return 0;
   }
-  if (args.positional().size() != 2) throw_error("expected IN and OUT\n", usage);
+  if (args.positional().size() != 2) args.usage_error("expected IN and OUT");
   const std::string in = args.positional()[0], out = args.positional()[1];
   if (out.size() < 12 || out.compare(out.size() - 12, 12, ".safetensors") != 0)
     throw_error(out, ": the output name must end in .safetensors");

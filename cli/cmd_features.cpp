@@ -44,7 +44,9 @@ int cmd_features(int argc, char** argv) {
       data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
-  auto data = open_dataset(spec, preprocess_for(*lm.model), data_opts.dataset);
+  DatasetOptions dataset_opts = data_opts.dataset;
+  dataset_opts.num_classes = lm.model->num_classes();
+  auto data = open_dataset(spec, preprocess_for(*lm.model), dataset_opts);
   FeatureSet fs = extract_features(*lm.model, *data, split_named_spec(spec).first, batch,
                                    num_threads(), limit, !args.has("quiet") && ::isatty(2),
                                    data_opts.skip_bad);

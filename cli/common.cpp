@@ -3,10 +3,12 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
 #include "cli/args.h"
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "data/image.h"
@@ -22,6 +24,7 @@ LoadedModel load_model(const std::string& arch, const std::string& weights_path,
   check_device_available(device);
   LoadedModel lm;
   lm.weights = load_weights(weights_path);
+  check_finite_weights(lm.weights, weights_path);
   lm.model = make_model(arch, lm.weights, device, options);
   return lm;
 }
@@ -64,7 +67,12 @@ std::vector<double> load_feature_mean(const std::string& path, int64_t dim) {
     throw_error(path, ": feature statistics must have shape (", dim, ",) for this model, got ",
                 a.shape.size() == 1 ? "(" + std::to_string(a.shape[0]) + ",)" : "another shape",
                 "; use the file made for this network (e.g. cache/CIFAR-10_densenet_feat_stat.npy)");
-  return npy_to_double(a, path);
+  std::vector<double> mean = npy_to_double(a, path);
+  for (size_t i = 0; i < mean.size(); ++i)
+    if (!std::isfinite(mean[i]))
+      throw_error(echo(path), ": feature statistics hold ", mean[i], " at index ", i,
+                  "; recompute them with dice precompute");
+  return mean;
 }
 
 void note_inputs(const std::vector<std::string>& files, const std::vector<std::string>& specs) {

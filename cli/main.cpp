@@ -1,5 +1,6 @@
 // `dice`: the command-line front end. Dispatches to a subcommand and turns every dice::Error into
-// one line on stderr and exit code 1 (2 for usage errors), so scripts can rely on the exit status.
+// one line on stderr and exit code 1 (2 for a missing or unknown command), so scripts can rely on
+// the exit status.
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "core/echo.h"
 #include "core/error.h"
 
 namespace {
@@ -37,16 +39,19 @@ int main(int argc, char** argv) {
     if (cmd == "features") return dice::cli::cmd_features(argc, argv);
     if (cmd == "convert") return dice::cli::cmd_convert(argc, argv);
     if (cmd == "precompute") return dice::cli::cmd_precompute(argc, argv);
-    std::fprintf(stderr, "dice: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+    std::fprintf(stderr, "dice: unknown command '%s'; see `dice --help`\n", dice::echo(cmd).c_str());
     return 2;
   } catch (const dice::Error& e) {
-    std::fprintf(stderr, "dice %s: error: %s\n", cmd.c_str(), e.what());
+    // The pieces of outside text are escaped where the message is built; this is the backstop
+    // that keeps any message one printable line.
+    std::fprintf(stderr, "dice %s: error: %s\n", cmd.c_str(), dice::echo(e.what(), 600).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "dice %s: error: out of memory; try a smaller --batch\n", cmd.c_str());
+    std::fprintf(stderr, "dice %s: error: out of memory; lower --batch or --threads, or raise the memory limit\n",
+                 cmd.c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "dice %s: error: %s\n", cmd.c_str(), e.what());
+    std::fprintf(stderr, "dice %s: error: %s\n", cmd.c_str(), dice::echo(e.what(), 600).c_str());
     return 1;
   }
 }

@@ -11,6 +11,7 @@
 // comparisons on hundreds or thousands of images, not for a 50,000-image validation set.
 #include <cstring>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/file_set.h"
@@ -51,7 +52,8 @@ std::string shape_text(const std::vector<int64_t>& s) {
 
 }  // namespace
 
-std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preprocess& pp) {
+std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preprocess& pp,
+                                         int64_t num_classes) {
   if (path.empty()) throw_error("tensor: needs a file, e.g. tensor:inputs.npy");
   if (!file_exists(path) || is_directory(path))
     throw_error(path, ": no such .npy file (from the spec tensor:", path,
@@ -93,7 +95,10 @@ std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preproce
         v = v32;
       }
       if (v < -1)
-        throw_error(lpath, ": label ", v, " at index ", i, " is negative (use -1 for unlabeled)");
+        throw_error(echo(lpath), ": label ", v, " at index ", i, " is negative (use -1 for unlabeled)");
+      if (num_classes > 0 && v >= num_classes)
+        throw_error(echo(lpath), ": label ", v, " at index ", i, " is outside [0, ", num_classes,
+                    ") for this model's classes; fix the labels or use the matching model");
       labels[static_cast<size_t>(i)] = v;
     }
   }

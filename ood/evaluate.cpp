@@ -2,14 +2,30 @@
 #include "ood/evaluate.h"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <utility>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "data/loader.h"
 #include "kernels/head.h"
 
 namespace dice {
+
+namespace {
+
+// Non-finite features (from NaN/Inf in a tensor: input, say) would only show as NaN scores after
+// the whole pass; fail at the first batch that has them, naming the set and the sample.
+void check_finite_rows(const FeatureSet& fs, int64_t start, int64_t count) {
+  const float* p = fs.features.data() + start * fs.dim;
+  for (int64_t i = 0; i < count * fs.dim; ++i)
+    if (!std::isfinite(p[i]))
+      throw_error(echo(fs.name), ": sample ", start + i / fs.dim, " gives non-finite features (",
+                  p[i], "); check that input for NaN or Inf values");
+}
+
+}  // namespace
 
 FeatureSet extract_features(Model& model, const Dataset& data, const std::string& name,
                             int64_t batch, int loader_threads, int64_t limit, bool progress,
@@ -29,6 +45,7 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
   if (depth < 2) {
     while (loader.next(&b)) {
       model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
+      check_finite_rows(fs, b.start, b.count);
       for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
       fs.skipped.insert(fs.skipped.end(), b.skipped.begin(), b.skipped.end());
       fs.count = b.start + b.count;
@@ -41,6 +58,7 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
       const auto [start, count] = in_flight.front();
       in_flight.pop_front();
       model.collect(fs.features.data() + start * fs.dim);
+      check_finite_rows(fs, start, count);
       fs.count = start + count;
     };
     try {

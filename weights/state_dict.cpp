@@ -1,8 +1,11 @@
 // StateDict lookups, format detection and the safetensors bridge (see state_dict.h).
 #include "weights/state_dict.h"
 
+#include <cmath>
+
 #include <cstring>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "formats/half.h"
@@ -77,13 +80,21 @@ static StateDict from_safetensors(const std::string& path, const std::vector<uin
   return sd;
 }
 
+void check_finite_weights(const StateDict& sd, const std::string& path) {
+  for (const auto& [name, t] : sd.tensors)
+    for (size_t i = 0; i < t.data.size(); ++i)
+      if (!std::isfinite(t.data[i]))
+        throw_error(echo(path), ": tensor '", echo(name), "' holds ", t.data[i], " at index ", i,
+                    "; the weights are damaged (re-export or re-download them)");
+}
+
 StateDict load_weights(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
   const uint8_t* b = bytes.data();
   size_t n = bytes.size();
   if (is_zip(b, n) || (n >= 3 && b[0] == 0x80 && b[2] == 0x8a)) return load_torch_checkpoint(std::move(bytes), path);
   if (is_safetensors(b, n)) return from_safetensors(path, bytes);
-  throw_error(path, ": unrecognised weight file; expected a torch checkpoint (torch.save, zip or legacy "
+  throw_error(echo(path), ": unrecognised weight file; expected a torch checkpoint (torch.save, zip or legacy "
               "format) or a .safetensors file");
 }
 
