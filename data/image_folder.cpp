@@ -31,6 +31,7 @@
 #include <map>
 #include <utility>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "data/dataset.h"
@@ -180,7 +181,7 @@ std::vector<std::pair<std::string, int64_t>> read_labels_file(const std::string&
                   "class indices of torchvision's weights; use a file of '<file name> <index>' "
                   "lines with the sorted-wnid index (e.g. 'ILSVRC2012_val_00000001.JPEG 65')");
     if (f.size() != 2 || !is_int(f[1]))
-      throw_error(path, ":", line_no, ": expected '<image file name> <class index>', got '", line,
+      throw_error(path, ":", line_no, ": expected '<image file name> <class index>', got '", echo(line),
                   "'");
     out.emplace_back(f[0], std::stoll(f[1]));
   }
@@ -210,7 +211,7 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Prep
       for (auto& [name, label] : read_labels_file(labels_file)) {
         auto [it, fresh] = truth.emplace(name, label);
         if (!fresh && it->second != label)
-          throw_error(labels_file, ": ", name, " is listed twice with different labels (",
+          throw_error(labels_file, ": ", echo(name), " is listed twice with different labels (",
                       it->second, " and ", label, ")");
       }
     for (const Entry& e : top)
@@ -220,8 +221,8 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Prep
         if (!labels_file.empty()) {
           auto it = truth.find(e.name);
           if (it == truth.end())
-            throw_error(labels_file, ": no label for ", dir, "/", e.name,
-                        "; every image of the folder needs a line '", e.name,
+            throw_error(labels_file, ": no label for ", dir, "/", echo(e.name),
+                        "; every image of the folder needs a line '", echo(e.name),
                         " <class index>' (or move the image out)");
           label = it->second;
         }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/file_set.h"
@@ -93,9 +94,9 @@ size_t npy_item_size(const std::string& d, const std::string& name) {
   if (d == "<f2") return 2;
   if (d == "|u1" || d == "|i1" || d == "|b1") return 1;
   if (!d.empty() && d[0] == '>')
-    throw_error(name, ": big-endian array ('", d, "') is not supported; convert it with "
+    throw_error(name, ": big-endian array ('", echo(d), "') is not supported; convert it with "
                 "a.astype(a.dtype.newbyteorder('<')) and re-save");
-  throw_error(name, ": unsupported .npy dtype '", d,
+  throw_error(name, ": unsupported .npy dtype '", echo(d),
               "'; expected one of <f4 <f8 <f2 <i4 <i8 |u1 |i1 |b1 (convert with astype and re-save)");
 }
 

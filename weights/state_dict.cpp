@@ -33,14 +33,14 @@ const Tensor& StateDict::at(const std::string& key) const {
         kv.first.compare(kv.first.size() - tail.size(), tail.size(), tail) == 0)
       hint += (shown++ ? ", '" : " (it has e.g. '") + kv.first + "'";
   if (shown) hint += ")";
-  throw_error(source, ": no tensor '", key, "' among its ", tensors.size(), " tensors", hint,
+  throw_error(source, ": no tensor '", echo(key), "' among its ", tensors.size(), " tensors", echo(hint, 300),
               "; check that the checkpoint is for this model");
 }
 
 const Tensor& StateDict::at(const std::string& key, const std::vector<int64_t>& shape) const {
   const Tensor& t = at(key);
   if (t.shape != shape)
-    throw_error(source, ": tensor '", key, "' has shape ", shape_to_string(t.shape), ", expected ",
+    throw_error(source, ": tensor '", echo(key), "' has shape ", shape_to_string(t.shape), ", expected ",
                 shape_to_string(shape), "; the checkpoint is for a different model or number of classes");
   return t;
 }
@@ -104,7 +104,7 @@ void save_safetensors(const StateDict& sd, const std::string& path) {
   for (const auto& kv : sd.tensors) {
     const Tensor& t = kv.second;
     if (Tensor::count(t.shape) != t.numel())
-      throw_error(path, ": tensor '", kv.first, "' has ", t.numel(), " values but shape ", shape_to_string(t.shape));
+      throw_error(path, ": tensor '", echo(kv.first), "' has ", t.numel(), " values but shape ", shape_to_string(t.shape));
     SafeTensor st;
     st.dtype = "F32";
     st.shape = t.shape;

@@ -1,7 +1,7 @@
 // The rule every hostile case must meet (issue 17), checked by one function: the real `dice`
 // binary runs as a child under a memory cap (RLIMIT_AS, 4 GB) and a timeout (60 s); it must exit
-// with a status in 1..127 (no signal, no timeout), print at most 3 lines on stderr, one of them
-// naming the file or option at fault, and leave its folder exactly as it was: the same names,
+// with a status in 1..127 (no signal, no timeout), print at most 3 lines on stderr (short ones,
+// without control characters), one of them naming the file or option at fault, and leave its folder exactly as it was: the same names,
 // sizes, mtimes and content hashes before and after (so pre-existing outputs are intact and no
 // temporary file is left behind).
 #pragma once
@@ -156,6 +156,12 @@ inline void expect_refused(const std::vector<std::string>& args, const std::stri
   EXPECT_GE(r.exit_code, 1) << r.err;
   EXPECT_LE(r.exit_code, 127) << r.err;
   EXPECT_LE(line_count(r.err), 3) << r.err;
+  EXPECT_LT(r.err.size(), 2000u) << "stderr runs to " << r.err.size() << " bytes";
+  for (unsigned char c : r.err)
+    if ((c < 0x20 && c != '\n') || c == 0x7f) {
+      ADD_FAILURE() << "stderr holds control character " << int(c);
+      break;
+    }
   EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr should name '" << needle << "': " << r.err;
   EXPECT_EQ(snapshot(dir), before) << "the folder changed; stderr: " << r.err;
   EXPECT_LT(r.seconds, 60.0);
