@@ -25,6 +25,7 @@ namespace dice {
 std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes = UINT64_MAX);
 bool file_exists(const std::string& path);
 bool is_directory(const std::string& path);
+bool is_regular_file(const std::string& path);  // following symlinks
 int64_t file_size(const std::string& path);  // -1 if missing
 
 // Remembers `path` (if it exists) as an input of this run, so that no output replaces it.

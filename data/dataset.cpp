@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 
@@ -100,6 +101,8 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess&
                 ": no such file or folder; pass an image folder, a CIFAR batch file, an SVHN "
                 ".mat file, tensor:FILE.npy, gaussian:N or uniform:N");
   if (is_directory(spec)) return open_image_folder(spec, pp, opts.labels);
+  if (!is_regular_file(spec))  // a FIFO would block the reads below
+    throw_error(echo(spec), ": not a regular file (a FIFO, device or socket); pass a data set file or folder");
   no_labels("a data set file");
   if (ends_with(lower(spec), ".bin")) return open_cifar_binary(spec, pp);
   if (ends_with(lower(spec), ".mat")) return open_svhn_mat(spec, pp);
