@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
@@ -44,7 +45,7 @@ const char* kEvalUsage =
 
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
-            {"model", "weights", "feat-stat", "p", "id", "ood", "method", "clip", "batch", "threads",
+            {"model", "weights", "feat-stat", "p", "id", "ood...", "method", "clip", "batch", "threads",
              "limit", "json", "device", "labels", "decoder", "precision", "backend", "report"},
             {"help", "quiet", "skip-bad"}, kEvalUsage);
   if (args.has("help")) {
@@ -65,11 +66,25 @@ int cmd_eval(int argc, char** argv) {
   const std::string json = args.get("json");
   const Device device = device_option(args.get("device", "cpu"));
   const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
-  if (!args.has("id")) throw_error("missing --id NAME=SPEC (the in-distribution test set)\n", kEvalUsage);
-  if (!args.has("ood")) throw_error("missing --ood NAME=SPEC (at least one OOD set)\n", kEvalUsage);
-  if (!json.empty()) check_output_folder(json);
+  if (!args.has("id")) args.usage_error("missing --id NAME=SPEC (the in-distribution test set)");
+  if (!args.has("ood")) args.usage_error("missing --ood NAME=SPEC (at least one OOD set)");
+  auto id_spec = split_named_spec(args.get("id"));
+  std::vector<std::pair<std::string, std::string>> ood_specs;
+  for (const std::string& s : args.all("ood")) {
+    ood_specs.push_back(split_named_spec(s));
+    const std::string& name = ood_specs.back().first;
+    if (name == id_spec.first) args.usage_error("the set name '", echo(name), "' is both --id and --ood; name them apart (--ood NAME=SPEC)");
+    for (size_t k = 0; k + 1 < ood_specs.size(); ++k)
+      if (ood_specs[k].first == name) args.usage_error("two --ood sets are named '", echo(name), "'; name them apart (--ood NAME=SPEC)");
+  }
+  {
+    std::vector<std::string> specs{args.get("id")};
+    for (const std::string& o : args.all("ood")) specs.push_back(o);
+    note_inputs({weights, args.get("feat-stat"), args.get("labels")}, specs);
+  }
+  if (!json.empty()) check_output(json);
   const std::string report_path = args.get("report");
-  if (!report_path.empty()) check_output_folder(report_path);
+  if (!report_path.empty()) check_output(report_path);
   const DataOptions data_opts =
       data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
   if (use_dice && !args.has("feat-stat"))
@@ -87,13 +102,12 @@ int cmd_eval(int argc, char** argv) {
     dm = dice_mask(model.fc_weight().ptr(), model.num_classes(), model.feature_dim(), mean.data(), p);
   }
   Preprocess pp = preprocess_for(model);
-  auto id_spec = split_named_spec(args.get("id"));
-  std::vector<std::pair<std::string, std::string>> ood_specs;
-  for (const std::string& s : args.all("ood")) ood_specs.push_back(split_named_spec(s));
   // Open every data set first so that a typo in the last --ood fails before any work is done.
-  auto id_data = open_dataset(id_spec.second, pp, data_opts.dataset);  // --labels: the ID set
+  DatasetOptions id_opts = data_opts.dataset, ood_opts;  // --labels: the ID set
+  id_opts.num_classes = ood_opts.num_classes = model.num_classes();
+  auto id_data = open_dataset(id_spec.second, pp, id_opts);
   std::vector<std::unique_ptr<Dataset>> ood_data;
-  for (auto& s : ood_specs) ood_data.push_back(open_dataset(s.second, pp));
+  for (auto& s : ood_specs) ood_data.push_back(open_dataset(s.second, pp, ood_opts));
 
   std::printf("model: %s, weights %s\n", model.name().c_str(), weights.c_str());
   std::printf("device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
@@ -166,7 +180,7 @@ int cmd_eval(int argc, char** argv) {
     if (reports.size() > 1) top.set("baseline", Json::parse(report_json(reports.front()), "report"));
     std::string text = top.dump(2) + "\n";
     write_file_atomic(json, text.data(), text.size());
-    std::printf("wrote %s\n", json.c_str());
+    if (json != "-") std::printf("wrote %s\n", json.c_str());
   }
   std::vector<std::pair<std::string, int64_t>> skipped{{id.name, int64_t(id.skipped.size())}};
   for (const FeatureSet& o : oods) skipped.emplace_back(o.name, int64_t(o.skipped.size()));

@@ -1,11 +1,14 @@
 // `dice`: the command-line front end. Dispatches to a subcommand and turns every dice::Error into
-// one line on stderr and exit code 1 (2 for usage errors), so scripts can rely on the exit status.
+// one line on stderr and exit code 1 (2 for a missing or unknown command), so scripts can rely on
+// the exit status.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
 
 #include "cli/commands.h"
+#include "core/echo.h"
 #include "core/error.h"
 #include "dice_version.h"
 
@@ -32,22 +35,28 @@ int main(int argc, char** argv) {
     std::printf("dice-cuda %s (commit %s)\n", DICE_VERSION, DICE_GIT_COMMIT);
     return 0;
   }
+  // A file-size limit (ulimit -f) makes write() fail with EFBIG, reported with the file's name,
+  // instead of killing the process and leaving a truncated temporary.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::string cmd = argv[1];
   try {
     if (cmd == "eval") return dice::cli::cmd_eval(argc, argv);
     if (cmd == "features") return dice::cli::cmd_features(argc, argv);
     if (cmd == "convert") return dice::cli::cmd_convert(argc, argv);
     if (cmd == "precompute") return dice::cli::cmd_precompute(argc, argv);
-    std::fprintf(stderr, "dice: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+    std::fprintf(stderr, "dice: unknown command '%s'; see `dice --help`\n", dice::echo(cmd).c_str());
     return 2;
   } catch (const dice::Error& e) {
-    std::fprintf(stderr, "dice %s: error: %s\n", cmd.c_str(), e.what());
+    // The pieces of outside text are escaped where the message is built; this is the backstop
+    // that keeps any message one printable line.
+    std::fprintf(stderr, "dice %s: error: %s\n", cmd.c_str(), dice::echo(e.what(), 600).c_str());
     return 1;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "dice %s: error: out of memory; try a smaller --batch\n", cmd.c_str());
+    std::fprintf(stderr, "dice %s: error: out of memory; lower --batch or --threads, or raise the memory limit\n",
+                 cmd.c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "dice %s: error: %s\n", cmd.c_str(), e.what());
+    std::fprintf(stderr, "dice %s: error: %s\n", cmd.c_str(), dice::echo(e.what(), 600).c_str());
     return 1;
   }
 }
