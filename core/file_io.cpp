@@ -15,6 +15,7 @@
 
 #include "core/echo.h"
 #include "core/error.h"
+#include "core/limits.h"
 
 namespace dice {
 namespace {
@@ -72,6 +73,12 @@ int named_descriptor(std::string path) {
 }  // namespace
 
 std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
+  const bool env_cap = max_bytes == 0;
+  if (env_cap) max_bytes = max_input_bytes();
+  auto too_large = [&](uint64_t bytes) {
+    if (env_cap) throw_input_limit(path, "reading the file", bytes);
+    throw_error(echo(path), ": ", bytes, " bytes is over the limit of ", max_bytes, " bytes for this input");
+  };
   const bool std_in = path == "-";
   int fd = std_in ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw_error(echo(path), ": cannot open (", std::strerror(errno), "); check the path");
@@ -91,7 +98,7 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
   std::vector<uint8_t> out;
   if (!std_in && static_cast<uint64_t>(st.st_size) > max_bytes) {
     ::close(fd);
-    throw_error(echo(path), ": ", st.st_size, " bytes is over the limit of ", max_bytes, " bytes for this input");
+    too_large(static_cast<uint64_t>(st.st_size));
   }
   if (!std_in) out.reserve(static_cast<size_t>(st.st_size));
   uint8_t buf[1 << 16];
@@ -106,7 +113,7 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
     if (n == 0) break;
     if (out.size() + static_cast<size_t>(n) > max_bytes) {
       if (!std_in) ::close(fd);
-      throw_error(echo(path), ": more than the limit of ", max_bytes, " bytes for this input");
+      too_large(out.size() + static_cast<size_t>(n));
     }
     out.insert(out.end(), buf, buf + n);
   }

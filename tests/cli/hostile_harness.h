@@ -165,6 +165,7 @@ inline void expect_refused(const std::vector<std::string>& args, const std::stri
   EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr should name '" << needle << "': " << r.err;
   EXPECT_EQ(snapshot(dir), before) << "the folder changed; stderr: " << r.err;
   EXPECT_LT(r.seconds, 60.0);
+  if (std::getenv("DICE_HOSTILE_VERBOSE")) std::printf("  stderr: %s", r.err.c_str());
 }
 
 // A small scratch folder with a copy of the fixture network as w.pth.
