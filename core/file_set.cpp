@@ -1,6 +1,7 @@
 // A set of files published together through a manifest (see file_set.h for the protocol).
 #include "core/file_set.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -76,6 +77,22 @@ void roll_forward(const std::string& folder, const std::vector<Entry>& entries) 
   }
 }
 
+// A run killed before its commit point leaves its temporaries ("<member>.tmp.XXXXXXXX"). Under
+// the folder lock no other run is writing a member, and roll_forward has used what the manifest
+// named, so whatever remains is stale.
+void remove_stale(const std::string& folder, const std::vector<std::string>& members) {
+  DIR* d = ::opendir(folder.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    for (const std::string& m : members)
+      if (name.size() == m.size() + 13 && name.compare(0, m.size() + 5, m + ".tmp.") == 0) stale.push_back(name);
+  }
+  ::closedir(d);
+  for (const std::string& name : stale) ::unlink(in_folder(folder, name).c_str());
+}
+
 // flock on the folder: released when the process ends, however it ends.
 class FolderLock {
  public:
@@ -113,6 +130,9 @@ void write_file_set(const std::string& prefix,
   check_output(manifest);
   FolderLock lock(folder);
   roll_forward(folder, read_manifest(manifest));
+  std::vector<std::string> names{base_of(manifest)};
+  for (const auto& m : members) names.push_back(base_of(m.first));
+  remove_stale(folder, names);
   std::vector<std::unique_ptr<AtomicFile>> files;
   std::string text = "dice-set 1\n";
   for (const auto& [path, bytes] : members) {

@@ -149,6 +149,10 @@ TEST(HostileOutput, KilledRunsLeaveAWholeSet) {
     seen.insert(rows[0]);
   }
   EXPECT_GT(seen.size(), 1u) << "no killed run got as far as publishing; the test checked nothing";
+  // A complete run then leaves no temporary of the killed ones behind.
+  ASSERT_EQ(run({"features", "--weights", "w.pth", "--data", "gaussian:2", "--out", "p"}, dir).exit_code, 0);
+  for (const auto& [name, what] : dice::hostile::snapshot(dir))
+    EXPECT_EQ(name.find(".tmp."), std::string::npos) << name << " left behind";
 }
 
 }  // namespace
