@@ -8,7 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/file_io.h"
+#include "core/file_set.h"
 #include "core/parallel.h"
 #include "formats/npy.h"
 #include "ood/evaluate.h"
@@ -40,7 +40,8 @@ int cmd_features(int argc, char** argv) {
   const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
   note_inputs({weights, args.get("labels")}, {spec});
-  for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"}) check_output(prefix + suffix);
+  for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"})
+    check_set_output(prefix + suffix);
   const DataOptions data_opts =
       data_options(args);
 

@@ -118,6 +118,12 @@ class FolderLock {
 
 std::string set_manifest_path(const std::string& prefix) { return prefix + ".dice-set"; }
 
+void check_set_output(const std::string& path) {
+  check_output(path);
+  if (file_exists(path) && !is_regular_file(path))
+    throw_error(echo(path), ": a set member must be a regular file (not a device or FIFO); choose another --out");
+}
+
 void write_file_set(const std::string& prefix,
                     const std::vector<std::pair<std::string, std::vector<uint8_t>>>& members) {
   const std::string manifest = set_manifest_path(prefix), folder = folder_of(manifest);
@@ -125,9 +131,9 @@ void write_file_set(const std::string& prefix,
     throw_error(echo(prefix), ": an output prefix cannot hold a line break");
   for (const auto& m : members) {
     DICE_ASSERT(m.first.compare(0, prefix.size(), prefix) == 0);
-    check_output(m.first);
+    check_set_output(m.first);
   }
-  check_output(manifest);
+  check_set_output(manifest);
   FolderLock lock(folder);
   roll_forward(folder, read_manifest(manifest));
   std::vector<std::string> names{base_of(manifest)};
@@ -140,8 +146,7 @@ void write_file_set(const std::string& prefix,
     AtomicFile& f = *files.back();
     f.write(bytes.data(), bytes.size());
     f.sync();
-    if (f.temp_path().empty())
-      throw_error(echo(path), ": a set member must be a regular file (not a device or FIFO)");
+    DICE_ASSERT(!f.temp_path().empty());  // check_set_output refused devices and FIFOs
     char line[64];
     std::snprintf(line, sizeof line, "%llu %016llx ", static_cast<unsigned long long>(bytes.size()),
                   static_cast<unsigned long long>(fnv1a(bytes)));
