@@ -46,6 +46,10 @@ std::string random_suffix() {
   return s;
 }
 
+[[noreturn]] void refuse_not_regular(const std::string& path) {
+  throw_error(echo(path), ": not a regular file (a FIFO, device or socket); pass a file, or - for standard input");
+}
+
 // The descriptor of this process that `path` names (-, /dev/stdout, /dev/fd/N, /proc/self/fd/N,
 // reached through any chain of symlinks), or -1. Such a path must never be replaced: renaming
 // over /dev/stdout would turn the system's symlink into a regular file.
@@ -80,6 +84,11 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
     throw_error(echo(path), ": ", bytes, " bytes is over the limit of ", max_bytes, " bytes for this input");
   };
   const bool std_in = path == "-";
+  struct stat pre;
+  // A device or FIFO is refused before it is opened at all (opening one can block or rewind a
+  // tape); the fstat below catches a file swapped in between.
+  if (!std_in && ::stat(path.c_str(), &pre) == 0 && !S_ISREG(pre.st_mode) && !S_ISDIR(pre.st_mode))
+    refuse_not_regular(path);
   int fd = std_in ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw_error(echo(path), ": cannot open (", std::strerror(errno), "); check the path");
   struct stat st;
@@ -91,7 +100,7 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
     }
     if (!S_ISREG(st.st_mode)) {
       ::close(fd);
-      throw_error(echo(path), ": not a regular file (a FIFO, device or socket); pass a file, or - for standard input");
+      refuse_not_regular(path);
     }
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   }
