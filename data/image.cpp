@@ -357,6 +357,11 @@ void check_image_pixels(const std::string& name, int64_t w, int64_t h) {
   throw_error(echo(name), ": image of ", w, "x", h, " is too large (", mp, "); shrink it or raise the limit");
 }
 
+void throw_decode_out_of_memory(const std::string& name, int64_t w, int64_t h) {
+  throw_error(echo(name), ": out of memory decoding this ", w, "x", h,
+              " image; lower --threads or DICE_DECODE_MB, or raise the memory limit");
+}
+
 bool image_dimensions(const uint8_t* data, size_t size, int* w, int* h) {
   int comp = 0;
   return size <= static_cast<size_t>(INT32_MAX) &&
@@ -438,6 +443,8 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
     if (stb_allocation_refused())
       throw_error(name, ": decoding this ", w, "x", h, " image needs more memory than its size "
                   "can justify (compressed data that inflates far beyond the pixels); re-encode it");
+    if (std::strcmp(stbi_failure_reason(), "outofmem") == 0)  // the process's memory, not the file
+      throw_decode_out_of_memory(name, w, h);
     fail(name, stbi_failure_reason());
   };
 

@@ -136,8 +136,7 @@ class ImageFolderDataset final : public Dataset {
         throw_error(path, ": ", e.what(), "; remove or shrink this image, or pass --skip-bad");
       }
     } catch (const std::bad_alloc&) {
-      throw_error(echo(path), ": out of memory decoding this ", w, "x", h,
-                  " image; lower --threads or DICE_DECODE_MB, or raise the memory limit");
+      throw_decode_out_of_memory(path, w, h);
     }
   }
   std::string describe() const override {

@@ -108,6 +108,61 @@ TEST(HostileMemory, DecodeBudgetIsShared) {
   expect_refused(eval_with("w.pth", "set"), dir, "DICE_DECODE_MB", with_env("DICE_DECODE_MB=lots"));
 }
 
+// A valid progressive JPEG of w x h gray pixels in ~200 bytes: one AC scan whose only Huffman code
+// is an end-of-band run of 32767 blocks, so every coefficient is zero. Decoding it still takes
+// ~9 bytes per pixel (stb keeps every coefficient, then the pixels, then our RGB copy).
+std::string progressive_jpeg(int w, int h) {
+  auto segment = [](int marker, const std::string& payload) {
+    const size_t n = payload.size() + 2;
+    return "\xFF"s + static_cast<char>(marker) + static_cast<char>(n >> 8) + static_cast<char>(n & 255) + payload;
+  };
+  const std::string one_code = "\x01"s + std::string(15, '\0');  // BITS: one code of length 1
+  std::string j = "\xFF\xD8"s;
+  j += segment(0xDB, "\0"s + std::string(64, '\x01'));  // quantisation table 0, all ones
+  j += segment(0xC2, "\x08"s + static_cast<char>(h >> 8) + static_cast<char>(h & 255) + static_cast<char>(w >> 8) +
+                         static_cast<char>(w & 255) + "\x01\x01\x11\x00"s);  // SOF2, 1 component
+  j += segment(0xC4, "\x00"s + one_code + "\x00"s);    // DC table 0
+  j += segment(0xC4, "\x10"s + one_code + "\xE0"s);    // AC table 0: EOBRUN, r = 14
+  j += segment(0xDA, "\x01\x01\x00\x01\x3F\x00"s);  // one component, spectral band 1..63
+  std::string bits;
+  for (int64_t left = int64_t((w + 7) / 8) * ((h + 7) / 8); left > 0; left -= 32767)
+    bits += "0" + std::string(14, '1');  // code '0', then 14 extra bits: a run of 2^14 + 16383
+  bits.append((8 - bits.size() % 8) % 8, '1');
+  for (size_t i = 0; i < bits.size(); i += 8) {
+    const char byte = static_cast<char>(std::stoi(bits.substr(i, 8), nullptr, 2));
+    j += byte;
+    if (byte == '\xFF') j += '\0';  // byte stuffing
+  }
+  return j + "\xFF\xD9"s;
+}
+
+// The case: tiny progressive JPEGs whose decodes take hundreds of MB each, four loader
+// threads. With the decode budget they take turns and fit in 1 GB; without it, four at once
+// would not (and stb's "outofmem" used to be reported as a corrupt file).
+TEST(HostileMemory, ProgressiveJpegBombsTakeTurns) {
+  const std::string dir = folder_with_weights();
+  ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
+  for (const char* n : {"a.jpg", "b.jpg", "c.jpg", "d.jpg"}) write_bytes(dir + "/set/" + n, progressive_jpeg(6000, 6000));
+  Limits lim = with_env("DICE_DECODE_MB=700");  // one 6000x6000 decode is estimated at 582 MB
+  lim.address_space = uint64_t(1) << 30;
+  auto args = eval_with("w.pth", "set");
+  args.insert(args.end(), {"--threads", "4"});
+  const auto r = dice::hostile::run(args, dir, lim);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(HostileMemory, ImageOverTheMemoryIsOutOfMemoryNotCorrupt) {
+  if (dice::hostile::kAsan) GTEST_SKIP() << "ASan bounds single allocations, not the address space";
+  const std::string dir = folder_with_weights();
+  ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
+  write_bytes(dir + "/set/a.jpg", progressive_jpeg(13000, 13000));  // ~1.5 GB to decode
+  Limits lim;
+  lim.address_space = uint64_t(1) << 30;
+  auto args = eval_with("w.pth", "set");
+  args.insert(args.end(), {"--threads", "1"});
+  expect_refused(args, dir, "a.jpg: out of memory decoding this 13000x13000 image", lim);
+}
+
 TEST(HostileMemory, LargeLegitimateImagesStillDecode) {
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
