@@ -17,6 +17,7 @@ const char* kUsage =
     "  features  write penultimate features, logits and labels of a data set as .npy\n"
     "  convert   convert a PyTorch checkpoint (.pth/.pth.tar) to .safetensors\n"
     "  precompute  mean penultimate feature of a training set (DICE's statistics), shardable\n"
+    "  score     post-hoc OOD methods (DICE, ReAct, ASH, KNN, ViM, ...) over cached features\n"
     "run 'dice <command> --help' for its options\n";
 
 }  // namespace
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     if (cmd == "features") return dice::cli::cmd_features(argc, argv);
     if (cmd == "convert") return dice::cli::cmd_convert(argc, argv);
     if (cmd == "precompute") return dice::cli::cmd_precompute(argc, argv);
+    if (cmd == "score") return dice::cli::cmd_score(argc, argv);
     std::fprintf(stderr, "dice: unknown command '%s'\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const dice::Error& e) {
