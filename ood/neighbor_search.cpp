@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "kernels/gemm_cpu.h"
 
 namespace dice {
 namespace {
@@ -31,6 +32,37 @@ void offer(std::vector<Entry>& heap, int64_t k, float s, int32_t idx) {
   }
 }
 
+// acc[q][j] = sum_d rows[q][d] * panel[d][j] for kQueryBlock query rows and one panel.
+// Inlined into one generic and one AVX2 copy (picked at run time, as kernels/gemm_cpu.h does),
+// so the j loop is vectorised 4 or 8 wide; its order of summation is the same in both.
+__attribute__((always_inline)) inline void block_dots(const float* const* rows, const float* panel,
+                                                      int64_t dim, float* __restrict acc) {
+  float* __restrict a0 = acc;
+  float* __restrict a1 = a0 + kBankTile;
+  float* __restrict a2 = a1 + kBankTile;
+  float* __restrict a3 = a2 + kBankTile;
+  for (int64_t j = 0; j < kQueryBlock * kBankTile; ++j) acc[j] = 0.0f;
+  for (int64_t d = 0; d < dim; ++d) {
+    const float* __restrict p = panel + d * kBankTile;
+    const float v0 = rows[0][d], v1 = rows[1][d], v2 = rows[2][d], v3 = rows[3][d];
+    for (int64_t j = 0; j < kBankTile; ++j) {
+      a0[j] += v0 * p[j];
+      a1[j] += v1 * p[j];
+      a2[j] += v2 * p[j];
+      a3[j] += v3 * p[j];
+    }
+  }
+}
+
+void block_dots_generic(const float* const* rows, const float* panel, int64_t dim, float* acc) {
+  block_dots(rows, panel, dim, acc);
+}
+
+__attribute__((target("avx2"))) void block_dots_avx2(const float* const* rows, const float* panel,
+                                                    int64_t dim, float* acc) {
+  block_dots(rows, panel, dim, acc);
+}
+
 }  // namespace
 
 // One chunk of queries per thread; for each bank tile: transpose, then kQueryBlock queries at a
@@ -39,6 +71,7 @@ std::vector<int32_t> top_k_neighbors(const float* queries, int64_t nq, const flo
                                      int64_t nb, int64_t dim, const float* bias, int64_t k) {
   DICE_ASSERT(k >= 1 && k <= nb && dim >= 1);
   std::vector<int32_t> out(static_cast<size_t>(nq * k));
+  const auto dots = cpu_isa_supported(CpuIsa::kAvx2) ? block_dots_avx2 : block_dots_generic;
   parallel_for(nq, [&](int64_t begin, int64_t end) {
     std::vector<float> panel(static_cast<size_t>(dim * kBankTile));
     std::vector<float> acc(static_cast<size_t>(kQueryBlock * kBankTile));
@@ -50,25 +83,10 @@ std::vector<int32_t> top_k_neighbors(const float* queries, int64_t nq, const flo
         for (int64_t d = 0; d < dim; ++d) panel[d * kBankTile + j] = bank[(b0 + j) * dim + d];
       for (int64_t q0 = begin; q0 < end; q0 += kQueryBlock) {
         const int64_t nqb = std::min<int64_t>(kQueryBlock, end - q0);
-        float* a0 = acc.data();
-        float* a1 = a0 + kBankTile;
-        float* a2 = a1 + kBankTile;
-        float* a3 = a2 + kBankTile;
-        std::fill(acc.begin(), acc.end(), 0.0f);
         const float* r0 = queries + q0 * dim;
-        const float* r1 = nqb > 1 ? r0 + dim : r0;
-        const float* r2 = nqb > 2 ? r0 + 2 * dim : r0;
-        const float* r3 = nqb > 3 ? r0 + 3 * dim : r0;
-        for (int64_t d = 0; d < dim; ++d) {
-          const float* p = panel.data() + d * kBankTile;
-          const float v0 = r0[d], v1 = r1[d], v2 = r2[d], v3 = r3[d];
-          for (int64_t j = 0; j < kBankTile; ++j) {
-            a0[j] += v0 * p[j];
-            a1[j] += v1 * p[j];
-            a2[j] += v2 * p[j];
-            a3[j] += v3 * p[j];
-          }
-        }
+        const float* rows[kQueryBlock];
+        for (int64_t q = 0; q < kQueryBlock; ++q) rows[q] = q < nqb ? r0 + q * dim : r0;
+        dots(rows, panel.data(), dim, acc.data());
         for (int64_t q = 0; q < nqb; ++q) {
           std::vector<Entry>& heap = heaps[static_cast<size_t>(q0 + q - begin)];
           const float* a = acc.data() + q * kBankTile;
