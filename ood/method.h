@@ -25,8 +25,8 @@ struct FcLayer {
   std::vector<float> weight, bias;
 };
 
-// One data set as `dice features` writes it (PREFIX.features.npy, .labels.npy), plus the plain fc
-// logits, computed from the features with the fc layer in use (see fc_logits).
+// One data set as `dice features` writes it (PREFIX.features.npy, .labels.npy, .logits.npy): the
+// logits are the plain fc layer's (fc_logits of the features, bit for bit).
 struct CachedFeatures {
   std::string name;
   int64_t count = 0, dim = 0;

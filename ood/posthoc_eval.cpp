@@ -60,9 +60,10 @@ CachedFeatures load_cached_features(const std::string& prefix, const std::string
       throw_error(gpath, ": logits of shape ", shape_text(g.shape), ", expected (", x.count, ", ",
                   fc.classes, ") for these features and --weights; the files must come from "
                   "one `dice features` run with the same network");
+    x.logits = npy_to_float(g, gpath);
+  } else {
+    x.logits = fc_logits(fc, x.features.data(), x.count);
   }
-  // The logits are recomputed with the fc layer in use, so every method sees the same ones.
-  x.logits = fc_logits(fc, x.features.data(), x.count);
   return x;
 }
 

@@ -11,8 +11,9 @@
 
 namespace dice {
 
-// Reads PREFIX.features.npy (N x D), PREFIX.labels.npy (N) and, when present, checks
-// PREFIX.logits.npy (N x C); computes the logits from the features with `fc`. Every mismatch
+// Reads PREFIX.features.npy (N x D), PREFIX.labels.npy (N) and PREFIX.logits.npy (N x C); without
+// a logits file the logits are computed from the features with `fc` (the same computation as
+// `dice features`, which at ImageNet scale costs minutes: the file is preferred). Every mismatch
 // (dimension, count, classes) is a dice::Error naming the file and the fix.
 CachedFeatures load_cached_features(const std::string& prefix, const std::string& name,
                                     const FcLayer& fc);
