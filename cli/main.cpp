@@ -15,9 +15,9 @@ const char* kUsage =
     "commands:\n"
     "  eval      OOD evaluation: Energy/MSP baseline and DICE tables (FPR95, AUROC, AUIN)\n"
     "  features  write penultimate features, logits and labels of a data set as .npy\n"
+    "  score     post-hoc OOD methods (DICE, ReAct, ASH, KNN, ViM, ...) over cached features\n"
     "  convert   convert a PyTorch checkpoint (.pth/.pth.tar) to .safetensors\n"
     "  precompute  mean penultimate feature of a training set (DICE's statistics), shardable\n"
-    "  score     post-hoc OOD methods (DICE, ReAct, ASH, KNN, ViM, ...) over cached features\n"
     "run 'dice <command> --help' for its options\n";
 
 }  // namespace
@@ -32,9 +32,9 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "eval") return dice::cli::cmd_eval(argc, argv);
     if (cmd == "features") return dice::cli::cmd_features(argc, argv);
+    if (cmd == "score") return dice::cli::cmd_score(argc, argv);
     if (cmd == "convert") return dice::cli::cmd_convert(argc, argv);
     if (cmd == "precompute") return dice::cli::cmd_precompute(argc, argv);
-    if (cmd == "score") return dice::cli::cmd_score(argc, argv);
     std::fprintf(stderr, "dice: unknown command '%s'\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const dice::Error& e) {
