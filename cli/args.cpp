@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <sstream>
 
+#include "core/echo.h"
 #include "core/error.h"
 
 namespace dice::cli {
@@ -12,6 +14,11 @@ namespace dice::cli {
 Args::Args(int argc, char** argv, int first, const std::vector<std::string>& value_options,
            const std::vector<std::string>& flag_options, std::string usage)
     : usage_(std::move(usage)) {
+  // "usage: dice eval --model ..." -> "dice eval"
+  std::istringstream words(usage_);
+  std::string w1, w2, w3;
+  words >> w1 >> w2 >> w3;
+  command_ = w2 + " " + w3;
   auto is = [](const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
   };
@@ -27,16 +34,19 @@ Args::Args(int argc, char** argv, int first, const std::vector<std::string>& val
         inline_value = true;
       }
       if (is(flag_options, name)) {
-        if (inline_value) throw_error("option --", name, " takes no value\n", usage_);
+        if (inline_value) usage_error("option --", echo(name), " takes no value");
         values_[name].push_back("1");
-      } else if (is(value_options, name)) {
+      } else if (is(value_options, name) || is(value_options, name + "...")) {
         if (!inline_value) {
-          if (i + 1 >= argc) throw_error("option --", name, " needs a value\n", usage_);
+          if (i + 1 >= argc) usage_error("option --", echo(name), " needs a value");
           value = argv[++i];
         }
+        if (values_.count(name) && !is(value_options, name + "..."))
+          usage_error("option --", echo(name), " given twice ('", echo(values_[name].back(), 40), "' and '",
+                      echo(value, 40), "'); give it once");
         values_[name].push_back(value);
       } else {
-        throw_error("unknown option --", name, "\n", usage_);
+        usage_error("unknown option --", echo(name));
       }
     } else {
       positional_.push_back(a);
@@ -50,7 +60,7 @@ std::string Args::get(const std::string& name, const std::string& fallback) cons
 }
 
 std::string Args::require(const std::string& name) const {
-  if (!has(name)) throw_error("missing required option --", name, "\n", usage_);
+  if (!has(name)) usage_error("missing required option --", name);
   return get(name);
 }
 
@@ -67,7 +77,7 @@ long long Args::get_int(const std::string& name, long long fallback, long long m
   errno = 0;
   long long v = std::strtoll(s.c_str(), &end, 10);
   if (s.empty() || *end || errno || v < min || v > max)
-    throw_error("option --", name, " must be an integer in [", min, ", ", max, "], got '", s, "'");
+    usage_error("option --", name, " must be an integer in [", min, ", ", max, "], got '", echo(s), "'");
   return v;
 }
 
@@ -77,7 +87,7 @@ double Args::get_double(const std::string& name, double fallback, double min, do
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end || !(v >= min && v <= max))
-    throw_error("option --", name, " must be a number in [", min, ", ", max, "], got '", s, "'");
+    usage_error("option --", name, " must be a number in [", min, ", ", max, "], got '", echo(s), "'");
   return v;
 }
 

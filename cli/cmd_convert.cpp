@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "nn/densenet.h"
 #include "weights/torch_checkpoint.h"
 
@@ -22,11 +23,12 @@ int cmd_convert(int argc, char** argv) {
     std::puts(usage);
     return 0;
   }
-  if (args.positional().size() != 2) throw_error("expected IN and OUT\n", usage);
+  if (args.positional().size() != 2) args.usage_error("expected IN and OUT");
   const std::string in = args.positional()[0], out = args.positional()[1];
   if (out.size() < 12 || out.compare(out.size() - 12, 12, ".safetensors") != 0)
     throw_error(out, ": the output name must end in .safetensors");
-  check_output_folder(out);
+  note_inputs({in}, {});
+  check_output(out);
   LoadedModel lm = load_model(args.get("model", "auto"), in);
   StateDict& sd = lm.weights;
   sd.metadata["format"] = "dice-cuda weights 1";

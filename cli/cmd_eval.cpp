@@ -12,14 +12,18 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
+#include "core/sha256.h"
+#include "dice_version.h"
 #include "formats/json.h"
 #include "ood/dice_mask.h"
 #include "ood/evaluate.h"
 #include "ood/metrics.h"
 #include "ood/report.h"
+#include "ood/report_html.h"
 
 namespace dice::cli {
 namespace {
@@ -29,7 +33,7 @@ const char* kEvalUsage =
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp] [--clip T] [--batch N] [--threads N] [--limit N]\n"
     "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
-    "                 [--json OUT.json]\n"
+    "                 [--json OUT.json] [--report OUT.html]\n"
     "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"
     "      an SVHN .mat file, tensor:FILE.npy, gaussian:N or uniform:N. Without --p the plain\n"
@@ -41,8 +45,8 @@ const char* kEvalUsage =
 
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
-            {"model", "weights", "feat-stat", "p", "id", "ood", "method", "clip", "batch", "threads",
-             "limit", "json", "device", "labels", "decoder", "precision", "backend"},
+            {"model", "weights", "feat-stat", "p", "id", "ood...", "method", "clip", "batch", "threads",
+             "limit", "json", "device", "labels", "decoder", "precision", "backend", "report"},
             {"help", "quiet", "skip-bad"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
@@ -62,9 +66,25 @@ int cmd_eval(int argc, char** argv) {
   const std::string json = args.get("json");
   const Device device = device_option(args.get("device", "cpu"));
   const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
-  if (!args.has("id")) throw_error("missing --id NAME=SPEC (the in-distribution test set)\n", kEvalUsage);
-  if (!args.has("ood")) throw_error("missing --ood NAME=SPEC (at least one OOD set)\n", kEvalUsage);
-  if (!json.empty()) check_output_folder(json);
+  if (!args.has("id")) args.usage_error("missing --id NAME=SPEC (the in-distribution test set)");
+  if (!args.has("ood")) args.usage_error("missing --ood NAME=SPEC (at least one OOD set)");
+  auto id_spec = split_named_spec(args.get("id"));
+  std::vector<std::pair<std::string, std::string>> ood_specs;
+  for (const std::string& s : args.all("ood")) {
+    ood_specs.push_back(split_named_spec(s));
+    const std::string& name = ood_specs.back().first;
+    if (name == id_spec.first) args.usage_error("the set name '", echo(name), "' is both --id and --ood; name them apart (--ood NAME=SPEC)");
+    for (size_t k = 0; k + 1 < ood_specs.size(); ++k)
+      if (ood_specs[k].first == name) args.usage_error("two --ood sets are named '", echo(name), "'; name them apart (--ood NAME=SPEC)");
+  }
+  {
+    std::vector<std::string> specs{args.get("id")};
+    for (const std::string& o : args.all("ood")) specs.push_back(o);
+    note_inputs({weights, args.get("feat-stat"), args.get("labels")}, specs);
+  }
+  if (!json.empty()) check_output(json);
+  const std::string report_path = args.get("report");
+  if (!report_path.empty()) check_output(report_path);
   const DataOptions data_opts =
       data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
   if (use_dice && !args.has("feat-stat"))
@@ -82,13 +102,12 @@ int cmd_eval(int argc, char** argv) {
     dm = dice_mask(model.fc_weight().ptr(), model.num_classes(), model.feature_dim(), mean.data(), p);
   }
   Preprocess pp = preprocess_for(model);
-  auto id_spec = split_named_spec(args.get("id"));
-  std::vector<std::pair<std::string, std::string>> ood_specs;
-  for (const std::string& s : args.all("ood")) ood_specs.push_back(split_named_spec(s));
   // Open every data set first so that a typo in the last --ood fails before any work is done.
-  auto id_data = open_dataset(id_spec.second, pp, data_opts.dataset);  // --labels: the ID set
+  DatasetOptions id_opts = data_opts.dataset, ood_opts;  // --labels: the ID set
+  id_opts.num_classes = ood_opts.num_classes = model.num_classes();
+  auto id_data = open_dataset(id_spec.second, pp, id_opts);
   std::vector<std::unique_ptr<Dataset>> ood_data;
-  for (auto& s : ood_specs) ood_data.push_back(open_dataset(s.second, pp));
+  for (auto& s : ood_specs) ood_data.push_back(open_dataset(s.second, pp, ood_opts));
 
   std::printf("model: %s, weights %s\n", model.name().c_str(), weights.c_str());
   std::printf("device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
@@ -126,6 +145,7 @@ int cmd_eval(int argc, char** argv) {
   }
   const auto t_scores = std::chrono::steady_clock::now();
   std::vector<EvalReport> reports;
+  std::vector<ReportScores> report_scores;  // what the HTML report draws
   for (const HeadConfig& h : heads) {
     EvalReport r;
     r.method = h.label;
@@ -133,9 +153,12 @@ int cmd_eval(int argc, char** argv) {
     r.id_count = id.count;
     HeadResult idr = apply_head(model, id, h);
     r.id_accuracy = accuracy(idr, id);
+    ReportScores rs;
+    rs.id = idr.scores;
     std::vector<OodMetrics> all;
     for (const FeatureSet& o : oods) {
       HeadResult orr = apply_head(model, o, h);
+      if (!report_path.empty()) rs.ood.push_back(orr.scores);
       OodSetResult s;
       s.name = o.name;
       s.count = o.count;
@@ -147,6 +170,7 @@ int cmd_eval(int argc, char** argv) {
     std::printf("\n");
     print_report(stdout, r);
     reports.push_back(r);
+    if (!report_path.empty()) report_scores.push_back(std::move(rs));
   }
   const auto t_done = std::chrono::steady_clock::now();
   if (!json.empty()) {
@@ -156,17 +180,34 @@ int cmd_eval(int argc, char** argv) {
     if (reports.size() > 1) top.set("baseline", Json::parse(report_json(reports.front()), "report"));
     std::string text = top.dump(2) + "\n";
     write_file_atomic(json, text.data(), text.size());
-    std::printf("wrote %s\n", json.c_str());
+    if (json != "-") std::printf("wrote %s\n", json.c_str());
   }
   std::vector<std::pair<std::string, int64_t>> skipped{{id.name, int64_t(id.skipped.size())}};
   for (const FeatureSet& o : oods) skipped.emplace_back(o.name, int64_t(o.skipped.size()));
   print_skipped(skipped);
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("wall time: %.1f s\n", secs);
   // Where the time went (the thread's waits per stage; see FeatureSet): gpu-check reads this line.
   double decode = id.decode_s, upload = id.upload_s, forward = id.forward_s;
   for (const FeatureSet& o : oods) decode += o.decode_s, upload += o.upload_s, forward += o.forward_s;
   const double scores = std::chrono::duration<double>(t_done - t_scores).count();
+  if (!report_path.empty()) {
+    ReportMeta meta;
+    meta.command_line = shell_quoted(argc, argv);
+    meta.model = model.name();
+    meta.weights = weights;
+    meta.weights_sha256 = sha256_file(weights);
+    meta.device = describe_device(device, num_threads(), options);
+    meta.precision = precision_name(options.precision);
+    meta.datasets.emplace_back(id.name, id.count);
+    for (const FeatureSet& o : oods) meta.datasets.emplace_back(o.name, o.count);
+    meta.stages = {{"decode", decode}, {"upload", upload}, {"forward", forward}, {"scores", scores}};
+    meta.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    meta.version = DICE_VERSION;
+    meta.git_commit = DICE_GIT_COMMIT;
+    write_report_html(report_path, meta, reports, report_scores);
+    std::printf("wrote %s\n", report_path.c_str());
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("wall time: %.1f s\n", secs);
   std::printf("stages: decode %.2f s, upload %.2f s, forward %.2f s, scores %.2f s\n", decode, upload,
               forward, scores);
   return 0;

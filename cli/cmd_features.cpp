@@ -1,12 +1,14 @@
 // `dice features`: penultimate features, logits (plain fc) and labels of a data set, as .npy
 // files in data-set order, so any other tool (numpy, sklearn, the reference code) can compare.
-// The three files are written only after the whole pass succeeded, each atomically.
+// The three files are written only after the whole pass succeeded, as one set (core/file_set.h):
+// with a manifest PREFIX.dice-set, so readers see the whole old set or the whole new one.
 #include <cstdio>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/file_io.h"
 #include "core/parallel.h"
 #include "formats/npy.h"
 #include "ood/evaluate.h"
@@ -36,18 +38,21 @@ int cmd_features(int argc, char** argv) {
   const Device device = device_option(args.get("device", "cpu"));
   const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
-  check_output_folder(prefix + ".features.npy");
+  note_inputs({weights, args.get("labels")}, {spec});
+  for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"}) check_output(prefix + suffix);
   const DataOptions data_opts =
       data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
-  auto data = open_dataset(spec, preprocess_for(*lm.model), data_opts.dataset);
+  DatasetOptions dataset_opts = data_opts.dataset;
+  dataset_opts.num_classes = lm.model->num_classes();
+  auto data = open_dataset(spec, preprocess_for(*lm.model), dataset_opts);
   FeatureSet fs = extract_features(*lm.model, *data, split_named_spec(spec).first, batch,
                                    num_threads(), limit, !args.has("quiet") && ::isatty(2),
                                    data_opts.skip_bad);
   HeadResult plain = apply_head(*lm.model, fs, HeadConfig{});
   const int64_t n = fs.count;
-  write_npy_set({{prefix + ".features.npy", npy_f32({n, fs.dim}, fs.features.data())},
+  write_npy_set(prefix, {{prefix + ".features.npy", npy_f32({n, fs.dim}, fs.features.data())},
                  {prefix + ".logits.npy", npy_f32({n, lm.model->num_classes()}, plain.logits.data())},
                  {prefix + ".labels.npy", npy_i64({n}, fs.labels.data())}});
   std::printf("wrote %s.{features,logits,labels}.npy (%lld samples, %lld features)\n", prefix.c_str(),

@@ -9,7 +9,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/echo.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/parallel.h"
 #include "ood/precompute.h"
 
@@ -28,20 +30,26 @@ int run(int argc, char** argv, const MpiWorld& world) {
       "processed and --out is a part file; --merge combines all n parts into the statistics,\n"
       "identical to the unsharded result. Under `mpirun -n K` (MPI builds) rank r computes\n"
       "shard r/K and rank 0 writes the merged statistics; give each rank --threads.";
-  Args args(argc, argv, 2, {"model", "weights", "data", "out", "shard", "batch", "threads", "merge", "labels", "decoder"},
+  Args args(argc, argv, 2, {"model", "weights", "data", "out", "shard", "batch", "threads", "merge...", "labels", "decoder"},
             {"help", "quiet", "skip-bad"}, usage);
   if (args.has("help")) {
     std::puts(usage);
     return 0;
   }
   const std::string out = args.require("out");
-  check_output_folder(out);
+  {
+    std::vector<std::string> files{args.get("weights"), args.get("labels")};
+    for (const std::string& p : args.all("merge")) files.push_back(p);
+    for (const std::string& p : args.positional()) files.push_back(p);
+    note_inputs(files, {args.get("data")});
+  }
+  check_output(out);
 
   if (world.size > 1 && (args.has("merge") || args.has("shard")))
-    throw_error("under mpirun the ranks are the shards: drop --shard and --merge\n", usage);
+    args.usage_error("under mpirun the ranks are the shards: drop --shard and --merge");
   if (args.has("merge")) {
     if (args.has("weights") || args.has("data") || args.has("shard"))
-      throw_error("--merge takes only part files and --out\n", usage);
+      args.usage_error("--merge takes only part files and --out");
     std::vector<std::string> names = args.all("merge");
     for (const std::string& p : args.positional()) names.push_back(p);
     std::vector<PrecomputePart> parts;
@@ -53,7 +61,7 @@ int run(int argc, char** argv, const MpiWorld& world) {
     return 0;
   }
   if (!args.positional().empty())
-    throw_error("unexpected argument '", args.positional()[0], "'\n", usage);
+    args.usage_error("unexpected argument '", echo(args.positional()[0]), "'");
   const std::string weights = args.require("weights"), spec = args.require("data");
   const int64_t batch = args.get_int("batch", 64, 1, 1 << 16);
   const DataOptions data_opts =
@@ -63,7 +71,9 @@ int run(int argc, char** argv, const MpiWorld& world) {
   const bool progress = !args.has("quiet") && ::isatty(2) && world.rank == 0;
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights);
-  auto data = open_dataset(spec, preprocess_for(*lm.model), data_opts.dataset);
+  DatasetOptions dataset_opts = data_opts.dataset;
+  dataset_opts.num_classes = lm.model->num_classes();
+  auto data = open_dataset(spec, preprocess_for(*lm.model), dataset_opts);
   const std::string name = split_named_spec(spec).first;
   if (args.has("shard")) {
     const ShardSpec shard = parse_shard(args.get("shard"));

@@ -3,9 +3,14 @@
 
 #include <unistd.h>
 
+#include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
+#include "cli/args.h"
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "data/image.h"
@@ -21,6 +26,7 @@ LoadedModel load_model(const std::string& arch, const std::string& weights_path,
   check_device_available(device);
   LoadedModel lm;
   lm.weights = load_weights(weights_path);
+  check_finite_weights(lm.weights, weights_path);
   lm.model = make_model(arch, lm.weights, device, options);
   return lm;
 }
@@ -63,14 +69,28 @@ std::vector<double> load_feature_mean(const std::string& path, int64_t dim) {
     throw_error(path, ": feature statistics must have shape (", dim, ",) for this model, got ",
                 a.shape.size() == 1 ? "(" + std::to_string(a.shape[0]) + ",)" : "another shape",
                 "; use the file made for this network (e.g. cache/CIFAR-10_densenet_feat_stat.npy)");
-  return npy_to_double(a, path);
+  std::vector<double> mean = npy_to_double(a, path);
+  for (size_t i = 0; i < mean.size(); ++i)
+    if (!std::isfinite(mean[i]))
+      throw_error(echo(path), ": feature statistics hold ", mean[i], " at index ", i,
+                  "; recompute them with dice precompute");
+  return mean;
 }
 
-void check_output_folder(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  if (!is_directory(dir)) throw_error(path, ": folder ", dir, " does not exist; create it first");
-  if (::access(dir.c_str(), W_OK) != 0) throw_error(path, ": folder ", dir, " is not writable");
+void note_inputs(const std::vector<std::string>& files, const std::vector<std::string>& specs) {
+  for (const std::string& f : files)
+    if (!f.empty()) note_input(f);
+  for (const std::string& named : specs) {
+    std::string spec = split_named_spec(named).second;
+    if (spec.rfind("tensor:", 0) == 0) {
+      spec = spec.substr(7);
+      note_input(spec);
+      if (spec.size() > 4 && spec.compare(spec.size() - 4, 4, ".npy") == 0)
+        note_input(spec.substr(0, spec.size() - 4) + ".labels.npy");
+    } else if (!spec.empty()) {
+      note_input(spec);
+    }
+  }
 }
 
 DataOptions data_options(const std::string& labels, bool skip_bad, const std::string& decoder) {
@@ -98,6 +118,25 @@ void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set) 
   if (total)
     std::printf("skipped %lld unreadable file%s (%s); they are left out of every score\n",
                 static_cast<long long>(total), total == 1 ? "" : "s", parts.c_str());
+}
+
+std::string shell_quoted(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    bool plain = !a.empty();
+    for (char c : a)
+      plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_./:=,+@%-", c));
+    if (i) out += ' ';
+    if (plain) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+  }
+  return out;
 }
 
 }  // namespace dice::cli

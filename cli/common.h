@@ -33,10 +33,15 @@ Device device_option(const std::string& value);
 // With non-default options the precision and backend follow: "cuda, NVIDIA H100 ..., fp16, ours".
 std::string describe_device(Device device, int threads, const ModelOptions& options = {});
 Preprocess preprocess_for(const Model& model);
+// The command line as one string a shell reads back the same: an argument with characters other
+// than letters, digits and _./:=,+@%- is single-quoted (reports record how they were made).
+std::string shell_quoted(int argc, char** argv);
 // Reads a (D,) .npy of the training-set feature mean; checks D against the model.
 std::vector<double> load_feature_mean(const std::string& path, int64_t dim);
-// Throws unless the folder that will hold `path` exists and is writable.
-void check_output_folder(const std::string& path);
+// Notes the run's input files and the files its data specs read (tensor:X.npy and X.labels.npy,
+// a CIFAR or .mat file) as inputs (core/file_io.h), so that check_output refuses an output that
+// would replace one. Empty strings are ignored.
+void note_inputs(const std::vector<std::string>& files, const std::vector<std::string>& specs);
 
 // The data options of eval/features/precompute: --labels FILE (ground truth of a flat image
 // folder such as ILSVRC-2012 val), --skip-bad, and --decoder stb|turbo (empty: the environment

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 
@@ -46,7 +47,8 @@ bool parse_synthetic(const std::string& spec, std::string* kind, int64_t* n, uin
     return v;
   };
   *kind = k;
-  *n = static_cast<int64_t>(parse_u(num, uint64_t(1) << 40, "image count"));
+  // The bound keeps the features of the set in memory (N x D floats; 1M x 2048 is 8 GB).
+  *n = static_cast<int64_t>(parse_u(num, uint64_t(1) << 20, "image count"));
   if (*n <= 0) throw_error(spec, ": the image count must be positive, e.g. ", k, ":1000");
   *seed = has_seed ? parse_u(seed_str, ~uint64_t(0) >> 1, "seed") : kSyntheticSeed;
   return true;
@@ -83,7 +85,7 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess&
   };
   if (spec.rfind("tensor:", 0) == 0) {
     no_labels("a tensor: spec");
-    return open_tensor_npy(spec.substr(7), pp);
+    return open_tensor_npy(spec.substr(7), pp, opts.num_classes);
   }
   std::string kind;
   int64_t n = 0;
@@ -99,6 +101,8 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess&
                 ": no such file or folder; pass an image folder, a CIFAR batch file, an SVHN "
                 ".mat file, tensor:FILE.npy, gaussian:N or uniform:N");
   if (is_directory(spec)) return open_image_folder(spec, pp, opts.labels);
+  if (!is_regular_file(spec))  // a FIFO would block the reads below
+    throw_error(echo(spec), ": not a regular file (a FIFO, device or socket); pass a data set file or folder");
   no_labels("a data set file");
   if (ends_with(lower(spec), ".bin")) return open_cifar_binary(spec, pp);
   if (ends_with(lower(spec), ".mat")) return open_svhn_mat(spec, pp);

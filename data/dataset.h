@@ -48,6 +48,9 @@ struct DatasetOptions {
   // A ground-truth file for a flat folder of images (no class sub-folders): one line per image,
   // "<file name> <class index>", e.g. "ILSVRC2012_val_00000001.JPEG 65" (see read_labels_file).
   std::string labels;
+  // When positive, the labels of a tensor: set must lie in [0, num_classes) (or be -1,
+  // unlabeled); the error names the labels file and the first bad index.
+  int64_t num_classes = 0;
 };
 
 // Opens the data set a spec names (see above); throws dice::Error naming the path and the fix.
@@ -60,7 +63,8 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir, const Preproc
                                            const std::string& labels_file = "");
 std::unique_ptr<Dataset> open_svhn_mat(const std::string& path, const Preprocess& pp);
 // path is the .npy file (without the "tensor:" prefix).
-std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preprocess& pp);
+std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preprocess& pp,
+                                         int64_t num_classes = 0);
 // "<name> <label>" lines -> map from file name to label; throws naming the file and the line.
 std::vector<std::pair<std::string, int64_t>> read_labels_file(const std::string& path);
 std::unique_ptr<Dataset> open_cifar_binary(const std::string& path, const Preprocess& pp);

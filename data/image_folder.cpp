@@ -13,7 +13,10 @@
 // (label -1), which is how OOD sets are often shipped.
 // TIFF and WebP are listed (keeping indices aligned with torchvision) but not decodable here: the
 // folder is refused at open time, naming the first such file, rather than failing mid-run.
-// Symlink cycles, which would make os.walk loop, are cut (a link back to an ancestor folder).
+// Each real folder is walked once (os.walk would walk a folder linked from two places twice, and
+// loop on a link back to an ancestor); see walk(). Entries that are not regular files (a FIFO
+// named a.jpg, a device) are never opened for reading: decoding one is an error naming it, which
+// --skip-bad turns into a warning.
 // ILSVRC-2012: train/<wnid>/ and val/<wnid>/ are ordinary ImageFolders (sorted wnids = the
 // ImageNet-1k class index torchvision's weights use). The flat val/ folder of
 // ILSVRC2012_val_*.JPEG gets its labels from a ground-truth file (`--labels`): lines
@@ -29,8 +32,10 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <set>
 #include <utility>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "data/dataset.h"
@@ -74,29 +79,27 @@ bool is_unsupported_format(const std::string& name) {
 }
 
 // Every folder under (and including) dir, as sorted(os.walk(dir, followlinks=True)) orders
-// them, each with its sorted non-folder entries. A folder linked from two places is walked twice,
-// as os.walk does; only a link back to an ancestor (a cycle) is not followed.
+// them, each with its sorted non-folder entries. Unlike os.walk, each real folder (device +
+// inode) is walked once per walk, under the first path that reaches it (sorted depth-first): a
+// chain of 26 folders each linking twice to the next has 2^26 paths, and would never finish.
 using Walk = std::vector<std::pair<std::string, std::vector<std::string>>>;
+using FolderIds = std::set<std::pair<dev_t, ino_t>>;
 
-void walk(const std::string& dir, std::vector<std::pair<dev_t, ino_t>>* ancestors, Walk* out) {
+void walk(const std::string& dir, int depth, FolderIds* seen, Walk* out) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) return;
-  const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
-  if (std::find(ancestors->begin(), ancestors->end(), id) != ancestors->end()) return;
-  if (ancestors->size() > 64)
-    throw_error(dir, ": folders nested more than 64 deep; check for link loops");
+  if (!seen->insert({st.st_dev, st.st_ino}).second) return;
+  if (depth > 64) throw_error(echo(dir), ": folders nested more than 64 deep; check for link loops");
   std::vector<std::string> files, subdirs;
   for (const Entry& e : list_dir(dir)) (e.is_dir ? subdirs : files).push_back(e.name);
   out->emplace_back(dir, std::move(files));
-  ancestors->push_back(id);
-  for (const std::string& d : subdirs) walk(dir + "/" + d, ancestors, out);
-  ancestors->pop_back();
+  for (const std::string& d : subdirs) walk(dir + "/" + d, depth + 1, seen, out);
 }
 
 Walk walk_sorted(const std::string& root) {
   Walk dirs;
-  std::vector<std::pair<dev_t, ino_t>> ancestors;
-  walk(root, &ancestors, &dirs);
+  FolderIds seen;
+  walk(root, 0, &seen, &dirs);
   std::stable_sort(dirs.begin(), dirs.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   return dirs;
@@ -180,7 +183,7 @@ std::vector<std::pair<std::string, int64_t>> read_labels_file(const std::string&
                   "class indices of torchvision's weights; use a file of '<file name> <index>' "
                   "lines with the sorted-wnid index (e.g. 'ILSVRC2012_val_00000001.JPEG 65')");
     if (f.size() != 2 || !is_int(f[1]))
-      throw_error(path, ":", line_no, ": expected '<image file name> <class index>', got '", line,
+      throw_error(path, ":", line_no, ": expected '<image file name> <class index>', got '", echo(line),
                   "'");
     out.emplace_back(f[0], std::stoll(f[1]));
   }
@@ -210,7 +213,7 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Prep
       for (auto& [name, label] : read_labels_file(labels_file)) {
         auto [it, fresh] = truth.emplace(name, label);
         if (!fresh && it->second != label)
-          throw_error(labels_file, ": ", name, " is listed twice with different labels (",
+          throw_error(labels_file, ": ", echo(name), " is listed twice with different labels (",
                       it->second, " and ", label, ")");
       }
     for (const Entry& e : top)
@@ -220,8 +223,8 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Prep
         if (!labels_file.empty()) {
           auto it = truth.find(e.name);
           if (it == truth.end())
-            throw_error(labels_file, ": no label for ", dir, "/", e.name,
-                        "; every image of the folder needs a line '", e.name,
+            throw_error(labels_file, ": no label for ", dir, "/", echo(e.name),
+                        "; every image of the folder needs a line '", echo(e.name),
                         " <class index>' (or move the image out)");
           label = it->second;
         }

@@ -5,13 +5,16 @@
 //   (the crop: 32 for the CIFAR DenseNet, 224 for ResNet-50). No resize, crop or normalization.
 // - Labels, optional: FILE.labels.npy beside it (FILE = the path without ".npy"), integer (N,)
 //   (int64 as `dice features` writes it; int32 accepted); without it every label is -1. These
-//   are the names `dice features --out X` gives its outputs (X.labels.npy).
+//   are the names `dice features --out X` gives its outputs (X.labels.npy); when X.dice-set is
+//   there the labels must belong to that set (core/file_set.h).
 // The whole array is held in memory (600 kB per 224x224 image): the spec is meant for
 // comparisons on hundreds or thousands of images, not for a 50,000-image validation set.
 #include <cstring>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/file_set.h"
 #include "data/dataset.h"
 #include "formats/npy.h"
 
@@ -49,7 +52,8 @@ std::string shape_text(const std::vector<int64_t>& s) {
 
 }  // namespace
 
-std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preprocess& pp) {
+std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preprocess& pp,
+                                         int64_t num_classes) {
   if (path.empty()) throw_error("tensor: needs a file, e.g. tensor:inputs.npy");
   if (!file_exists(path) || is_directory(path))
     throw_error(path, ": no such .npy file (from the spec tensor:", path,
@@ -73,7 +77,8 @@ std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preproce
     base.resize(base.size() - 4);
   const std::string lpath = base + ".labels.npy";
   if (lpath != path && file_exists(lpath)) {
-    NpyArray l = read_npy(lpath);
+    const std::vector<uint8_t> lb = read_set_member(base, lpath);  // refuses a mixed features set
+    NpyArray l = parse_npy(lb.data(), lb.size(), lpath);
     if (l.descr != "<i8" && l.descr != "<i4")
       throw_error(lpath, ": labels must be integers (int64), got dtype '", l.descr,
                   "'; save them with numpy.save(path, y.astype(numpy.int64))");
@@ -90,7 +95,10 @@ std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preproce
         v = v32;
       }
       if (v < -1)
-        throw_error(lpath, ": label ", v, " at index ", i, " is negative (use -1 for unlabeled)");
+        throw_error(echo(lpath), ": label ", v, " at index ", i, " is negative (use -1 for unlabeled)");
+      if (num_classes > 0 && v >= num_classes)
+        throw_error(echo(lpath), ": label ", v, " at index ", i, " is outside [0, ", num_classes,
+                    ") for this model's classes; fix the labels or use the matching model");
       labels[static_cast<size_t>(i)] = v;
     }
   }

@@ -32,6 +32,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "formats/byte_reader.h"
@@ -349,19 +350,19 @@ const MatArray& mat_find(const std::vector<MatArray>& arrays, const std::string&
   for (const MatArray& a : arrays) {
     if (a.name == var) {
       if (!a.decoded)
-        throw_error(path, ": variable '", var, "' is a ", a.class_name, " array, not a real numeric one");
+        throw_error(path, ": variable '", echo(var), "' is a ", echo(a.class_name), " array, not a real numeric one");
       return a;
     }
     present += (present.empty() ? "" : ", ") + a.name;
   }
-  throw_error(path, ": no variable '", var, "' in this MAT-file (it holds: ",
-              present.empty() ? "nothing" : present, ")");
+  throw_error(path, ": no variable '", echo(var), "' in this MAT-file (it holds: ",
+              present.empty() ? "nothing" : echo(present), ")");
 }
 
 std::vector<double> mat_to_double(const MatArray& a, const std::string& path) {
   const uint32_t cls = class_number(a.class_name);
   if (!a.decoded || cls == 0)
-    throw_error(path, ": variable '", a.name, "' is a ", a.class_name, " array, not a real numeric one");
+    throw_error(path, ": variable '", echo(a.name), "' is a ", echo(a.class_name), " array, not a real numeric one");
   const size_t es = kClasses[cls].size, n = a.data.size() / es;
   DICE_ASSERT(a.data.size() % es == 0);
   std::vector<double> out(n);

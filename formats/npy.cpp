@@ -11,8 +11,10 @@
 #include <cstring>
 #include <memory>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/file_set.h"
 #include "formats/byte_reader.h"
 #include "formats/half.h"
 
@@ -92,9 +94,9 @@ size_t npy_item_size(const std::string& d, const std::string& name) {
   if (d == "<f2") return 2;
   if (d == "|u1" || d == "|i1" || d == "|b1") return 1;
   if (!d.empty() && d[0] == '>')
-    throw_error(name, ": big-endian array ('", d, "') is not supported; convert it with "
+    throw_error(name, ": big-endian array ('", echo(d), "') is not supported; convert it with "
                 "a.astype(a.dtype.newbyteorder('<')) and re-save");
-  throw_error(name, ": unsupported .npy dtype '", d,
+  throw_error(name, ": unsupported .npy dtype '", echo(d),
               "'; expected one of <f4 <f8 <f2 <i4 <i8 |u1 |i1 |b1 (convert with astype and re-save)");
 }
 
@@ -247,14 +249,10 @@ void write_npy_i64(const std::string& path, const std::vector<int64_t>& shape, c
   write_npy(path, npy_i64(shape, data));
 }
 
-void write_npy_set(const std::vector<std::pair<std::string, NpyArray>>& files) {
-  std::vector<std::unique_ptr<AtomicFile>> out;
-  for (const auto& [path, a] : files) {
-    std::vector<uint8_t> b = serialize_npy(a, path);
-    out.push_back(std::make_unique<AtomicFile>(path));
-    out.back()->write(b.data(), b.size());
-  }
-  for (auto& f : out) f->commit();
+void write_npy_set(const std::string& prefix, const std::vector<std::pair<std::string, NpyArray>>& files) {
+  std::vector<std::pair<std::string, std::vector<uint8_t>>> members;
+  for (const auto& [path, a] : files) members.emplace_back(path, serialize_npy(a, path));
+  write_file_set(prefix, members);
 }
 
 std::vector<double> npy_to_double(const NpyArray& a, const std::string& path) {

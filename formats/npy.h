@@ -31,9 +31,9 @@ void write_npy(const std::string& path, const NpyArray& a);
 void write_npy_f32(const std::string& path, const std::vector<int64_t>& shape, const float* data);
 void write_npy_f64(const std::string& path, const std::vector<int64_t>& shape, const double* data);
 void write_npy_i64(const std::string& path, const std::vector<int64_t>& shape, const int64_t* data);
-// Several files as one: every file is written in full to its temporary name before any is
-// renamed, so a failed write (a full disk, a signal) leaves none of the set under its final name.
-void write_npy_set(const std::vector<std::pair<std::string, NpyArray>>& files);
+// Several files as one set under `prefix` (core/file_set.h): readers see all of the old set or
+// all of the new one, whatever fails or is killed.
+void write_npy_set(const std::string& prefix, const std::vector<std::pair<std::string, NpyArray>>& files);
 
 // Typed arrays from host data (copied).
 NpyArray npy_f32(const std::vector<int64_t>& shape, const float* data);

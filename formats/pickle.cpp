@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "formats/byte_reader.h"
 
@@ -338,7 +339,7 @@ class Unpickler {
   void check_global(const std::string& module, const std::string& gname) {
     std::string full = module + "." + gname;
     if (!allowed_.count(full))
-      throw_error(name_, ": pickle refers to global '", full,
+      throw_error(name_, ": pickle refers to global '", echo(full),
                   "', which is not allowed; only tensor data can be loaded (this file may be malicious)");
   }
   PyRef make_global(const std::string& module, const std::string& gname) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "formats/byte_reader.h"
@@ -143,16 +144,16 @@ std::vector<uint8_t> serialize_safetensors(const SafeTensorsFile& f, const std::
     const SafeTensor& t = kv.second;
     if (kv.first == "__metadata__") throw_error(name, ": a tensor may not be called '__metadata__'");
     size_t item = safetensors_dtype_size(t.dtype);
-    if (!item) throw_error(name, ": tensor '", kv.first, "' has unsupported dtype '", t.dtype, "'");
+    if (!item) throw_error(name, ": tensor '", echo(kv.first), "' has unsupported dtype '", echo(t.dtype), "'");
     uint64_t numel = 1;
     Json shape = Json::array();
     for (int64_t d : t.shape) {
-      if (d < 0) throw_error(name, ": tensor '", kv.first, "' has a negative dimension");
+      if (d < 0) throw_error(name, ": tensor '", echo(kv.first), "' has a negative dimension");
       numel *= static_cast<uint64_t>(d);
       shape.push_back(Json(d));
     }
     if (numel * item != t.data.size())
-      throw_error(name, ": tensor '", kv.first, "' has ", t.data.size(), " bytes but its shape needs ", numel * item);
+      throw_error(name, ": tensor '", echo(kv.first), "' has ", t.data.size(), " bytes but its shape needs ", numel * item);
     Json e = Json::object();
     e.set("dtype", Json(t.dtype));
     e.set("shape", std::move(shape));

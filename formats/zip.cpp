@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "formats/byte_reader.h"
@@ -114,7 +115,7 @@ ZipArchive ZipArchive::from_bytes(std::vector<uint8_t> bytes, std::string name) 
     e.name = r.str(name_len);
     ByteReader x(r.take(extra_len), extra_len, nm, "zip extra field");
     r.skip(comment_len);
-    if (flags & 1) throw_error(nm, ": entry '", e.name, "' is encrypted; encrypted archives are not supported");
+    if (flags & 1) throw_error(nm, ": entry '", echo(e.name), "' is encrypted; encrypted archives are not supported");
     while (x.remaining() >= 4) {
       uint16_t id = x.u16();
       size_t len = x.u16();
@@ -125,7 +126,7 @@ ZipArchive ZipArchive::from_bytes(std::vector<uint8_t> bytes, std::string name) 
       if (e.local_header_offset == 0xffffffffu) e.local_header_offset = f.u64();
     }
     if (e.method != 0 && e.method != 8)
-      throw_error(nm, ": entry '", e.name, "' uses compression method ", e.method,
+      throw_error(nm, ": entry '", echo(e.name), "' uses compression method ", e.method,
                   "; only stored and deflated entries are supported (re-save with zip -Z deflate)");
     if (e.method == 0 && e.compressed_size != e.uncompressed_size) corrupt("stored entry with differing sizes");
     if (e.local_header_offset >= b.size() || e.compressed_size > b.size())
@@ -165,14 +166,14 @@ bool ZipArchive::has(const std::string& n) const { return index_.count(n) != 0; 
 const ZipArchive::Entry& ZipArchive::entry(const std::string& n) const {
   auto it = index_.find(n);
   if (it == index_.end())
-    throw_error(name_, ": zip archive has no member '", n, "'; the file is incomplete or not the expected kind");
+    throw_error(name_, ": zip archive has no member '", echo(n), "'; the file is incomplete or not the expected kind");
   return entries_[it->second];
 }
 
 std::vector<uint8_t> ZipArchive::read(const std::string& n) const {
   const Entry& e = entry(n);
   auto corrupt = [&](const std::string& what) {
-    throw_error(name_, ": corrupt zip member '", n, "' (", what, "); the file is damaged, re-download or re-save it");
+    throw_error(name_, ": corrupt zip member '", echo(n), "' (", what, "); the file is damaged, re-download or re-save it");
   };
   ByteReader r(bytes_.data(), bytes_.size(), name_, "zip archive");
   r.seek(static_cast<size_t>(e.local_header_offset));

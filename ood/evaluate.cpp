@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <deque>
 #include <utility>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "data/loader.h"
 #include "kernels/head.h"
@@ -22,6 +24,16 @@ auto timed(double* acc, F&& f) {
     ~Add() { *acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
   } add{acc};
   return f();
+}
+
+// Non-finite features (from NaN/Inf in a tensor: input, say) would only show as NaN scores after
+// the whole pass; fail at the first batch that has them, naming the set and the sample.
+void check_finite_rows(const FeatureSet& fs, int64_t start, int64_t count) {
+  const float* p = fs.features.data() + start * fs.dim;
+  for (int64_t i = 0; i < count * fs.dim; ++i)
+    if (!std::isfinite(p[i]))
+      throw_error(echo(fs.name), ": sample ", start + i / fs.dim, " gives non-finite features (",
+                  p[i], "); check that input for NaN or Inf values");
 }
 
 }  // namespace
@@ -46,6 +58,7 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
       timed(&fs.forward_s, [&] {
         model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
       });
+      check_finite_rows(fs, b.start, b.count);
       for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
       fs.skipped.insert(fs.skipped.end(), b.skipped.begin(), b.skipped.end());
       fs.count = b.start + b.count;
@@ -55,9 +68,10 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
     // while the loader hands over batch n+1 and its upload starts. Batches come back in order.
     std::deque<std::pair<int64_t, int64_t>> in_flight;  // (start, count), oldest first
     auto collect_oldest = [&] {
-      const auto [start, count] = in_flight.front();
+      const int64_t start = in_flight.front().first, count = in_flight.front().second;
       in_flight.pop_front();
       timed(&fs.forward_s, [&] { model.collect(fs.features.data() + start * fs.dim); });
+      check_finite_rows(fs, start, count);
       fs.count = start + count;
     };
     try {

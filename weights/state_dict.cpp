@@ -1,8 +1,11 @@
 // StateDict lookups, format detection and the safetensors bridge (see state_dict.h).
 #include "weights/state_dict.h"
 
+#include <cmath>
+
 #include <cstring>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "formats/half.h"
@@ -30,14 +33,14 @@ const Tensor& StateDict::at(const std::string& key) const {
         kv.first.compare(kv.first.size() - tail.size(), tail.size(), tail) == 0)
       hint += (shown++ ? ", '" : " (it has e.g. '") + kv.first + "'";
   if (shown) hint += ")";
-  throw_error(source, ": no tensor '", key, "' among its ", tensors.size(), " tensors", hint,
+  throw_error(source, ": no tensor '", echo(key), "' among its ", tensors.size(), " tensors", echo(hint, 300),
               "; check that the checkpoint is for this model");
 }
 
 const Tensor& StateDict::at(const std::string& key, const std::vector<int64_t>& shape) const {
   const Tensor& t = at(key);
   if (t.shape != shape)
-    throw_error(source, ": tensor '", key, "' has shape ", shape_to_string(t.shape), ", expected ",
+    throw_error(source, ": tensor '", echo(key), "' has shape ", shape_to_string(t.shape), ", expected ",
                 shape_to_string(shape), "; the checkpoint is for a different model or number of classes");
   return t;
 }
@@ -77,13 +80,21 @@ static StateDict from_safetensors(const std::string& path, const std::vector<uin
   return sd;
 }
 
+void check_finite_weights(const StateDict& sd, const std::string& path) {
+  for (const auto& [name, t] : sd.tensors)
+    for (size_t i = 0; i < t.data.size(); ++i)
+      if (!std::isfinite(t.data[i]))
+        throw_error(echo(path), ": tensor '", echo(name), "' holds ", t.data[i], " at index ", i,
+                    "; the weights are damaged (re-export or re-download them)");
+}
+
 StateDict load_weights(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
   const uint8_t* b = bytes.data();
   size_t n = bytes.size();
   if (is_zip(b, n) || (n >= 3 && b[0] == 0x80 && b[2] == 0x8a)) return load_torch_checkpoint(std::move(bytes), path);
   if (is_safetensors(b, n)) return from_safetensors(path, bytes);
-  throw_error(path, ": unrecognised weight file; expected a torch checkpoint (torch.save, zip or legacy "
+  throw_error(echo(path), ": unrecognised weight file; expected a torch checkpoint (torch.save, zip or legacy "
               "format) or a .safetensors file");
 }
 
@@ -93,7 +104,7 @@ void save_safetensors(const StateDict& sd, const std::string& path) {
   for (const auto& kv : sd.tensors) {
     const Tensor& t = kv.second;
     if (Tensor::count(t.shape) != t.numel())
-      throw_error(path, ": tensor '", kv.first, "' has ", t.numel(), " values but shape ", shape_to_string(t.shape));
+      throw_error(path, ": tensor '", echo(kv.first), "' has ", t.numel(), " values but shape ", shape_to_string(t.shape));
     SafeTensor st;
     st.dtype = "F32";
     st.shape = t.shape;

@@ -29,6 +29,10 @@ std::string shape_to_string(const std::vector<int64_t>& shape);  // "(24, 3, 3, 
 // Reads any supported weight file, detected by its first bytes: a torch zip checkpoint, a torch
 // legacy checkpoint, or safetensors. Anything else is an error naming the file and the formats.
 StateDict load_weights(const std::string& path);
+// Throws naming the file, the tensor and the index at the first NaN or Inf: a network built from
+// such weights would only show NaN scores after a whole pass. (The readers themselves keep
+// non-finite values: a file may hold them on purpose.)
+void check_finite_weights(const StateDict& sd, const std::string& path);
 
 // Writes the tensors as F32 and the metadata as "__metadata__" (atomic). load_weights reads it
 // back with identical tensors and metadata.

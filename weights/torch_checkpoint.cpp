@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "formats/byte_reader.h"
@@ -205,7 +206,7 @@ inline float element(const uint8_t* base, const char* dt, size_t i) {
 Tensor gather(const std::string& path, const TensorSpec& s, const std::vector<uint8_t>& bytes,
               int64_t* budget) {
   auto bad = [&](const std::string& what) {
-    throw_error(path, ": tensor '", s.name, "' ", what, "; the checkpoint is corrupt or truncated");
+    throw_error(path, ": tensor '", echo(s.name), "' ", what, "; the checkpoint is corrupt or truncated");
   };
   const size_t item = s.storage.dtype.size;
   int64_t avail = static_cast<int64_t>(bytes.size() / item);
@@ -318,10 +319,10 @@ StateDict build(const std::string& path, const std::vector<TensorSpec>& specs,
   for (const auto& s : specs) {
     auto it = storages.find(s.storage.key);
     if (it == storages.end())
-      throw_error(path, ": storage '", s.storage.key, "' of tensor '", s.name,
+      throw_error(path, ": storage '", echo(s.storage.key), "' of tensor '", s.name,
                   "' is missing; the checkpoint is truncated or corrupt, re-download or re-save it");
     if (!sd.tensors.emplace(s.name, gather(path, s, it->second, &budget)).second)
-      throw_error(path, ": tensor '", s.name, "' appears twice after removing the 'module.' prefix");
+      throw_error(path, ": tensor '", echo(s.name), "' appears twice after removing the 'module.' prefix");
   }
   return sd;
 }
@@ -355,7 +356,7 @@ StateDict load_zip(const std::string& path, std::vector<uint8_t> bytes) {
     if (storages.count(s.storage.key)) continue;
     std::string member = prefix + "data/" + s.storage.key;
     if (!z.has(member))
-      throw_error(path, ": storage '", s.storage.key, "' of tensor '", s.name,
+      throw_error(path, ": storage '", echo(s.storage.key), "' of tensor '", s.name,
                   "' is missing from the archive; the checkpoint is incomplete, re-download or re-save it");
     storages[s.storage.key] = z.read(member);
   }
@@ -400,14 +401,14 @@ StateDict load_legacy(const std::string& path, const std::vector<uint8_t>& bytes
     if (k->kind != Kind::String) throw_error(path, ": corrupt legacy checkpoint (storage key is not a string)");
     auto dt = w.declared_.find(k->str);
     if (dt == w.declared_.end())
-      throw_error(path, ": corrupt legacy checkpoint (storage '", k->str, "' is listed but never referenced)");
+      throw_error(path, ": corrupt legacy checkpoint (storage '", echo(k->str), "' is listed but never referenced)");
     uint64_t count = r.u64();
     if (count > r.remaining() / dt->second.size)
-      throw_error(path, ": truncated legacy checkpoint (storage '", k->str, "' needs ", count, " elements, ",
+      throw_error(path, ": truncated legacy checkpoint (storage '", echo(k->str), "' needs ", count, " elements, ",
                   r.remaining() / dt->second.size, " present); re-download or re-save it");
     const uint8_t* d = r.take(static_cast<size_t>(count) * dt->second.size);
     if (!w.used_.count(k->str)) continue;  // e.g. optimizer state: skipped
-    if (storages.count(k->str)) throw_error(path, ": corrupt legacy checkpoint (storage '", k->str, "' twice)");
+    if (storages.count(k->str)) throw_error(path, ": corrupt legacy checkpoint (storage '", echo(k->str), "' twice)");
     storages[k->str].assign(d, d + count * dt->second.size);
   }
   return build(path, specs, storages, std::move(meta));

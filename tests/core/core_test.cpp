@@ -1,7 +1,9 @@
-// core/: parallel_for covers every index exactly once; AtomicFile leaves nothing on failure.
+// core/: parallel_for covers every index exactly once; AtomicFile leaves nothing on failure;
+// echo() makes outside text safe to print.
 #include <atomic>
 #include <vector>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
@@ -43,4 +45,16 @@ TEST(ReadFile, MissingFileNamesThePath) {
   } catch (const dice::Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/x.bin"), std::string::npos);
   }
+}
+
+TEST(Echo, EscapesControlsAndCutsLongText) {
+  EXPECT_EQ(dice::echo("plain name.npy"), "plain name.npy");
+  EXPECT_EQ(dice::echo("a\x1b]0;pwned\x07z\n"), "a\\x1b]0;pwned\\x07z\\n");
+  EXPECT_EQ(dice::echo("caf\xc3\xa9"), "caf\xc3\xa9");               // UTF-8 passes
+  EXPECT_EQ(dice::echo("\xc2\x9b" "2J\xff"), "\\xc2\\x9b2J\\xff");  // C1 CSI and a stray byte do not
+  const std::string big(1 << 20, 'x');
+  const std::string e = dice::echo(big + "/tail.jpg");
+  EXPECT_LE(e.size(), 120u);
+  EXPECT_NE(e.find("tail.jpg"), std::string::npos) << e;
+  EXPECT_NE(e.find("bytes"), std::string::npos) << e;
 }

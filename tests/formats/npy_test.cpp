@@ -1,5 +1,7 @@
 // formats/npy: arrays written by numpy (format versions 1-3, several dtypes) read exactly;
 // Fortran order and big-endian refused clearly; write/read round trips; truncations throw.
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstring>
 
@@ -83,18 +85,19 @@ TEST(Npy, RoundTrips) {
 }
 
 TEST(Npy, SetIsAllOrNothing) {
-  const std::string dir = dice::test::temp_dir();
+  const std::string dir = dice::test::temp_dir(), p = dir + "/s";
   const float f[2] = {1.5f, -2.f};
   const int64_t l[2] = {3, 4};
-  // The last file cannot be created: neither of the others may appear.
-  EXPECT_THROW(dice::write_npy_set({{dir + "/a.npy", dice::npy_f32({2}, f)},
-                                    {dir + "/b.npy", dice::npy_i64({2}, l)},
-                                    {dir + "/missing/c.npy", dice::npy_f32({1, 2}, f)}}),
+  // The last file cannot be written (a folder has its name): neither of the others may appear.
+  ASSERT_EQ(::mkdir((p + ".c.npy").c_str(), 0755), 0);
+  EXPECT_THROW(dice::write_npy_set(p, {{p + ".a.npy", dice::npy_f32({2}, f)},
+                                       {p + ".b.npy", dice::npy_i64({2}, l)},
+                                       {p + ".c.npy", dice::npy_f32({1, 2}, f)}}),
                dice::Error);
-  EXPECT_FALSE(dice::file_exists(dir + "/a.npy"));
-  EXPECT_FALSE(dice::file_exists(dir + "/b.npy"));
-  dice::write_npy_set({{dir + "/a.npy", dice::npy_f32({2}, f)}, {dir + "/b.npy", dice::npy_i64({2}, l)}});
-  dice::NpyArray a = dice::read_npy(dir + "/a.npy"), b = dice::read_npy(dir + "/b.npy");
+  EXPECT_FALSE(dice::file_exists(p + ".a.npy"));
+  EXPECT_FALSE(dice::file_exists(p + ".b.npy"));
+  dice::write_npy_set(p, {{p + ".a.npy", dice::npy_f32({2}, f)}, {p + ".b.npy", dice::npy_i64({2}, l)}});
+  dice::NpyArray a = dice::read_npy(p + ".a.npy"), b = dice::read_npy(p + ".b.npy");
   EXPECT_EQ(dice::npy_to_float(a, "a"), std::vector<float>({1.5f, -2.f}));
   EXPECT_EQ(dice::npy_to_double(b, "b"), std::vector<double>({3, 4}));
 }
