@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
@@ -37,7 +38,7 @@ FcLayer load_fc(const std::string& path) {
   const StateDict sd = load_weights(path);
   const Tensor& w = sd.at("fc.weight");
   if (w.dim() != 2)
-    throw_error(path, ": fc.weight has shape ", w.shape_str(), ", expected (classes, features)");
+    throw_error(echo(path), ": fc.weight has shape ", w.shape_str(), ", expected (classes, features)");
   const Tensor& b = sd.at("fc.bias", {w.size(0)});
   FcLayer fc;
   fc.classes = w.size(0);
@@ -51,7 +52,7 @@ FcLayer load_fc(const std::string& path) {
 
 int cmd_score(int argc, char** argv) {
   Args args(argc, argv, 2,
-            {"weights", "feat-stat", "train", "id", "ood", "method", "sweep", "val-ood", "json",
+            {"weights", "feat-stat", "train", "id", "ood...", "method...", "sweep", "val-ood", "json",
              "threads"},
             {"help"}, kScoreUsage);
   if (args.has("help")) {
@@ -60,14 +61,24 @@ int cmd_score(int argc, char** argv) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   const std::string weights = args.require("weights");
-  if (!args.has("id")) throw_error("missing --id NAME=PREFIX (the in-distribution test set)\n", kScoreUsage);
-  if (!args.has("ood")) throw_error("missing --ood NAME=PREFIX (at least one OOD set)\n", kScoreUsage);
+  if (!args.has("id")) args.usage_error("missing --id NAME=PREFIX (the in-distribution test set)");
+  if (!args.has("ood")) args.usage_error("missing --ood NAME=PREFIX (at least one OOD set)");
   if (!args.has("method") && !args.has("sweep"))
-    throw_error("missing --method SPEC (or --sweep SPEC); e.g. --method energy --method dice:p=90");
+    args.usage_error("missing --method SPEC (or --sweep SPEC); e.g. --method energy --method dice:p=90");
   if (args.has("val-ood") && !args.has("sweep"))
-    throw_error("--val-ood selects a --sweep point; add --sweep name:key=START:STOP:STEP");
+    args.usage_error("--val-ood selects a --sweep point; add --sweep name:key=START:STOP:STEP");
   const std::string json = args.get("json");
-  if (!json.empty()) check_output_folder(json);
+  {  // every file read is an input that --json may not replace
+    std::vector<std::string> inputs{weights, args.get("feat-stat")};
+    std::vector<std::string> prefixes = args.all("ood");
+    for (const char* o : {"train", "id", "val-ood"})
+      if (args.has(o)) prefixes.push_back(args.get(o));
+    for (const std::string& named : prefixes)
+      for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"})
+        inputs.push_back(split_named_spec(named).second + suffix);
+    note_inputs(inputs, {});
+  }
+  if (!json.empty()) check_output(json);
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
 
   const FcLayer fc = load_fc(weights);
@@ -128,7 +139,7 @@ int cmd_score(int argc, char** argv) {
   if (!json.empty()) {
     const std::string text = score_json(ids, results, args.has("sweep") ? &sw : nullptr);
     write_file_atomic(json, text.data(), text.size());
-    std::printf("wrote %s\n", json.c_str());
+    if (json != "-") std::printf("wrote %s\n", json.c_str());
   }
   std::printf("wall time: %.2f s (loading %.2f s, fitting and scoring %.2f s)\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), load_s,

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "kernels/head.h"
 
@@ -73,7 +74,7 @@ std::string known_names() {
 const MethodDef& find_def(const std::string& name) {
   for (const MethodDef& d : registry())
     if (name == d.name) return d;
-  throw_error("unknown method '", name, "' in --method; use one of: ", known_names());
+  throw_error("unknown method '", echo(name), "' in --method; use one of: ", known_names());
 }
 
 const ParamDef& find_param(const MethodDef& d, const std::string& key) {
@@ -81,7 +82,7 @@ const ParamDef& find_param(const MethodDef& d, const std::string& key) {
     if (key == p.key) return p;
   std::string keys;
   for (const ParamDef& p : d.params) keys += (keys.empty() ? "" : ", ") + std::string(p.key);
-  throw_error("method '", d.name, "' has no parameter '", key, "'; ",
+  throw_error("method '", d.name, "' has no parameter '", echo(key), "'; ",
               keys.empty() ? std::string("it takes none") : "its parameters: " + keys);
 }
 
@@ -156,11 +157,11 @@ MethodSpec parse_method_spec(const std::string& text, int64_t classes, int64_t d
   if (colon != std::string::npos) {
     std::string rest = text.substr(colon + 1);
     if (rest.empty())
-      throw_error("method spec '", text, "' ends with ':'; write name:key=value[,key=value]");
+      throw_error("method spec '", echo(text), "' ends with ':'; write name:key=value[,key=value]");
     for (const std::string& kv : split_commas(rest)) {
       const size_t eq = kv.find('=');
       if (eq == std::string::npos || eq == 0)
-        throw_error("method spec '", text, "': '", kv, "' is not key=value; write ", d.name,
+        throw_error("method spec '", echo(text), "': '", echo(kv), "' is not key=value; write ", d.name,
                     ":key=value[,key=value]");
       const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
       const ParamDef& p = find_param(d, key);
@@ -168,10 +169,10 @@ MethodSpec parse_method_spec(const std::string& text, int64_t classes, int64_t d
       errno = 0;
       const double v = std::strtod(value.c_str(), &end);
       if (value.empty() || *end || errno)
-        throw_error("method '", d.name, "': ", key, "='", value, "' is not a number");
+        throw_error("method '", d.name, "': ", key, "='", echo(value), "' is not a number");
       check_value(d, p, v);
       for (const auto& g : given)
-        if (g.first == key) throw_error("method spec '", text, "' sets ", key, " twice");
+        if (g.first == key) throw_error("method spec '", echo(text), "' sets ", key, " twice");
       given.emplace_back(key, v);
     }
   }
@@ -253,7 +254,7 @@ std::vector<double> energy_scores(const std::vector<float>& logits, int64_t clas
 }
 
 std::vector<double> feature_mean(const CachedFeatures& train) {
-  if (train.count == 0) throw_error(train.name, ": the training features are empty");
+  if (train.count == 0) throw_error(echo(train.name), ": the training features are empty");
   std::vector<double> m(static_cast<size_t>(train.dim), 0.0);
   for (int64_t i = 0; i < train.count; ++i)
     for (int64_t d = 0; d < train.dim; ++d) m[d] += train.features[i * train.dim + d];

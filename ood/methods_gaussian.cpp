@@ -16,6 +16,7 @@
 #include <cmath>
 #include <functional>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/parallel.h"
 #include "ood/linalg.h"
@@ -109,14 +110,14 @@ std::vector<double> class_means(const CachedFeatures& t, int64_t classes, const 
   for (int64_t i = 0; i < t.count; ++i) {
     const int64_t y = t.labels[i];
     if (y < 0 || y >= classes)
-      throw_error(t.name, ": method '", method, "' needs class labels in [0, ", classes,
+      throw_error(echo(t.name), ": method '", method, "' needs class labels in [0, ", classes,
                   "), sample ", i, " has ", y, "; --train must be a labelled set");
     ++count[y];
     for (int64_t d = 0; d < D; ++d) mu[y * D + d] += t.features[i * D + d];
   }
   for (int64_t c = 0; c < classes; ++c) {
     if (count[c] == 0)
-      throw_error(t.name, ": method '", method, "' needs training samples of every class; class ",
+      throw_error(echo(t.name), ": method '", method, "' needs training samples of every class; class ",
                   c, " has none");
     for (int64_t d = 0; d < D; ++d) mu[c * D + d] /= static_cast<double>(count[c]);
   }

@@ -168,4 +168,12 @@ TEST(CliScore, BadInputsAreOneLineErrors) {
   EXPECT_FALSE(dice::file_exists(json));
 }
 
+TEST(CliScore, JsonMayNotReplaceAnInput) {
+  const ScoreFiles s = make_setup();
+  expect_error_line(s.base() + " --method energy --json " + s.id + ".features.npy", "id.features.npy");
+  EXPECT_EQ(dice::read_npy(s.id + ".features.npy").shape[0], 40);
+  std::string out;
+  EXPECT_EQ(run_dice(s.base() + " --method energy --json " + s.dir + "/fine.json", &out), 0) << out;
+}
+
 }  // namespace
