@@ -2,11 +2,14 @@
 // the network runs once per data set and every method is fitted and scored in milliseconds to
 // seconds. Everything a user can get wrong (specs, missing --train, files of another network) is
 // checked before the first method is fitted; --json is written only when the run succeeds.
+// `dice eval --method SPEC` runs the same methods on the features it has just extracted
+// (eval_methods.h, at the end of this file).
 #include <chrono>
 #include <cstdio>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/eval_methods.h"
 #include "cli/common.h"
 #include "core/echo.h"
 #include "core/error.h"
@@ -33,6 +36,21 @@ const char* kScoreUsage =
     "      gradnorm:T=1, knn:k=50, mahalanobis, vim:dim=auto, rmds, fdbd, nnguide:k=100.\n"
     "--sweep name:key=START:STOP:STEP (e.g. dice:p=10:99:1) scores every point; with --val-ood\n"
     "      the point is chosen by AUROC on that set and only it is scored on the --ood sets.";
+
+// The files of a `dice features` set under PREFIX, noted as inputs that no output may replace.
+void note_feature_set(const std::string& prefix) {
+  std::vector<std::string> files;
+  for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"})
+    files.push_back(prefix + suffix);
+  note_inputs(files, {});
+}
+
+void write_json(const std::string& path, const IdSummary& id,
+                const std::vector<MethodResult>& results, const SweepResult* sweep) {
+  const std::string text = score_json(id, results, sweep);
+  write_file_atomic(path, text.data(), text.size());
+  if (path != "-") std::printf("wrote %s\n", path.c_str());
+}
 
 FcLayer load_fc(const std::string& path) {
   const StateDict sd = load_weights(path);
@@ -68,16 +86,11 @@ int cmd_score(int argc, char** argv) {
   if (args.has("val-ood") && !args.has("sweep"))
     args.usage_error("--val-ood selects a --sweep point; add --sweep name:key=START:STOP:STEP");
   const std::string json = args.get("json");
-  {  // every file read is an input that --json may not replace
-    std::vector<std::string> inputs{weights, args.get("feat-stat")};
-    std::vector<std::string> prefixes = args.all("ood");
-    for (const char* o : {"train", "id", "val-ood"})
-      if (args.has(o)) prefixes.push_back(args.get(o));
-    for (const std::string& named : prefixes)
-      for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"})
-        inputs.push_back(split_named_spec(named).second + suffix);
-    note_inputs(inputs, {});
-  }
+  note_inputs({weights, args.get("feat-stat")}, {});  // every file read: --json may not replace it
+  std::vector<std::string> prefixes = args.all("ood");
+  for (const char* o : {"train", "id", "val-ood"})
+    if (args.has(o)) prefixes.push_back(args.get(o));
+  for (const std::string& named : prefixes) note_feature_set(split_named_spec(named).second);
   if (!json.empty()) check_output(json);
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
 
@@ -136,14 +149,66 @@ int cmd_score(int argc, char** argv) {
   }
   if (!results.empty()) print_method_table(stdout, ids, results);
   for (const MethodResult& r : results) std::printf("  %s: %.3f s\n", r.name.c_str(), r.seconds);
-  if (!json.empty()) {
-    const std::string text = score_json(ids, results, args.has("sweep") ? &sw : nullptr);
-    write_file_atomic(json, text.data(), text.size());
-    if (json != "-") std::printf("wrote %s\n", json.c_str());
-  }
+  if (!json.empty()) write_json(json, ids, results, args.has("sweep") ? &sw : nullptr);
   std::printf("wall time: %.2f s (loading %.2f s, fitting and scoring %.2f s)\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), load_s,
               score_s);
+  return 0;
+}
+
+// --- dice eval --method SPEC (eval_methods.h) ---------------------------------------------------
+
+bool eval_wants_methods(const Args& args) {
+  const std::vector<std::string> m = args.all("method");
+  return m.size() > 1 || (m.size() == 1 && m[0] != "energy" && m[0] != "msp");
+}
+
+EvalMethods::EvalMethods(const Args& args, const Model& model) {
+  if (args.has("p") || args.has("clip") || args.has("report"))
+    args.usage_error("--p, --clip and --report go with the classic --method energy|msp; with method "
+                     "specs write --method dice:p=90, --method react:clip=1 (see `dice score`)");
+  fc_.classes = model.num_classes();
+  fc_.dim = model.feature_dim();
+  fc_.weight = model.fc_weight().data;
+  fc_.bias = model.fc_bias().data;
+  for (const std::string& s : args.all("method"))
+    specs_.push_back(parse_method_spec(s, fc_.classes, fc_.dim));
+  has_train_ = args.has("train");
+  if (has_train_) {  // eval noted its other inputs before checking --json; now these too
+    note_feature_set(args.get("train"));
+    if (args.has("json")) check_output(args.get("json"));
+  }
+  for (const MethodSpec& s : specs_)
+    if (method_needs_train(s) && !has_train_)
+      args.usage_error("method '", s.label(), "' fits on the training set: add --train PREFIX (what "
+                       "`dice features --out PREFIX` wrote for the training data)");
+  if (has_train_) train_ = load_cached_features(args.get("train"), "train", fc_);
+  has_feat_stat_ = args.has("feat-stat");
+  if (has_feat_stat_) feat_stat_ = load_feature_mean(args.get("feat-stat"), fc_.dim);
+}
+
+int EvalMethods::run(const FeatureSet& id_set, const std::vector<FeatureSet>& ood_sets,
+                     const std::string& json) const {
+  const auto cached = [&](const FeatureSet& f) {
+    CachedFeatures c;
+    c.name = f.name;
+    c.count = f.count;
+    c.dim = f.dim;
+    c.features = f.features;
+    c.labels = f.labels;
+    c.logits = fc_logits(fc_, c.features.data(), c.count);
+    return c;
+  };
+  const CachedFeatures id = cached(id_set);
+  std::vector<CachedFeatures> oods;
+  for (const FeatureSet& o : ood_sets) oods.push_back(cached(o));
+  FitInputs fit{&fc_, has_train_ ? &train_ : nullptr, has_feat_stat_ ? &feat_stat_ : nullptr};
+  std::vector<MethodResult> results;
+  for (const MethodSpec& s : specs_) results.push_back(evaluate_method(s, fit, id, oods));
+  const IdSummary ids{id.name, id.count, plain_accuracy(id, fc_.classes)};
+  std::printf("\n");
+  print_method_table(stdout, ids, results);
+  if (!json.empty()) write_json(json, ids, results, nullptr);
   return 0;
 }
 

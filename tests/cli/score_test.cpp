@@ -177,3 +177,37 @@ TEST(CliScore, JsonMayNotReplaceAnInput) {
 }
 
 }  // namespace
+
+namespace {
+
+const std::string kNet = dice::test::fixture("nn/densenet40_c10.pth.tar");  // D = 132, C = 10
+
+// `dice eval --method SPEC`: images to the post-hoc table in one command; the classic
+// `--method energy` path is unchanged and agrees with the energy SPEC's numbers.
+TEST(CliScore, EvalAcceptsMethodSpecs) {
+  const std::string dir = dice::test::temp_dir();
+  const std::string sets = "eval --weights " + kNet + " --id gaussian:24 --ood uniform:16 --batch 8";
+  std::string out;
+  ASSERT_EQ(run_dice(sets + " --json " + dir + "/classic.json", &out), 0) << out;
+  ASSERT_EQ(run_dice("features --weights " + kNet + " --data gaussian:60:3 --out " + dir + "/train", &out), 0)
+      << out;
+  ASSERT_EQ(run_dice(sets + " --method energy --method gen --method knn:k=5 --train " + dir +
+                         "/train --json " + dir + "/m.json",
+                     &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("FPR95(OOD+)"), std::string::npos) << out;
+  const dice::Json classic = json_of(dir + "/classic.json"), m = json_of(dir + "/m.json");
+  ASSERT_EQ(m.at("methods").size(), 3u);
+  EXPECT_EQ(m.at("methods")[0].at("name").as_string(), "energy:T=1");
+  EXPECT_EQ(m.at("methods")[2].at("name").as_string(), "knn:k=5");
+  for (const char* k : {"fpr95", "auroc", "aupr_in", "aupr_out"})
+    EXPECT_EQ(m.at("methods")[0].at("average").at(k).as_number(),
+              classic.at("average").at(k).as_number())
+        << k;
+  expect_error_line(sets + " --method knn", "add --train PREFIX");
+  expect_error_line(sets + " --method dice --clip 1", "--p, --clip and --report go with");
+  expect_error_line(sets + " --method nonsense", "unknown method 'nonsense'");
+}
+
+}  // namespace
