@@ -1,6 +1,6 @@
 // Methods that read the plain fc logits (and, for GradNorm and fDBD, the feature):
-//   msp       max softmax                       OpenOOD v1.5 postprocessors/msp_postprocessor.py
-//   maxlogit  max logit                         OpenOOD v1.5 postprocessors/mls_postprocessor.py
+//   msp       max softmax                       OpenOOD v1.5 postprocessors/base_postprocessor.py
+//   maxlogit  max logit                         OpenOOD v1.5 postprocessors/maxlogit_postprocessor.py
 //   energy    T * logsumexp(l / T)              DICE repo, run evaluation's energy score
 //   gen       -sum_{top M} p^g (1-p)^g          GEN repo benchmark.py, generalized_entropy
 //   gradnorm  sum|h| * sum_c |C p_c - 1| / T    gradnorm_ood test_ood.py, iterate_data_gradnorm

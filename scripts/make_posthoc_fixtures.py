@@ -51,7 +51,7 @@ def softmax(logits):
 
 
 # --- logit-based ---------------------------------------------------------------------------------
-def msp(ctx, x):  # OpenOOD v1.5 msp_postprocessor.py: max softmax
+def msp(ctx, x):  # OpenOOD v1.5 base_postprocessor.py (the base class is MSP): max softmax
     return softmax(ctx.lg(x)).max(axis=1)
 
 
