@@ -4,6 +4,8 @@
 // checked before the first method is fitted; --json is written only when the run succeeds.
 // `dice eval --method SPEC` runs the same methods on the features it has just extracted
 // (eval_methods.h, at the end of this file).
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdio>
 
@@ -85,6 +87,18 @@ int cmd_score(int argc, char** argv) {
     args.usage_error("missing --method SPEC (or --sweep SPEC); e.g. --method energy --method dice:p=90");
   if (args.has("val-ood") && !args.has("sweep"))
     args.usage_error("--val-ood selects a --sweep point; add --sweep name:key=START:STOP:STEP");
+  if (args.has("val-ood")) {  // never tuned on a test set: the validation set must be another file
+    const auto same_file = [](const std::string& a, const std::string& b) {
+      struct stat sa, sb;
+      return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+             sa.st_ino == sb.st_ino;
+    };
+    const std::string val = split_named_spec(args.get("val-ood")).second + ".features.npy";
+    for (const std::string& o : args.all("ood"))
+      if (same_file(val, split_named_spec(o).second + ".features.npy"))
+        args.usage_error("--val-ood ", echo(args.get("val-ood")), " is also a test --ood set; choose "
+                         "the sweep point on a separate validation set");
+  }
   const std::string json = args.get("json");
   note_inputs({weights, args.get("feat-stat")}, {});  // every file read: --json may not replace it
   std::vector<std::string> prefixes = args.all("ood");

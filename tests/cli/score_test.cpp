@@ -150,6 +150,7 @@ TEST(CliScore, BadInputsAreOneLineErrors) {
   expect_error_line(b + " --method dice:p=120", "p must be a number in [0, 100]");
   expect_error_line(b + " --sweep dice:p=10:99", "START:STOP:STEP");
   expect_error_line(b + " --method energy --val-ood v=" + s.val, "add --sweep");
+  expect_error_line(b + " --sweep dice:p=10:90:40 --val-ood v=" + s.ood, "is also a test --ood set");
   expect_error_line(b, "missing --method");
   const std::string no_train =
       "score --weights " + s.weights + " --id i=" + s.id + " --ood o=" + s.ood + " --json " + json;
