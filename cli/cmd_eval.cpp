@@ -96,7 +96,8 @@ int cmd_eval(int argc, char** argv) {
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
   Model& model = *lm.model;
-  std::unique_ptr<EvalMethods> posthoc = methods ? std::make_unique<EvalMethods>(args, model) : nullptr;
+  std::unique_ptr<EvalMethods> posthoc =
+      methods ? std::make_unique<EvalMethods>(args, model, device == Device::kCuda) : nullptr;
   std::vector<uint8_t> mask;
   DiceMask dm;
   if (use_dice) {

@@ -29,6 +29,7 @@ const char* kScoreUsage =
     "usage: dice score --weights W [--feat-stat NPY] [--train PREFIX] --id NAME=PREFIX\n"
     "                  --ood NAME=PREFIX [--ood ...] --method SPEC [--method SPEC ...]\n"
     "                  [--sweep SPEC] [--val-ood NAME=PREFIX] [--json OUT.json] [--threads N]\n"
+    "                  [--device cpu|cuda|cuda:N]   (cuda: KNN/NNGuide similarity tiles on the GPU)\n"
     "PREFIX: what `dice features --out PREFIX` wrote (PREFIX.features.npy, .labels.npy,\n"
     "        .logits.npy). --weights gives the fc layer; --train the set methods fit on;\n"
     "        --feat-stat DICE's mean (else the train mean).\n"
@@ -73,7 +74,7 @@ FcLayer load_fc(const std::string& path) {
 int cmd_score(int argc, char** argv) {
   Args args(argc, argv, 2,
             {"weights", "feat-stat", "train", "id", "ood...", "method...", "sweep", "val-ood", "json",
-             "threads"},
+             "threads", "device"},
             {"help"}, kScoreUsage);
   if (args.has("help")) {
     std::puts(kScoreUsage);
@@ -107,6 +108,8 @@ int cmd_score(int argc, char** argv) {
   for (const std::string& named : prefixes) note_feature_set(split_named_spec(named).second);
   if (!json.empty()) check_output(json);
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
+  const Device device = device_option(args.get("device", "cpu"));
+  check_device_available(device);
 
   const FcLayer fc = load_fc(weights);
   std::vector<MethodSpec> specs;
@@ -143,6 +146,7 @@ int cmd_score(int argc, char** argv) {
   fit.fc = &fc;
   fit.train = args.has("train") ? &train : nullptr;
   fit.feat_stat = args.has("feat-stat") ? &feat_stat : nullptr;
+  fit.cuda = device == Device::kCuda;
   const auto t_fit = std::chrono::steady_clock::now();
   std::vector<MethodResult> results;
   for (const MethodSpec& s : specs) results.push_back(evaluate_method(s, fit, id, oods));
@@ -177,7 +181,7 @@ bool eval_wants_methods(const Args& args) {
   return m.size() > 1 || (m.size() == 1 && m[0] != "energy" && m[0] != "msp");
 }
 
-EvalMethods::EvalMethods(const Args& args, const Model& model) {
+EvalMethods::EvalMethods(const Args& args, const Model& model, bool cuda) : cuda_(cuda) {
   if (args.has("p") || args.has("clip") || args.has("report"))
     args.usage_error("--p, --clip and --report go with the classic --method energy|msp; with method "
                      "specs write --method dice:p=90, --method react:clip=1 (see `dice score`)");
@@ -216,7 +220,7 @@ int EvalMethods::run(const FeatureSet& id_set, const std::vector<FeatureSet>& oo
   const CachedFeatures id = cached(id_set);
   std::vector<CachedFeatures> oods;
   for (const FeatureSet& o : ood_sets) oods.push_back(cached(o));
-  FitInputs fit{&fc_, has_train_ ? &train_ : nullptr, has_feat_stat_ ? &feat_stat_ : nullptr};
+  FitInputs fit{&fc_, has_train_ ? &train_ : nullptr, has_feat_stat_ ? &feat_stat_ : nullptr, cuda_};
   std::vector<MethodResult> results;
   for (const MethodSpec& s : specs_) results.push_back(evaluate_method(s, fit, id, oods));
   const IdSummary ids{id.name, id.count, plain_accuracy(id, fc_.classes)};

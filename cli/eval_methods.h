@@ -19,7 +19,8 @@ bool eval_wants_methods(const Args& args);
 
 class EvalMethods {
  public:
-  EvalMethods(const Args& args, const Model& model);
+  // cuda: eval's --device is cuda, so KNN/NNGuide search on the GPU too.
+  EvalMethods(const Args& args, const Model& model, bool cuda);
   int run(const FeatureSet& id, const std::vector<FeatureSet>& oods, const std::string& json) const;
 
  private:
@@ -27,7 +28,7 @@ class EvalMethods {
   std::vector<MethodSpec> specs_;
   std::vector<double> feat_stat_;
   CachedFeatures train_;
-  bool has_train_ = false, has_feat_stat_ = false;
+  bool has_train_ = false, has_feat_stat_ = false, cuda_ = false;
 };
 
 }  // namespace dice::cli

@@ -36,11 +36,13 @@ struct CachedFeatures {
 };
 
 // What a method may fit on. train is null when no --train was given (only methods that do not
-// need it are then made); feat_stat is DICE's mean (null: the train mean).
+// need it are then made); feat_stat is DICE's mean (null: the train mean). The inputs must outlive
+// the method (KNN and NNGuide keep a pointer to the training features).
 struct FitInputs {
   const FcLayer* fc = nullptr;
   const CachedFeatures* train = nullptr;
   const std::vector<double>* feat_stat = nullptr;
+  bool cuda = false;  // KNN/NNGuide compute their similarity tiles on the GPU (CUDA builds)
 };
 
 struct MethodSpec {

@@ -16,6 +16,7 @@
 #include "core/parallel.h"
 #include "ood/method.h"
 #include "ood/neighbor_search.h"
+#include "ood/neighbor_search_cuda.h"
 
 namespace dice {
 namespace {
@@ -41,6 +42,10 @@ class NeighborMethod : public OodMethod {
       throw_error("method '", nnguide_ ? "nnguide" : "knn", "': k=", k_, " exceeds the ",
                   train.count, " training samples; use a smaller k");
     train_ = &train;
+    cuda_ = in.cuda;
+#ifndef DICE_HAVE_CUDA
+    if (cuda_) throw_error("--device cuda: this build has no CUDA backend; rebuild with nvcc or use --device cpu");
+#endif
     dim_ = train.dim;
     nb_ = train.count;
     bank32_.resize(static_cast<size_t>(nb_ * dim_));
@@ -65,8 +70,14 @@ class NeighborMethod : public OodMethod {
       normalise_row(x.features.data() + i * dim_, dim_, nnguide_, q.data() + i * dim_);
       for (int64_t d = 0; d < dim_; ++d) q32[i * dim_ + d] = static_cast<float>(q[i * dim_ + d]);
     }
-    const std::vector<int32_t> nn = top_k_neighbors(q32.data(), x.count, bank32_.data(), nb_, dim_,
-                                                    nnguide_ ? nullptr : bias_.data(), k_);
+    const float* bias = nnguide_ ? nullptr : bias_.data();
+#ifdef DICE_HAVE_CUDA
+    const std::vector<int32_t> nn =
+        cuda_ ? top_k_neighbors_cuda(q32.data(), x.count, bank32_.data(), nb_, dim_, bias, k_)
+              : top_k_neighbors(q32.data(), x.count, bank32_.data(), nb_, dim_, bias, k_);
+#else
+    const std::vector<int32_t> nn = top_k_neighbors(q32.data(), x.count, bank32_.data(), nb_, dim_, bias, k_);
+#endif
     std::vector<double> energy;
     if (nnguide_) energy = energy_scores(x.logits, fc_->classes);
     std::vector<double> out(static_cast<size_t>(x.count));
@@ -90,7 +101,7 @@ class NeighborMethod : public OodMethod {
   }
 
  private:
-  bool nnguide_;
+  bool nnguide_, cuda_ = false;
   int64_t k_, dim_ = 0, nb_ = 0;
   const FcLayer* fc_ = nullptr;
   // Bank row i in double: the normalised train feature (for nnguide, times its energy).

@@ -21,17 +21,6 @@ bool worse_first(const Entry& a, const Entry& b) {
   return a.first > b.first || (a.first == b.first && a.second < b.second);
 }
 
-void offer(std::vector<Entry>& heap, int64_t k, float s, int32_t idx) {
-  if (static_cast<int64_t>(heap.size()) < k) {
-    heap.emplace_back(s, idx);
-    std::push_heap(heap.begin(), heap.end(), worse_first);
-  } else if (s > heap.front().first) {
-    std::pop_heap(heap.begin(), heap.end(), worse_first);
-    heap.back() = {s, idx};
-    std::push_heap(heap.begin(), heap.end(), worse_first);
-  }
-}
-
 // acc[q][j] = sum_d rows[q][d] * panel[d][j] for kQueryBlock query rows and one panel.
 // Inlined into one generic and one AVX2 copy (picked at run time, as kernels/gemm_cpu.h does),
 // so the j loop is vectorised 4 or 8 wide; its order of summation is the same in both.
@@ -65,6 +54,37 @@ __attribute__((target("avx2"))) void block_dots_avx2(const float* const* rows, c
 
 }  // namespace
 
+RunningTopK::RunningTopK(int64_t queries, int64_t k) : k_(k), heaps_(static_cast<size_t>(queries)) {
+  for (auto& h : heaps_) h.reserve(static_cast<size_t>(k));
+}
+
+void RunningTopK::offer(std::vector<Entry>& heap, float s, int32_t idx) {
+  if (static_cast<int64_t>(heap.size()) < k_) {
+    heap.emplace_back(s, idx);
+    std::push_heap(heap.begin(), heap.end(), worse_first);
+  } else if (s > heap.front().first) {
+    std::pop_heap(heap.begin(), heap.end(), worse_first);
+    heap.back() = {s, idx};
+    std::push_heap(heap.begin(), heap.end(), worse_first);
+  }
+}
+
+void RunningTopK::offer_tile(int64_t q0, int64_t nq, const float* sims, int64_t ld, int64_t b0,
+                             int64_t nt, const float* bias) {
+  for (int64_t q = 0; q < nq; ++q) {
+    std::vector<Entry>& heap = heaps_[static_cast<size_t>(q0 + q)];
+    const float* a = sims + q * ld;
+    for (int64_t j = 0; j < nt; ++j)
+      offer(heap, bias ? a[j] + bias[b0 + j] : a[j], static_cast<int32_t>(b0 + j));
+  }
+}
+
+void RunningTopK::winners(int64_t q, int32_t* out) const {
+  const std::vector<Entry>& heap = heaps_[static_cast<size_t>(q)];
+  DICE_ASSERT(static_cast<int64_t>(heap.size()) == k_);
+  for (int64_t i = 0; i < k_; ++i) out[i] = heap[static_cast<size_t>(i)].second;
+}
+
 // One chunk of queries per thread; for each bank tile: transpose, then kQueryBlock queries at a
 // time accumulate their similarities to the whole tile.
 std::vector<int32_t> top_k_neighbors(const float* queries, int64_t nq, const float* bank,
@@ -75,8 +95,7 @@ std::vector<int32_t> top_k_neighbors(const float* queries, int64_t nq, const flo
   parallel_for(nq, [&](int64_t begin, int64_t end) {
     std::vector<float> panel(static_cast<size_t>(dim * kBankTile));
     std::vector<float> acc(static_cast<size_t>(kQueryBlock * kBankTile));
-    std::vector<std::vector<Entry>> heaps(static_cast<size_t>(end - begin));
-    for (auto& h : heaps) h.reserve(static_cast<size_t>(k));
+    RunningTopK top(end - begin, k);
     for (int64_t b0 = 0; b0 < nb; b0 += kBankTile) {
       const int64_t nt = std::min(kBankTile, nb - b0);
       for (int64_t j = 0; j < nt; ++j)
@@ -87,18 +106,10 @@ std::vector<int32_t> top_k_neighbors(const float* queries, int64_t nq, const flo
         const float* rows[kQueryBlock];
         for (int64_t q = 0; q < kQueryBlock; ++q) rows[q] = q < nqb ? r0 + q * dim : r0;
         dots(rows, panel.data(), dim, acc.data());
-        for (int64_t q = 0; q < nqb; ++q) {
-          std::vector<Entry>& heap = heaps[static_cast<size_t>(q0 + q - begin)];
-          const float* a = acc.data() + q * kBankTile;
-          for (int64_t j = 0; j < nt; ++j)
-            offer(heap, k, bias ? a[j] + bias[b0 + j] : a[j], static_cast<int32_t>(b0 + j));
-        }
+        top.offer_tile(q0 - begin, nqb, acc.data(), kBankTile, b0, nt, bias);
       }
     }
-    for (int64_t q = begin; q < end; ++q) {
-      const std::vector<Entry>& heap = heaps[static_cast<size_t>(q - begin)];
-      for (int64_t i = 0; i < k; ++i) out[q * k + i] = heap[static_cast<size_t>(i)].second;
-    }
+    for (int64_t q = begin; q < end; ++q) top.winners(q - begin, out.data() + q * k);
   });
   return out;
 }

@@ -155,6 +155,8 @@ TEST(CliScore, BadInputsAreOneLineErrors) {
   const std::string no_train =
       "score --weights " + s.weights + " --id i=" + s.id + " --ood o=" + s.ood + " --json " + json;
   expect_error_line(no_train + " --method knn", "add --train PREFIX");
+  if (!dice::cuda_unavailable_reason().empty())  // no GPU here: --device cuda fails at once
+    expect_error_line(b + " --method knn --device cuda", "cuda");
   expect_error_line(no_train + " --method energy --method vim", "add --train PREFIX");
   // Files of another network or of mismatched length.
   std::vector<float> other(7 * 5, 1.0f);
