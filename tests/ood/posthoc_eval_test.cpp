@@ -75,31 +75,24 @@ TEST(SymEigen, ReconstructsAndIsOrthonormal) {
 }
 
 TEST(NeighborSearch, TiledTopKEqualsBruteForce) {
-  std::mt19937_64 rng(5);
-  std::uniform_real_distribution<float> u(-1, 1);
-  const int64_t nq = 37, nb = 3 * dice::kBankTile + 11, dim = 9;  // several tiles and a tail
-  std::vector<float> q(nq * dim), b(nb * dim), bias(nb);
-  for (float& v : q) v = u(rng);
-  for (float& v : b) v = u(rng);
-  for (float& v : bias) v = u(rng);
+  const dice::test::SearchCase c(37, 3 * dice::kBankTile + 11, 9, 5);  // several tiles and a tail
   for (int64_t k : {1, 5, 40}) {
-    const float* with_bias = bias.data();
-    for (const float* bi : {static_cast<const float*>(nullptr), with_bias}) {
-      const std::vector<int32_t> got = dice::top_k_neighbors(q.data(), nq, b.data(), nb, dim, bi, k);
-      for (int64_t i = 0; i < nq; ++i) {
+    for (const float* bi : {static_cast<const float*>(nullptr), c.bias.data()}) {
+      std::vector<int32_t> want;  // brute force in double
+      for (int64_t i = 0; i < c.nq; ++i) {
         std::vector<std::pair<double, int32_t>> all;
-        for (int64_t j = 0; j < nb; ++j) {
+        for (int64_t j = 0; j < c.nb; ++j) {
           double s = bi ? bi[j] : 0.0;
-          for (int64_t d = 0; d < dim; ++d) s += static_cast<double>(q[i * dim + d]) * b[j * dim + d];
+          for (int64_t d = 0; d < c.dim; ++d)
+            s += static_cast<double>(c.q[i * c.dim + d]) * c.b[j * c.dim + d];
           all.emplace_back(-s, static_cast<int32_t>(j));
         }
         std::sort(all.begin(), all.end());
-        std::vector<int32_t> want, mine(got.begin() + i * k, got.begin() + (i + 1) * k);
         for (int64_t j = 0; j < k; ++j) want.push_back(all[j].second);
-        std::sort(want.begin(), want.end());
-        std::sort(mine.begin(), mine.end());
-        EXPECT_EQ(mine, want) << "query " << i << ", k " << k;
       }
+      dice::test::expect_same_neighbours(
+          dice::top_k_neighbors(c.q.data(), c.nq, c.b.data(), c.nb, c.dim, bi, k), want, c.nq, k,
+          "k " + std::to_string(k) + (bi ? ", with bias" : ""));
     }
   }
 }

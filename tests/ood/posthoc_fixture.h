@@ -2,6 +2,8 @@
 // scripts/make_posthoc_fixtures.py): a 5-class fc layer on 12-d features, a 150-sample training
 // set, and 70 test samples (40 ID-like, then 30 OOD-like), loaded as the library's types.
 #pragma once
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,33 @@ inline PosthocFixture load_posthoc_fixture() {
   p.train = posthoc_set("train", p.fc);
   p.test = posthoc_set("test", p.fc);
   return p;
+}
+
+// Random queries, bank and bias in [-1, 1) for the neighbour-search tests.
+struct SearchCase {
+  int64_t nq, nb, dim;
+  std::vector<float> q, b, bias;
+  SearchCase(int64_t nq_, int64_t nb_, int64_t dim_, uint64_t seed)
+      : nq(nq_), nb(nb_), dim(dim_), q(static_cast<size_t>(nq * dim)),
+        b(static_cast<size_t>(nb * dim)), bias(static_cast<size_t>(nb)) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (auto* v : {&q, &b, &bias})
+      for (float& x : *v) x = u(rng);
+  }
+};
+
+// Per query, the same set of k neighbours (the order within a query's k is free).
+inline void expect_same_neighbours(const std::vector<int32_t>& got, const std::vector<int32_t>& want,
+                                   int64_t nq, int64_t k, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<int32_t> g(got.begin() + i * k, got.begin() + (i + 1) * k);
+    std::vector<int32_t> w(want.begin() + i * k, want.begin() + (i + 1) * k);
+    std::sort(g.begin(), g.end());
+    std::sort(w.begin(), w.end());
+    EXPECT_EQ(g, w) << what << ", query " << i;
+  }
 }
 
 }  // namespace dice::test
