@@ -36,7 +36,7 @@ const char* kEvalUsage =
     "                 [--batch N] [--threads N] [--limit N]\n"
     "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
     "                 [--json OUT.json] [--report OUT.html]\n"
-    "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo]\n"
+    "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo] [--max-image-pixels N]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"
     "      an SVHN .mat file, tensor:FILE.npy, gaussian:N or uniform:N. Without --p the plain\n"
     "      fc layer is used (the baseline). --labels FILE gives the labels of a flat --id folder\n"
@@ -47,8 +47,8 @@ const char* kEvalUsage =
 
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
-            {"model", "weights", "feat-stat", "p", "id", "ood...", "method...", "clip", "batch", "threads",
-             "limit", "json", "device", "labels", "decoder", "precision", "backend", "report", "train"},
+            with_data_options({"model", "weights", "feat-stat", "p", "id", "ood...", "method...", "clip", "batch",
+                               "threads", "limit", "json", "device", "precision", "backend", "report", "train"}),
             {"help", "quiet", "skip-bad"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
@@ -87,7 +87,7 @@ int cmd_eval(int argc, char** argv) {
   const std::string report_path = args.get("report");
   if (!report_path.empty()) check_output(report_path);
   const DataOptions data_opts =
-      data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
+      data_options(args);
   if (use_dice && !args.has("feat-stat"))
     throw_error("--p needs --feat-stat NPY (the training-set feature mean, e.g. "
                 "cache/CIFAR-10_densenet_feat_stat.npy)");
@@ -108,9 +108,9 @@ int cmd_eval(int argc, char** argv) {
   // Open every data set first so that a typo in the last --ood fails before any work is done.
   DatasetOptions id_opts = data_opts.dataset, ood_opts;  // --labels: the ID set
   id_opts.num_classes = ood_opts.num_classes = model.num_classes();
-  auto id_data = open_dataset(id_spec.second, pp, id_opts);
+  auto id_data = open_data(id_spec.second, pp, id_opts);
   std::vector<std::unique_ptr<Dataset>> ood_data;
-  for (auto& s : ood_specs) ood_data.push_back(open_dataset(s.second, pp, ood_opts));
+  for (auto& s : ood_specs) ood_data.push_back(open_data(s.second, pp, ood_opts));
 
   std::printf("model: %s, weights %s\n", model.name().c_str(), weights.c_str());
   std::printf("device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),

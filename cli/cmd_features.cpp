@@ -8,7 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "core/file_io.h"
+#include "core/file_set.h"
 #include "core/parallel.h"
 #include "formats/npy.h"
 #include "ood/evaluate.h"
@@ -24,8 +24,9 @@ int cmd_features(int argc, char** argv) {
       "PREFIX.labels.npy (N int64; -1 for unlabeled sets).\n"
       "  [--labels FILE]       labels of a flat image folder ('<file name> <class index>' lines)\n"
       "  [--skip-bad]          skip undecodable files (warned; their rows are left out)\n"
-      "  [--decoder stb|turbo] JPEG decoder (default: env DICE_JPEG, else stb)";
-  Args args(argc, argv, 2, {"model", "weights", "data", "out", "batch", "threads", "limit", "device", "labels", "decoder", "precision", "backend"},
+      "  [--decoder stb|turbo] JPEG decoder (default: env DICE_JPEG, else stb)\n"
+      "  [--max-image-pixels N] refuse larger images (default 178956970, PIL's error threshold)";
+  Args args(argc, argv, 2, with_data_options({"model", "weights", "data", "out", "batch", "threads", "limit", "device", "precision", "backend"}),
             {"help", "quiet", "skip-bad"}, usage);
   if (args.has("help")) {
     std::puts(usage);
@@ -39,14 +40,15 @@ int cmd_features(int argc, char** argv) {
   const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
   note_inputs({weights, args.get("labels")}, {spec});
-  for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"}) check_output(prefix + suffix);
+  for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"})
+    check_set_output(prefix + suffix);
   const DataOptions data_opts =
-      data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
+      data_options(args);
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
   DatasetOptions dataset_opts = data_opts.dataset;
   dataset_opts.num_classes = lm.model->num_classes();
-  auto data = open_dataset(spec, preprocess_for(*lm.model), dataset_opts);
+  auto data = open_data(spec, preprocess_for(*lm.model), dataset_opts);
   FeatureSet fs = extract_features(*lm.model, *data, split_named_spec(spec).first, batch,
                                    num_threads(), limit, !args.has("quiet") && ::isatty(2),
                                    data_opts.skip_bad);

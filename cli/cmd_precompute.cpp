@@ -23,14 +23,14 @@ int run(int argc, char** argv, const MpiWorld& world) {
   const char* usage =
       "usage: dice precompute --model M --weights CKPT --data SPEC --out STATS.npy\n"
       "                       [--shard i/n] [--batch N] [--threads N] [--quiet]\n"
-      "                       [--labels FILE] [--skip-bad] [--decoder stb|turbo]\n"
+      "                       [--labels FILE] [--skip-bad] [--decoder stb|turbo] [--max-image-pixels N]\n"
       "       dice precompute --merge PART.npy [PART.npy ...] --out STATS.npy\n"
       "writes the mean penultimate feature of the data set as a float64 (D,) .npy (the\n"
       "--feat-stat file of dice eval). With --shard i/n only samples [i*N/n, (i+1)*N/n) are\n"
       "processed and --out is a part file; --merge combines all n parts into the statistics,\n"
       "identical to the unsharded result. Under `mpirun -n K` (MPI builds) rank r computes\n"
       "shard r/K and rank 0 writes the merged statistics; give each rank --threads.";
-  Args args(argc, argv, 2, {"model", "weights", "data", "out", "shard", "batch", "threads", "merge...", "labels", "decoder"},
+  Args args(argc, argv, 2, with_data_options({"model", "weights", "data", "out", "shard", "batch", "threads", "merge..."}),
             {"help", "quiet", "skip-bad"}, usage);
   if (args.has("help")) {
     std::puts(usage);
@@ -65,7 +65,7 @@ int run(int argc, char** argv, const MpiWorld& world) {
   const std::string weights = args.require("weights"), spec = args.require("data");
   const int64_t batch = args.get_int("batch", 64, 1, 1 << 16);
   const DataOptions data_opts =
-      data_options(args.get("labels"), args.has("skip-bad"), args.get("decoder"));
+      data_options(args);
   const bool skip_bad = data_opts.skip_bad;
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
   const bool progress = !args.has("quiet") && ::isatty(2) && world.rank == 0;
@@ -73,7 +73,7 @@ int run(int argc, char** argv, const MpiWorld& world) {
   LoadedModel lm = load_model(args.get("model", "auto"), weights);
   DatasetOptions dataset_opts = data_opts.dataset;
   dataset_opts.num_classes = lm.model->num_classes();
-  auto data = open_dataset(spec, preprocess_for(*lm.model), dataset_opts);
+  auto data = open_data(spec, preprocess_for(*lm.model), dataset_opts);
   const std::string name = split_named_spec(spec).first;
   if (args.has("shard")) {
     const ShardSpec shard = parse_shard(args.get("shard"));

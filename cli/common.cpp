@@ -13,6 +13,7 @@
 #include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "data/image.h"
 #include "formats/npy.h"
 #include "kernels/cuda_check.h"
@@ -25,7 +26,12 @@ LoadedModel load_model(const std::string& arch, const std::string& weights_path,
   if (device == Device::kCpu) check_model_options("", device, options);
   check_device_available(device);
   LoadedModel lm;
-  lm.weights = load_weights(weights_path);
+  try {
+    lm.weights = load_weights(weights_path);
+  } catch (const std::bad_alloc&) {
+    throw_error(echo(weights_path), ": out of memory reading the weights; lower DICE_MAX_INPUT_MB (now ",
+                max_input_bytes() >> 20, " MB) to refuse such files, or raise the memory limit");
+  }
   check_finite_weights(lm.weights, weights_path);
   lm.model = make_model(arch, lm.weights, device, options);
   return lm;
@@ -93,18 +99,33 @@ void note_inputs(const std::vector<std::string>& files, const std::vector<std::s
   }
 }
 
-DataOptions data_options(const std::string& labels, bool skip_bad, const std::string& decoder) {
+std::unique_ptr<Dataset> open_data(const std::string& spec, const Preprocess& pp, const DatasetOptions& opts) {
+  try {
+    return open_dataset(spec, pp, opts);
+  } catch (const std::bad_alloc&) {
+    throw_error(echo(spec), ": out of memory opening the data set; lower DICE_MAX_INPUT_MB (now ",
+                max_input_bytes() >> 20, " MB) to refuse such files, or raise the memory limit");
+  }
+}
+
+std::vector<std::string> with_data_options(std::vector<std::string> value_options) {
+  for (const char* o : {"labels", "decoder", "max-image-pixels"}) value_options.push_back(o);
+  return value_options;
+}
+
+DataOptions data_options(const Args& args) {
   DataOptions o;
-  o.dataset.labels = labels;
-  o.skip_bad = skip_bad;
-  std::string dec = decoder;
+  o.dataset.labels = args.get("labels");
+  o.skip_bad = args.has("skip-bad");
+  std::string dec = args.get("decoder");
   if (dec.empty()) {
     const char* env = std::getenv("DICE_JPEG");
     dec = env && *env ? env : "stb";
     if (dec != "stb" && dec != "turbo")
-      throw_error("environment variable DICE_JPEG must be 'stb' or 'turbo', got '", dec, "'");
+      throw_error("environment variable DICE_JPEG must be 'stb' or 'turbo', got '", echo(dec), "'");
   }
   set_jpeg_decoder(parse_jpeg_decoder(dec));
+  set_max_image_pixels(args.get_int("max-image-pixels", kDefaultMaxImagePixels, 1, int64_t(1) << 40));
   return o;
 }
 

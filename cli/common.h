@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "data/dataset.h"
 #include "data/transforms.h"
 #include "nn/model.h"
@@ -44,13 +45,18 @@ std::vector<double> load_feature_mean(const std::string& path, int64_t dim);
 void note_inputs(const std::vector<std::string>& files, const std::vector<std::string>& specs);
 
 // The data options of eval/features/precompute: --labels FILE (ground truth of a flat image
-// folder such as ILSVRC-2012 val), --skip-bad, and --decoder stb|turbo (empty: the environment
-// variable DICE_JPEG, else stb), which is applied process-wide here.
+// folder such as ILSVRC-2012 val), --skip-bad, --decoder stb|turbo (empty: the environment
+// variable DICE_JPEG, else stb) and --max-image-pixels N (PIL's 178956970 by default); the last
+// two are applied process-wide here.
 struct DataOptions {
   DatasetOptions dataset;
   bool skip_bad = false;
 };
-DataOptions data_options(const std::string& labels, bool skip_bad, const std::string& decoder);
+DataOptions data_options(const Args& args);
+// open_dataset, with running out of memory reported as an error naming the spec and the limit.
+std::unique_ptr<Dataset> open_data(const std::string& spec, const Preprocess& pp, const DatasetOptions& opts);
+// A command's value options plus the ones data_options reads.
+std::vector<std::string> with_data_options(std::vector<std::string> value_options);
 // "skipped 2 unreadable files (imagenet: 2)" after a --skip-bad run; nothing if none was skipped.
 void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set);
 

@@ -15,6 +15,7 @@
 
 #include "core/echo.h"
 #include "core/error.h"
+#include "core/limits.h"
 
 namespace dice {
 namespace {
@@ -45,6 +46,10 @@ std::string random_suffix() {
   return s;
 }
 
+[[noreturn]] void refuse_not_regular(const std::string& path) {
+  throw_error(echo(path), ": not a regular file (a FIFO, device or socket); pass a file, or - for standard input");
+}
+
 // The descriptor of this process that `path` names (-, /dev/stdout, /dev/fd/N, /proc/self/fd/N,
 // reached through any chain of symlinks), or -1. Such a path must never be replaced: renaming
 // over /dev/stdout would turn the system's symlink into a regular file.
@@ -72,45 +77,44 @@ int named_descriptor(std::string path) {
 }  // namespace
 
 std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
+  const bool env_cap = max_bytes == 0;
+  if (env_cap) max_bytes = max_input_bytes();
+  auto too_large = [&](uint64_t bytes) {
+    if (env_cap) throw_input_limit(path, "reading the file", bytes);
+    throw_error(echo(path), ": ", bytes, " bytes is over the limit of ", max_bytes, " bytes for this input");
+  };
+  struct Fd {  // closes what it opened on every way out
+    int fd;
+    ~Fd() {
+      if (fd > 0) ::close(fd);
+    }
+  };
   const bool std_in = path == "-";
-  int fd = std_in ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw_error(echo(path), ": cannot open (", std::strerror(errno), "); check the path");
   struct stat st;
-  if (::fstat(fd, &st) != 0) st.st_mode = 0;
+  // A device or FIFO is refused before it is opened at all (opening one can block or rewind a
+  // tape); the fstat below catches a file swapped in between.
+  if (!std_in && ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+    refuse_not_regular(path);
+  const Fd f{std_in ? 0 : ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  if (f.fd < 0) throw_error(echo(path), ": cannot open (", std::strerror(errno), "); check the path");
+  if (::fstat(f.fd, &st) != 0) st.st_mode = 0;
   if (!std_in) {
-    if (S_ISDIR(st.st_mode)) {
-      ::close(fd);
-      throw_error(echo(path), ": is a directory, expected a file");
-    }
-    if (!S_ISREG(st.st_mode)) {
-      ::close(fd);
-      throw_error(echo(path), ": not a regular file (a FIFO, device or socket); pass a file, or - for standard input");
-    }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    if (S_ISDIR(st.st_mode)) throw_error(echo(path), ": is a directory, expected a file");
+    if (!S_ISREG(st.st_mode)) refuse_not_regular(path);
+    ::fcntl(f.fd, F_SETFL, ::fcntl(f.fd, F_GETFL) & ~O_NONBLOCK);
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) too_large(static_cast<uint64_t>(st.st_size));
   }
   std::vector<uint8_t> out;
-  if (!std_in && static_cast<uint64_t>(st.st_size) > max_bytes) {
-    ::close(fd);
-    throw_error(echo(path), ": ", st.st_size, " bytes is over the limit of ", max_bytes, " bytes for this input");
-  }
   if (!std_in) out.reserve(static_cast<size_t>(st.st_size));
   uint8_t buf[1 << 16];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    const ssize_t n = ::read(f.fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      if (!std_in) ::close(fd);
-      throw_error(echo(path), ": read error (", std::strerror(err), "); check the file system");
-    }
+    if (n < 0) throw_error(echo(path), ": read error (", std::strerror(errno), "); check the file system");
     if (n == 0) break;
-    if (out.size() + static_cast<size_t>(n) > max_bytes) {
-      if (!std_in) ::close(fd);
-      throw_error(echo(path), ": more than the limit of ", max_bytes, " bytes for this input");
-    }
+    if (out.size() + static_cast<size_t>(n) > max_bytes) too_large(out.size() + static_cast<size_t>(n));
     out.insert(out.end(), buf, buf + n);
   }
-  if (!std_in) ::close(fd);
   return out;
 }
 
@@ -173,7 +177,7 @@ AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   }
   if (::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     // O_NONBLOCK: a FIFO nobody reads is an error (ENXIO), not a wait forever.
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd_ < 0)
       throw_error(echo(path_), ": cannot open for writing (", std::strerror(errno),
                   errno == ENXIO ? "; a FIFO needs its reader started first)" : ")");

@@ -21,8 +21,9 @@
 namespace dice {
 
 // Reads a whole file; throws dice::Error naming the path if it is missing, unreadable, not a
-// regular file, or larger than max_bytes. "-" reads standard input.
-std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes = UINT64_MAX);
+// regular file, or larger than max_bytes (0: the DICE_MAX_INPUT_MB cap of core/limits.h). "-"
+// reads standard input.
+std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes = 0);
 bool file_exists(const std::string& path);
 bool is_directory(const std::string& path);
 bool is_regular_file(const std::string& path);  // following symlinks

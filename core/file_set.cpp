@@ -1,6 +1,7 @@
 // A set of files published together through a manifest (see file_set.h for the protocol).
 #include "core/file_set.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -76,6 +77,22 @@ void roll_forward(const std::string& folder, const std::vector<Entry>& entries) 
   }
 }
 
+// A run killed before its commit point leaves its temporaries ("<member>.tmp.XXXXXXXX"). Under
+// the folder lock no other run is writing a member, and roll_forward has used what the manifest
+// named, so whatever remains is stale.
+void remove_stale(const std::string& folder, const std::vector<std::string>& members) {
+  DIR* d = ::opendir(folder.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    for (const std::string& m : members)
+      if (name.size() == m.size() + 13 && name.compare(0, m.size() + 5, m + ".tmp.") == 0) stale.push_back(name);
+  }
+  ::closedir(d);
+  for (const std::string& name : stale) ::unlink(in_folder(folder, name).c_str());
+}
+
 // flock on the folder: released when the process ends, however it ends.
 class FolderLock {
  public:
@@ -101,6 +118,12 @@ class FolderLock {
 
 std::string set_manifest_path(const std::string& prefix) { return prefix + ".dice-set"; }
 
+void check_set_output(const std::string& path) {
+  check_output(path);
+  if (file_exists(path) && !is_regular_file(path))
+    throw_error(echo(path), ": a set member must be a regular file (not a device or FIFO); choose another --out");
+}
+
 void write_file_set(const std::string& prefix,
                     const std::vector<std::pair<std::string, std::vector<uint8_t>>>& members) {
   const std::string manifest = set_manifest_path(prefix), folder = folder_of(manifest);
@@ -108,11 +131,14 @@ void write_file_set(const std::string& prefix,
     throw_error(echo(prefix), ": an output prefix cannot hold a line break");
   for (const auto& m : members) {
     DICE_ASSERT(m.first.compare(0, prefix.size(), prefix) == 0);
-    check_output(m.first);
+    check_set_output(m.first);
   }
-  check_output(manifest);
+  check_set_output(manifest);
   FolderLock lock(folder);
   roll_forward(folder, read_manifest(manifest));
+  std::vector<std::string> names{base_of(manifest)};
+  for (const auto& m : members) names.push_back(base_of(m.first));
+  remove_stale(folder, names);
   std::vector<std::unique_ptr<AtomicFile>> files;
   std::string text = "dice-set 1\n";
   for (const auto& [path, bytes] : members) {
@@ -120,8 +146,7 @@ void write_file_set(const std::string& prefix,
     AtomicFile& f = *files.back();
     f.write(bytes.data(), bytes.size());
     f.sync();
-    if (f.temp_path().empty())
-      throw_error(echo(path), ": a set member must be a regular file (not a device or FIFO)");
+    DICE_ASSERT(!f.temp_path().empty());  // check_set_output refused devices and FIFOs
     char line[64];
     std::snprintf(line, sizeof line, "%llu %016llx ", static_cast<unsigned long long>(bytes.size()),
                   static_cast<unsigned long long>(fnv1a(bytes)));

@@ -24,6 +24,9 @@ namespace dice {
 
 // The manifest of a set: prefix + ".dice-set".
 std::string set_manifest_path(const std::string& prefix);
+// Throws (before any work is done) unless `path` can be a member of a set: check_output's rules,
+// and a regular file or nothing (a device or FIFO cannot take part in an atomic rename).
+void check_set_output(const std::string& path);
 // Publishes {member path, bytes} as one set under `prefix` (every path starts with prefix).
 void write_file_set(const std::string& prefix,
                     const std::vector<std::pair<std::string, std::vector<uint8_t>>>& members);

@@ -32,9 +32,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
+#include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "data/stb_limits.h"
@@ -105,9 +107,7 @@ void check_pnm(const uint8_t* d, size_t n, const std::string& name) {
                 " is not supported (only 255); convert it to PNG");
   const int64_t w = h.field[0], ht = h.field[1], comp = d[1] == '6' ? 3 : 1;
   if (w <= 0 || ht <= 0) fail(name, "zero-sized image");
-  if (w * ht > max_image_pixels())
-    throw_error(name, ": image of ", w, "x", ht, " pixels exceeds the ", max_image_pixels(),
-                "-pixel limit PIL also enforces; shrink it first");
+  check_image_pixels(name, w, ht);
   const int64_t need = static_cast<int64_t>(h.data_at) + w * ht * comp;
   if (need > static_cast<int64_t>(n))
     throw_error(name, ": truncated PPM/PGM (", n, " bytes, the pixel data needs ", need,
@@ -349,6 +349,25 @@ void set_max_image_pixels(int64_t pixels) {
 }
 int64_t max_image_pixels() { return g_max_pixels.load(); }
 
+void check_image_pixels(const std::string& name, int64_t w, int64_t h) {
+  if (w * h <= max_image_pixels()) return;
+  char mp[64];
+  std::snprintf(mp, sizeof mp, "%.4g megapixels; --max-image-pixels is %.4g", double(w) * double(h) / 1e6,
+                double(max_image_pixels()) / 1e6);
+  throw_error(echo(name), ": image of ", w, "x", h, " is too large (", mp, "); shrink it or raise the limit");
+}
+
+void throw_decode_out_of_memory(const std::string& name, int64_t w, int64_t h) {
+  throw_error(echo(name), ": out of memory decoding this ", w, "x", h,
+              " image; lower --threads or DICE_DECODE_MB, or raise the memory limit");
+}
+
+bool image_dimensions(const uint8_t* data, size_t size, int* w, int* h) {
+  int comp = 0;
+  return size <= static_cast<size_t>(INT32_MAX) &&
+         stbi_info_from_memory(data, static_cast<int>(size), w, h, &comp) && *w > 0 && *h > 0;
+}
+
 Image decode_image_memory(const uint8_t* data, size_t size, const std::string& name) {
   return decode_image_memory(data, size, name, jpeg_decoder());
 }
@@ -411,9 +430,7 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &comp)) fail(name, stbi_failure_reason());
   if (w <= 0 || h <= 0) fail(name, "zero-sized image");
-  if (static_cast<int64_t>(w) * h > max_image_pixels())
-    throw_error(name, ": image of ", w, "x", h, " pixels exceeds the ", max_image_pixels(),
-                "-pixel limit PIL also enforces; shrink it first");
+  check_image_pixels(name, w, h);
 
   // No legitimate decode needs a block beyond a few bytes per (MCU-padded) pixel plus a copy of
   // the file: bound stb's allocations to that (see stb_limits.h).
@@ -426,6 +443,8 @@ Image decode_stb(const uint8_t* data, size_t size, const std::string& name) {
     if (stb_allocation_refused())
       throw_error(name, ": decoding this ", w, "x", h, " image needs more memory than its size "
                   "can justify (compressed data that inflates far beyond the pixels); re-encode it");
+    if (std::strcmp(stbi_failure_reason(), "outofmem") == 0)  // the process's memory, not the file
+      throw_decode_out_of_memory(name, w, h);
     fail(name, stbi_failure_reason());
   };
 

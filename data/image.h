@@ -41,6 +41,14 @@ JpegDecoder jpeg_decoder();
 constexpr int64_t kDefaultMaxImagePixels = 2 * int64_t(89478485);
 void set_max_image_pixels(int64_t pixels);
 int64_t max_image_pixels();
+// Throws "NAME: image of WxH is too large (N megapixels; --max-image-pixels is M)" over the limit.
+void check_image_pixels(const std::string& name, int64_t w, int64_t h);
+// "NAME: out of memory decoding this WxH image; lower --threads or DICE_DECODE_MB, ...": what a
+// failed allocation while decoding says (not "corrupt": the file may be fine).
+[[noreturn]] void throw_decode_out_of_memory(const std::string& name, int64_t w, int64_t h);
+// An image's width and height from its header (any format decode_image reads), without decoding;
+// false if the header is not understood (the decode will then say why).
+bool image_dimensions(const uint8_t* data, size_t size, int* w, int* h);
 
 // Reads and decodes an image file, converting any layout (gray, gray+alpha, palette, RGBA,
 // 16-bit) to RGB. Throws dice::Error naming the file if it is missing, not an image, or corrupt.

@@ -39,6 +39,7 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "data/dataset.h"
+#include "data/decode_budget.h"
 #include "data/image.h"
 
 namespace dice {
@@ -121,11 +122,21 @@ class ImageFolderDataset final : public Dataset {
   int64_t label(int64_t i) const override { return labels_.at(static_cast<size_t>(i)); }
   void load(int64_t i, float* chw) const override {
     const std::string& path = paths_.at(static_cast<size_t>(i));
-    Image img = decode_image(path);  // its errors already name the file
+    const std::vector<uint8_t> bytes = read_file(path);
+    int w = 0, h = 0;
+    const bool known = image_dimensions(bytes.data(), bytes.size(), &w, &h);
+    if (known) check_image_pixels(path, w, h);
+    // The decode and the pre-processing hold their estimated memory in the shared budget.
+    const DecodeReservation budget(known ? decode_estimate(w, h, bytes.size()) : 2 * bytes.size(), path);
     try {
-      preprocess_image(img, pp_, chw);
-    } catch (const Error& e) {  // e.g. the resize area cap: say which image
-      throw_error(path, ": ", e.what(), "; remove or shrink this image, or pass --skip-bad");
+      Image img = decode_image_memory(bytes.data(), bytes.size(), path);  // its errors name the file
+      try {
+        preprocess_image(img, pp_, chw);
+      } catch (const Error& e) {  // e.g. the resize area cap: say which image
+        throw_error(path, ": ", e.what(), "; remove or shrink this image, or pass --skip-bad");
+      }
+    } catch (const std::bad_alloc&) {
+      throw_decode_out_of_memory(path, w, h);
     }
   }
   std::string describe() const override {

@@ -72,9 +72,7 @@ bool decode_jpeg_turbo(const uint8_t* data, size_t size, const std::string& name
                 "); the file is corrupt: re-encode it or remove it (or pass --skip-bad)");
   }
   if (w <= 0 || h <= 0) throw_error(name, ": cannot decode JPEG (zero-sized image)");
-  if (static_cast<int64_t>(w) * h > max_image_pixels())
-    throw_error(name, ": image of ", w, "x", h, " pixels exceeds the ", max_image_pixels(),
-                "-pixel limit PIL also enforces; shrink it first");
+  check_image_pixels(name, w, h);
   Image img(w, h);
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   std::vector<uint8_t> four;

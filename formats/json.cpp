@@ -168,8 +168,8 @@ std::string Json::dump(int indent) const {
 
 class JsonParser {
  public:
-  JsonParser(const std::string& t, const std::string& name, int max_depth)
-      : t_(t), name_(name), max_depth_(max_depth) {}
+  JsonParser(const std::string& t, const std::string& name, int max_depth, size_t max_values)
+      : t_(t), name_(name), max_depth_(max_depth), max_values_(max_values) {}
 
   Json parse_document() {
     Json v = value(0);
@@ -207,6 +207,7 @@ class JsonParser {
 
   Json value(int depth) {
     if (depth > max_depth_) fail("nesting too deep");
+    if (++values_ > max_values_) fail("too many values for the memory limit");
     ws();
     if (i_ >= t_.size()) fail("unexpected end of text");
     char c = t_[i_];
@@ -335,11 +336,12 @@ class JsonParser {
   const std::string& t_;
   const std::string& name_;
   int max_depth_;
+  size_t max_values_, values_ = 0;
   size_t i_ = 0;
 };
 
-Json Json::parse(const std::string& text, const std::string& name, int max_depth) {
-  return JsonParser(text, name, max_depth).parse_document();
+Json Json::parse(const std::string& text, const std::string& name, int max_depth, size_t max_values) {
+  return JsonParser(text, name, max_depth, max_values).parse_document();
 }
 
 }  // namespace dice

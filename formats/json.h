@@ -5,6 +5,7 @@
 // exactly. The parser bounds nesting depth and rejects trailing garbage, invalid escapes and
 // control characters; its errors name the file (or the label the caller gives).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -59,9 +60,10 @@ class Json {
   // indent < 0: compact one line; otherwise pretty with that many spaces per level.
   std::string dump(int indent = -1) const;
 
-  // Parses text; errors name `name` (a file path or label) and the byte offset.
+  // Parses text; errors name `name` (a file path or label) and the byte offset. At most
+  // max_values values (each costs ~100 bytes in memory, whatever its size in the text).
   static Json parse(const std::string& text, const std::string& name = "JSON",
-                    int max_depth = 64);
+                    int max_depth = 64, size_t max_values = SIZE_MAX);
 
  private:
   friend class JsonParser;  // fills objects directly: set()'s linear lookup would be quadratic

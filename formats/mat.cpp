@@ -21,7 +21,8 @@
 // Safety: every read goes through ByteReader (bounds-checked); an array's element count must
 // equal the data element's byte count / element size before anything is allocated, and a
 // compressed element inflates into a buffer that grows only as zlib produces output, capped at
-// deflate's maximum ratio (1032:1) times the compressed size and at 4 GiB + 8 (a u32 byte count).
+// deflate's maximum ratio (1032:1) times the compressed size and at 4 GiB + 8 (a u32 byte count);
+// and absolutely, all that one file materialises stays within DICE_MAX_INPUT_MB (core/limits.h).
 // Assumes a little-endian host (x86-64, aarch64), like the rest of formats/.
 #include "formats/mat.h"
 
@@ -35,6 +36,7 @@
 #include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "formats/byte_reader.h"
 
 namespace dice {
@@ -166,6 +168,7 @@ class Parser {
     const uint64_t cap = std::min<uint64_t>(static_cast<uint64_t>(e.size) * 1032 + 64,
                                             uint64_t{0xffffffffu} + 8);
     std::vector<uint8_t> out(static_cast<size_t>(std::min<uint64_t>(cap, std::max<uint64_t>(4 * e.size, 1 << 16))));
+    charge(out.size());
     z_stream s;
     std::memset(&s, 0, sizeof(s));
     if (inflateInit(&s) != Z_OK) throw_error(name_, ": zlib initialisation failed");
@@ -179,7 +182,9 @@ class Parser {
           inflateEnd(&s);
           fail("compressed element inflates beyond ", cap, " bytes");
         }
-        out.resize(static_cast<size_t>(std::min<uint64_t>(cap, 2 * static_cast<uint64_t>(out.size()))));
+        const size_t grown = static_cast<size_t>(std::min<uint64_t>(cap, 2 * static_cast<uint64_t>(out.size())));
+        charge(grown - out.size());
+        out.resize(grown);
       }
       const size_t room = std::min<size_t>(out.size() - produced, 1u << 30);
       s.next_out = out.data() + produced;
@@ -249,6 +254,7 @@ class Parser {
       fail("variable '", a.name, "' has dimensions ", dims_str(a.dims), " but ", count, " data elements");
 
     const ClassInfo& ci = kClasses[cls];
+    charge(static_cast<uint64_t>(count) * ci.size);
     a.data.resize(count * ci.size);
     if (real.type == ci.mi) {
       if (real.size) std::memcpy(a.data.data(), real.data, real.size);  // empty: both may be null
@@ -274,9 +280,17 @@ class Parser {
     throw_error(name_, ": corrupt MAT-file (", parts..., "); re-save it with MATLAB's save -v7 or scipy.io.savemat");
   }
 
+  // Every byte the file materialises (inflated elements, decoded variables) counts against
+  // DICE_MAX_INPUT_MB, checked before it is allocated.
+  void charge(uint64_t bytes) const {
+    materialised_ += bytes;
+    if (materialised_ > max_input_bytes()) throw_input_limit(name_, "decoding the MAT-file", materialised_);
+  }
+
  private:
   const std::string& name_;
   bool be_;
+  mutable uint64_t materialised_ = 0;
 };
 
 // Writer helpers: appends u32 in the file's byte order; sub-elements with padding.

@@ -14,6 +14,7 @@
 #include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "formats/byte_reader.h"
 #include "formats/json.h"
 
@@ -51,10 +52,15 @@ SafeTensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::s
   if (hlen > kMaxHeader) bad("header length " + std::to_string(hlen) + " is implausible");
   if (hlen > r.remaining()) bad("header runs past the end of the file; the file is truncated");
   std::string text = r.str(static_cast<size_t>(hlen));
+  // A parsed value takes ~100 bytes whatever its text: 100 MB of "0," would be 6 GB of values. A
+  // real header has a few values per tensor; one per KB of the input cap is ample (2M by default).
+  const size_t max_values = static_cast<size_t>(max_input_bytes() / 1024);
   Json h;
   try {
-    h = Json::parse(text, name + " (safetensors header)");
+    h = Json::parse(text, name + " (safetensors header)", 64, max_values);
   } catch (const Error& e) {
+    if (std::string(e.what()).find("too many values") != std::string::npos)
+      throw_input_limit(name, "parsing the header", hlen / 2 * 1024);  // ~1 value per 2 bytes
     throw Error(std::string(e.what()) + "; the file is damaged");
   }
   if (!h.is_object()) bad("header is not a JSON object");
@@ -77,23 +83,23 @@ SafeTensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::s
       }
       continue;
     }
-    if (!v.is_object()) bad("entry '" + key + "' is not an object");
+    if (!v.is_object()) bad("entry '" + echo(key) + "' is not an object");
     const Json* dt = v.find("dtype");
     const Json* sh = v.find("shape");
     const Json* off = v.find("data_offsets");
     if (!dt || !sh || !off || !dt->is_string() || !sh->is_array() || !off->is_array() || off->size() != 2)
-      bad("entry '" + key + "' needs dtype, shape and data_offsets [begin, end]");
+      bad("entry '" + echo(key) + "' needs dtype, shape and data_offsets [begin, end]");
     SafeTensor t;
     t.dtype = dt->as_string();
     size_t item = safetensors_dtype_size(t.dtype);
-    if (!item) bad("entry '" + key + "' has unsupported dtype '" + t.dtype + "'");
-    if (sh->size() > kMaxDims) bad("entry '" + key + "' has too many dimensions");
+    if (!item) bad("entry '" + echo(key) + "' has unsupported dtype '" + echo(t.dtype) + "'");
+    if (sh->size() > kMaxDims) bad("entry '" + echo(key) + "' has too many dimensions");
     uint64_t numel = 1;
     for (const Json& d : sh->items()) {
       if (!d.is_number() || d.as_number() < 0 || d.as_number() > 9.0e15 || d.as_number() != (double)(int64_t)d.as_number())
-        bad("entry '" + key + "' has a bad dimension");
+        bad("entry '" + echo(key) + "' has a bad dimension");
       int64_t n = d.as_int();
-      if (n != 0 && numel > buf / static_cast<uint64_t>(n)) bad("entry '" + key + "' is larger than the file");
+      if (n != 0 && numel > buf / static_cast<uint64_t>(n)) bad("entry '" + echo(key) + "' is larger than the file");
       numel *= static_cast<uint64_t>(n);
       t.shape.push_back(n);
     }
@@ -101,14 +107,14 @@ SafeTensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::s
     for (int k = 0; k < 2; ++k) {
       const Json& o = (*off)[static_cast<size_t>(k)];
       if (!o.is_number() || o.as_number() < 0 || o.as_number() > 9.0e15 || o.as_number() != (double)(int64_t)o.as_number())
-        bad("entry '" + key + "' has a bad data offset");
+        bad("entry '" + echo(key) + "' has a bad data offset");
       ob[k] = static_cast<uint64_t>(o.as_int());
     }
     if (ob[0] > ob[1] || ob[1] > buf)
-      bad("entry '" + key + "' data_offsets [" + std::to_string(ob[0]) + ", " + std::to_string(ob[1]) +
+      bad("entry '" + echo(key) + "' data_offsets [" + std::to_string(ob[0]) + ", " + std::to_string(ob[1]) +
           "] fall outside the " + std::to_string(buf) + "-byte data buffer; the file is truncated or corrupt");
     if (ob[1] - ob[0] != numel * item)
-      bad("entry '" + key + "' has " + std::to_string(ob[1] - ob[0]) + " bytes but its shape and dtype need " +
+      bad("entry '" + echo(key) + "' has " + std::to_string(ob[1] - ob[0]) + " bytes but its shape and dtype need " +
           std::to_string(numel * item));
     spans.push_back({ob[0], ob[1], key, std::move(t)});
   }

@@ -28,6 +28,7 @@
 #include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "formats/byte_reader.h"
 
 namespace dice {
@@ -187,6 +188,7 @@ std::vector<uint8_t> ZipArchive::read(const std::string& n) const {
 
   // Bound the output by the declared size; it must also be plausible for memory.
   if (e.uncompressed_size > (uint64_t(1) << 40)) corrupt("declared size is implausible");
+  if (e.uncompressed_size > max_input_bytes()) throw_input_limit(name_, "member '" + echo(n) + "'", e.uncompressed_size);
   std::vector<uint8_t> out;
   if (e.method == 0) {
     out.assign(src, src + e.compressed_size);

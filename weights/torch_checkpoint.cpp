@@ -11,6 +11,7 @@
 #include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/limits.h"
 #include "formats/byte_reader.h"
 #include "formats/half.h"
 #include "formats/pickle.h"
@@ -202,9 +203,10 @@ inline float element(const uint8_t* base, const char* dt, size_t i) {
 }
 
 // Gathers a (possibly strided) view of a storage into a contiguous float32 tensor.
-// `budget`: what is left of the elements all tensors of the file may expand to (see build()).
+// `budget`: what is left of the elements all tensors of the file may expand to (see build());
+// `gathered`: the bytes of the tensors so far, which DICE_MAX_INPUT_MB bounds absolutely.
 Tensor gather(const std::string& path, const TensorSpec& s, const std::vector<uint8_t>& bytes,
-              int64_t* budget) {
+              int64_t* budget, uint64_t* gathered) {
   auto bad = [&](const std::string& what) {
     throw_error(path, ": tensor '", echo(s.name), "' ", what, "; the checkpoint is corrupt or truncated");
   };
@@ -227,6 +229,8 @@ Tensor gather(const std::string& path, const TensorSpec& s, const std::vector<ui
   if (numel > *budget)
     bad("expands to more elements than the whole checkpoint holds (overlapping strides)");
   *budget -= numel;
+  *gathered += static_cast<uint64_t>(numel) * sizeof(float);
+  if (*gathered > max_input_bytes()) throw_input_limit(path, "gathering its float32 tensors", *gathered);
   Tensor t;
   t.shape = s.size;
   if (numel == 0) return t;
@@ -313,6 +317,7 @@ StateDict build(const std::string& path, const std::vector<TensorSpec>& specs,
                 std::map<std::string, std::string> metadata) {
   int64_t budget = int64_t(1) << 20;
   for (const auto& kv : storages) budget += 2 * static_cast<int64_t>(kv.second.size());
+  uint64_t gathered = 0;  // bytes; all tensors together stay within DICE_MAX_INPUT_MB (gather)
   StateDict sd;
   sd.source = path;
   sd.metadata = std::move(metadata);
@@ -321,7 +326,7 @@ StateDict build(const std::string& path, const std::vector<TensorSpec>& specs,
     if (it == storages.end())
       throw_error(path, ": storage '", echo(s.storage.key), "' of tensor '", s.name,
                   "' is missing; the checkpoint is truncated or corrupt, re-download or re-save it");
-    if (!sd.tensors.emplace(s.name, gather(path, s, it->second, &budget)).second)
+    if (!sd.tensors.emplace(s.name, gather(path, s, it->second, &budget, &gathered)).second)
       throw_error(path, ": tensor '", echo(s.name), "' appears twice after removing the 'module.' prefix");
   }
   return sd;
@@ -352,12 +357,15 @@ StateDict load_zip(const std::string& path, std::vector<uint8_t> bytes) {
   std::map<std::string, std::string> meta;
   std::vector<TensorSpec> specs = collect(path, root, w, &meta);
   std::map<std::string, std::vector<uint8_t>> storages;
+  uint64_t inflated = 0;  // all storages together stay within DICE_MAX_INPUT_MB
   for (const auto& s : specs) {
     if (storages.count(s.storage.key)) continue;
     std::string member = prefix + "data/" + s.storage.key;
     if (!z.has(member))
-      throw_error(path, ": storage '", echo(s.storage.key), "' of tensor '", s.name,
+      throw_error(path, ": storage '", echo(s.storage.key), "' of tensor '", echo(s.name),
                   "' is missing from the archive; the checkpoint is incomplete, re-download or re-save it");
+    inflated += z.entry(member).uncompressed_size;
+    if (inflated > max_input_bytes()) throw_input_limit(path, "inflating the storages", inflated);
     storages[s.storage.key] = z.read(member);
   }
   return build(path, specs, storages, std::move(meta));

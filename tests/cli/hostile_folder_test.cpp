@@ -50,6 +50,13 @@ TEST(HostileFolder, FifoNamedLikeAnImage) {
   EXPECT_FALSE(r.timed_out);
 }
 
+TEST(HostileFolder, DevZeroBehindAnImageName) {
+  const std::string dir = folder_with_weights();
+  ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink("/dev/zero", (dir + "/set/z.jpg").c_str()), 0);
+  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "set"}, dir, "z.jpg", quick());
+}
+
 TEST(HostileFolder, FifoAsADataSetFile) {
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::mkfifo((dir + "/test_batch.bin").c_str(), 0644), 0);

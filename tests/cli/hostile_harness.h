@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -25,6 +26,21 @@
 #include "test_util.h"
 
 namespace dice::hostile {
+
+// Under AddressSanitizer (scripts/sanitize.sh builds the tests and `dice` alike) the shadow
+// memory needs terabytes of address space, so RLIMIT_AS cannot be used: the cap becomes ASan's
+// own per-allocation limit, with failed allocations returned to the program (std::bad_alloc).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
+#else
+constexpr bool kAsan = false;
+#endif
 
 struct Limits {
   uint64_t address_space = uint64_t(4) << 30;  // bytes (RLIMIT_AS)
@@ -55,8 +71,16 @@ inline Result run(const std::vector<std::string>& args, const std::string& cwd, 
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setpgid(0, 0);
-    struct rlimit as{lim.address_space, lim.address_space};
-    ::setrlimit(RLIMIT_AS, &as);
+    if (kAsan) {
+      const char* old = std::getenv("ASAN_OPTIONS");
+      const std::string opts = std::string(old ? old : "") + (old && *old ? ":" : "") +
+                               "allocator_may_return_null=1:max_allocation_size_mb=" +
+                               std::to_string(lim.address_space >> 20);
+      ::setenv("ASAN_OPTIONS", opts.c_str(), 1);
+    } else {
+      struct rlimit as{lim.address_space, lim.address_space};
+      ::setrlimit(RLIMIT_AS, &as);
+    }
     if (lim.file_size) {
       struct rlimit fs{lim.file_size, lim.file_size};
       ::setrlimit(RLIMIT_FSIZE, &fs);
@@ -165,6 +189,7 @@ inline void expect_refused(const std::vector<std::string>& args, const std::stri
   EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr should name '" << needle << "': " << r.err;
   EXPECT_EQ(snapshot(dir), before) << "the folder changed; stderr: " << r.err;
   EXPECT_LT(r.seconds, 60.0);
+  if (std::getenv("DICE_HOSTILE_VERBOSE")) std::printf("  stderr: %s", r.err.c_str());
 }
 
 // A small scratch folder with a copy of the fixture network as w.pth.

@@ -97,6 +97,25 @@ TEST(HostileOutput, JsonToStdoutWorks) {
   }
 }
 
+// Two runs on one prefix at once: both succeed, and the set is one run's, whole.
+TEST(HostileOutput, ConcurrentRunsOnOnePrefixSerialise) {
+  const std::string dir = folder_with_weights();
+  dice::hostile::Result a, b;
+  std::thread ta([&] { a = run({"features", "--weights", "w.pth", "--data", "gaussian:6", "--out", "p"}, dir); });
+  std::thread tb([&] { b = run({"features", "--weights", "w.pth", "--data", "gaussian:7", "--out", "p"}, dir); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(b.exit_code, 0) << b.err;
+  std::set<int64_t> rows;
+  for (const char* m : {".features.npy", ".logits.npy", ".labels.npy"}) {
+    const std::string path = dir + "/p" + m;
+    const std::vector<uint8_t> bytes = dice::read_set_member(dir + "/p", path);
+    rows.insert(dice::parse_npy(bytes.data(), bytes.size(), path).shape[0]);
+  }
+  EXPECT_EQ(rows.size(), 1u);
+}
+
 // A reader pairing tensor:X.npy with the labels of a features set refuses labels that belong to
 // another run than the set's manifest.
 TEST(HostileOutput, MixedFeaturesSetIsRefusedByReaders) {
@@ -149,6 +168,10 @@ TEST(HostileOutput, KilledRunsLeaveAWholeSet) {
     seen.insert(rows[0]);
   }
   EXPECT_GT(seen.size(), 1u) << "no killed run got as far as publishing; the test checked nothing";
+  // A complete run then leaves no temporary of the killed ones behind.
+  ASSERT_EQ(run({"features", "--weights", "w.pth", "--data", "gaussian:2", "--out", "p"}, dir).exit_code, 0);
+  for (const auto& [name, what] : dice::hostile::snapshot(dir))
+    EXPECT_EQ(name.find(".tmp."), std::string::npos) << name << " left behind";
 }
 
 }  // namespace

@@ -97,16 +97,8 @@ TEST(FuzzRegression, NpyShapeProductMustFitEvenWhenEmpty) {
   EXPECT_NE(err.find("implausibly large"), std::string::npos) << err;
 }
 
-// A zip checkpoint whose one tensor has the pickled (size, stride) given, over a 1-float storage.
 static std::string checkpoint_with_view(const std::string& size_tuple, const std::string& stride_tuple) {
-  std::string pkl = "\x80\x02}X\x01\x00\x00\x00w"s + "ctorch._utils\n_rebuild_tensor_v2\n(" +
-                    "(X\x07\x00\x00\x00storage"s + "ctorch\nFloatStorage\n" + "X\x01\x00\x00\x00"s +
-                    "0" + "X\x03\x00\x00\x00"s + "cpu" + "K\x01tQ" + "K\x00"s + size_tuple +
-                    stride_tuple + "\x89"s + "ccollections\nOrderedDict\n)RtRs.";
-  float one = 1.0f;
-  std::vector<uint8_t> z = dice::test::make_zip(
-      {{"archive/data.pkl", pkl}, {"archive/data/0", std::string(reinterpret_cast<char*>(&one), 4)}});
-  return std::string(z.begin(), z.end());
+  return dice::test::torch_checkpoint_with_view(size_tuple, stride_tuple);
 }
 
 TEST(FuzzRegression, StrideZeroViewsCannotExpandACheckpoint) {

@@ -59,4 +59,20 @@ inline std::vector<uint8_t> make_zip(const std::vector<std::pair<std::string, st
 
 inline std::string str_of(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
 
+// The data.pkl of a torch checkpoint {"w": tensor} whose one tensor has the pickled (size,
+// stride) tuples given, over float storage "0".
+inline std::string torch_view_pickle(const std::string& size_tuple, const std::string& stride_tuple) {
+  using namespace std::string_literals;
+  return "\x80\x02}X\x01\x00\x00\x00w"s + "ctorch._utils\n_rebuild_tensor_v2\n(" +
+         "(X\x07\x00\x00\x00storage"s + "ctorch\nFloatStorage\n" + "X\x01\x00\x00\x00"s + "0" +
+         "X\x03\x00\x00\x00"s + "cpu" + "K\x01tQ" + "K\x00"s + size_tuple + stride_tuple + "\x89"s +
+         "ccollections\nOrderedDict\n)RtRs.";
+}
+
+// That checkpoint as a zip, its storage one float 1.0.
+inline std::string torch_checkpoint_with_view(const std::string& size_tuple, const std::string& stride_tuple) {
+  return str_of(make_zip({{"archive/data.pkl", torch_view_pickle(size_tuple, stride_tuple)},
+                          {"archive/data/0", std::string("\x00\x00\x80\x3f", 4)}}));
+}
+
 }  // namespace dice::test
