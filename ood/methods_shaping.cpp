@@ -52,21 +52,47 @@ class ClipMaskMethod : public OodMethod {
         throw_error("method '", spec_.name, "' needs DICE's feature mean: pass --feat-stat NPY "
                     "(e.g. cache/CIFAR-10_densenet_feat_stat.npy) or --train PREFIX");
       }
-      mask_ = dice_mask(fc_->weight.data(), fc_->classes, fc_->dim, mean.data(), spec_.get("p")).mask;
+      const std::vector<uint8_t> mask =
+          dice_mask(fc_->weight.data(), fc_->classes, fc_->dim, mean.data(), spec_.get("p")).mask;
+      kept_start_.assign(1, 0);
+      for (int64_t c = 0; c < fc_->classes; ++c) {
+        for (int64_t d = 0; d < fc_->dim; ++d)
+          if (mask[c * fc_->dim + d]) kept_.push_back(static_cast<int32_t>(d));
+        kept_start_.push_back(static_cast<int64_t>(kept_.size()));
+      }
     }
   }
 
   std::vector<double> score(const CachedFeatures& x) const override {
-    return energy_scores(
-        fc_logits(*fc_, x.features.data(), x.count, mask_.empty() ? nullptr : mask_.data(), clip_),
-        fc_->classes);
+    if (kept_start_.empty())  // react: the dense fc on the clipped feature
+      return energy_scores(fc_logits(*fc_, x.features.data(), x.count, nullptr, clip_), fc_->classes);
+    // The DICE layer over the kept weights only (10% of them at p = 90), each logit summed over
+    // its kept features in feature order: bit-identical to the masked head_cpu, which adds +0.0
+    // for a masked weight.
+    const int64_t C = fc_->classes, D = x.dim;
+    std::vector<float> logits(static_cast<size_t>(x.count * C));
+    parallel_for(x.count, [&](int64_t begin, int64_t end) {
+      std::vector<double> h(static_cast<size_t>(D));
+      for (int64_t i = begin; i < end; ++i) {
+        for (int64_t d = 0; d < D; ++d) h[d] = std::min(x.features[i * D + d], clip_);
+        for (int64_t c = 0; c < C; ++c) {
+          const float* w = fc_->weight.data() + c * D;
+          double acc = 0;
+          for (int64_t j = kept_start_[c]; j < kept_start_[c + 1]; ++j)
+            acc += static_cast<double>(w[kept_[j]]) * h[kept_[j]];
+          logits[i * C + c] = static_cast<float>(acc + fc_->bias[c]);
+        }
+      }
+    }, 16);
+    return energy_scores(logits, C);
   }
 
  private:
   MethodSpec spec_;
   const FcLayer* fc_ = nullptr;
   float clip_ = std::numeric_limits<float>::infinity();
-  std::vector<uint8_t> mask_;
+  std::vector<int32_t> kept_;        // dice: the kept features of class 0, then class 1, ...
+  std::vector<int64_t> kept_start_;  // [classes + 1] offsets into kept_; empty for react
 };
 
 enum class Shape { kAshP, kAshB, kAshS, kScale };
