@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/eval_methods.h"
 #include "core/echo.h"
 #include "core/error.h"
 #include "core/file_io.h"
@@ -31,7 +32,8 @@ namespace {
 const char* kEvalUsage =
     "usage: dice eval --model densenet101 --weights CKPT --feat-stat NPY [--p 90]\n"
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
-    "                 [--method energy|msp] [--clip T] [--batch N] [--threads N] [--limit N]\n"
+    "                 [--method energy|msp | --method SPEC ...] [--train PREFIX] [--clip T]\n"
+    "                 [--batch N] [--threads N] [--limit N]\n"
     "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
     "                 [--json OUT.json] [--report OUT.html]\n"
     "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo] [--max-image-pixels N]\n"
@@ -45,8 +47,8 @@ const char* kEvalUsage =
 
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
-            with_data_options({"model", "weights", "feat-stat", "p", "id", "ood...", "method", "clip", "batch",
-                               "threads", "limit", "json", "device", "precision", "backend", "report"}),
+            with_data_options({"model", "weights", "feat-stat", "p", "id", "ood...", "method...", "clip", "batch",
+                               "threads", "limit", "json", "device", "precision", "backend", "report", "train"}),
             {"help", "quiet", "skip-bad"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
@@ -54,9 +56,8 @@ int cmd_eval(int argc, char** argv) {
   }
   auto t0 = std::chrono::steady_clock::now();
   const std::string weights = args.require("weights");
-  const std::string method = args.get("method", "energy");
-  if (method != "energy" && method != "msp")
-    throw_error("option --method must be 'energy' or 'msp', got '", method, "'");
+  const bool methods = eval_wants_methods(args);  // post-hoc SPECs: cli/eval_methods.h
+  const std::string method = methods ? "energy" : args.get("method", "energy");
   const bool use_dice = args.has("p");
   const double p = args.get_double("p", 90, 0, 100);
   const double clip_value = args.get_double("clip", INFINITY, -1e30, INFINITY);
@@ -95,6 +96,8 @@ int cmd_eval(int argc, char** argv) {
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
   Model& model = *lm.model;
+  std::unique_ptr<EvalMethods> posthoc =
+      methods ? std::make_unique<EvalMethods>(args, model, device == Device::kCuda) : nullptr;
   std::vector<uint8_t> mask;
   DiceMask dm;
   if (use_dice) {
@@ -126,6 +129,7 @@ int cmd_eval(int argc, char** argv) {
   for (size_t i = 0; i < ood_data.size(); ++i)
     oods.push_back(extract_features(model, *ood_data[i], ood_specs[i].first, batch, loader_threads,
                                     limit, progress, data_opts.skip_bad));
+  if (posthoc) return posthoc->run(id, oods, json);
 
   std::vector<HeadConfig> heads;
   HeadConfig base;

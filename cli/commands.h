@@ -7,5 +7,6 @@ int cmd_eval(int argc, char** argv);
 int cmd_features(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_precompute(int argc, char** argv);
+int cmd_score(int argc, char** argv);
 
 }  // namespace dice::cli

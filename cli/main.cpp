@@ -19,6 +19,7 @@ const char* kUsage =
     "commands:\n"
     "  eval      OOD evaluation: Energy/MSP baseline and DICE tables (FPR95, AUROC, AUIN)\n"
     "  features  write penultimate features, logits and labels of a data set as .npy\n"
+    "  score     post-hoc OOD methods (DICE, ReAct, ASH, KNN, ViM, ...) over cached features\n"
     "  convert   convert a PyTorch checkpoint (.pth/.pth.tar) to .safetensors\n"
     "  precompute  mean penultimate feature of a training set (DICE's statistics), shardable\n"
     "run 'dice <command> --help' for its options; 'dice --version' for the version\n";
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "eval") return dice::cli::cmd_eval(argc, argv);
     if (cmd == "features") return dice::cli::cmd_features(argc, argv);
+    if (cmd == "score") return dice::cli::cmd_score(argc, argv);
     if (cmd == "convert") return dice::cli::cmd_convert(argc, argv);
     if (cmd == "precompute") return dice::cli::cmd_precompute(argc, argv);
     std::fprintf(stderr, "dice: unknown command '%s'; see `dice --help`\n", dice::echo(cmd).c_str());

@@ -41,13 +41,45 @@ void head_cpu(const HeadParams& p, const float* features, const float* weight, c
     std::vector<float> logits(static_cast<size_t>(Cn));
     for (int64_t n = begin; n < end; ++n) {
       for (int64_t d = 0; d < D; ++d) h[d] = std::min(features[n * D + d], p.clip);
-      for (int64_t c = 0; c < Cn; ++c) {
+      // Four classes at a time: four independent accumulation chains (each still summed in
+      // feature order, so the logits are bit-identical to one class at a time). A masked-out
+      // weight adds +0.0, which leaves the sum unchanged: it is never -0.0.
+      int64_t c = 0;
+      for (; c + 4 <= Cn; c += 4) {
+        const float* w0 = weight + c * D;
+        const float* w1 = w0 + D;
+        const float* w2 = w1 + D;
+        const float* w3 = w2 + D;
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        if (mask) {
+          const uint8_t* m0 = mask + c * D;
+          const uint8_t* m1 = m0 + D;
+          const uint8_t* m2 = m1 + D;
+          const uint8_t* m3 = m2 + D;
+          for (int64_t d = 0; d < D; ++d) {
+            a0 += m0[d] ? static_cast<double>(w0[d]) * h[d] : 0.0;
+            a1 += m1[d] ? static_cast<double>(w1[d]) * h[d] : 0.0;
+            a2 += m2[d] ? static_cast<double>(w2[d]) * h[d] : 0.0;
+            a3 += m3[d] ? static_cast<double>(w3[d]) * h[d] : 0.0;
+          }
+        } else {
+          for (int64_t d = 0; d < D; ++d) {
+            a0 += static_cast<double>(w0[d]) * h[d];
+            a1 += static_cast<double>(w1[d]) * h[d];
+            a2 += static_cast<double>(w2[d]) * h[d];
+            a3 += static_cast<double>(w3[d]) * h[d];
+          }
+        }
+        const double acc[4] = {a0, a1, a2, a3};
+        for (int j = 0; j < 4; ++j)
+          logits[c + j] = static_cast<float>(bias ? acc[j] + bias[c + j] : acc[j]);
+      }
+      for (; c < Cn; ++c) {
         const float* w = weight + c * D;
         double acc = 0;
         if (mask) {
           const uint8_t* m = mask + c * D;
-          for (int64_t d = 0; d < D; ++d)
-            if (m[d]) acc += static_cast<double>(w[d]) * h[d];
+          for (int64_t d = 0; d < D; ++d) acc += m[d] ? static_cast<double>(w[d]) * h[d] : 0.0;
         } else {
           for (int64_t d = 0; d < D; ++d) acc += static_cast<double>(w[d]) * h[d];
         }

@@ -76,6 +76,35 @@ std::vector<double> sorted_scores(const std::vector<double>& s, const char* whic
   return out;
 }
 
+// sklearn's roc_curve(y = is_ood, score = -conf) on sorted ID (known) and OOD (novel) scores:
+// one point per distinct score, ascending conf, counting the samples at or below it (tps: OOD,
+// fps: ID); drop_intermediate keeps the ends and every point where either count's second
+// difference is non-zero; then (0, 0) is prepended and the FPR at the first TPR >= 0.95 returned.
+double openood_fpr(const std::vector<double>& known, const std::vector<double>& novel) {
+  const int64_t nk = static_cast<int64_t>(known.size()), nn = static_cast<int64_t>(novel.size());
+  std::vector<int64_t> tps, fps;
+  int64_t k = 0, n = 0;
+  while (k < nk || n < nn) {
+    const double v = k == nk ? novel[n] : n == nn ? known[k] : std::min(known[k], novel[n]);
+    while (k < nk && known[k] == v) ++k;
+    while (n < nn && novel[n] == v) ++n;
+    tps.push_back(n);
+    fps.push_back(k);
+  }
+  const size_t g = tps.size();
+  std::vector<int64_t> kt{0}, kf{0};
+  for (size_t i = 0; i < g; ++i) {
+    const bool keep = g <= 2 || i == 0 || i + 1 == g ||
+                      fps[i + 1] - 2 * fps[i] + fps[i - 1] != 0 ||
+                      tps[i + 1] - 2 * tps[i] + tps[i - 1] != 0;
+    if (keep) kt.push_back(tps[i]), kf.push_back(fps[i]);
+  }
+  for (size_t i = 0; i < kt.size(); ++i)
+    if (static_cast<double>(kt[i]) / static_cast<double>(nn) >= 0.95)
+      return static_cast<double>(kf[i]) / static_cast<double>(nk);
+  return 1.0;  // unreachable: the last point has TPR 1
+}
+
 }  // namespace
 
 OodMetrics compute_metrics(const std::vector<double>& id_scores,
@@ -162,7 +191,12 @@ OodMetrics compute_metrics(const std::vector<double>& id_scores,
   px.push_back(0.5);
   xs.push_back(1.0 - fpr[npts - 1]);
   m.aupr_out = numpy_trapz(px, xs);
+  m.fpr95_openood = openood_fpr(known, novel);
   return m;
+}
+
+double fpr95_openood(const std::vector<double>& id_scores, const std::vector<double>& ood_scores) {
+  return openood_fpr(sorted_scores(id_scores, "in-distribution"), sorted_scores(ood_scores, "OOD"));
 }
 
 OodMetrics average_metrics(const std::vector<OodMetrics>& all) {
@@ -174,6 +208,7 @@ OodMetrics average_metrics(const std::vector<OodMetrics>& all) {
     avg.aupr_in += m.aupr_in;
     avg.aupr_out += m.aupr_out;
     avg.dterr += m.dterr;
+    avg.fpr95_openood += m.fpr95_openood;
   }
   const double n = static_cast<double>(all.size());
   avg.fpr95 /= n;
@@ -181,6 +216,7 @@ OodMetrics average_metrics(const std::vector<OodMetrics>& all) {
   avg.aupr_in /= n;
   avg.aupr_out /= n;
   avg.dterr /= n;
+  avg.fpr95_openood /= n;
   return avg;
 }
 
