@@ -172,16 +172,17 @@ class Parser {
     z_stream s;
     std::memset(&s, 0, sizeof(s));
     if (inflateInit(&s) != Z_OK) throw_error(name_, ": zlib initialisation failed");
+    struct End {  // zlib's state is freed however this function is left
+      z_stream* s;
+      ~End() { inflateEnd(s); }
+    } end{&s};
     s.next_in = const_cast<Bytef*>(e.data);
     s.avail_in = static_cast<uInt>(e.size);
     size_t produced = 0;
     int rc = Z_OK;
     for (;;) {
       if (produced == out.size()) {
-        if (out.size() >= cap) {
-          inflateEnd(&s);
-          fail("compressed element inflates beyond ", cap, " bytes");
-        }
+        if (out.size() >= cap) fail("compressed element inflates beyond ", cap, " bytes");
         const size_t grown = static_cast<size_t>(std::min<uint64_t>(cap, 2 * static_cast<uint64_t>(out.size())));
         charge(grown - out.size());
         out.resize(grown);
@@ -195,7 +196,6 @@ class Parser {
       if (rc == Z_BUF_ERROR && s.avail_out != 0) break;  // input exhausted before the end
       if (rc != Z_OK && rc != Z_BUF_ERROR) break;
     }
-    inflateEnd(&s);
     if (rc != Z_STREAM_END)
       fail(rc == Z_DATA_ERROR ? "corrupt zlib data in a compressed element"
                               : "compressed element ends before its zlib stream does");
