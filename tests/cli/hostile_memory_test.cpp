@@ -163,6 +163,14 @@ TEST(HostileMemory, ImageOverTheMemoryIsOutOfMemoryNotCorrupt) {
   expect_refused(args, dir, "a.jpg: out of memory decoding this 13000x13000 image", lim);
 }
 
+TEST(HostileMemory, FeaturesOverTheMemoryNameTheSet) {
+  const std::string dir = folder_with_weights();
+  Limits lim;
+  lim.address_space = uint64_t(512) << 20;  // the features of 2^20 samples alone are 553 MB
+  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:1048576", "--ood", "uniform:2"}, dir,
+                 "gaussian:1048576: out of memory for the features", lim);
+}
+
 TEST(HostileMemory, LargeLegitimateImagesStillDecode) {
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
