@@ -2,6 +2,8 @@
 // set names, labels outside the model's classes, absurd synthetic sizes, NaN/Inf in weights,
 // feature statistics and inputs, and usage errors that stay one line. Each case must fail by the
 // rule of hostile_harness.h.
+#include <sys/stat.h>
+
 #include <cmath>
 
 #include "formats/npy.h"
@@ -66,6 +68,16 @@ TEST(HostileCli, TensorLabelsOutsideTheClasses) {
   expect_refused(with(kEval, {"--id", "tensor:x.npy", "--ood", "uniform:4"}), dir, "index 2");
   expect_refused({"features", "--weights", "w.pth", "--data", "tensor:x.npy", "--out", "f"}, dir,
                  "x.labels.npy");
+}
+
+TEST(HostileCli, LabelsFileOutsideTheClasses) {
+  const std::string dir = folder_with_weights();
+  ASSERT_EQ(::mkdir((dir + "/flat").c_str(), 0755), 0);
+  dice::hostile::write_bytes(dir + "/flat/a.ppm", "P6\n2 2\n255\n" + std::string(12, '\x40'));
+  dice::hostile::write_bytes(dir + "/flat/b.ppm", "P6\n2 2\n255\n" + std::string(12, '\x40'));
+  dice::hostile::write_bytes(dir + "/gt.txt", "a.ppm 3\nb.ppm 10\n");  // 10 classes: 0..9
+  expect_refused(with(kEval, {"--id", "flat", "--labels", "gt.txt", "--ood", "uniform:4"}), dir,
+                 "gt.txt: label 10 of b.ppm");
 }
 
 TEST(HostileCli, NonFiniteWeightsNameTheTensor) {
