@@ -30,7 +30,7 @@ const char* kEvalUsage =
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp] [--clip T] [--batch N] [--threads N] [--limit N]\n"
     "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
-    "                 [--json OUT.json]\n"
+    "                 [--json OUT.json|-]   (-: the JSON alone on stdout, the tables on stderr)\n"
     "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo] [--max-image-pixels N]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"
     "      an SVHN .mat file, tensor:FILE.npy, gaussian:N or uniform:N. Without --p the plain\n"
@@ -104,15 +104,17 @@ int cmd_eval(int argc, char** argv) {
   std::vector<std::unique_ptr<Dataset>> ood_data;
   for (auto& s : ood_specs) ood_data.push_back(open_data(s.second, pp, ood_opts));
 
-  std::printf("model: %s, weights %s\n", model.name().c_str(), weights.c_str());
-  std::printf("device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
-              static_cast<long long>(batch));
+  // With --json - standard output carries the JSON alone; the tables go to standard error.
+  std::FILE* text = json == "-" ? stderr : stdout;
+  std::fprintf(text, "model: %s, weights %s\n", model.name().c_str(), weights.c_str());
+  std::fprintf(text, "device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
+               static_cast<long long>(batch));
   if (use_dice)
-    std::printf("DICE: p=%g, threshold %.6g, %lld of %lld weights kept\n", p, dm.threshold,
-                static_cast<long long>(dm.kept),
-                static_cast<long long>(model.num_classes() * model.feature_dim()));
-  if (std::isfinite(clip_value)) std::printf("ReAct: features clipped at %g\n", clip_value);
-  std::fflush(stdout);
+    std::fprintf(text, "DICE: p=%g, threshold %.6g, %lld of %lld weights kept\n", p, dm.threshold,
+                 static_cast<long long>(dm.kept),
+                 static_cast<long long>(model.num_classes() * model.feature_dim()));
+  if (std::isfinite(clip_value)) std::fprintf(text, "ReAct: features clipped at %g\n", clip_value);
+  std::fflush(text);
 
   const int loader_threads = num_threads();
   FeatureSet id = extract_features(model, *id_data, id_spec.first, batch, loader_threads, limit, progress,
@@ -157,8 +159,8 @@ int cmd_eval(int argc, char** argv) {
       r.ood.push_back(s);
     }
     r.average = average_metrics(all);
-    std::printf("\n");
-    print_report(stdout, r);
+    std::fprintf(text, "\n");
+    print_report(text, r);
     reports.push_back(r);
   }
   if (!json.empty()) {
@@ -172,9 +174,9 @@ int cmd_eval(int argc, char** argv) {
   }
   std::vector<std::pair<std::string, int64_t>> skipped{{id.name, int64_t(id.skipped.size())}};
   for (const FeatureSet& o : oods) skipped.emplace_back(o.name, int64_t(o.skipped.size()));
-  print_skipped(skipped);
+  print_skipped(skipped, text);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("wall time: %.1f s\n", secs);
+  std::fprintf(text, "wall time: %.1f s\n", secs);
   return 0;
 }
 

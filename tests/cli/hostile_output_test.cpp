@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/file_set.h"
+#include "formats/json.h"
 #include "formats/npy.h"
 #include "hostile_harness.h"
 
@@ -104,6 +105,10 @@ TEST(HostileOutput, JsonToStdoutWorks) {
     EXPECT_NE(r.out.find("\"average\""), std::string::npos) << r.out;
     EXPECT_EQ(dice::hostile::snapshot(dir), before) << target;
   }
+  // With -, standard output is the JSON alone (the tables go to standard error).
+  const auto r = run(with(kEval, {"--json", "-"}), dir);
+  EXPECT_NO_THROW(dice::Json::parse(r.out, "stdout")) << r.out;
+  EXPECT_NE(r.err.find("AVG"), std::string::npos) << r.err;
 }
 
 // Two runs on one prefix at once: both succeed, and the set is one run's, whole.
