@@ -64,16 +64,8 @@ DenseNetCuda& gpu_model() {
   return *m;
 }
 
-// Uniform in [-2, 2) from a 64-bit LCG (fast even for batch 1024), about the range of normalized
-// CIFAR pixels.
-std::vector<float> random_images(int64_t n, uint64_t state) {
-  std::vector<float> v(static_cast<size_t>(n * kImage));
-  for (float& x : v) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    x = -2.0f + 4.0f * static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
-  }
-  return v;
-}
+// n CIFAR-size images uniform in [-2, 2), about the range of normalized pixels.
+std::vector<float> random_images(int64_t n, uint64_t state) { return lcg_uniform(n * kImage, state, -2.0f, 2.0f); }
 
 // Normalized error of the GPU features against the CPU DenseNet, computed once.
 double check_error() {
@@ -86,13 +78,7 @@ double check_error() {
     std::vector<float> got(want.size(), NAN);
     cpu.features(x.data(), kCheckBatch, want.data());
     gpu.features(x.data(), kCheckBatch, got.data());
-    double max_ref = 0, max_diff = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-      if (!std::isfinite(got[i])) return INFINITY;
-      max_ref = std::max(max_ref, static_cast<double>(std::fabs(want[i])));
-      max_diff = std::max(max_diff, static_cast<double>(std::fabs(got[i] - want[i])));
-    }
-    return max_ref > 0 ? max_diff / max_ref : max_diff;
+    return max_normalized_error(got, want);
   }();
   return err;
 }

@@ -1,11 +1,15 @@
 // ResNet-50 on the GPU: our kernels against cuDNN, per convolution shape and end to end.
 //   Conv/<shape>/<impl>_<precision>/batch:256   one convolution of the shared ResNet-50 table
 //       (kernels/conv_shapes.h); impl = ours (conv2d_cuda for fp32, conv2d_tc otherwise, with the
-//       bias + residual + ReLU epilogue) or cudnn (CudnnConvLayer, plain convolution, fastest
-//       algorithm by cudnnFind). TFLOP/s over 10 back-to-back launches timed with CUDA events,
-//       5 iterations (one warm-up launch before).
-//       cuDNN's fp16/bf16 runs read and write half tensors; ours read and write float32 and round
-//       while staging (see kernels/conv2d_tc.cu), so those rows also measure that choice.
+//       bias + ReLU epilogue) or cudnn (CudnnConvLayer with the same epilogue through
+//       cudnnConvolutionBiasActivationForward, fastest algorithm by cudnnFind). TFLOP/s over 10
+//       back-to-back launches timed with CUDA events (one warm-up launch before), rotating over
+//       copies of the input and output where one set would fit in three L2 caches (the half
+//       tensors of the 7x7 layers would otherwise be timed from L2).
+//       Each library in the layout it is good at: cuDNN's fp32/tf32 runs use NCHW float, its
+//       fp16/bf16 runs NHWC half tensors (PyTorch's channels_last); ours read and write NCHW
+//       float32 and round while staging (see kernels/conv2d_tc.cu), so their fp16/bf16 rows move
+//       twice the activation bytes: part of what the ratio measures.
 //   ResNet50/<backend>_<precision>/batch:N   device-only forward at N = 1, 32, 256 (graph replay
 //       for ours, plain launches for cudnn, input already on the GPU), images/s.
 //   ResNet50Layers/ours_<precision>/batch:256   one plain-launch forward with events per op,
@@ -31,8 +35,10 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "bench_util.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
 #include "kernels/conv2d_tc.h"
@@ -42,6 +48,7 @@
 #include "kernels/cudnn/conv2d_cudnn.h"
 #include "kernels/head.h"
 #include "nn/model.h"
+#include "nn/random_weights.h"
 #include "nn/resnet.h"
 #include "nn/resnet_cuda.h"
 
@@ -53,15 +60,6 @@ constexpr int64_t kConvBatch = 256;
 constexpr int64_t kImage = 3 * 224 * 224;
 const Precision kPrecisions[] = {Precision::kFp32, Precision::kTf32, Precision::kFp16,
                                  Precision::kBf16};
-
-std::vector<float> random_vector(int64_t n, uint64_t state, float lo, float hi) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    x = lo + (hi - lo) * static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
-  }
-  return v;
-}
 
 bool need_gpu(benchmark::State& state) {
   if (cuda_device_count() > 0) return true;
@@ -109,14 +107,21 @@ float element_as_float(const uint8_t* p, Precision prec) {
   return f;
 }
 
-double max_norm_error(const std::vector<float>& got, const std::vector<float>& want) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    err = std::max(err, std::fabs(static_cast<double>(got[i]) - want[i]));
-    scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
-  }
-  return err / std::max(scale, 1e-30);
+// [n][c][h][w] -> [n][h][w][c] (for weights: [k][c][r][s] -> [k][r][s][c]).
+std::vector<float> to_nhwc(const std::vector<float>& v, int64_t n, int64_t c, int64_t h, int64_t w) {
+  std::vector<float> out(v.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t y = 0; y < h * w; ++y) out[static_cast<size_t>((i * h * w + y) * c + ch)] = v[static_cast<size_t>((i * c + ch) * h * w + y)];
+  return out;
+}
+
+// One image [h][w][c] -> [c][h][w].
+std::vector<float> to_nchw(const std::vector<float>& v, int64_t c, int64_t h, int64_t w) {
+  std::vector<float> out(v.size());
+  for (int64_t ch = 0; ch < c; ++ch)
+    for (int64_t y = 0; y < h * w; ++y) out[static_cast<size_t>(ch * h * w + y)] = v[static_cast<size_t>(y * c + ch)];
+  return out;
 }
 
 void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Precision prec) {
@@ -129,13 +134,13 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
     const Conv2dParams p = shape.params(kConvBatch);
     const int64_t in_n = p.batch * p.in_stride(), out_n = p.batch * p.out_stride();
     const int64_t w_n = p.out_channels * p.in_channels * p.kernel * p.kernel;
-    const auto x = random_vector(in_n, 1, -1.0f, 1.0f);
-    const auto w = random_vector(w_n, 2, -0.1f, 0.1f);
-    const auto bias = random_vector(p.out_channels, 3, -0.5f, 0.5f);
+    const auto x = lcg_uniform(in_n, 1, -1.0f, 1.0f);
+    const auto w = lcg_uniform(w_n, 2, -0.1f, 0.1f);
+    const auto bias = lcg_uniform(p.out_channels, 3, -0.5f, 0.5f);
     Stream stream;
 
-    // Reference for image 0: naive conv of the (rounded, for tensor-core modes) operands, plain
-    // for cuDNN, with ours' epilogue (bias, ReLU) for ours.
+    // Reference for image 0: naive conv of the (rounded, for our tensor-core modes) operands with
+    // the epilogue both run (bias, ReLU).
     Conv2dParams p1 = shape.params(1);
     std::vector<float> x0(x.begin(), x.begin() + p1.in_stride()), w0 = w;
     if (is_tensor_core(prec) && !cudnn) {
@@ -143,34 +148,45 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
       for (float& v : w0) v = round_to_precision(v, prec);
     }
     ConvFusion hf;
-    if (!cudnn) hf.bias = bias.data(), hf.out_relu = true;
+    hf.bias = bias.data(), hf.out_relu = true;
     std::vector<float> want(static_cast<size_t>(p1.out_stride()));
     conv2d_naive(p1, x0.data(), w0.data(), want.data(), hf);
     // Tolerance: exact-operand references agree to float summation order; cuDNN's tensor-core
     // modes are compared with the unrounded problem.
     const double tol = (cudnn && is_tensor_core(prec)) ? (prec == Precision::kBf16 ? 2e-2 : 5e-3) : 1e-4;
 
-    std::function<void()> launch;
+    // run(in, out): one launch on the given buffers; checked once on (in0, out0), then timed
+    // rotating over enough copies that the working set does not sit in L2 (see the file comment).
+    std::function<void(const void*, void*)> run;
+    const void* in0 = nullptr;
+    void* out0 = nullptr;
+    size_t in_bytes = 0, out_bytes = 0;
     std::vector<float> got(static_cast<size_t>(p1.out_stride()));
     std::unique_ptr<CudnnContext> ctx;
     std::unique_ptr<CudnnConvLayer> layer;
-    DeviceBuffer<uint8_t> dx, dw, dy, packed;
+    DeviceBuffer<uint8_t> dx, dw, db, dy, packed;
     DeviceBuffer<float> fx, fw, fb, fy;
     if (cudnn) {
       ctx = std::make_unique<CudnnContext>(stream.get());
-      layer = std::make_unique<CudnnConvLayer>(*ctx, p, prec);
-      dx = upload_as(x, prec);
-      dw = upload_as(w, prec);
-      const size_t eb = (prec == Precision::kFp16 || prec == Precision::kBf16) ? 2 : 4;
+      // Half data in NHWC (channels_last), the layout cuDNN is fast at for it; float in NCHW.
+      const bool nhwc = prec == Precision::kFp16 || prec == Precision::kBf16;
+      layer = std::make_unique<CudnnConvLayer>(*ctx, p, prec, nhwc ? CudnnLayout::kNhwc : CudnnLayout::kNchw);
+      dx = upload_as(nhwc ? to_nhwc(x, p.batch, p.in_channels, p.height, p.width) : x, prec);
+      dw = upload_as(nhwc ? to_nhwc(w, p.out_channels, p.in_channels, p.kernel, p.kernel) : w, prec);
+      db = upload_as(bias, prec);
+      const size_t eb = nhwc ? 2 : 4;
       dy = DeviceBuffer<uint8_t>(out_n * static_cast<int64_t>(eb));
-      launch = [&] { layer->run(dx.data(), dw.data(), dy.data()); };
-      launch();
+      run = [&](const void* i, void* o) { layer->run_fused(i, dw.data(), o, db.data(), nullptr, true); };
+      in0 = dx.data(), out0 = dy.data(), in_bytes = dx.bytes(), out_bytes = dy.bytes();
+      run(in0, out0);
       stream.synchronize();
       std::vector<uint8_t> head(static_cast<size_t>(p1.out_stride()) * eb);
       copy_to_host(head.data(), dy.data(), static_cast<int64_t>(head.size()));
       DICE_CUDA_CHECK(cudaDeviceSynchronize());
       for (size_t i = 0; i < got.size(); ++i) got[i] = element_as_float(head.data() + i * eb, prec);
-      state.SetLabel(layer->algo_name());
+      if (nhwc) got = to_nchw(got, p.out_channels, p.out_height(), p.out_width());
+      state.SetLabel(layer->algo_name() + (nhwc ? " nhwc" : " nchw") +
+                     (layer->fused_call_used() ? " fused" : " separate"));
     } else {
       fx = DeviceBuffer<float>(x);
       fw = DeviceBuffer<float>(w);
@@ -179,31 +195,46 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
       ConvFusion f;
       f.bias = fb.data(), f.out_relu = true;
       if (is_tensor_core(prec)) packed = DeviceBuffer<uint8_t>(conv2d_tc_pack_weights(p, prec, w.data()));
-      launch = [&, f] {
+      run = [&, f](const void* i, void* o) {
         if (is_tensor_core(prec))
-          conv2d_tc(p, prec, fx.data(), packed.data(), fy.data(), f, stream);
+          conv2d_tc(p, prec, static_cast<const float*>(i), packed.data(), static_cast<float*>(o), f, stream);
         else
-          conv2d_cuda(p, fx.data(), fw.data(), fy.data(), f, stream);
+          conv2d_cuda(p, static_cast<const float*>(i), fw.data(), static_cast<float*>(o), f, stream);
       };
-      launch();
+      in0 = fx.data(), out0 = fy.data(), in_bytes = fx.bytes(), out_bytes = fy.bytes();
+      run(in0, out0);
       stream.synchronize();
       copy_to_host(got.data(), fy.data(), static_cast<int64_t>(got.size()));
       DICE_CUDA_CHECK(cudaDeviceSynchronize());
     }
-    const double err = max_norm_error(got, want);
+    const double err = max_normalized_error(got, want);
     if (!(err < tol)) {
       state.SkipWithError(("result check failed: normalized error " + std::to_string(err)).c_str());
       return;
     }
+    int l2 = 0;
+    DICE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, current_cuda_device()));
+    const int copies = static_cast<int>(std::clamp(std::ceil(3.0 * l2 / double(in_bytes + out_bytes)), 1.0, 16.0));
+    std::vector<DeviceBuffer<uint8_t>> extra;
+    std::vector<std::pair<const void*, void*>> sets{{in0, out0}};
+    for (int c = 1; c < copies; ++c) {
+      extra.emplace_back(static_cast<int64_t>(in_bytes));
+      DICE_CUDA_CHECK(cudaMemcpy(extra.back().data(), in0, in_bytes, cudaMemcpyDeviceToDevice));
+      const void* in = extra.back().data();
+      extra.emplace_back(static_cast<int64_t>(out_bytes));
+      sets.emplace_back(in, extra.back().data());
+    }
+    size_t next = 0;
     Event start, stop;
     for (auto _ : state) {
       start.record(stream);
-      for (int i = 0; i < kLaunches; ++i) launch();
+      for (int i = 0; i < kLaunches; ++i, next = (next + 1) % sets.size()) run(sets[next].first, sets[next].second);
       stop.record(stream);
       state.SetIterationTime(Event::elapsed_ms(start, stop) * 1e-3 / kLaunches);
     }
     state.counters["TFLOP/s"] = benchmark::Counter(p.flops() * 1e-12, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["count"] = shape.count;
+    state.counters["copies"] = copies;
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
@@ -211,52 +242,8 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
 
 // ---- the network ----
 
-StateDict random_resnet50(uint64_t seed) {
-  StateDict sd;
-  sd.source = "random ResNet-50";
-  std::mt19937_64 rng(seed);
-  auto normal = [&](std::vector<int64_t> shape, float sd_) {
-    Tensor t(std::move(shape));
-    std::normal_distribution<float> d(0, sd_);
-    for (float& v : t.data) v = d(rng);
-    return t;
-  };
-  auto uniform = [&](std::vector<int64_t> shape, float lo, float hi) {
-    Tensor t(std::move(shape));
-    std::uniform_real_distribution<float> d(lo, hi);
-    for (float& v : t.data) v = d(rng);
-    return t;
-  };
-  auto conv = [&](const std::string& k, int64_t o, int64_t i, int64_t ks) {
-    sd.tensors[k + ".weight"] = normal({o, i, ks, ks}, std::sqrt(2.0f / static_cast<float>(i * ks * ks)));
-  };
-  auto bn = [&](const std::string& k, int64_t c, float gamma) {
-    sd.tensors[k + ".weight"] = uniform({c}, 0.5f * gamma, 1.5f * gamma);
-    sd.tensors[k + ".bias"] = normal({c}, 0.05f);
-    sd.tensors[k + ".running_mean"] = normal({c}, 0.1f);
-    sd.tensors[k + ".running_var"] = uniform({c}, 0.5f, 1.5f);
-  };
-  conv("conv1", 64, 3, 7);
-  bn("bn1", 64, 1.0f);
-  const int64_t blocks[4] = {3, 4, 6, 3}, widths[4] = {64, 128, 256, 512};
-  int64_t c = 64;
-  for (int s = 0; s < 4; ++s)
-    for (int64_t b = 0; b < blocks[s]; ++b) {
-      const std::string p = "layer" + std::to_string(s + 1) + "." + std::to_string(b);
-      const int64_t w = widths[s], out = 4 * w;
-      conv(p + ".conv1", w, c, 1), bn(p + ".bn1", w, 1.0f);
-      conv(p + ".conv2", w, w, 3), bn(p + ".bn2", w, 1.0f);
-      conv(p + ".conv3", out, w, 1), bn(p + ".bn3", out, 0.2f);
-      if (b == 0) conv(p + ".downsample.0", out, c, 1), bn(p + ".downsample.1", out, 1.0f);
-      c = out;
-    }
-  sd.tensors["fc.weight"] = normal({1000, c}, 0.03f);
-  sd.tensors["fc.bias"] = normal({1000}, 0.01f);
-  return sd;
-}
-
 const StateDict& weights() {
-  static const StateDict sd = random_resnet50(7);
+  static const StateDict sd = random_resnet50_trained_scale(7);
   return sd;
 }
 
@@ -300,12 +287,12 @@ std::string skip_reason(const Mode& mode) {
 // ours_fp32 against the CPU ResNet on 2 images, once; nothing is timed if it fails.
 double fp32_check_error() {
   static const double err = [] {
-    const std::vector<float> x = random_vector(2 * kImage, 11, -2.0f, 2.0f);
+    const std::vector<float> x = lcg_uniform(2 * kImage, 11, -2.0f, 2.0f);
     ResNet cpu(weights());
     std::vector<float> want(static_cast<size_t>(2 * cpu.feature_dim())), got(want.size());
     cpu.features(x.data(), 2, want.data());
     model({Backend::kOurs, Precision::kFp32}).features(x.data(), 2, got.data());
-    return max_norm_error(got, want);
+    return max_normalized_error(got, want);
   }();
   return err;
 }
@@ -329,7 +316,7 @@ void bm_forward(benchmark::State& state, const Mode& mode, int64_t batch) {
   try {
     if (!checked(state, mode)) return;
     ResNetCuda& m = model(mode);
-    m.prepare(random_vector(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
+    m.prepare(lcg_uniform(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
     m.enqueue_forward_slot0(batch);  // captures the graph (ours) / plans the layers (cudnn)
     DICE_CUDA_CHECK(cudaStreamSynchronize(m.stream()));
     Event start, stop;
@@ -350,7 +337,7 @@ void bm_layers(benchmark::State& state, const Mode& mode, int64_t batch) {
   try {
     if (!checked(state, mode)) return;
     ResNetCuda& m = model(mode);
-    m.prepare(random_vector(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
+    m.prepare(lcg_uniform(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
     std::map<std::string, double> stage_ms;
     for (auto _ : state) {
       double total = 0;
@@ -372,7 +359,7 @@ void bm_layers(benchmark::State& state, const Mode& mode, int64_t batch) {
 void logits_of(const Mode& mode, std::vector<float>& logits, std::vector<float>& energy,
                std::vector<int32_t>& argmax) {
   constexpr int64_t kN = 64;
-  const std::vector<float> x = random_vector(kN * kImage, 23, -2.0f, 2.0f);
+  const std::vector<float> x = lcg_uniform(kN * kImage, 23, -2.0f, 2.0f);
   ResNetCuda& m = model(mode);
   std::vector<float> f(static_cast<size_t>(kN * m.feature_dim()));
   m.features(x.data(), kN, f.data());
@@ -396,8 +383,8 @@ void bm_agreement(benchmark::State& state, const Mode& mode) {
     int agree = 0;
     for (size_t i = 0; i < a.size(); ++i) agree += a[i] == a32[i];
     state.counters["top1_agree_%"] = 100.0 * agree / static_cast<double>(a.size());
-    state.counters["max_logit_dev"] = max_norm_error(l, l32);
-    state.counters["max_energy_dev"] = max_norm_error(e, e32);
+    state.counters["max_logit_dev"] = max_normalized_error(l, l32);
+    state.counters["max_energy_dev"] = max_normalized_error(e, e32);
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }

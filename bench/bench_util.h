@@ -1,12 +1,40 @@
 // Helpers shared by the CUDA benchmark programs: the body of their main(), which names the device
 // in the report's context and frees the program's cached device memory before returning, while
-// the CUDA runtime is still up (static destructors would run after it has shut down).
+// the CUDA runtime is still up (static destructors would run after it has shut down); fast random
+// inputs; the normalized error every benchmark checks its result with before timing it.
 #pragma once
 #include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "kernels/cuda_check.h"
 
 namespace dice {
+
+// n floats uniform in [lo, hi) from a 64-bit LCG: a batch of ResNet-50 inputs is tens of millions
+// of values, and std::uniform_real_distribution over mt19937 takes seconds for that.
+inline std::vector<float> lcg_uniform(int64_t n, uint64_t state, float lo, float hi) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    x = lo + (hi - lo) * static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
+  }
+  return v;
+}
+
+// max |got - want| / max |want|; +inf if got has a NaN or Inf.
+inline double max_normalized_error(const std::vector<float>& got, const std::vector<float>& want) {
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    err = std::max(err, std::fabs(static_cast<double>(got[i]) - want[i]));
+    scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
+  }
+  return err / std::max(scale, 1e-30);
+}
 
 // Runs the benchmarks already registered, then calls release(). Returns main's exit code.
 template <typename Release>

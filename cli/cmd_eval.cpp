@@ -16,11 +16,14 @@
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
+#include "core/sha256.h"
+#include "dice_version.h"
 #include "formats/json.h"
 #include "ood/dice_mask.h"
 #include "ood/evaluate.h"
 #include "ood/metrics.h"
 #include "ood/report.h"
+#include "ood/report_html.h"
 
 namespace dice::cli {
 namespace {
@@ -30,7 +33,8 @@ const char* kEvalUsage =
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp] [--clip T] [--batch N] [--threads N] [--limit N]\n"
     "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
-    "                 [--json OUT.json|-]   (-: the JSON alone on stdout, the tables on stderr)\n"
+    "                 [--json OUT.json|-] [--report OUT.html]   (--json -: the JSON alone on\n"
+    "                 stdout, the tables on stderr)\n"
     "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo] [--max-image-pixels N]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"
     "      an SVHN .mat file, tensor:FILE.npy, gaussian:N or uniform:N. Without --p the plain\n"
@@ -43,7 +47,7 @@ const char* kEvalUsage =
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
             with_data_options({"model", "weights", "feat-stat", "p", "id", "ood...", "method", "clip", "batch",
-                               "threads", "limit", "json", "device", "precision", "backend"}),
+                               "threads", "limit", "json", "device", "precision", "backend", "report"}),
             {"help", "quiet", "skip-bad"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
@@ -80,6 +84,8 @@ int cmd_eval(int argc, char** argv) {
     note_inputs({weights, args.get("feat-stat"), args.get("labels")}, specs);
   }
   if (!json.empty()) check_output(json);
+  const std::string report_path = args.get("report");
+  if (!report_path.empty()) check_output(report_path);
   const DataOptions data_opts =
       data_options(args);
   if (use_dice && !args.has("feat-stat"))
@@ -105,16 +111,16 @@ int cmd_eval(int argc, char** argv) {
   for (auto& s : ood_specs) ood_data.push_back(open_data(s.second, pp, ood_opts));
 
   // With --json - standard output carries the JSON alone; the tables go to standard error.
-  std::FILE* text = json == "-" ? stderr : stdout;
-  std::fprintf(text, "model: %s, weights %s\n", model.name().c_str(), weights.c_str());
-  std::fprintf(text, "device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
+  std::FILE* tables = json == "-" ? stderr : stdout;
+  std::fprintf(tables, "model: %s, weights %s\n", model.name().c_str(), weights.c_str());
+  std::fprintf(tables, "device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
                static_cast<long long>(batch));
   if (use_dice)
-    std::fprintf(text, "DICE: p=%g, threshold %.6g, %lld of %lld weights kept\n", p, dm.threshold,
+    std::fprintf(tables, "DICE: p=%g, threshold %.6g, %lld of %lld weights kept\n", p, dm.threshold,
                  static_cast<long long>(dm.kept),
                  static_cast<long long>(model.num_classes() * model.feature_dim()));
-  if (std::isfinite(clip_value)) std::fprintf(text, "ReAct: features clipped at %g\n", clip_value);
-  std::fflush(text);
+  if (std::isfinite(clip_value)) std::fprintf(tables, "ReAct: features clipped at %g\n", clip_value);
+  std::fflush(tables);
 
   const int loader_threads = num_threads();
   FeatureSet id = extract_features(model, *id_data, id_spec.first, batch, loader_threads, limit, progress,
@@ -140,7 +146,9 @@ int cmd_eval(int argc, char** argv) {
     if (method != "energy") d.label += " " + base.label;
     heads.push_back(d);
   }
+  const auto t_scores = std::chrono::steady_clock::now();
   std::vector<EvalReport> reports;
+  std::vector<ReportScores> report_scores;  // what the HTML report draws
   for (const HeadConfig& h : heads) {
     EvalReport r;
     r.method = h.label;
@@ -148,9 +156,12 @@ int cmd_eval(int argc, char** argv) {
     r.id_count = id.count;
     HeadResult idr = apply_head(model, id, h);
     r.id_accuracy = accuracy(idr, id);
+    ReportScores rs;
+    rs.id = idr.scores;
     std::vector<OodMetrics> all;
     for (const FeatureSet& o : oods) {
       HeadResult orr = apply_head(model, o, h);
+      if (!report_path.empty()) rs.ood.push_back(orr.scores);
       OodSetResult s;
       s.name = o.name;
       s.count = o.count;
@@ -159,10 +170,12 @@ int cmd_eval(int argc, char** argv) {
       r.ood.push_back(s);
     }
     r.average = average_metrics(all);
-    std::fprintf(text, "\n");
-    print_report(text, r);
+    std::fprintf(tables, "\n");
+    print_report(tables, r);
     reports.push_back(r);
+    if (!report_path.empty()) report_scores.push_back(std::move(rs));
   }
+  const auto t_done = std::chrono::steady_clock::now();
   if (!json.empty()) {
     // The requested configuration at the top level (id.accuracy, ood[i].fpr95, average.auroc,
     // ...); with --p the baseline computed in the same pass sits beside it under "baseline".
@@ -174,9 +187,32 @@ int cmd_eval(int argc, char** argv) {
   }
   std::vector<std::pair<std::string, int64_t>> skipped{{id.name, int64_t(id.skipped.size())}};
   for (const FeatureSet& o : oods) skipped.emplace_back(o.name, int64_t(o.skipped.size()));
-  print_skipped(skipped, text);
+  print_skipped(skipped, tables);
+  // Where the time went (the thread's waits per stage; see FeatureSet): gpu-check reads this line.
+  double decode = id.decode_s, upload = id.upload_s, forward = id.forward_s;
+  for (const FeatureSet& o : oods) decode += o.decode_s, upload += o.upload_s, forward += o.forward_s;
+  const double scores = std::chrono::duration<double>(t_done - t_scores).count();
+  if (!report_path.empty()) {
+    ReportMeta meta;
+    meta.command_line = shell_quoted(argc, argv);
+    meta.model = model.name();
+    meta.weights = weights;
+    meta.weights_sha256 = sha256_file(weights);
+    meta.device = describe_device(device, num_threads(), options);
+    meta.precision = precision_name(options.precision);
+    meta.datasets.emplace_back(id.name, id.count);
+    for (const FeatureSet& o : oods) meta.datasets.emplace_back(o.name, o.count);
+    meta.stages = {{"decode", decode}, {"upload", upload}, {"forward", forward}, {"scores", scores}};
+    meta.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    meta.version = DICE_VERSION;
+    meta.git_commit = DICE_GIT_COMMIT;
+    write_report_html(report_path, meta, reports, report_scores);
+    std::fprintf(tables, "wrote %s\n", report_path.c_str());
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::fprintf(text, "wall time: %.1f s\n", secs);
+  std::fprintf(tables, "wall time: %.1f s\n", secs);
+  std::fprintf(tables, "stages: decode %.2f s, upload %.2f s, forward %.2f s, scores %.2f s\n", decode,
+               upload, forward, scores);
   return 0;
 }
 

@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "cli/args.h"
 #include "core/echo.h"
@@ -137,6 +139,25 @@ void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set, 
   if (total)
     std::fprintf(out, "skipped %lld unreadable file%s (%s); they are left out of every score\n",
                  static_cast<long long>(total), total == 1 ? "" : "s", parts.c_str());
+}
+
+std::string shell_quoted(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    bool plain = !a.empty();
+    for (char c : a)
+      plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_./:=,+@%-", c));
+    if (i) out += ' ';
+    if (plain) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+  }
+  return out;
 }
 
 }  // namespace dice::cli

@@ -35,6 +35,9 @@ Device device_option(const std::string& value);
 // With non-default options the precision and backend follow: "cuda, NVIDIA H100 ..., fp16, ours".
 std::string describe_device(Device device, int threads, const ModelOptions& options = {});
 Preprocess preprocess_for(const Model& model);
+// The command line as one string a shell reads back the same: an argument with characters other
+// than letters, digits and _./:=,+@%- is single-quoted (reports record how they were made).
+std::string shell_quoted(int argc, char** argv);
 // Reads a (D,) .npy of the training-set feature mean; checks D against the model.
 std::vector<double> load_feature_mean(const std::string& path, int64_t dim);
 // Notes the run's input files and the files its data specs read (tensor:X.npy and X.labels.npy,

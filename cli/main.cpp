@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "core/echo.h"
 #include "core/error.h"
+#include "dice_version.h"
 
 namespace {
 
@@ -20,7 +21,7 @@ const char* kUsage =
     "  features  write penultimate features, logits and labels of a data set as .npy\n"
     "  convert   convert a PyTorch checkpoint (.pth/.pth.tar) to .safetensors\n"
     "  precompute  mean penultimate feature of a training set (DICE's statistics), shardable\n"
-    "run 'dice <command> --help' for its options\n";
+    "run 'dice <command> --help' for its options; 'dice --version' for the version\n";
 
 }  // namespace
 
@@ -29,6 +30,10 @@ int main(int argc, char** argv) {
       !std::strcmp(argv[1], "help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("dice-cuda %s (commit %s)\n", DICE_VERSION, DICE_GIT_COMMIT);
+    return 0;
   }
   // A file-size limit (ulimit -f) makes write() fail with EFBIG, reported with the file's name,
   // instead of killing the process and leaving a truncated temporary.

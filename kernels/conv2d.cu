@@ -55,8 +55,11 @@ __global__ void __launch_bounds__(kThreads)
 
   const int tid = static_cast<int>(threadIdx.x);
   const int tx = tid % 16, ty = tid / 16;
-  const int m0 = static_cast<int>(blockIdx.y) * BM;
-  const int n0 = static_cast<int>(blockIdx.x) * kTileN;
+  // A 1-D grid with the M (output-channel) tiles fastest: the blocks that share a tile of input
+  // pixels run side by side, so the input comes from DRAM about once instead of once per M tile.
+  const int m_tiles = (s.O + BM - 1) / BM;
+  const int m0 = static_cast<int>(blockIdx.x % static_cast<unsigned>(m_tiles)) * BM;
+  const int n0 = static_cast<int>(blockIdx.x / static_cast<unsigned>(m_tiles)) * kTileN;
   const int ks = KS > 0 ? KS : s.ksize;
   const int ks2 = ks * ks;
   const int HW = s.H * s.W;
@@ -167,8 +170,9 @@ void launch_for_kernel_size(const ConvShape& s, const float* in, const float* we
   // The smallest row tile that covers out_channels without much waste.
   const int tm = s.O <= 16 ? 1 : s.O <= 32 ? 2 : 4;
   const dim3 block(kThreads);
-  const dim3 grid(static_cast<unsigned>((s.N + kTileN - 1) / kTileN),
-                  static_cast<unsigned>((s.O + 16 * tm - 1) / (16 * tm)));
+  // M tiles fastest (see the kernel); conv2d_cuda_unsupported keeps the block count in range.
+  const int64_t blocks = ((s.N + kTileN - 1) / kTileN) * ((s.O + 16 * tm - 1) / (16 * tm));
+  const dim3 grid(static_cast<unsigned>(blocks));
   if (tm == 1)
     launch_kernel(conv2d_implicit_gemm_kernel<KS, 1>, grid, block, 0, stream, s, in, weight, out, f);
   else if (tm == 2)
@@ -203,8 +207,9 @@ std::string conv2d_cuda_unsupported(const Conv2dParams& p, const ConvFusion& f) 
            p.stride * p.out_height() + p.kernel >= INT_MAX ||
            p.stride * p.out_width() + p.kernel >= INT_MAX)
     why << "the problem exceeds the kernel's 32-bit pixel/K indexing; split the batch";
-  else if ((p.out_channels + 15) / 16 > 65535)
-    why << "out_channels " << p.out_channels << " exceeds the grid's y limit";
+  else if ((p.batch * p.out_height() * p.out_width() + kTileN - 1) / kTileN *
+               ((p.out_channels + 15) / 16) > INT_MAX)
+    why << "the grid would need more than 2^31 - 1 blocks; split the batch";
   if (!why.str().empty()) return "conv2d_cuda: " + why.str();
   return {};
 }

@@ -165,8 +165,12 @@ __global__ void __launch_bounds__(kThreads)
   const int lane = tid % 32, warp = tid / 32;
   const int wm = (warp % kWarpsM) * kWarpTileM;
   const int wn = (warp / kWarpsM) * kWarpTileN;
-  const int m0 = static_cast<int>(blockIdx.y) * Tile::kM;
-  const int n0 = static_cast<int>(blockIdx.x) * Tile::kN;
+  // A 1-D grid with the M (output-channel) tiles fastest: the blocks that share a tile of input
+  // pixels run side by side, so the input comes from DRAM about once instead of once per M tile
+  // (the weights, a few MB at most, are what gets re-read, from L2).
+  const int m_tiles = (s.O + Tile::kM - 1) / Tile::kM;
+  const int m0 = static_cast<int>(blockIdx.x % static_cast<unsigned>(m_tiles)) * Tile::kM;
+  const int n0 = static_cast<int>(blockIdx.x / static_cast<unsigned>(m_tiles)) * Tile::kN;
   const int ks = KS > 0 ? KS : s.ksize;
   const int ks2 = ks * ks;
   const int64_t HW = static_cast<int64_t>(s.H) * s.W;
@@ -323,8 +327,9 @@ template <class Op>
 void launch_for_op(const TcShape& s, const float* in, const void* wp, float* out,
                    const ConvFusion& f, cudaStream_t stream) {
   const dim3 block(kThreads);
-  const dim3 grid(static_cast<unsigned>((s.N + Tile::kN - 1) / Tile::kN),
-                  static_cast<unsigned>((s.O + Tile::kM - 1) / Tile::kM));
+  // M tiles fastest (see the kernel); conv2d_tc_unsupported keeps the block count in range.
+  const int64_t blocks = ((s.N + Tile::kN - 1) / Tile::kN) * ((s.O + Tile::kM - 1) / Tile::kM);
+  const dim3 grid(static_cast<unsigned>(blocks));
   const auto* w = static_cast<const uint4*>(wp);
   switch (s.ksize) {
     case 1: launch_kernel(conv2d_tc_kernel<Op, 1>, grid, block, 0, stream, s, in, w, out, f); break;
@@ -362,8 +367,9 @@ std::string conv2d_tc_unsupported(const Conv2dParams& p, const ConvFusion& f, Pr
            p.stride * p.out_height() + p.kernel >= INT_MAX ||
            p.stride * p.out_width() + p.kernel >= INT_MAX)
     why << "the problem exceeds the kernel's 32-bit pixel/K indexing; split the batch";
-  else if ((p.out_channels + Conv2dTcTile::kM - 1) / Conv2dTcTile::kM > 65535)
-    why << "out_channels " << p.out_channels << " exceeds the grid's y limit";
+  else if ((p.batch * p.out_height() * p.out_width() + Conv2dTcTile::kN - 1) / Conv2dTcTile::kN *
+               ((p.out_channels + Conv2dTcTile::kM - 1) / Conv2dTcTile::kM) > INT_MAX)
+    why << "the grid would need more than 2^31 - 1 blocks; split the batch";
   if (!why.str().empty()) return "conv2d_tc: " + why.str();
   return {};
 }

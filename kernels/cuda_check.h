@@ -18,6 +18,10 @@ std::string cuda_device_name(int device = 0);
 void select_cuda_device(int index);
 // The current device's index (0 without CUDA).
 int current_cuda_device();
+// Why no CUDA device can be used, in one line ("" when one can): no CUDA backend in this build,
+// no driver, a driver older than the runtime (both versions named), no device, or the runtime's
+// own error string. GPU tests print it when they skip, and fail with it under DICE_REQUIRE_GPU=1.
+std::string cuda_unavailable_reason();
 
 }  // namespace dice
 

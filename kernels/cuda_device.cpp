@@ -2,6 +2,8 @@
 // when the project was built with CUDA, so CPU-only builds link without it.
 #include "kernels/cuda_check.h"
 
+#include <string>
+
 namespace dice {
 
 #ifdef DICE_HAVE_CUDA
@@ -26,7 +28,35 @@ int current_cuda_device() {
   }
   return d;
 }
+// "13.0" from CUDA's 1000 * major + 10 * minor encoding.
+static std::string cuda_version_string(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
+
+std::string cuda_unavailable_reason() {
+  int n = 0;
+  const cudaError_t err = cudaGetDeviceCount(&n);
+  cudaGetLastError();  // the error is sticky for this query only; clear it
+  if (err == cudaSuccess) return n > 0 ? "" : "the CUDA runtime reports 0 devices";
+  int driver = 0, runtime = 0;
+  cudaDriverGetVersion(&driver);
+  cudaRuntimeGetVersion(&runtime);
+  cudaGetLastError();
+  if (err == cudaErrorNoDevice) return "no CUDA device (the driver sees no GPU)";
+  if (err == cudaErrorInsufficientDriver) {
+    if (driver == 0) return "no CUDA driver (libcuda.so not found or not loadable)";
+    return "CUDA driver " + cuda_version_string(driver) + " is older than the runtime " +
+           cuda_version_string(runtime) + " this build uses: update the driver or rebuild with "
+           "an older toolkit";
+  }
+  return std::string("cudaGetDeviceCount failed: ") + cudaGetErrorName(err) + ": " +
+         cudaGetErrorString(err) + " (driver " + cuda_version_string(driver) + ", runtime " +
+         cuda_version_string(runtime) + ")";
+}
 #else
+std::string cuda_unavailable_reason() {
+  return "this build has no CUDA backend (configured without nvcc or with -DDICE_CUDA=OFF)";
+}
 int cuda_device_count() { return 0; }
 std::string cuda_device_name(int) { return ""; }
 int current_cuda_device() { return 0; }

@@ -17,17 +17,34 @@
 
 namespace dice {
 
+#ifdef DICE_CUDA_EMU
+template <class T>
+bool emu_pointer_ok(const T& x, int index) {
+  if constexpr (std::is_pointer_v<T>) return emu::check_kernel_pointer(static_cast<const void*>(x), index);
+  return true;
+}
+#endif
+
 #ifdef DICE_HAVE_CUDA
 template <class... Params, class... Args>
 void launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_shared_bytes,
                    cudaStream_t stream, Args&&... args) {
   static_assert(sizeof...(Params) == sizeof...(Args), "launch_kernel: wrong number of arguments");
 #ifdef DICE_CUDA_EMU
-  // The arguments are copied now, as a launch (or a graph capture of it) copies them.
+  // The arguments are copied now, as a launch (or a graph capture of it) copies them. Pointer
+  // arguments must point into device memory (the emulator's host memory would serve a host
+  // pointer silently; a GPU faults): a launch with one fails as a launch error.
+  std::tuple<std::decay_t<Params>...> a(std::forward<Args>(args)...);
+  bool pointers_ok = true;
+  int index = 0;
+  std::apply(
+      [&](const auto&... x) {
+        ((pointers_ok = emu_pointer_ok(x, index++) && pointers_ok), ...);
+      },
+      a);
+  if (!pointers_ok) return;
   emu::launch(grid, block, dynamic_shared_bytes, stream,
-              [kernel, a = std::tuple<std::decay_t<Params>...>(std::forward<Args>(args)...)] {
-                std::apply(kernel, a);
-              });
+              [kernel, a = std::move(a)] { std::apply(kernel, a); });
 #else
   kernel<<<grid, block, dynamic_shared_bytes, stream>>>(std::forward<Args>(args)...);
 #endif

@@ -101,4 +101,13 @@ StateDict random_resnet_state_dict(const std::vector<int64_t>& blocks, int64_t w
   return sd;
 }
 
+StateDict random_resnet50_trained_scale(uint64_t seed) {
+  StateDict sd = random_resnet_state_dict({3, 4, 6, 3}, 64, 1000, seed);
+  sd.source = "random ResNet-50";
+  for (auto& [key, t] : sd.tensors)
+    if (key.size() > 11 && key.compare(key.size() - 11, 11, ".bn3.weight") == 0)
+      for (float& v : t.data) v *= 0.2f;
+  return sd;
+}
+
 }  // namespace dice

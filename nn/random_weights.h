@@ -20,4 +20,9 @@ namespace dice {
 StateDict random_resnet_state_dict(const std::vector<int64_t>& blocks, int64_t width,
                                    int64_t classes, uint64_t seed);
 
+// ResNet-50 with He-initialised convs and the last BatchNorm of each block scaled down (gamma
+// ~0.2), as in trained networks, so activations stay in fp16 range through all 16 blocks: what
+// the GPU benchmarks time the tensor-core precisions on.
+StateDict random_resnet50_trained_scale(uint64_t seed);
+
 }  // namespace dice

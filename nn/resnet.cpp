@@ -106,12 +106,19 @@ std::string ResNet::name() const {
 }
 
 void ResNet::features(const float* x, int64_t batch, float* features) {
-  // Buffer sizes: the largest activation is the stem output or layer1's (4x wider, 4x fewer pixels).
-  int64_t h = 112, w = 112;
-  size_t biggest = static_cast<size_t>(batch * stem_.out * h * w);
+  // Every buffer holds the largest activation of the network at its real size: walk the shapes
+  // (each conv's output side from its stride) rather than assume 56x56, which sized layer4's
+  // buffers 64x too large and made the whole forward take 8x the memory it needs.
+  auto side_after = [](int64_t side, const ConvBn& c) { return (side + 2 * c.pad - c.kernel) / c.stride + 1; };
+  int64_t h = side_after(224, stem_), w = h;
+  int64_t per_image = stem_.out * h * w;
+  int64_t side = (h + 2 - 3) / 2 + 1;  // after the 3x3/2 max pool
   for (const Block& b : blocks_)
-    for (const ConvBn& c : b.convs) biggest = std::max(biggest, static_cast<size_t>(batch * c.out * 56 * 56));
-  for (auto& b : buf_) b.resize(biggest);
+    for (const ConvBn& c : b.convs) {
+      side = side_after(side, c);
+      per_image = std::max(per_image, c.out * side * side);
+    }
+  for (auto& b : buf_) b.resize(static_cast<size_t>(batch * per_image));
 
   run(stem_, batch, 224, 224, x, buf_[0].data(), true);
   Pool2dParams mp;

@@ -2,6 +2,7 @@
 #include "ood/evaluate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <deque>
 #include <new>
@@ -13,8 +14,18 @@
 #include "kernels/head.h"
 
 namespace dice {
-
 namespace {
+
+// Adds the seconds f() takes to *acc and returns what f returns.
+template <typename F>
+auto timed(double* acc, F&& f) {
+  struct Add {
+    double* acc;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    ~Add() { *acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+  } add{acc};
+  return f();
+}
 
 // Non-finite features (from NaN/Inf in a tensor: input, say) would only show as NaN scores after
 // the whole pass; fail at the first batch that has them, naming the set and the sample.
@@ -49,8 +60,10 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
   Batch b;
   const int depth = model.pipeline_depth();
   if (depth < 2) {
-    while (loader.next(&b)) {
-      model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
+    while (timed(&fs.decode_s, [&] { return loader.next(&b); })) {
+      timed(&fs.forward_s, [&] {
+        model.features(b.images.ptr(), b.count, fs.features.data() + b.start * fs.dim);
+      });
       check_finite_rows(fs, b.start, b.count);
       for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
       fs.skipped.insert(fs.skipped.end(), b.skipped.begin(), b.skipped.end());
@@ -61,16 +74,17 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
     // while the loader hands over batch n+1 and its upload starts. Batches come back in order.
     std::deque<std::pair<int64_t, int64_t>> in_flight;  // (start, count), oldest first
     auto collect_oldest = [&] {
-      const auto [start, count] = in_flight.front();
+      const int64_t start = in_flight.front().first, count = in_flight.front().second;
       in_flight.pop_front();
-      model.collect(fs.features.data() + start * fs.dim);
+      timed(&fs.forward_s, [&] { model.collect(fs.features.data() + start * fs.dim); });
       check_finite_rows(fs, start, count);
       fs.count = start + count;
     };
     try {
-      while (loader.next(&b)) {
+      while (timed(&fs.decode_s, [&] { return loader.next(&b); })) {
         if (static_cast<int>(in_flight.size()) == depth) collect_oldest();
-        model.submit(b.images.ptr(), b.count);  // copies the images: b may be reused at once
+        // submit() copies the images: b may be reused at once
+        timed(&fs.upload_s, [&] { model.submit(b.images.ptr(), b.count); });
         in_flight.emplace_back(b.start, b.count);
         for (int64_t i = 0; i < b.count; ++i) fs.labels[static_cast<size_t>(b.start + i)] = b.labels[i];
         fs.skipped.insert(fs.skipped.end(), b.skipped.begin(), b.skipped.end());

@@ -22,6 +22,11 @@ struct FeatureSet {
   std::vector<float> features;  // [count][dim]
   std::vector<int64_t> labels;  // [count], -1 where unlabeled
   std::vector<int64_t> skipped; // data-set indices dropped by skip_bad (not in features/labels)
+  // Seconds the calling thread spent in each stage. On a pipelined (GPU) model the stages overlap,
+  // so they need not add up to the wall time: decode = waiting for the loader's next batch,
+  // upload = submit() (the copy to the device), forward = features() or collect() (the forward,
+  // and its features' download).
+  double decode_s = 0, upload_s = 0, forward_s = 0;
 };
 
 // Runs the model over the data set (at most `limit` samples when limit >= 0). With skip_bad,

@@ -5,6 +5,8 @@
 // a few lines of local code on purpose: this module writes one fixed layout and parses nothing.
 #include "ood/report.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdarg>
 
@@ -14,9 +16,11 @@
 namespace dice {
 namespace {
 
-void row(std::FILE* out, const std::string& name, const OodMetrics& m) {
-  std::fprintf(out, "%-12s %6.2f %6.2f %6.2f\n", name.c_str(), 100.0 * m.fpr95, 100.0 * m.auroc,
-               100.0 * m.aupr_in);
+// The name column is the reference's 12 characters, widened to the longest name so that the
+// metric columns stay aligned whatever the OOD sets are called.
+void row(std::FILE* out, int width, const std::string& name, const OodMetrics& m) {
+  std::fprintf(out, "%-*s %6.2f %6.2f %6.2f\n", width, name.c_str(), 100.0 * m.fpr95,
+               100.0 * m.auroc, 100.0 * m.aupr_in);
 }
 
 // Appends printf-formatted text to s.
@@ -104,9 +108,11 @@ void print_report(std::FILE* out, const EvalReport& r) {
   std::fprintf(out, " OOD detection method: %s\n", r.method.c_str());
   std::fprintf(out, " in-distribution: %s (%lld samples)\n", r.id_name.c_str(),
                static_cast<long long>(r.id_count));
-  std::fprintf(out, "%-12s  %-6s %-6s %s\n", "", "FPR", "AUROC", "AUIN");
-  for (const OodSetResult& s : r.ood) row(out, s.name, s.metrics);
-  if (!r.ood.empty()) row(out, "AVG", r.average);
+  int width = 12;
+  for (const OodSetResult& s : r.ood) width = std::max(width, static_cast<int>(s.name.size()));
+  std::fprintf(out, "%-*s  %-6s %-6s %s\n", width, "", "FPR", "AUROC", "AUIN");
+  for (const OodSetResult& s : r.ood) row(out, width, s.name, s.metrics);
+  if (!r.ood.empty()) row(out, width, "AVG", r.average);
   if (r.id_accuracy >= 0)
     std::fprintf(out, "ID accuracy: %.2f%%\n", 100.0 * r.id_accuracy);
   else

@@ -28,7 +28,7 @@ struct EvalReport {
   OodMetrics average;  // ignored (no AVG row, null in JSON) when ood is empty
 };
 
-// Example (the columns of the reference; names wider than 12 characters push their row right):
+// Example (the columns of the reference; names wider than 12 characters widen the name column):
 //    OOD detection method: DICE (p=90)
 //    in-distribution: CIFAR-10 (10000 samples)
 //                FPR    AUROC  AUIN

@@ -1,129 +1,147 @@
 #!/usr/bin/env bash
-# gpu-check.sh: the checks that need a GPU, from a prebuilt build folder, in under 8 minutes.
+# gpu-check.sh: everything that needs a GPU, headline first, in one short GPU window.
 #
-#   scripts/gpu-check.sh [BUILD_DIR] [--assets DIR]             run the checks
-#   scripts/gpu-check.sh [BUILD_DIR] --only resnet              only the ResNet steps (9-12)
+#   scripts/gpu-check.sh [BUILD_DIR] [--assets DIR]    run the default plan (<= 6 minutes of limits)
+#   scripts/gpu-check.sh [BUILD_DIR] --full            ... then the long per-shape tables
+#   scripts/gpu-check.sh [BUILD_DIR] --only a,b        only the named steps
+#   scripts/gpu-check.sh --plan [--full]               print the steps and their limits, run nothing
 #   scripts/gpu-check.sh [BUILD_DIR] --prepare [--assets SRC]   on the build machine, beforehand
 #
-# BUILD_DIR defaults to ./build. Device time is scarce, so the script never rebuilds binaries that
-# exist; it builds only the programs it runs, and only when they are missing. Steps, in order of
-# importance, each under its own timeout and all within one budget ($DICE_GPU_CHECK_BUDGET,
-# default 450 s; a step that no longer fits is skipped):
-#   1. the CUDA tests of test_kernels (every *Cuda* / arena / buffer test; the CPU tests are CI's);
-#   2. the DenseNetCuda tests of test_nn (whole network vs the CPU DenseNet, graphs, pipeline);
-#   3. bench_densenet_cuda: DenseNet-101 images/s at batch 1, 64, 256, 1024 (graph replays),
-#      per-layer times at 256, the host pipeline, the CPU path at 64;
-#   4. the PyTorch eager baseline on the same card (scripts/torch_densenet_bench.py --cuda): fp32
-#      with TF32 off, TF32 on, and channels_last AMP fp16, same batch sizes; skipped without torch;
-#   5. the CIFAR-10 evaluation on the GPU (`dice eval --device cuda`), timed; needs --assets;
-#   6. compute-sanitizer memcheck and 7. racecheck on small kernel tests and a small forward;
-#   8. bench_kernels_cuda (conv2d_cuda vs cuDNN, TFLOP/s) with the time that is left;
-#   then ResNet-50 (issue 5), after the DenseNet steps and within the same budget, so a full run
-#   reaches them only if time is left; `--only resnet` (or DICE_GPU_CHECK_ONLY=resnet) runs them
-#   alone with the whole budget:
-#   9. the tensor-core and ResNet tests: test_kernels Conv2dTc/MmaFragments/Precision/Conv2dTcPack
-#      (conv2d_tc vs conv2d_naive on every ResNet-50 shape, exact-operand and fp32 references) and
-#      test_nn ResNetCuda* (fp32 within 1e-4 of the CPU path, tensor-core modes, cuDNN backend);
-#  10. compute-sanitizer memcheck on the odd-shape conv2d_tc tests;
-#  11. bench_resnet_cuda: per-shape ours vs cuDNN at fp32/tf32/fp16/bf16 (TFLOP/s, ratio), end to
-#      end images/s at batch 1/32/256, per-stage times, top-1/logit/energy agreement with fp32;
-#  12. PyTorch eager ResNet-50 on the same card (fp32, channels_last AMP), batch 1/32/256, in the
-#      same end-to-end table (torch's input is on the GPU too).
-# The step summary and then the images/s table (ours vs PyTorch) come last; the exit status is
-# non-zero if any step failed, timed out or was skipped.
+# Why it looks like this: GPU time comes rarely, in windows of about 15 minutes with the machine's
+# start included, so one run must give trustworthy numbers, and a step that hangs or is killed must
+# cost only itself. Each step runs under its own time limit and appends one JSON line per result
+# to $LOGS/results.jsonl as it finishes (and one line for the step itself); the tables at the end
+# are printed from those lines by scripts/gpu_check_summary.py. GPU tests run with
+# DICE_REQUIRE_GPU=1, so they fail (naming why) instead of skipping when the GPU cannot be used.
 #
-# Assets: the device machine has only what the caller carries (not ../shared/assets). --prepare
-# --assets ../shared/assets copies a small subset (the CIFAR-10 checkpoint, its feature mean and
-# the 10,000 CIFAR-10 test JPEGs, about 13 MB) into BUILD_DIR/assets-small; a run uses
-# BUILD_DIR/assets-small when --assets is not given. The evaluation's OOD sets are gaussian and
-# uniform noise, plus dtd and imagenet-sample when the assets folder has them.
+# The default plan, in order of what the project most needs to know:
+#   probe       nvidia-smi; ldd of every binary with the missing libraries named; driver and
+#               runtime versions and one checked kernel launch (bench_e2e_cuda --probe); whether
+#               compute-sanitizer works here (gVisor machines refuse it)
+#   tests       the GPU tests: test_kernels (CUDA kernels, tensor cores), test_nn (DenseNet and
+#               ResNet on the GPU vs the CPU), test_cli (the CLI on the GPU)
+#   dn_e2e      DenseNet-101 end to end at batch 1, 256, 1024, ours fp32 (bench_e2e_cuda)
+#   dn_torch    PyTorch eager DenseNet-101, fp32 (cudnn.benchmark, TF32 off) and channels_last AMP
+#   eval        the CIFAR-10 `dice eval --device cuda`, wall time and stages (needs --assets)
+#   rn_e2e      ResNet-50 end to end at batch 256: ours fp32/tf32/fp16/bf16, cuDNN fp32/tf32
+#   rn_torch    PyTorch eager ResNet-50 at batch 256, fp32 and channels_last AMP
+#   sanitize    compute-sanitizer memcheck and racecheck on small kernel tests and a small forward,
+#               when the probe says the sanitizer works
+# --full adds: kernels (per-shape DenseNet convs vs cuDNN), rn_shapes (per-shape ResNet-50 convs vs
+# cuDNN at every precision), dn_layers (per-layer DenseNet times, the host pipeline).
+# End-to-end timings: >= 200 ms of warm-up, then >= 10 forwards timed one by one with CUDA events;
+# median and min-max. Ratios are printed only between runs of the same precision.
 #
-# Carrying to a device machine (the working tree travels, ignored build outputs only when named;
-# 64 MiB in all): build here, run --prepare, then carry the binaries, lib and assets-small alone:
-#   build/tests/test_kernels build/tests/test_nn build/bench/bench_kernels_cuda
-#   build/bench/bench_densenet_cuda build/bench/bench_resnet_cuda build/dice build/lib
-#   build/assets-small   (about 35 MB; 8 carry paths at most)
-#
-# Libraries: Debian ships Google Benchmark only as libbenchmark.so.1debian, which the GPU machine
-# lacks. --prepare (or any run where the library exists) copies it and libcudart into
-# BUILD_DIR/lib, which is put first on LD_LIBRARY_PATH. cuDNN (for the vendor baseline of step 8)
-# is looked up in the CUDA toolkit, the system and the Python `nvidia-cudnn` wheel that PyTorch
-# installs; without it that step fails alone. Logs go to $DICE_GPU_CHECK_LOGS (default
-# BUILD_DIR/gpu-check).
+# Carrying to a device machine (the working tree travels; ignored build outputs only when named in
+# carry, 64 MiB in all): build here, then `scripts/gpu-check.sh build --prepare --assets
+# ../shared/assets` puts the binaries the plan needs, their libraries and the evaluation's assets
+# into build/gpu-carry (about 50 MiB; with --full the benchmarks too, without --assets) and says
+# how big it is; carry that one path and run `scripts/gpu-check.sh build/gpu-carry`. Binaries that
+# are missing there are built first (the "build" step, sm_80 and sm_90, outside the plan's 6
+# minutes). The exit status is non-zero if any step failed, timed out or was skipped.
+# DICE_GPU_CHECK_SELFTEST=1 swaps the plan for fake steps (one of them past its limit) so
+# tests/scripts/gpu_check_test.sh can check the runner and the summary anywhere.
 set -u
 
-BUILD=build
-MODE=
-ASSETS=
-ONLY=${DICE_GPU_CHECK_ONLY:-}
+BUILD=build MODE=run ASSETS= ONLY= FULL=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --prepare) MODE=--prepare ;;
+    --prepare) MODE=prepare ;;
+    --plan) MODE=plan ;;
+    --full) FULL=1 ;;
     --only) ONLY=${2:-}; shift ;;
     --only=*) ONLY=${1#--only=} ;;
     --assets) ASSETS=${2:-}; shift ;;
     --assets=*) ASSETS=${1#--assets=} ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    -*) echo "gpu-check: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) BUILD=$1 ;;
   esac
   shift
 done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LOGS=${DICE_GPU_CHECK_LOGS:-$BUILD/gpu-check}
-BUDGET=${DICE_GPU_CHECK_BUDGET:-450}
-TEST_BIN=$BUILD/tests/test_kernels
-NN_TEST_BIN=$BUILD/tests/test_nn
-BENCH_BIN=$BUILD/bench/bench_kernels_cuda
-DN_BENCH_BIN=$BUILD/bench/bench_densenet_cuda
-RN_BENCH_BIN=$BUILD/bench/bench_resnet_cuda
-DICE_BIN=$BUILD/dice
-ALL_BINS=("$TEST_BIN" "$NN_TEST_BIN" "$DN_BENCH_BIN" "$DICE_BIN" "$BENCH_BIN" "$RN_BENCH_BIN")
-if [ -n "$ONLY" ] && [ "$ONLY" != resnet ]; then
-  echo "gpu-check: --only takes 'resnet', got '$ONLY'" >&2
-  exit 2
+
+# ---- the plan: name, time limit in seconds, what it does ----
+PLAN=(probe:15 tests:70 dn_e2e:30 dn_torch:50 eval:45 rn_e2e:70 rn_torch:40 sanitize:40)
+FULL_PLAN=(kernels:150 rn_shapes:240 dn_layers:90)
+if [ "${DICE_GPU_CHECK_SELFTEST:-0}" = 1 ]; then
+  PLAN=(fake_a:5 fake_slow:2 fake_b:5) FULL_PLAN=()
 fi
-[ "$ONLY" = resnet ] && ALL_BINS=("$TEST_BIN" "$NN_TEST_BIN" "$RN_BENCH_BIN")
-# Small shapes that still cover every kernel: all conv tile paths (TM = 1, 2, 4; kernel 1, 3,
-# generic), both pools, the head, the runtime helpers.
-SMALL_FILTER='Shapes/Conv2dCuda.MatchesNaive/odd_*:Shapes/Conv2dCuda.MatchesNaive/densenet_b3_3x3_last:Shapes/PoolCuda.*:Shapes/GlobalAvgPoolCuda.*:Shapes/HeadCuda.MatchesCpu/odd_*:HeadCudaTies.*:HeadCudaOutputs.*:DeviceArena.*:DeviceBuffer.*'
-CUDA_FILTER='*Cuda*:DeviceArena*:DeviceBuffer*'
-# A small whole forward (DenseNet-BC depth 22, 3 images), through a captured graph.
-NN_SMALL_FILTER='DenseNetCuda.MatchesCpuDepth22Cifar100'
-NN_FILTER='DenseNetCuda*'
-# ResNet-50 / tensor cores (issue 5).
-TC_FILTER='Shapes/Conv2dTc.*:Conv2dTcArgs.*:MmaFragments.*:Precision.*:Conv2dTcPack.*'
-TC_SMALL_FILTER='Shapes/Conv2dTc.MatchesNaive/odd_*'
-RN_FILTER='ResNetCuda*'
-BATCHES=(1 64 256 1024)
+[ "$FULL" = 1 ] && PLAN+=("${FULL_PLAN[@]}")
+if [ -n "$ONLY" ]; then
+  picked=()
+  for want in ${ONLY//,/ }; do
+    found=0
+    for s in "${PLAN[@]}" "${FULL_PLAN[@]}"; do
+      [ "${s%%:*}" = "$want" ] && picked+=("$s") && found=1 && break
+    done
+    [ "$found" = 1 ] || { echo "gpu-check: no step '$want' (see --plan --full)" >&2; exit 2; }
+  done
+  PLAN=("${picked[@]}")
+fi
+
+if [ "$MODE" = plan ]; then
+  total=0
+  printf '%-10s %6s\n' step limit
+  for s in "${PLAN[@]}"; do
+    printf '%-10s %5ss\n' "${s%%:*}" "${s##*:}"
+    total=$((total + ${s##*:}))
+  done
+  echo "total: ${total} s of limits ($((total / 60)) min $((total % 60)) s)"
+  exit 0
+fi
+
+TEST_BINS=("$BUILD/tests/test_kernels" "$BUILD/tests/test_nn" "$BUILD/tests/test_cli")
+E2E_BIN=$BUILD/bench/bench_e2e_cuda
+DICE_BIN=$BUILD/dice
+BENCH_BINS=("$BUILD/bench/bench_kernels_cuda" "$BUILD/bench/bench_resnet_cuda" "$BUILD/bench/bench_densenet_cuda")
 CIFAR_CKPT=checkpoints/CIFAR-10/densenet/checkpoint_100.pth.tar
 CIFAR_STAT=cache/CIFAR-10_densenet_feat_stat.npy
 CIFAR_TEST=data/cifar-10-test-jpeg
 
-# ---- libraries next to the binaries ----
+# Google Benchmark and the CUDA runtime go next to the binaries: the GPU machine's image may lack
+# the first and have another version of the second.
 mkdir -p "$BUILD/lib"
 for lib in /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian /usr/local/cuda/lib64/libcudart.so.13; do
   if [ -e "$lib" ] && [ ! -e "$BUILD/lib/$(basename "$lib")" ]; then
     cp -L "$lib" "$BUILD/lib/" && echo "gpu-check: copied $(basename "$lib") into $BUILD/lib"
   fi
 done
-if [ "$MODE" = "--prepare" ]; then
+# Binaries the plan needs: the default plan's, and the benchmarks for the --full steps.
+NEED_BINS=("${TEST_BINS[@]}" "$E2E_BIN" "$DICE_BIN")
+[ "$FULL" = 1 ] && NEED_BINS+=("${BENCH_BINS[@]}")
+if [ "$MODE" = prepare ]; then
+  # One folder with exactly what the run needs, laid out like a build folder, to carry as one path.
+  carry=$BUILD/gpu-carry
+  rm -rf "$carry" && mkdir -p "$carry/tests" "$carry/bench" "$carry/lib"
+  for b in "${NEED_BINS[@]}"; do
+    if [ -x "$b" ]; then
+      cp "$b" "$carry/${b#"$BUILD"/}"
+    else
+      echo "gpu-check: missing $b: cmake --build $BUILD --target $(basename "$b")"
+    fi
+  done
+  cp "$BUILD"/lib/* "$carry/lib/" 2>/dev/null
   if [ -n "$ASSETS" ]; then
-    small=$BUILD/assets-small
     for f in "$CIFAR_CKPT" "$CIFAR_STAT" "$CIFAR_TEST"; do
-      if [ ! -e "$ASSETS/$f" ]; then
+      if [ -e "$ASSETS/$f" ]; then
+        mkdir -p "$carry/assets-small/$(dirname "$f")" && cp -r "$ASSETS/$f" "$carry/assets-small/$f"
+      else
         echo "gpu-check: $ASSETS/$f is missing; not copied"
-      elif [ ! -e "$small/$f" ]; then
-        mkdir -p "$small/$(dirname "$f")" && cp -r "$ASSETS/$f" "$small/$f"
       fi
     done
-    echo "gpu-check: assets for the evaluation in $small ($(du -sh "$small" | cut -f1))"
   fi
-  for b in "${ALL_BINS[@]}"; do
-    [ -x "$b" ] || echo "gpu-check: missing $b: cmake --build $BUILD --target $(basename "$b")"
-  done
+  bytes=$(find "$carry" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+  suffix=""
+  [ "$FULL" = 1 ] && suffix=" --full"
+  echo "gpu-check: $carry holds $((bytes / 1048576)) MiB: carry [\"$carry\"] and run scripts/gpu-check.sh $carry$suffix"
+  [ "$bytes" -lt $((62 * 1048576)) ] || echo "gpu-check: over the 64 MiB a device call carries with the tree: leave out --assets or --full"
   exit 0
 fi
 if [ -z "$ASSETS" ] && [ -d "$BUILD/assets-small" ]; then ASSETS=$BUILD/assets-small; fi
 
+# Libraries: ours first, then the toolkit's, then those of the Python wheels that PyTorch brings
+# (CUDA 13's wheels keep cuBLAS and friends under nvidia/cu13/lib, cuDNN under nvidia/cudnn/lib).
 LIBPATH="$(cd "$BUILD/lib" && pwd)"
 for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu; do
   [ -d "$d" ] && LIBPATH="$LIBPATH:$d"
@@ -131,344 +149,285 @@ done
 HAVE_TORCH=0
 if command -v python3 >/dev/null 2>&1; then
   python3 -c 'import torch' >/dev/null 2>&1 && HAVE_TORCH=1
-  # The pip wheels (nvidia-cudnn-cu13, nvidia-cublas) keep their libraries under site-packages.
-  for d in $(python3 -c 'import importlib, os
-for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime"):
-    try:
-        mod = importlib.import_module(m)
-        for p in mod.__path__: print(os.path.join(p, "lib"))
-    except Exception: pass' 2>/dev/null); do
+  for d in $(python3 -c 'import site, glob, os
+roots = site.getsitepackages() + [site.getusersitepackages()]
+for r in roots:
+    for p in sorted(glob.glob(os.path.join(r, "nvidia", "*", "lib")) + glob.glob(os.path.join(r, "nvidia", "cu*", "lib"))):
+        print(p)' 2>/dev/null | sort -u); do
     [ -d "$d" ] && LIBPATH="$LIBPATH:$d"
   done
 fi
 export LD_LIBRARY_PATH="$LIBPATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# Test binaries compile in the fixture folder of the machine that built them; the checkout on the
-# GPU machine may live elsewhere (tests that honour it: tests/nn/densenet_cuda_test.cpp).
-export DICE_FIXTURES="$ROOT/tests/fixtures"
+export DICE_FIXTURES="$ROOT/tests/fixtures"  # tests were compiled with the build machine's path
+export DICE_REQUIRE_GPU=1
 
-# ---- binaries: build only what is missing ----
-missing=()
-for b in "${ALL_BINS[@]}"; do [ -x "$b" ] || missing+=("$(basename "$b")"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "gpu-check: ${missing[*]} missing in $BUILD: building them (this costs device time)"
-  [ -f "$BUILD/CMakeCache.txt" ] || cmake -S "$ROOT" -B "$BUILD" -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
-  cmake --build "$BUILD" --target "${missing[@]}" -j"$(nproc)" || echo "gpu-check: build failed"
-fi
-
+LOGS=${DICE_GPU_CHECK_LOGS:-$BUILD/gpu-check}
 mkdir -p "$LOGS"
+RESULTS=$LOGS/results.jsonl
+[ -s "$RESULTS" ] && mv "$RESULTS" "$LOGS/results.prev.jsonl"
+: >"$RESULTS"
 SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-STEPS=() STATUS=() SECS=() NOTES=()
 failed=0
 START=$SECONDS
 
-# run_step NAME SECONDS LOGFILE CMD...: runs CMD under a timeout (capped by what is left of the
-# budget), tees its output to the log.
+# json_str TEXT: TEXT as a JSON string (quotes, backslashes and control characters escaped).
+json_str() {
+  local s=${1//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/ }
+  s=${s//$'\t'/ }
+  printf '"%s"' "$(printf '%s' "$s" | tr -d '\000-\037')"
+}
+
+# result KEY=VALUE...: appends one JSON line; a value that is not a number, true, false or a JSON
+# literal ([...], {...}) is written as a string.
+result() {
+  local line="{" sep="" kv k v
+  for kv in "$@"; do
+    k=${kv%%=*} v=${kv#*=}
+    if [[ "$v" =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ || "$v" == true || "$v" == false ||
+          "$v" == \[*\] || "$v" == \{*\} ]]; then
+      line+="$sep\"$k\": $v"
+    else
+      line+="$sep\"$k\": $(json_str "$v")"
+    fi
+    sep=", "
+  done
+  printf '%s}\n' "$line" >>"$RESULTS"
+}
+
+# run_step NAME LIMIT: runs step_NAME under LIMIT seconds (less if the whole plan's time is short
+# of it), output to $LOGS/NAME.log; appends the step's own line.
 run_step() {
-  local name=$1 limit=$2 log=$3
-  shift 3
-  local left=$((BUDGET - (SECONDS - START)))
-  if [ "$left" -lt 15 ]; then
-    skip_step "$name" "no time left in the ${BUDGET}s budget"
-    return
-  fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  local t0=$SECONDS rc
+  local name=$1 limit=$2 t0=$SECONDS rc st
   echo
-  echo "==== $name (timeout ${limit}s) ===="
-  timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$LOGS/$log"
-  rc=${PIPESTATUS[0]}
-  local st=PASS
-  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then st=TIMEOUT; elif [ "$rc" -ne 0 ]; then st="FAIL($rc)"; fi
+  echo "==== $name (limit ${limit}s) ===="
+  # timeout signals its whole process group, so a step's children (a test binary, python,
+  # compute-sanitizer's target) die with it and nothing is left holding the GPU.
+  timeout --kill-after=5 "$limit" bash -c "$(declare -f); $(declare -p | grep -E '^declare (-x|--|-a) (BUILD|ROOT|ASSETS|RESULTS|LOGS|SANITIZER|HAVE_TORCH|TEST_BINS|NEED_BINS|E2E_BIN|DICE_BIN|BENCH_BINS|CIFAR_[A-Z]+)=' ); step_$name" \
+    >"$LOGS/$name.log" 2>&1 </dev/null
+  rc=$?
+  # A step killed mid-line leaves a partial line: end it, so the next result starts a line.
+  [ -s "$RESULTS" ] && [ "$(tail -c 1 "$RESULTS" | od -An -c | tr -d ' ')" != '\n' ] && echo >>"$RESULTS"
+  tail -n 15 "$LOGS/$name.log"
+  case $rc in
+    0) st=PASS ;;
+    124|137) st=TIMEOUT ;;
+    3) st=SKIP ;;
+    *) st="FAIL($rc)" ;;
+  esac
   [ "$st" = PASS ] || failed=1
-  STEPS+=("$name") STATUS+=("$st") SECS+=($((SECONDS - t0))) NOTES+=("$LOGS/$log")
+  result kind=step step="$name" status="$st" secs=$((SECONDS - t0)) limit="$limit" log="$LOGS/$name.log"
 }
 
-skip_step() {
-  STEPS+=("$1") STATUS+=("SKIP") SECS+=(0) NOTES+=("$2")
-  failed=1
-}
+# ---- the steps (each runs in its own bash, under its limit; exit 3 = skipped, says why) ----
 
-# A benchmark that failed its CPU check (or could not run) reports an error, not a failure.
-mark_bench_errors() {
-  if [ "${STATUS[-1]}" = PASS ] && grep -q "ERROR OCCURRED" "$LOGS/$1"; then
-    STATUS[-1]="ERRORS"
-    failed=1
+step_probe() {
+  local ok=0
+  if command -v nvidia-smi >/dev/null 2>&1 &&
+     smi=$(timeout 10 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv,noheader); then
+    echo "nvidia-smi: $smi"
+    result kind=probe what=nvidia-smi value="$smi"
+  else
+    echo "nvidia-smi: not found or failed"
+    result kind=probe what=nvidia-smi value="not found or failed"
+    ok=1
   fi
+  local b missing
+  for b in "${TEST_BINS[@]}" "$E2E_BIN" "$DICE_BIN" "${BENCH_BINS[@]}"; do
+    if [ ! -x "$b" ]; then
+      result kind=probe what=binary binary="$b" missing="not carried"
+      continue
+    fi
+    missing=$(ldd "$b" 2>&1 | awk '/not found/ {print $1}' | tr '\n' ' ')
+    if [ -n "$missing" ]; then
+      echo "ldd $b: missing $missing"
+      result kind=probe what=binary binary="$b" missing="$missing"
+      ok=1
+    fi
+  done
+  if [ -x "$E2E_BIN" ]; then
+    "$E2E_BIN" --probe --jsonl "$RESULTS" || ok=1
+    # One checked kernel under compute-sanitizer: does the sanitizer work on this machine?
+    if [ -x "$SANITIZER" ]; then
+      local out
+      out=$(timeout 60 "$SANITIZER" --tool memcheck --error-exitcode 86 "$E2E_BIN" --probe 2>&1)
+      local src=$?
+      echo "$out" | tail -n 3
+      if [ $src -eq 0 ]; then
+        result kind=probe what=compute-sanitizer works=true
+      else
+        result kind=probe what=compute-sanitizer works=false rc=$src why="$(echo "$out" | grep -m1 -iE 'error|not supported' || echo "exit $src")"
+      fi
+    else
+      result kind=probe what=compute-sanitizer works=false why="not found"
+    fi
+  else
+    ok=1
+  fi
+  return $ok
 }
 
-libs_ok() {
-  if ldd "$1" | grep -q "not found"; then
-    ldd "$1" | grep "not found"
+# test_run NAME BINARY FILTER: one GPU test binary, a JSON line with its counts.
+test_run() {
+  local name=$1 bin=$2 filter=$3 rc
+  if [ ! -x "$bin" ]; then
+    result kind=tests binary="$name" status=missing
     return 1
   fi
+  "$bin" --gtest_filter="$filter" --gtest_brief=1 --gtest_output="xml:$LOGS/$name.xml" >"$LOGS/$name.out" 2>&1
+  rc=$?
+  cat "$LOGS/$name.out"
+  # --gtest_brief prints only the failures, one line each, and the totals.
+  local total passed failed skipped names
+  total=$(sed -n 's/^\[==========\] \([0-9]*\) tests\{0,1\} from .* ran\..*/\1/p' "$LOGS/$name.out")
+  passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\{0,1\}\..*/\1/p' "$LOGS/$name.out")
+  names=$(sed -n 's/^\[  FAILED  \] \([A-Za-z_][A-Za-z0-9_/.]*\).*/\1/p' "$LOGS/$name.out" | sort -u)
+  failed=$(printf '%s' "$names" | grep -c .)
+  skipped=$(( ${total:-0} - ${passed:-0} - failed ))
+  names=$(printf '%s\n' "$names" | head -12 | tr '\n' ' ')
+  result kind=tests binary="$name" rc=$rc total="${total:-0}" passed="${passed:-0}" failed="$failed" skipped="$skipped" failed_tests="$names"
+  return $rc
 }
 
-echo "gpu-check: build=$BUILD logs=$LOGS assets=${ASSETS:-none} budget=${BUDGET}s"
-if command -v nvidia-smi >/dev/null 2>&1 &&
-   timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader; then
-  :
-else
-  # The tests would all skip and the benchmarks all error: still run them (it is cheap), but the
-  # check as a whole cannot pass.
-  echo "gpu-check: no GPU visible (nvidia-smi failed); the results below prove nothing"
-  skip_step "gpu" "no GPU visible"
-fi
+step_tests() {
+  local ok=0
+  test_run test_kernels "$BUILD/tests/test_kernels" '*Cuda*:*Tc*:MmaFragments*:Precision*:DeviceArena*:DeviceBuffer*' || ok=1
+  test_run test_nn "$BUILD/tests/test_nn" 'DenseNetCuda*:ResNetCuda*' || ok=1
+  test_run test_cli "$BUILD/tests/test_cli" 'CliCuda*' || ok=1
+  return $ok
+}
 
-if [ "$ONLY" != resnet ]; then  # ---- DenseNet and kernel steps 1-8 ----
+step_dn_e2e() {
+  [ -x "$E2E_BIN" ] || { echo "missing $E2E_BIN"; return 3; }
+  "$E2E_BIN" --model densenet101 --modes ours_fp32 --batches 1,256,1024 --jsonl "$RESULTS"
+}
 
-# 1, 2: tests
-if [ -x "$TEST_BIN" ]; then
-  run_step "cuda tests" 90 test_kernels.log "$TEST_BIN" --gtest_filter="$CUDA_FILTER" \
-    --gtest_brief=1 --gtest_output="xml:$LOGS/test_kernels.xml"
-else
-  skip_step "cuda tests" "missing $TEST_BIN"
-fi
-if [ -x "$NN_TEST_BIN" ]; then
-  run_step "nn tests" 90 test_nn.log "$NN_TEST_BIN" --gtest_filter="$NN_FILTER" \
-    --gtest_brief=1 --gtest_output="xml:$LOGS/test_nn.xml"
-else
-  skip_step "nn tests" "missing $NN_TEST_BIN"
-fi
+step_dn_torch() {
+  [ "$HAVE_TORCH" = 1 ] || { echo "python3 -c 'import torch' failed"; return 3; }
+  local ok=0
+  python3 "$ROOT/scripts/torch_densenet_bench.py" --cuda --batches 1,256,1024 --seconds 0.3 --jsonl "$RESULTS" || ok=1
+  python3 "$ROOT/scripts/torch_densenet_bench.py" --cuda --amp --batches 1,256,1024 --seconds 0.3 --jsonl "$RESULTS" || ok=1
+  return $ok
+}
 
-# 3: DenseNet-101 on our kernels
-if [ -x "$DN_BENCH_BIN" ] && libs_ok "$DN_BENCH_BIN"; then
-  run_step "densenet bench" 120 bench_densenet_cuda.log "$DN_BENCH_BIN" --benchmark_min_time=0.3 \
-    --benchmark_counters_tabular=true --benchmark_out="$LOGS/bench_densenet_cuda.json" \
-    --benchmark_out_format=json
-  mark_bench_errors bench_densenet_cuda.log
-else
-  skip_step "densenet bench" "missing $DN_BENCH_BIN or its libraries"
-fi
-
-# 4: PyTorch eager on the same card
-if [ "$HAVE_TORCH" = 1 ]; then
-  csv=$(IFS=,; echo "${BATCHES[*]}")
-  run_step "torch fp32" 70 torch_fp32.log python3 "$ROOT/scripts/torch_densenet_bench.py" --cuda \
-    --batches "$csv" --seconds 1.5
-  run_step "torch tf32" 70 torch_tf32.log python3 "$ROOT/scripts/torch_densenet_bench.py" --cuda \
-    --tf32 --batches "$csv" --seconds 1.5
-  run_step "torch amp" 70 torch_amp.log python3 "$ROOT/scripts/torch_densenet_bench.py" --cuda \
-    --amp --batches "$csv" --seconds 1.5
-else
-  skip_step "torch" "python3 -c 'import torch' failed"
-fi
-
-# 5: the CIFAR-10 evaluation on the GPU
-if [ -n "$ASSETS" ] && [ -e "$ASSETS/$CIFAR_CKPT" ] && [ -e "$ASSETS/$CIFAR_STAT" ] &&
-   [ -d "$ASSETS/$CIFAR_TEST" ] && [ -x "$DICE_BIN" ]; then
-  ood=(--ood gaussian:1000 --ood uniform:1000)
+step_eval() {
+  if [ -z "$ASSETS" ] || [ ! -e "$ASSETS/$CIFAR_CKPT" ] || [ ! -e "$ASSETS/$CIFAR_STAT" ] || [ ! -d "$ASSETS/$CIFAR_TEST" ]; then
+    echo "no assets (run --prepare --assets ../shared/assets and carry $BUILD/assets-small)"
+    return 3
+  fi
+  local ood=(--ood gaussian:1000 --ood uniform:1000)
   [ -d "$ASSETS/datasets/ood_datasets/dtd/images" ] && ood+=(--ood "dtd=$ASSETS/datasets/ood_datasets/dtd/images")
-  [ -d "$ASSETS/datasets/imagenet-sample" ] && ood+=(--ood "imagenet-sample=$ASSETS/datasets/imagenet-sample")
-  run_step "cifar10 eval" 120 eval_cifar10.log "$DICE_BIN" eval --device cuda --model densenet101 \
-    --weights "$ASSETS/$CIFAR_CKPT" --feat-stat "$ASSETS/$CIFAR_STAT" --p 90 \
-    --id "cifar10=$ASSETS/$CIFAR_TEST" "${ood[@]}" --batch 256 --quiet
-else
-  skip_step "cifar10 eval" "no assets (run --prepare --assets ../shared/assets and carry $BUILD/assets-small)"
-fi
+  "$DICE_BIN" eval --device cuda --model densenet101 --weights "$ASSETS/$CIFAR_CKPT" \
+    --feat-stat "$ASSETS/$CIFAR_STAT" --p 90 --id "cifar10=$ASSETS/$CIFAR_TEST" "${ood[@]}" \
+    --batch 256 --quiet --json "$LOGS/eval.json" | tee "$LOGS/eval.out"
+  local rc=${PIPESTATUS[0]}
+  local wall stages
+  wall=$(sed -n 's/^wall time: \([0-9.]*\) s$/\1/p' "$LOGS/eval.out")
+  stages=$(sed -n 's/^stages: //p' "$LOGS/eval.out")
+  result kind=eval rc=$rc wall_s="${wall:-0}" stages="$stages" device="$(sed -n 's/^device: //p' "$LOGS/eval.out")"
+  return $rc
+}
 
-# 6, 7: sanitizers on small kernel tests and a small whole forward
-if [ -x "$SANITIZER" ] && [ -x "$TEST_BIN" ] && [ -x "$NN_TEST_BIN" ]; then
+step_rn_e2e() {
+  [ -x "$E2E_BIN" ] || { echo "missing $E2E_BIN"; return 3; }
+  "$E2E_BIN" --model resnet50 --modes ours_fp32,ours_tf32,ours_fp16,ours_bf16,cudnn_fp32,cudnn_tf32 \
+    --batches 256 --jsonl "$RESULTS"
+}
+
+step_rn_torch() {
+  [ "$HAVE_TORCH" = 1 ] || { echo "python3 -c 'import torch' failed"; return 3; }
+  local ok=0
+  python3 "$ROOT/scripts/torch_densenet_bench.py" --model resnet50 --cuda --batches 256 --seconds 0.5 --jsonl "$RESULTS" || ok=1
+  python3 "$ROOT/scripts/torch_densenet_bench.py" --model resnet50 --cuda --amp --batches 256 --seconds 0.5 --jsonl "$RESULTS" || ok=1
+  return $ok
+}
+
+step_sanitize() {
+  if ! grep -q '"what": "compute-sanitizer", "works": true' "$RESULTS"; then
+    echo "the probe found compute-sanitizer unusable here (or did not run)"
+    return 3
+  fi
+  local ok=0 tool extra rc
   for tool in memcheck racecheck; do
     extra=(--leak-check full)
     [ "$tool" = racecheck ] && extra=(--racecheck-report all)
-    run_step "$tool" 60 "$tool.log" "$SANITIZER" --tool "$tool" "${extra[@]}" \
-      --error-exitcode 86 "$TEST_BIN" --gtest_filter="$SMALL_FILTER" --gtest_brief=1
-    run_step "$tool nn" 60 "${tool}_nn.log" "$SANITIZER" --tool "$tool" "${extra[@]}" \
-      --error-exitcode 86 "$NN_TEST_BIN" --gtest_filter="$NN_SMALL_FILTER" --gtest_brief=1
+    "$SANITIZER" --tool "$tool" "${extra[@]}" --error-exitcode 86 "$BUILD/tests/test_kernels" \
+      --gtest_filter='Shapes/Conv2dCuda.MatchesNaive/odd_*:Shapes/Conv2dTc.MatchesNaive/odd_*:Shapes/PoolCuda.*:Shapes/HeadCuda.MatchesCpu/odd_*' --gtest_brief=1
+    rc=$?
+    result kind=sanitize tool=$tool target=kernels rc=$rc
+    [ $rc -eq 0 ] || ok=1
+    "$SANITIZER" --tool "$tool" "${extra[@]}" --error-exitcode 86 "$BUILD/tests/test_nn" \
+      --gtest_filter='DenseNetCuda.MatchesCpuDepth22Cifar100' --gtest_brief=1
+    rc=$?
+    result kind=sanitize tool=$tool target=forward rc=$rc
+    [ $rc -eq 0 ] || ok=1
   done
-else
-  skip_step "sanitizers" "no compute-sanitizer or test binaries"
-fi
+  return $ok
+}
 
-# 8: per-kernel benchmark against cuDNN, with what is left
-if [ -x "$BENCH_BIN" ] && libs_ok "$BENCH_BIN"; then
-  run_step "kernel bench" 150 bench_kernels_cuda.log "$BENCH_BIN" --benchmark_min_time=0.05 \
-    --benchmark_counters_tabular=true --benchmark_out="$LOGS/bench_kernels_cuda.json" \
-    --benchmark_out_format=json
-  mark_bench_errors bench_kernels_cuda.log
-else
-  skip_step "kernel bench" "missing $BENCH_BIN or its libraries"
-fi
+# gbench NAME BINARY ARGS...: a Google Benchmark program whose JSON the summary reads (a killed
+# run leaves it unterminated; the summary salvages the finished entries).
+gbench() {
+  local name=$1 bin=$2
+  shift 2
+  [ -x "$bin" ] || { echo "missing $bin"; return 3; }
+  result kind=gbench name="$name" json="$LOGS/$name.json"  # first, so a killed run is still read
+  "$bin" --benchmark_counters_tabular=true --benchmark_out="$LOGS/$name.json" --benchmark_out_format=json "$@"
+}
+step_kernels() { gbench kernels "$BUILD/bench/bench_kernels_cuda" --benchmark_min_time=0.05; }
+step_rn_shapes() { gbench rn_shapes "$BUILD/bench/bench_resnet_cuda" --benchmark_filter='^Conv/' --benchmark_min_time=0.05; }
+step_dn_layers() { gbench dn_layers "$BUILD/bench/bench_densenet_cuda" --benchmark_filter='layers|pipeline' --benchmark_min_time=0.3; }
 
-fi  # ---- end of the DenseNet and kernel steps ----
+# Self-test steps: results, then a step that outlives its limit after writing half a line, then
+# more results: the summary must show the first and the last.
+step_fake_a() {
+  result kind=e2e model=densenet101 impl=ours precision=fp32 batch=256 status=ok ms_median=10 ms_min=9 ms_max=12 images_per_s=25600 images_per_s_min=21333 images_per_s_max=28444 replays=10
+  result kind=e2e model=densenet101 impl=torch precision=fp32 batch=256 status=ok ms_median=20 ms_min=19 ms_max=22 images_per_s=12800 images_per_s_min=11636 images_per_s_max=13473 replays=10
+}
+step_fake_slow() {
+  printf '{"kind": "e2e", "model": "resnet50", "impl": "ours", "precisi' >>"$RESULTS"
+  sleep 30
+}
+step_fake_b() {
+  result kind=e2e model=resnet50 impl=ours precision=fp16 batch=256 status=ok ms_median=50 ms_min=48 ms_max=55 images_per_s=5120 images_per_s_min=4654 images_per_s_max=5333 replays=12
+}
 
-# 9: tensor-core convolution and ResNet tests
-if [ -x "$TEST_BIN" ]; then
-  run_step "tc tests" 120 test_tc.log "$TEST_BIN" --gtest_filter="$TC_FILTER" \
-    --gtest_brief=1 --gtest_output="xml:$LOGS/test_tc.xml"
-else
-  skip_step "tc tests" "missing $TEST_BIN"
-fi
-if [ -x "$NN_TEST_BIN" ]; then
-  run_step "resnet tests" 120 test_resnet.log "$NN_TEST_BIN" --gtest_filter="$RN_FILTER" \
-    --gtest_brief=1 --gtest_output="xml:$LOGS/test_resnet.xml"
-else
-  skip_step "resnet tests" "missing $NN_TEST_BIN"
-fi
-# 10: memcheck on the small tensor-core cases
-if [ -x "$SANITIZER" ] && [ -x "$TEST_BIN" ]; then
-  run_step "memcheck tc" 60 memcheck_tc.log "$SANITIZER" --tool memcheck --leak-check full \
-    --error-exitcode 86 "$TEST_BIN" --gtest_filter="$TC_SMALL_FILTER" --gtest_brief=1
-else
-  skip_step "memcheck tc" "no compute-sanitizer or $TEST_BIN"
-fi
-# 11: ResNet-50, ours vs cuDNN
-if [ -x "$RN_BENCH_BIN" ] && libs_ok "$RN_BENCH_BIN"; then
-  run_step "resnet bench" 240 bench_resnet_cuda.log "$RN_BENCH_BIN" --benchmark_min_time=0.05 \
-    --benchmark_counters_tabular=true --benchmark_out="$LOGS/bench_resnet_cuda.json" \
-    --benchmark_out_format=json
-  mark_bench_errors bench_resnet_cuda.log
-else
-  skip_step "resnet bench" "missing $RN_BENCH_BIN or its libraries"
-fi
+# The fallback when binaries built elsewhere are missing (or do not run there): build them here,
+# for sm_80 and sm_90 as the normal build does. It costs device time, so it is a step of its own.
+step_build() {
+  local missing=() b
+  for b in "${NEED_BINS[@]}"; do [ -x "$b" ] || missing+=("$(basename "$b")"); done
+  echo "building ${missing[*]} in $BUILD/fallback"
+  cmake -S "$ROOT" -B "$BUILD/fallback" -DCMAKE_BUILD_TYPE=Release -DDICE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="80;90" >/dev/null || return 1
+  cmake --build "$BUILD/fallback" --target "${missing[@]}" -j"$(nproc)" || return 1
+  for b in "${NEED_BINS[@]}"; do
+    [ -x "$b" ] || { mkdir -p "$(dirname "$b")" && cp "$BUILD/fallback/${b#"$BUILD"/}" "$b"; } || return 1
+  done
+}
 
-# 12: PyTorch eager ResNet-50 on the same card (fp32 with TF32 off, channels_last AMP fp16)
-if [ "$HAVE_TORCH" = 1 ]; then
-  run_step "torch rn50 fp32" 60 torch_rn50_fp32.log python3 "$ROOT/scripts/torch_densenet_bench.py" \
-    --model resnet50 --cuda --batches 1,32,256 --seconds 1.5
-  run_step "torch rn50 amp" 60 torch_rn50_amp.log python3 "$ROOT/scripts/torch_densenet_bench.py" \
-    --model resnet50 --cuda --amp --batches 1,32,256 --seconds 1.5
-else
-  skip_step "torch rn50" "python3 -c 'import torch' failed"
+# ---- run the plan ----
+echo "gpu-check: build=$BUILD logs=$LOGS assets=${ASSETS:-none} plan: ${PLAN[*]}"
+result kind=run started="$(date -u +%Y-%m-%dT%H:%M:%SZ)" host="$(hostname)" plan="${PLAN[*]}"
+if [ "${DICE_GPU_CHECK_SELFTEST:-0}" != 1 ]; then
+  for b in "${NEED_BINS[@]}"; do
+    if [ ! -x "$b" ]; then
+      run_step build 300
+      break
+    fi
+  done
 fi
-
-# ---- summaries: per-kernel TFLOP/s, the steps, then the DenseNet table last ----
-if [ -s "$LOGS/bench_kernels_cuda.json" ] && command -v python3 >/dev/null 2>&1; then
-  echo
-  python3 - "$LOGS/bench_kernels_cuda.json" <<'EOF'
-import json, sys
-rows = {}
-for b in json.load(open(sys.argv[1])).get("benchmarks", []):
-    parts = b["name"].split("/")
-    if len(parts) < 3:
-        continue
-    impl, shape, batch = parts[0], parts[1], parts[2].split(":")[-1]
-    rows.setdefault((shape, int(batch)), {})[impl] = (
-        "ERR" if b.get("error_occurred") else "%.2f" % b.get("TFLOP/s", 0.0))
-impls = ["conv2d_cuda_fused", "conv2d_cuda_plain", "conv2d_cudnn"]
-print("TFLOP/s (fp32)       %-24s %6s %8s %8s %8s" % ("shape", "batch", "fused", "plain", "cudnn"))
-for (shape, batch), r in sorted(rows.items(), key=lambda kv: kv[0][1]):  # stable: table order
-    print("                     %-24s %6d %8s %8s %8s" % (shape, batch, *(r.get(i, "-") for i in impls)))
-EOF
-fi
-
-if [ -s "$LOGS/bench_resnet_cuda.json" ] && command -v python3 >/dev/null 2>&1; then
-  echo
-  python3 - "$LOGS/bench_resnet_cuda.json" "$LOGS" <<'EOF'
-import json, os, re, sys
-conv, e2e, agree, layers, order = {}, {}, {}, {}, []
-for mode, log in (("torch_fp32", "torch_rn50_fp32.log"), ("torch_amp", "torch_rn50_amp.log")):
-    p = os.path.join(sys.argv[2], log)
-    for line in (open(p) if os.path.exists(p) else []):
-        m = re.match(r"torch_images_per_s ([0-9.]+)\s+\(batch=(\d+)", line)
-        if m:
-            e2e[(mode, int(m.group(2)))] = float(m.group(1))
-for b in json.load(open(sys.argv[1])).get("benchmarks", []):
-    parts = b["name"].split("/")
-    err = b.get("error_occurred")
-    if parts[0] == "Conv" and len(parts) >= 3:
-        if parts[1] not in order:
-            order.append(parts[1])
-        conv[(parts[1], parts[2])] = None if err else (b.get("TFLOP/s", 0.0), b.get("count", 0),
-                                                        b.get("real_time", 0.0))
-    elif parts[0] == "ResNet50" and len(parts) >= 3:
-        e2e[(parts[1], int(parts[2].split(":")[1]))] = None if err else b.get("images/s")
-    elif parts[0] == "ResNet50Agreement" and not err:
-        agree[parts[1]] = (b.get("top1_agree_%"), b.get("max_logit_dev"), b.get("max_energy_dev"))
-    elif parts[0] == "ResNet50Layers" and not err:
-        layers[parts[1]] = {k[:-3]: v for k, v in b.items() if k.endswith("_ms")}
-precs = ["fp32", "tf32", "fp16", "bf16"]
-f = lambda v: "%7.1f" % v[0] if v else "%7s" % "-"
-r = lambda a, b: "%6.2fx" % (a[0] / b[0]) if a and b and b[0] else "%7s" % "-"
-print("ResNet-50 convolutions at batch 256, TFLOP/s: ours (o_), cuDNN (c_), ratio ours/cuDNN")
-print("%-26s %3s " % ("shape", "n") + " ".join("%7s %7s %7s" % ("o_" + p, "c_" + p, "ratio") for p in precs))
-for s in order:
-    cnt = next((v[1] for (sh, _), v in conv.items() if sh == s and v), 0)
-    print("%-26s %3d " % (s, cnt) + " ".join("%s %s %s" % (f(conv.get((s, "ours_" + p))),
-          f(conv.get((s, "cudnn_" + p))), r(conv.get((s, "ours_" + p)), conv.get((s, "cudnn_" + p))))
-          for p in precs))
-# Sum over the table of count x time per launch: the network's convolution time at batch 256.
-for p in precs:
-    o = [conv.get((sh, "ours_" + p)) for sh in order]
-    c = [conv.get((sh, "cudnn_" + p)) for sh in order]
-    if o and c and all(o) and all(c):
-        to, tc = sum(v[1] * v[2] for v in o) / 1e3, sum(v[1] * v[2] for v in c) / 1e3
-        print("all 53 convolutions, %s: ours %.1f ms, cuDNN %.1f ms, ours at %.2fx cuDNN's speed"
-              % (p, to, tc, tc / to))
-print("ResNet-50 end to end, images/s (input on the GPU)")
-print("%-12s " % "mode" + " ".join("%10s" % ("batch " + str(bs)) for bs in (1, 32, 256)))
-for m in sorted({m for m, _ in e2e}):
-    print("%-12s " % m + " ".join("%10s" % ("%.0f" % e2e[(m, bs)] if e2e.get((m, bs)) else "-")
-                                  for bs in (1, 32, 256)))
-for p in ("fp32", "tf32", "fp16", "bf16"):
-    o = e2e.get(("ours_" + p, 256))
-    for c in ("cudnn_fp32", "cudnn_tf32", "torch_fp32", "torch_amp"):
-        if o and e2e.get((c, 256)):
-            print("ours_%s / %s at batch 256: %.2fx" % (p, c, o / e2e[(c, 256)]))
-for m, (t, l, e) in sorted(agree.items()):
-    print("vs ours_fp32, %-11s top-1 agreement %.1f%%, max logit dev %.2e, max energy dev %.2e"
-          % (m, t, l, e))
-for m, st in sorted(layers.items()):
-    print("per stage at batch 256, %s (ms): " % m + ", ".join("%s %.2f" % kv for kv in sorted(st.items())))
-EOF
-fi
+for s in "${PLAN[@]}"; do
+  run_step "${s%%:*}" "${s##*:}"
+done
+result kind=run finished="$(date -u +%Y-%m-%dT%H:%M:%SZ)" secs=$((SECONDS - START))
 
 echo
-echo "==== gpu-check summary ===="
-printf '%-16s %-10s %6s  %s\n' step status secs log
-for i in "${!STEPS[@]}"; do
-  printf '%-16s %-10s %6s  %s\n' "${STEPS[$i]}" "${STATUS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
-done
-echo "total: $((SECONDS - START)) s"
-
 if command -v python3 >/dev/null 2>&1; then
-  echo
-  python3 - "$LOGS" <<'EOF'
-import json, os, re, sys
-logs = sys.argv[1]
-ours, layers, pipe, cpu = {}, {}, {}, None
-path = os.path.join(logs, "bench_densenet_cuda.json")
-if os.path.exists(path):
-    for b in json.load(open(path)).get("benchmarks", []):
-        if b.get("error_occurred"):
-            continue
-        m = re.search(r"/(graph|pipeline|layers)/batch:(\d+)", b["name"])
-        if m and m.group(1) == "graph":
-            ours[int(m.group(2))] = b.get("images/s")
-        elif m and m.group(1) == "pipeline":
-            pipe[int(m.group(2))] = b.get("images/s")
-        elif m:
-            layers = {k[:-3]: v for k, v in b.items() if k.endswith("_ms")}
-        elif b["name"].startswith("DenseNet101Cpu"):
-            cpu = b.get("images/s")
-torch = {}
-for mode in ("fp32", "tf32", "amp"):
-    p = os.path.join(logs, "torch_%s.log" % mode)
-    if os.path.exists(p):
-        for line in open(p):
-            m = re.match(r"torch_images_per_s ([0-9.]+)\s+\(batch=(\d+) mode=(\w+)", line)
-            if m:
-                torch[(m.group(3), int(m.group(2)))] = float(m.group(1))
-f = lambda v: "%10.0f" % v if v else "%10s" % "-"
-r = lambda a, b: "%7.2fx" % (a / b) if a and b else "%8s" % "-"
-print("DenseNet-101 images/s (fp32 unless noted; ours = graph replay, input on the GPU)")
-print("%6s %10s %10s %10s %10s %8s %8s %10s" % ("batch", "ours", "torch32", "torchTF32", "torchAMP",
-                                               "ours/32", "ours/AMP", "pipeline"))
-for bs in (1, 64, 256, 1024):
-    o = ours.get(bs)
-    t32, ttf, tamp = (torch.get((m, bs)) for m in ("fp32", "tf32", "amp"))
-    print("%6d %s %s %s %s %s %s %s" % (bs, f(o), f(t32), f(ttf), f(tamp), r(o, t32), r(o, tamp),
-                                        f(pipe.get(bs))))
-if layers:
-    print("per layer type at batch 256, ms per forward (plain launches): " +
-          ", ".join("%s %.3f" % kv for kv in sorted(layers.items())))
-if cpu:
-    print("CPU path, batch 64: %.0f images/s" % cpu)
-p = os.path.join(logs, "eval_cifar10.log")
-if os.path.exists(p):
-    walls = [l.strip() for l in open(p) if l.startswith("wall time:") or l.startswith("device:")]
-    if any(w.startswith("wall time:") for w in walls):
-        print("CIFAR-10 evaluation on the GPU: " + "; ".join(walls))
-EOF
+  python3 "$ROOT/scripts/gpu_check_summary.py" "$RESULTS"
+else
+  echo "gpu-check: no python3 for the summary; the results are in $RESULTS"
+  cat "$RESULTS"
 fi
 exit $failed

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/need-packages.sh cmake g++ make libgtest-dev libbenchmark-dev libstb-dev zlib1g-dev
+scripts/need-packages.sh cmake g++ make libgtest-dev libbenchmark-dev libstb-dev zlib1g-dev python3
 
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DDICE_CUDA="${DICE_CUDA:-AUTO}" >/dev/null

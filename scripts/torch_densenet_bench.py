@@ -14,7 +14,13 @@ The input is already on the device (as in bench_densenet_cuda's graph benchmark)
 measured with CUDA events around a run of forwards after a warm-up that lets cudnn.benchmark
 pick its algorithms. --batches 1,64,256,1024 times several sizes in one process (one import,
 one model); --batch N is the single-size form used by bench-cpu-vs-torch.sh.
+
+--jsonl FILE (with --cuda) uses gpu-check.sh's end-to-end protocol, the one of
+bench/bench_e2e_cuda.cu: forwards back to back for at least 200 ms of warm-up, then at least 10
+(and as many as fill --seconds) timed one by one with CUDA events; appends one JSON line per batch
+size with the median and the min-max spread ("impl": "torch", "precision": fp32|tf32|amp).
 """
+import json
 import argparse
 import contextlib
 import os
@@ -36,6 +42,7 @@ def main():
     ap.add_argument("--cuda", action="store_true")
     ap.add_argument("--amp", action="store_true", help="channels_last + autocast fp16 (with --cuda)")
     ap.add_argument("--tf32", action="store_true", help="allow TF32 (with --cuda); default off")
+    ap.add_argument("--jsonl", default="", help="append gpu-check result lines here (with --cuda)")
     ap.add_argument("--model", default="densenet101", choices=["densenet101", "resnet50"],
                     help="resnet50 = torchvision's ResNet-50 at 224x224")
     a = ap.parse_args()
@@ -68,7 +75,9 @@ def main():
 
         for _ in range(3):  # warm-up; cudnn.benchmark searches algorithms here
             step()
-        if a.cuda:
+        if a.cuda and a.jsonl:
+            jsonl_timing(a, step, batch, mode)
+        elif a.cuda:
             torch.cuda.synchronize()
             # Calibrate a run length of about `seconds`, then time it with events.
             t0 = time.perf_counter()
@@ -94,6 +103,44 @@ def main():
         del x
         if a.cuda:
             torch.cuda.empty_cache()
+
+
+def jsonl_timing(a, step, batch, mode):
+    """Warm-up of >= 200 ms, then >= 10 forwards (and up to --seconds) timed one by one."""
+    torch.cuda.synchronize()
+    t0, warm = time.perf_counter(), 0
+    while warm < 3 or time.perf_counter() - t0 < 0.2:
+        step()
+        warm += 1
+        if warm % 4 == 0:
+            torch.cuda.synchronize()
+    torch.cuda.synchronize()
+    ms, total = [], 0.0
+    while len(ms) < 10 or total < a.seconds * 1e3:
+        evs = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+               for _ in range(16)]
+        for e0, e1 in evs:
+            e0.record()
+            step()
+            e1.record()
+        evs[-1][1].synchronize()
+        for e0, e1 in evs:
+            ms.append(e0.elapsed_time(e1))
+            total += ms[-1]
+        if len(ms) >= 2000:
+            break
+    srt = sorted(ms)
+    n = len(srt)
+    med = srt[n // 2] if n % 2 else 0.5 * (srt[n // 2 - 1] + srt[n // 2])
+    line = {"kind": "e2e", "model": a.model, "impl": "torch", "precision": mode, "batch": batch,
+            "device": torch.cuda.get_device_name(), "status": "ok", "ms_median": med,
+            "ms_min": srt[0], "ms_max": srt[-1], "images_per_s": batch / med * 1e3,
+            "images_per_s_min": batch / srt[-1] * 1e3, "images_per_s_max": batch / srt[0] * 1e3,
+            "replays": n, "warmup_forwards": warm, "torch": torch.__version__,
+            "channels_last": bool(a.amp)}
+    with open(a.jsonl, "a") as f:
+        f.write(json.dumps(line) + "\n")
+    print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,11 @@ std::string asset(const std::string& rel) {
   return exists(p) ? p : std::string();
 }
 
+bool gpu_required() {
+  const char* env = std::getenv("DICE_REQUIRE_GPU");
+  return env && *env && std::string(env) != "0";
+}
+
 std::string fixture(const std::string& rel) {
   // $DICE_FIXTURES lets binaries built here run from another checkout path (the GPU machine).
   const char* env = std::getenv("DICE_FIXTURES");

@@ -66,6 +66,8 @@ enum cudaError_t {
   cudaErrorInvalidValue = 1,
   cudaErrorMemoryAllocation = 2,
   cudaErrorInvalidConfiguration = 9,
+  cudaErrorInsufficientDriver = 35,
+  cudaErrorNoDevice = 100,
   cudaErrorInvalidDevice = 101,
   cudaErrorInvalidResourceHandle = 400,
   cudaErrorNotSupported = 801,
@@ -117,6 +119,8 @@ struct cudaDeviceProp {
 
 // ---- runtime API (cuda_emu/runtime.cpp) --------------------------------------------------------
 cudaError_t cudaGetDeviceCount(int* count);
+cudaError_t cudaDriverGetVersion(int* version);
+cudaError_t cudaRuntimeGetVersion(int* version);
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
@@ -167,11 +171,15 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 
 namespace dice::emu {
 
-// Runs `grid` blocks of `block` threads of `kernel` (a closure over the launch's arguments) now,
-// or records it when `stream` is being captured. Launch-configuration errors set the error that
-// cudaGetLastError() returns, as on a device.
+// Queues `grid` blocks of `block` threads of `kernel` (a closure over the launch's arguments) on
+// `stream` (see runtime.cpp on when queued work runs), or records it when `stream` is being
+// captured. Launch-configuration errors set the error that cudaGetLastError() returns, as on a
+// device.
 void launch(dim3 grid, dim3 block, size_t dynamic_shared_bytes, cudaStream_t stream,
             std::function<void()> kernel);
+// A kernel's pointer argument number `index`: true if it is null or points into (or just past) a
+// device allocation; otherwise names it on stderr, sets cudaErrorInvalidValue and returns false.
+bool check_kernel_pointer(const void* p, int index);
 
 // The order in which a block's threads are resumed between barriers: kForward (thread 0 first) or
 // kReverse. A kernel whose results depend on it reads shared memory without the barrier it needs.

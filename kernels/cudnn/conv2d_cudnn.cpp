@@ -170,9 +170,9 @@ bool is_not_supported(cudnnStatus_t st) {
 #endif
 }
 
-std::string algo_key(const Conv2dParams& p, Precision precision) {
+std::string algo_key(const Conv2dParams& p, Precision precision, CudnnLayout layout) {
   std::ostringstream k;
-  k << precision_name(precision) << ' ' << p.batch << ' ' << p.in_channels << ' ' << p.height << ' '
+  k << precision_name(precision) << (layout == CudnnLayout::kNhwc ? " nhwc " : " nchw ") << p.batch << ' ' << p.in_channels << ' ' << p.height << ' '
     << p.width << ' ' << p.out_channels << ' ' << p.kernel << ' ' << p.stride << ' ' << p.pad << ' '
     << p.in_stride() << ' ' << p.out_stride();
   return k.str();
@@ -180,7 +180,8 @@ std::string algo_key(const Conv2dParams& p, Precision precision) {
 
 }  // namespace
 
-CudnnConvLayer::CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precision precision)
+CudnnConvLayer::CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precision precision,
+                               CudnnLayout layout)
     : ctx_(ctx), precision_(precision) {
   DICE_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x_desc_));
   DICE_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y_desc_));
@@ -195,14 +196,23 @@ CudnnConvLayer::CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precisi
   const int oh = to_int(p.out_height(), "out_height"), ow = to_int(p.out_width(), "out_width");
   if (n < 1) throw_error("conv2d_cudnn: batch must be >= 1");
   const cudnnDataType_t dt = data_type(precision);
-  DICE_CUDNN_CHECK(cudnnSetTensor4dDescriptorEx(x_desc_, dt, n, c, h, w,
-                                                to_int(p.in_stride(), "in_batch_stride"), h * w, w,
-                                                1));
-  DICE_CUDNN_CHECK(cudnnSetTensor4dDescriptorEx(y_desc_, dt, n, k, oh, ow,
-                                                to_int(p.out_stride(), "out_batch_stride"), oh * ow,
-                                                ow, 1));
-  DICE_CUDNN_CHECK(cudnnSetTensor4dDescriptor(bias_desc_, CUDNN_TENSOR_NCHW, dt, 1, k, 1, 1));
-  DICE_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w_desc_, dt, CUDNN_TENSOR_NCHW, k, c, r, r));
+  if (layout == CudnnLayout::kNhwc) {
+    if (p.in_stride() != p.in_channels * p.height * p.width ||
+        p.out_stride() != p.out_channels * p.out_height() * p.out_width())
+      throw_error("conv2d_cudnn: NHWC tensors must be dense (no channel-slice batch strides)");
+    DICE_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_desc_, CUDNN_TENSOR_NHWC, dt, n, c, h, w));
+    DICE_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_desc_, CUDNN_TENSOR_NHWC, dt, n, k, oh, ow));
+  } else {
+    DICE_CUDNN_CHECK(cudnnSetTensor4dDescriptorEx(x_desc_, dt, n, c, h, w,
+                                                  to_int(p.in_stride(), "in_batch_stride"), h * w,
+                                                  w, 1));
+    DICE_CUDNN_CHECK(cudnnSetTensor4dDescriptorEx(y_desc_, dt, n, k, oh, ow,
+                                                  to_int(p.out_stride(), "out_batch_stride"),
+                                                  oh * ow, ow, 1));
+  }
+  const cudnnTensorFormat_t fmt = layout == CudnnLayout::kNhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  DICE_CUDNN_CHECK(cudnnSetTensor4dDescriptor(bias_desc_, fmt, dt, 1, k, 1, 1));
+  DICE_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w_desc_, dt, fmt, k, c, r, r));
   const int pad = to_int(p.pad, "pad"), stride = to_int(p.stride, "stride");
   DICE_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv_desc_, pad, pad, stride, stride, 1, 1,
                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
@@ -210,7 +220,7 @@ CudnnConvLayer::CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precisi
   DICE_CUDNN_CHECK(
       cudnnSetActivationDescriptor(relu_desc_, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
 
-  const std::string key = algo_key(p, precision);
+  const std::string key = algo_key(p, precision, layout);
   if (const CudnnContext::Algo* cached = ctx.find_cached(key)) {
     algo_ = *cached;
     DICE_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, algo_.math));
@@ -261,11 +271,8 @@ void CudnnConvLayer::run(const void* in, const void* weight, void* out) {
                                            algo_.workspace_bytes, &zero, y_desc_, out));
 }
 
-void CudnnConvLayer::run_fused(const float* in, const float* weight, float* out,
-                               const float* bias, const float* residual, bool relu) {
-  if (precision_ != Precision::kFp32 && precision_ != Precision::kTf32)
-    throw_error("conv2d_cudnn: the fused epilogue takes float tensors (fp32 or tf32), not ",
-                precision_name(precision_));
+void CudnnConvLayer::run_fused(const void* in, const void* weight, void* out, const void* bias,
+                               const void* residual, bool relu) {
   DICE_ASSERT(residual != out);
   const float one = 1.0f, zero = 0.0f;
   if (relu && fused_ok_) {

@@ -10,9 +10,11 @@
 // cudnnConvolutionBiasActivationForward, or, where cuDNN refuses that fusion for the chosen
 // algorithm (and always without ReLU, since the fused call's identity activation is limited to one
 // algorithm), through separate convolution, cudnnAddTensor and cudnnActivationForward calls.
-// Layers also run plain convolutions in fp16/bf16 (half tensors, float compute) for the per-shape
-// benchmark; the network itself uses float tensors (fp32 and tf32 only).
-// Channel-slice strides (in/out_batch_stride) are supported through strided tensor descriptors.
+// Layers also run in fp16/bf16 (half tensors, float compute) and in NHWC, cuDNN's fast layout for
+// half data (PyTorch's channels_last), for the per-shape benchmark; the network itself uses NCHW
+// float tensors (fp32 and tf32 only).
+// NCHW supports channel-slice strides (in/out_batch_stride) through strided tensor descriptors;
+// NHWC tensors are dense.
 // Built only with CUDA, into the dice_vendor library.
 #pragma once
 #include <cuda_runtime.h>
@@ -99,22 +101,26 @@ class CudnnContext {
   std::map<std::string, Algo> algos_;
 };
 
+enum class CudnnLayout { kNchw, kNhwc };
+
 // A planned convolution of one problem size and precision on a shared CudnnContext.
 // Precision: fp32 = float tensors, FMA math (no tensor cores); tf32 = float tensors, tensor-op
-// math allowed; fp16 / bf16 = half / bfloat16 tensors with float accumulation (run() only).
+// math allowed; fp16 / bf16 = half / bfloat16 tensors (bias too) with float accumulation.
+// Layout: NCHW (weights KCRS) or NHWC (activations N,H,W,C; weights K,R,S,C).
 class CudnnConvLayer {
  public:
-  CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precision precision);
+  CudnnConvLayer(CudnnContext& ctx, const Conv2dParams& p, Precision precision,
+                 CudnnLayout layout = CudnnLayout::kNchw);
   ~CudnnConvLayer();
   CudnnConvLayer(const CudnnConvLayer&) = delete;
   CudnnConvLayer& operator=(const CudnnConvLayer&) = delete;
 
   // out = conv(in, weight); device pointers of the layer's data type.
   void run(const void* in, const void* weight, void* out);
-  // out = [relu](conv(in, weight) + bias[o] [+ residual]); float tensors only (fp32 / tf32).
+  // out = [relu](conv(in, weight) + bias[o] [+ residual]); every pointer of the layer's data type.
   // residual (may be null) is laid out like out and must not alias it.
-  void run_fused(const float* in, const float* weight, float* out, const float* bias,
-                 const float* residual, bool relu);
+  void run_fused(const void* in, const void* weight, void* out, const void* bias,
+                 const void* residual, bool relu);
 
   std::string algo_name() const;
   size_t workspace_bytes() const { return algo_.workspace_bytes; }

@@ -156,7 +156,7 @@ TEST(Cli, DeviceIndexIsChecked) {
 // tables agree with --device cpu. Several batches, so the two-slot pipeline and the graphs of two
 // batch sizes (16, then the last 8) are used.
 TEST(CliCuda, FeaturesAndEvalMatchCpu) {
-  if (dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  DICE_REQUIRE_GPU();
   std::string dir = dice::test::temp_dir();
   std::string out;
   for (const char* dev : {"cpu", "cuda"}) {

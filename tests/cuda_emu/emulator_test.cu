@@ -3,8 +3,10 @@
 // they mean on a device: barriers publish shared-memory writes, shuffles read the right lanes,
 // mma.sync computes A*B+C from the ISA's fragment layouts, the fp16/bf16/tf32 conversions round as
 // the hardware does (checked against kernels/precision.cpp, written independently), graphs replay
-// what was captured, bad launch configurations fail, and the hardware rules a kernel can break
-// (barrier divergence, partial-warp collectives) stop the program. Built only in emulator builds.
+// what was captured, streams run late (a missing synchronisation or event wait shows), host
+// pointers and wrong copy directions fail, bad launch configurations fail, and the hardware rules
+// a kernel can break (barrier divergence, partial-warp collectives) stop the program. Built only
+// in emulator builds.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
@@ -230,6 +232,7 @@ TEST(CudaEmu, GraphsReplayWhatWasCaptured) {
   DICE_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
   for (float v : out.download()) EXPECT_TRUE(std::isnan(v));  // not run yet
   DICE_CUDA_CHECK(cudaGraphLaunch(exec, stream));
+  stream.synchronize();  // download() copies on the legacy stream, which does not wait for `stream`
   EXPECT_EQ(out.download(), (std::vector<float>{3, 6, 9, 12, 15}));
   x[0] = 10;
   copy_to_device(in.data(), x.data(), 5, stream);
@@ -238,6 +241,52 @@ TEST(CudaEmu, GraphsReplayWhatWasCaptured) {
   EXPECT_EQ(out.download()[0], 30.0f);
   DICE_CUDA_CHECK(cudaGraphExecDestroy(exec));
   DICE_CUDA_CHECK(cudaGraphDestroy(graph));
+}
+
+// Stream work is deferred until the host must see it, so a missing synchronisation or event wait
+// gives stale data every time (on a GPU it might pass by luck of timing).
+TEST(CudaEmu, StreamsRunOnlyWhenTheHostOrAnEventNeedsThem) {
+  Stream a, b;
+  DeviceBuffer<float> in(std::vector<float>{1, 2, 3, 4, 5}), mid(5), out(5);
+  mid.poison();
+  out.poison();
+  launch_kernel(scale_kernel, 1, 32, 0, a.get(), in.data(), mid.data(), 2.0f, 5);
+  for (float v : mid.download()) EXPECT_TRUE(std::isnan(v));  // no sync on `a` yet
+  a.synchronize();
+  EXPECT_EQ(mid.download(), (std::vector<float>{2, 4, 6, 8, 10}));
+
+  // b consumes what a produces: correct with the event wait...
+  Event done;
+  launch_kernel(scale_kernel, 1, 32, 0, a.get(), in.data(), mid.data(), 3.0f, 5);
+  done.record(a.get());
+  DICE_CUDA_CHECK(cudaStreamWaitEvent(b.get(), done.get(), 0));
+  launch_kernel(scale_kernel, 1, 32, 0, b.get(), mid.data(), out.data(), 10.0f, 5);
+  b.synchronize();  // runs a's work up to the event first
+  EXPECT_EQ(out.download(), (std::vector<float>{30, 60, 90, 120, 150}));
+
+  // ...and stale without it: b runs before a's queued kernel.
+  launch_kernel(scale_kernel, 1, 32, 0, a.get(), in.data(), mid.data(), 4.0f, 5);
+  launch_kernel(scale_kernel, 1, 32, 0, b.get(), mid.data(), out.data(), 10.0f, 5);
+  b.synchronize();
+  EXPECT_EQ(out.download(), (std::vector<float>{30, 60, 90, 120, 150}));  // the old mid
+  DICE_CUDA_CHECK(cudaDeviceSynchronize());
+  EXPECT_EQ(mid.download(), (std::vector<float>{4, 8, 12, 16, 20}));
+}
+
+TEST(CudaEmu, HostPointersAndWrongCopyDirectionsFail) {
+  DeviceBuffer<float> dev(4);
+  std::vector<float> host(4, 1.0f);
+  cudaGetLastError();
+  launch_kernel(scale_kernel, 1, 32, 0, nullptr, host.data(), dev.data(), 1.0f, 4);  // host input
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  launch_kernel(scale_kernel, 1, 32, 0, nullptr, dev.data() + 4, dev.data(), 1.0f, 0);  // one past: ok
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(dev.data(), host.data(), 16, cudaMemcpyDeviceToHost), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemcpy(host.data(), dev.data(), 16, cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaMemcpy(dev.data(), host.data(), 20, cudaMemcpyHostToDevice), cudaErrorInvalidValue);  // past the end
+  EXPECT_EQ(cudaMemcpy(dev.data(), host.data(), 16, cudaMemcpyHostToDevice), cudaSuccess);
+  EXPECT_EQ(cudaMemset(host.data(), 0, 16), cudaErrorInvalidValue);
+  cudaGetLastError();
 }
 
 TEST(CudaEmu, BadLaunchConfigurationsFail) {

@@ -9,12 +9,14 @@
 
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
+#include "kernels/conv_shapes.h"
 #include "cuda_test_util.h"
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_memory.h"
@@ -38,20 +40,7 @@ struct ConvCase {
 void PrintTo(const ConvCase& c, std::ostream* os) { *os << c.name; }
 
 // clang-format off
-const ConvCase kCases[] = {
-  // DenseNet-BC-100 (k=12) at 32x32 input; batch 3. 1x1 bottlenecks read the first c channels of
-  // the block buffer; 3x3 convs write 12 channels into its slice.
-  {"densenet_conv1",         3,   3, 32, 32,  24, 3, 1, 1,   3, 216,   0, false, false, false, false, false},
-  {"densenet_b1_1x1_first",  3,  24, 32, 32,  48, 1, 1, 0, 216,  48,   0, true,  false, false, false, false},
-  {"densenet_b1_1x1_last",   3, 204, 32, 32,  48, 1, 1, 0, 216,  48,   0, true,  false, false, false, false},
-  {"densenet_b1_3x3_first",  3,  48, 32, 32,  12, 3, 1, 1,  48, 216,  24, true,  false, false, false, false},
-  {"densenet_b1_3x3_last",   3,  48, 32, 32,  12, 3, 1, 1,  48, 216, 204, true,  false, false, false, false},
-  {"densenet_trans1",        3, 216, 32, 32, 108, 1, 1, 0, 216, 108,   0, true,  false, false, false, false},
-  {"densenet_b2_1x1_last",   3, 288, 16, 16,  48, 1, 1, 0, 300,  48,   0, true,  false, false, false, false},
-  {"densenet_b2_3x3_last",   3,  48, 16, 16,  12, 3, 1, 1,  48, 300, 288, true,  false, false, false, false},
-  {"densenet_trans2",        3, 300, 16, 16, 150, 1, 1, 0, 300, 150,   0, true,  false, false, false, false},
-  {"densenet_b3_1x1_last",   3, 330,  8,  8,  48, 1, 1, 0, 342,  48,   0, true,  false, false, false, false},
-  {"densenet_b3_3x3_last",   3,  48,  8,  8,  12, 3, 1, 1,  48, 342, 330, true,  false, false, false, false},
+const ConvCase kOtherCases[] = {
   // ResNet-50 style: 7x7/2 stem with folded BN + ReLU, strided 1x1 downsample, 3x3 with residual.
   {"resnet_stem_7x7s2",      2,   3, 45, 37,  64, 7, 2, 3,   3,  64,   0, false, false, true,  false, true},
   {"resnet_down_1x1s2",      2,  64, 15, 15, 128, 1, 2, 0,  64, 128,   0, false, false, true,  false, false},
@@ -65,6 +54,23 @@ const ConvCase kCases[] = {
   {"odd_2x2s2",              2,  7, 10,  8,  31, 2, 2, 0,   7,  31,   0, true,  true,  false, false, true},
 };
 // clang-format on
+
+// The DenseNet-BC-100 convolutions as the network runs them (kernels/conv_shapes.h), at batch 3,
+// each reading and writing its channel slice of the block buffers; then the cases above.
+std::vector<ConvCase> all_cases() {
+  static std::vector<std::string> names;  // owns the "densenet_" names the cases point to
+  std::vector<ConvCase> cases;
+  names.reserve(std::size(kDenseNet101ConvShapes));
+  for (const DenseNetConvShape& d : kDenseNet101ConvShapes) {
+    const ConvShape2d& s = d.shape;
+    names.push_back(std::string("densenet_") + s.name);
+    cases.push_back({names.back().c_str(), 3, s.in_channels, s.height, s.width, s.out_channels,
+                     s.kernel, s.stride, s.pad, d.in_buffer_channels, d.out_buffer_channels,
+                     d.out_offset, d.bn_relu_prologue, false, false, false, false});
+  }
+  cases.insert(cases.end(), std::begin(kOtherCases), std::end(kOtherCases));
+  return cases;
+}
 
 class Conv2dCuda : public ::testing::TestWithParam<ConvCase> {};
 
@@ -146,7 +152,7 @@ TEST_P(Conv2dCuda, MatchesNaive) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCuda, ::testing::ValuesIn(kCases),
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCuda, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<ConvCase>& info) {
                            return std::string(info.param.name);
                          });

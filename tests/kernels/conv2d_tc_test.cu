@@ -34,8 +34,6 @@
 namespace dice {
 namespace {
 
-#define DICE_REQUIRE_GPU() \
-  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
 
 struct TcCase {
   std::string name;

@@ -8,12 +8,11 @@
 
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_memory.h"
+#include "test_util.h"
 
 namespace dice {
 namespace {
 
-#define DICE_REQUIRE_GPU() \
-  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
 
 TEST(DeviceArenaSizing, RoundsUpTo256) {
   static_assert(DeviceArena::aligned(0) == 0);

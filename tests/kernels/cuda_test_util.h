@@ -10,9 +10,8 @@
 #include <vector>
 
 #include "kernels/cuda_check.h"
+#include "test_util.h"
 
-#define DICE_REQUIRE_GPU() \
-  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
 
 namespace dice::test {
 

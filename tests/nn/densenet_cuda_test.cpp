@@ -115,8 +115,6 @@ TEST(DenseNetCudaDevice, PipelinedExtractionMatchesPlain) {
 
 #ifdef DICE_HAVE_CUDA
 
-#define DICE_REQUIRE_GPU() \
-  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
 
 constexpr int64_t kImage = 3 * 32 * 32;
 constexpr double kTol = 1e-4;

@@ -77,8 +77,6 @@ TEST(ResNetCudaOptions, UnsupportedCombinationsAreOneLineErrors) {
 
 constexpr int64_t kBatch = 2, kSide = 224, kImage = 3 * kSide * kSide;
 
-#define DICE_REQUIRE_GPU() \
-  if (::dice::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
 
 // x[i] = float32(((i * 2654435761) % 2001) / 1000.0 - 1.0), as make_resnet_fixtures.py.
 std::vector<float> formula_input(int64_t batch = kBatch) {
@@ -153,7 +151,7 @@ TEST(ResNetCuda, Fp32MatchesCpuAndTorch) {
 
 TEST(ResNetCuda, TensorCoreModesStayClose) {
   DICE_REQUIRE_GPU();
-  if (!dice::tensor_cores_unsupported(0).empty()) GTEST_SKIP() << dice::tensor_cores_unsupported(0);
+  if (!dice::tensor_cores_unsupported(0).empty()) DICE_GPU_SKIP(dice::tensor_cores_unsupported(0));
   for (dice::Precision p : {dice::Precision::kTf32, dice::Precision::kFp16, dice::Precision::kBf16}) {
     // Not resnet50w4 in fp16: its random BatchNorm statistics grow activations past 65504, the
     // largest binary16 value (features reach 1.5e5), so its fp16 operands overflow to infinity on
@@ -167,7 +165,7 @@ TEST(ResNetCuda, TensorCoreModesStayClose) {
 // OOD scores then expose), never as plausible-looking wrong numbers.
 TEST(ResNetCuda, Fp16OverflowIsNotSilent) {
   DICE_REQUIRE_GPU();
-  if (!dice::tensor_cores_unsupported(0).empty()) GTEST_SKIP() << dice::tensor_cores_unsupported(0);
+  if (!dice::tensor_cores_unsupported(0).empty()) DICE_GPU_SKIP(dice::tensor_cores_unsupported(0));
   dice::StateDict sd = dice::load_weights(fixture("nn/resnet50w4.zip.pth"));
   dice::ResNetCuda gpu(sd, opts(dice::Precision::kFp16));
   const std::vector<float> x = formula_input();
@@ -190,7 +188,7 @@ TEST(ResNetCuda, Fp16OverflowIsNotSilent) {
 
 TEST(ResNetCuda, CudnnBackendMatchesCpu) {
   DICE_REQUIRE_GPU();
-  if (!dice::cudnn_backend_built()) GTEST_SKIP() << "dice_nn is not linked with cuDNN in this build";
+  if (!dice::cudnn_backend_built()) DICE_GPU_SKIP("dice_nn is not linked with cuDNN in this build");
   check_fixture("resnet50w4", opts(dice::Precision::kFp32, dice::Backend::kCudnn));
   check_fixture("resnet18w4", opts(dice::Precision::kFp32, dice::Backend::kCudnn));
   check_fixture("resnet50w4", opts(dice::Precision::kTf32, dice::Backend::kCudnn));

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "core/error.h"
 #include "test_util.h"
@@ -59,6 +60,20 @@ TEST(Report, TableLayout) {
       "AVG           43.30  81.70  82.96\n"
       "ID accuracy: 94.50%\n";
   EXPECT_EQ(printed(sample_report()), want);
+}
+
+TEST(Report, LongNamesKeepColumnsAligned) {
+  dice::EvalReport r = sample_report();
+  r.ood[1].name = "imagenet-sample-resized-32";  // 26 characters
+  const std::string text = printed(r);
+  std::istringstream lines(text);
+  std::string line;
+  std::vector<size_t> ends;  // where each row ends: the same for every row
+  while (std::getline(lines, line))
+    if (line.find('.') != std::string::npos && line.rfind("ID acc", 0) != 0) ends.push_back(line.size());
+  ASSERT_EQ(ends.size(), 4u) << text;
+  for (size_t e : ends) EXPECT_EQ(e, 26u + 1 + 6 + 1 + 6 + 1 + 6) << text;
+  EXPECT_NE(text.find("imagenet-sample-resized-32   3.91  99.20  99.80\n"), std::string::npos) << text;
 }
 
 TEST(Report, TableWithoutLabels) {
