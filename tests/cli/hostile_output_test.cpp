@@ -29,6 +29,7 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 TEST(HostileOutput, JsonOverTheWeightsIsRefused) {
   const std::string dir = folder_with_weights();
   expect_refused(with(kEval, {"--json", "w.pth"}), dir, "input");
+  expect_refused(with(kEval, {"--report", "w.pth"}), dir, "input");
 }
 
 TEST(HostileOutput, OutputThroughASymlinkToAnInputIsRefused) {
