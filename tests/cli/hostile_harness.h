@@ -29,7 +29,8 @@ namespace dice::hostile {
 
 // Under AddressSanitizer (scripts/sanitize.sh builds the tests and `dice` alike) the shadow
 // memory needs terabytes of address space, so RLIMIT_AS cannot be used: the cap becomes ASan's
-// own per-allocation limit, with failed allocations returned to the program (std::bad_alloc).
+// own per-allocation limit (malloc returns null; a failed operator new aborts under ASan, so the
+// cases that need std::bad_alloc skip themselves there).
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kAsan = true;
 #elif defined(__has_feature)
