@@ -35,7 +35,8 @@ const char* kEvalUsage =
     "                 [--method energy|msp | --method SPEC ...] [--train PREFIX] [--clip T]\n"
     "                 [--batch N] [--threads N] [--limit N]\n"
     "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
-    "                 [--json OUT.json] [--report OUT.html]\n"
+    "                 [--json OUT.json|-] [--report OUT.html]   (--json -: the JSON alone on\n"
+    "                 stdout, the tables on stderr)\n"
     "                 [--labels FILE] [--skip-bad] [--decoder stb|turbo] [--max-image-pixels N]\n"
     "SPEC: an image folder (one sub-folder per class), a CIFAR binary or python batch file,\n"
     "      an SVHN .mat file, tensor:FILE.npy, gaussian:N or uniform:N. Without --p the plain\n"
@@ -112,15 +113,17 @@ int cmd_eval(int argc, char** argv) {
   std::vector<std::unique_ptr<Dataset>> ood_data;
   for (auto& s : ood_specs) ood_data.push_back(open_data(s.second, pp, ood_opts));
 
-  std::printf("model: %s, weights %s\n", model.name().c_str(), weights.c_str());
-  std::printf("device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
-              static_cast<long long>(batch));
+  // With --json - standard output carries the JSON alone; the tables go to standard error.
+  std::FILE* tables = json == "-" ? stderr : stdout;
+  std::fprintf(tables, "model: %s, weights %s\n", model.name().c_str(), weights.c_str());
+  std::fprintf(tables, "device: %s; batch %lld\n", describe_device(device, num_threads(), options).c_str(),
+               static_cast<long long>(batch));
   if (use_dice)
-    std::printf("DICE: p=%g, threshold %.6g, %lld of %lld weights kept\n", p, dm.threshold,
-                static_cast<long long>(dm.kept),
-                static_cast<long long>(model.num_classes() * model.feature_dim()));
-  if (std::isfinite(clip_value)) std::printf("ReAct: features clipped at %g\n", clip_value);
-  std::fflush(stdout);
+    std::fprintf(tables, "DICE: p=%g, threshold %.6g, %lld of %lld weights kept\n", p, dm.threshold,
+                 static_cast<long long>(dm.kept),
+                 static_cast<long long>(model.num_classes() * model.feature_dim()));
+  if (std::isfinite(clip_value)) std::fprintf(tables, "ReAct: features clipped at %g\n", clip_value);
+  std::fflush(tables);
 
   const int loader_threads = num_threads();
   FeatureSet id = extract_features(model, *id_data, id_spec.first, batch, loader_threads, limit, progress,
@@ -171,8 +174,8 @@ int cmd_eval(int argc, char** argv) {
       r.ood.push_back(s);
     }
     r.average = average_metrics(all);
-    std::printf("\n");
-    print_report(stdout, r);
+    std::fprintf(tables, "\n");
+    print_report(tables, r);
     reports.push_back(r);
     if (!report_path.empty()) report_scores.push_back(std::move(rs));
   }
@@ -188,7 +191,7 @@ int cmd_eval(int argc, char** argv) {
   }
   std::vector<std::pair<std::string, int64_t>> skipped{{id.name, int64_t(id.skipped.size())}};
   for (const FeatureSet& o : oods) skipped.emplace_back(o.name, int64_t(o.skipped.size()));
-  print_skipped(skipped);
+  print_skipped(skipped, tables);
   // Where the time went (the thread's waits per stage; see FeatureSet): gpu-check reads this line.
   double decode = id.decode_s, upload = id.upload_s, forward = id.forward_s;
   for (const FeatureSet& o : oods) decode += o.decode_s, upload += o.upload_s, forward += o.forward_s;
@@ -208,12 +211,12 @@ int cmd_eval(int argc, char** argv) {
     meta.version = DICE_VERSION;
     meta.git_commit = DICE_GIT_COMMIT;
     write_report_html(report_path, meta, reports, report_scores);
-    std::printf("wrote %s\n", report_path.c_str());
+    std::fprintf(tables, "wrote %s\n", report_path.c_str());
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("wall time: %.1f s\n", secs);
-  std::printf("stages: decode %.2f s, upload %.2f s, forward %.2f s, scores %.2f s\n", decode, upload,
-              forward, scores);
+  std::fprintf(tables, "wall time: %.1f s\n", secs);
+  std::fprintf(tables, "stages: decode %.2f s, upload %.2f s, forward %.2f s, scores %.2f s\n", decode,
+               upload, forward, scores);
   return 0;
 }
 

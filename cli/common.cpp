@@ -129,7 +129,7 @@ DataOptions data_options(const Args& args) {
   return o;
 }
 
-void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set) {
+void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set, std::FILE* out) {
   int64_t total = 0;
   std::string parts;
   for (const auto& [name, n] : per_set) {
@@ -137,8 +137,8 @@ void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set) 
     if (n) parts += (parts.empty() ? "" : ", ") + name + ": " + std::to_string(n);
   }
   if (total)
-    std::printf("skipped %lld unreadable file%s (%s); they are left out of every score\n",
-                static_cast<long long>(total), total == 1 ? "" : "s", parts.c_str());
+    std::fprintf(out, "skipped %lld unreadable file%s (%s); they are left out of every score\n",
+                 static_cast<long long>(total), total == 1 ? "" : "s", parts.c_str());
 }
 
 std::string shell_quoted(int argc, char** argv) {

@@ -2,6 +2,7 @@
 // with --precision fp32|tf32|fp16|bf16 and --backend ours|cudnn on the GPU),
 // the pre-processing a model expects, the feature statistics, and checking an output location before any work starts.
 #pragma once
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,6 @@ std::unique_ptr<Dataset> open_data(const std::string& spec, const Preprocess& pp
 // A command's value options plus the ones data_options reads.
 std::vector<std::string> with_data_options(std::vector<std::string> value_options);
 // "skipped 2 unreadable files (imagenet: 2)" after a --skip-bad run; nothing if none was skipped.
-void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set);
+void print_skipped(const std::vector<std::pair<std::string, int64_t>>& per_set, std::FILE* out = stdout);
 
 }  // namespace dice::cli

@@ -19,8 +19,8 @@ size_t utf8_length(std::string_view s, size_t i) {
   return n;
 }
 
-// Escaped pieces, one per source character.
-void escape(std::string_view s, std::string* out, size_t* pieces) {
+// Appends s with every control character and invalid UTF-8 byte escaped.
+void escape(std::string_view s, std::string* out) {
   size_t i = 0;
   while (i < s.size()) {
     const uint8_t c = static_cast<uint8_t>(s[i]);
@@ -32,14 +32,22 @@ void escape(std::string_view s, std::string* out, size_t* pieces) {
       i += n;
     } else {
       char buf[8];
-      if (c == '\n') std::snprintf(buf, sizeof buf, "\\n");
-      else if (c == '\t') std::snprintf(buf, sizeof buf, "\\t");
-      else if (c == '\r') std::snprintf(buf, sizeof buf, "\\r");
-      else std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      *out += buf;
+      switch (c) {
+        case '\n':
+          *out += "\\n";
+          break;
+        case '\t':
+          *out += "\\t";
+          break;
+        case '\r':
+          *out += "\\r";
+          break;
+        default:
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          *out += buf;
+      }
       ++i;
     }
-    ++*pieces;
   }
 }
 
@@ -47,19 +55,19 @@ void escape(std::string_view s, std::string* out, size_t* pieces) {
 
 std::string echo(std::string_view text, size_t max_chars) {
   std::string all;
-  size_t pieces = 0;
   if (text.size() <= 4 * max_chars) {
-    escape(text, &all, &pieces);
+    escape(text, &all);
     if (all.size() <= max_chars) return all;
   }
   // Too long: the first and last ~max/2 bytes of the source, escaped, with the cut size between.
   const size_t half = max_chars / 2 - 8;
   size_t head_end = half, tail_begin = text.size() - half;
   while (head_end > 0 && (static_cast<uint8_t>(text[head_end]) & 0xC0) == 0x80) --head_end;
-  while (tail_begin < text.size() && (static_cast<uint8_t>(text[tail_begin]) & 0xC0) == 0x80) ++tail_begin;
+  while (tail_begin < text.size() && (static_cast<uint8_t>(text[tail_begin]) & 0xC0) == 0x80)
+    ++tail_begin;
   std::string head, tail;
-  escape(text.substr(0, head_end), &head, &pieces);
-  escape(text.substr(tail_begin), &tail, &pieces);
+  escape(text.substr(0, head_end), &head);
+  escape(text.substr(tail_begin), &tail);
   if (head.size() > half) head.resize(half);
   if (tail.size() > half) tail.erase(0, tail.size() - half);
   return head + "...[" + std::to_string(text.size()) + " bytes]..." + tail;

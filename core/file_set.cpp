@@ -62,7 +62,8 @@ std::vector<Entry> read_manifest(const std::string& manifest) {
     std::istringstream ls(line);
     ls >> e.size >> std::hex >> e.hash >> e.tmp_suffix;
     if (!ls || ls.get() != ' ' || !std::getline(ls, e.name) || e.name.empty())
-      throw_error(echo(manifest), ": malformed line '", echo(line), "'; delete it and rerun dice features");
+      throw_error(echo(manifest), ": malformed line '", echo(line),
+                  "'; delete it and rerun dice features");
     out.push_back(e);
   }
   return out;
@@ -73,7 +74,8 @@ std::vector<Entry> read_manifest(const std::string& manifest) {
 void roll_forward(const std::string& folder, const std::vector<Entry>& entries) {
   for (const Entry& e : entries) {
     const std::string tmp = in_folder(folder, e.name + ".tmp." + e.tmp_suffix);
-    if (file_exists(tmp) && matches(read_file(tmp), e)) rename_durable(tmp, in_folder(folder, e.name));
+    if (file_exists(tmp) && matches(read_file(tmp), e))
+      rename_durable(tmp, in_folder(folder, e.name));
   }
 }
 
@@ -87,7 +89,8 @@ void remove_stale(const std::string& folder, const std::vector<std::string>& mem
   while (dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
     for (const std::string& m : members)
-      if (name.size() == m.size() + 13 && name.compare(0, m.size() + 5, m + ".tmp.") == 0) stale.push_back(name);
+      if (name.size() == m.size() + 13 && name.compare(0, m.size() + 5, m + ".tmp.") == 0)
+        stale.push_back(name);
   }
   ::closedir(d);
   for (const std::string& name : stale) ::unlink(in_folder(folder, name).c_str());
@@ -121,7 +124,9 @@ std::string set_manifest_path(const std::string& prefix) { return prefix + ".dic
 void check_set_output(const std::string& path) {
   check_output(path);
   if (file_exists(path) && !is_regular_file(path))
-    throw_error(echo(path), ": a set member must be a regular file (not a device or FIFO); choose another --out");
+    throw_error(
+        echo(path),
+        ": a set member must be a regular file (not a device or FIFO); choose another --out");
 }
 
 void write_file_set(const std::string& prefix,
@@ -178,7 +183,8 @@ std::vector<uint8_t> read_set_member(const std::string& prefix, const std::strin
     }
   }
   throw_error(echo(path), ": belongs to another run than the rest of its set (", echo(manifest),
-              "); rerun dice features --out ", echo(prefix), ", or delete the manifest if you replaced the file on purpose");
+              "); rerun dice features --out ", echo(prefix),
+              ", or delete the manifest if you replaced the file on purpose");
 }
 
 }  // namespace dice

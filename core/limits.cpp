@@ -15,7 +15,8 @@ uint64_t megabytes_from_env(const char* var, uint64_t fallback_mb) {
   char* end = nullptr;
   const unsigned long long mb = std::strtoull(v, &end, 10);
   if (*end || mb == 0 || mb > (uint64_t(1) << 30))
-    throw_error("environment variable ", var, " must be a number of megabytes (1 to 2^30), got '", echo(v), "'");
+    throw_error("environment variable ", var, " must be a number of megabytes (1 to 2^30), got '",
+                echo(v), "'");
   return static_cast<uint64_t>(mb) << 20;
 }
 
@@ -32,8 +33,9 @@ uint64_t decode_budget_bytes() {
 }
 
 void throw_input_limit(const std::string& name, const std::string& what, uint64_t bytes) {
-  throw_error(echo(name), ": ", what, " needs ", (bytes + (1 << 20) - 1) >> 20, " MB, over the limit of ",
-              max_input_bytes() >> 20, " MB (DICE_MAX_INPUT_MB); raise it if the file is genuine");
+  throw_error(echo(name), ": ", what, " needs ", (bytes + (1 << 20) - 1) >> 20,
+              " MB, over the limit of ", max_input_bytes() >> 20,
+              " MB (DICE_MAX_INPUT_MB); raise it if the file is genuine");
 }
 
 }  // namespace dice

@@ -16,7 +16,8 @@ namespace dice {
 
 uint64_t max_input_bytes();
 uint64_t decode_budget_bytes();
-// "NAME: WHAT needs N MB, over the limit of M MB (DICE_MAX_INPUT_MB); raise it if the file is genuine"
-[[noreturn]] void throw_input_limit(const std::string& name, const std::string& what, uint64_t bytes);
+// Throws "NAME: WHAT needs N MB, over the limit of M MB (DICE_MAX_INPUT_MB); raise it if ...".
+[[noreturn]] void throw_input_limit(const std::string& name, const std::string& what,
+                                    uint64_t bytes);
 
 }  // namespace dice

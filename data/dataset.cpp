@@ -100,7 +100,7 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess&
     throw_error(spec,
                 ": no such file or folder; pass an image folder, a CIFAR batch file, an SVHN "
                 ".mat file, tensor:FILE.npy, gaussian:N or uniform:N");
-  if (is_directory(spec)) return open_image_folder(spec, pp, opts.labels);
+  if (is_directory(spec)) return open_image_folder(spec, pp, opts.labels, opts.num_classes);
   if (!is_regular_file(spec))  // a FIFO would block the reads below
     throw_error(echo(spec), ": not a regular file (a FIFO, device or socket); pass a data set file or folder");
   no_labels("a data set file");

@@ -48,8 +48,8 @@ struct DatasetOptions {
   // A ground-truth file for a flat folder of images (no class sub-folders): one line per image,
   // "<file name> <class index>", e.g. "ILSVRC2012_val_00000001.JPEG 65" (see read_labels_file).
   std::string labels;
-  // When positive, the labels of a tensor: set must lie in [0, num_classes) (or be -1,
-  // unlabeled); the error names the labels file and the first bad index.
+  // When positive, the labels of a tensor: set or a --labels file must lie in [0, num_classes)
+  // (or be -1, unlabeled); the error names the labels file and the first bad index or image.
   int64_t num_classes = 0;
 };
 
@@ -60,7 +60,8 @@ std::unique_ptr<Dataset> open_dataset(const std::string& spec, const Preprocess&
 // The individual readers, for callers that know what they hold.
 // labels_file: see DatasetOptions::labels (only for a flat folder; empty = none).
 std::unique_ptr<Dataset> open_image_folder(const std::string& dir, const Preprocess& pp,
-                                           const std::string& labels_file = "");
+                                           const std::string& labels_file = "",
+                                           int64_t num_classes = 0);
 std::unique_ptr<Dataset> open_svhn_mat(const std::string& path, const Preprocess& pp);
 // path is the .npy file (without the "tensor:" prefix).
 std::unique_ptr<Dataset> open_tensor_npy(const std::string& path, const Preprocess& pp,

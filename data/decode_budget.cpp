@@ -24,8 +24,9 @@ uint64_t decode_estimate(int64_t w, int64_t h, uint64_t file_bytes) {
 DecodeReservation::DecodeReservation(uint64_t bytes, const std::string& name) : bytes_(bytes) {
   const uint64_t budget = decode_budget_bytes();
   if (bytes > budget)
-    throw_error(echo(name), ": decoding it needs about ", (bytes + (1 << 20) - 1) >> 20, " MB, over the ",
-                budget >> 20, " MB decode budget (DICE_DECODE_MB); raise it or shrink the image");
+    throw_error(echo(name), ": decoding it needs about ", (bytes + (1 << 20) - 1) >> 20,
+                " MB, over the ", budget >> 20,
+                " MB decode budget (DICE_DECODE_MB); raise it or shrink the image");
   std::unique_lock<std::mutex> lock(g_mutex);
   g_released.wait(lock, [&] { return g_in_use + bytes <= budget; });
   g_in_use += bytes;

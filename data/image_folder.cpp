@@ -204,7 +204,8 @@ std::vector<std::pair<std::string, int64_t>> read_labels_file(const std::string&
 }
 
 std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Preprocess& pp,
-                                           const std::string& labels_file) {
+                                           const std::string& labels_file,
+                                           int64_t num_classes) {
   std::string dir = dir_in;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   std::vector<Entry> top = list_dir(dir);
@@ -238,6 +239,9 @@ std::unique_ptr<Dataset> open_image_folder(const std::string& dir_in, const Prep
                         "; every image of the folder needs a line '", echo(e.name),
                         " <class index>' (or move the image out)");
           label = it->second;
+          if (num_classes > 0 && label >= num_classes)
+            throw_error(echo(labels_file), ": label ", label, " of ", echo(e.name), " is outside [0, ",
+                        num_classes, ") for this model's classes; fix the labels or use the matching model");
         }
         labels.push_back(label);
       }

@@ -172,8 +172,7 @@ class Parser {
     z_stream s;
     std::memset(&s, 0, sizeof(s));
     if (inflateInit(&s) != Z_OK) throw_error(name_, ": zlib initialisation failed");
-    // Ends the stream on every way out, the errors thrown by fail() and charge() included.
-    struct End {
+    struct End {  // zlib's state is freed however this function is left
       z_stream* s;
       ~End() { inflateEnd(s); }
     } end{&s};

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <new>
 #include <utility>
 
 #include "core/echo.h"
@@ -48,8 +49,13 @@ FeatureSet extract_features(Model& model, const Dataset& data, const std::string
   fs.name = name;
   fs.dim = model.feature_dim();
   int64_t n = limit >= 0 && limit < data.size() ? limit : data.size();
-  fs.features.resize(static_cast<size_t>(n * fs.dim));
-  fs.labels.resize(static_cast<size_t>(n));
+  try {
+    fs.features.resize(static_cast<size_t>(n * fs.dim));
+    fs.labels.resize(static_cast<size_t>(n));
+  } catch (const std::bad_alloc&) {
+    throw_error(echo(name), ": out of memory for the features of ", n, " samples (", n, " x ", fs.dim,
+                " floats); pass --limit, or raise the memory limit");
+  }
   BatchLoader loader(data, batch, loader_threads, n, progress ? name : std::string(), skip_bad);
   Batch b;
   const int depth = model.pipeline_depth();

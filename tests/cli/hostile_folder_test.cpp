@@ -28,9 +28,12 @@ TEST(HostileFolder, ExponentialSymlinksAreWalkedOnce) {
   for (int i = 0; i <= 26; ++i) ASSERT_EQ(::mkdir((c + "/d" + std::to_string(i)).c_str(), 0755), 0);
   for (int i = 0; i < 26; ++i)
     for (const char* l : {"/a", "/b"})
-      ASSERT_EQ(::symlink(("../d" + std::to_string(i + 1)).c_str(), (c + "/d" + std::to_string(i) + l).c_str()), 0);
+      ASSERT_EQ(::symlink(("../d" + std::to_string(i + 1)).c_str(),
+                          (c + "/d" + std::to_string(i) + l).c_str()),
+                0);
   write_bytes(c + "/d26/broken.png", "\x89PNG\r\n\x1a\n not really");
-  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "set"}, dir, "broken.png", quick());
+  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "set"}, dir,
+                 "broken.png", quick());
 }
 
 TEST(HostileFolder, FifoNamedLikeAnImage) {
@@ -39,7 +42,8 @@ TEST(HostileFolder, FifoNamedLikeAnImage) {
   ASSERT_EQ(::mkdir((dir + "/set/c").c_str(), 0755), 0);
   ASSERT_EQ(::mkfifo((dir + "/set/c/a.jpg").c_str(), 0644), 0);
   write_bytes(dir + "/set/c/b.ppm", kPpm);
-  const std::vector<std::string> args = {"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "set"};
+  const std::vector<std::string> args = {"eval",       "--weights", "w.pth", "--id",
+                                         "gaussian:2", "--ood",     "set"};
   expect_refused(args, dir, "a.jpg", quick());
   // Under --skip-bad it is skipped with a warning and the rest of the set is used.
   auto skip = args;
@@ -54,16 +58,18 @@ TEST(HostileFolder, DevZeroBehindAnImageName) {
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
   ASSERT_EQ(::symlink("/dev/zero", (dir + "/set/z.jpg").c_str()), 0);
-  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "set"}, dir, "z.jpg", quick());
+  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "set"}, dir, "z.jpg",
+                 quick());
 }
 
 TEST(HostileFolder, FifoAsADataSetFile) {
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::mkfifo((dir + "/test_batch.bin").c_str(), 0644), 0);
   ASSERT_EQ(::mkfifo((dir + "/batch").c_str(), 0644), 0);
-  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "test_batch.bin"}, dir, "test_batch.bin",
-                 quick());
-  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "batch"}, dir, "batch", quick());
+  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "test_batch.bin"},
+                 dir, "test_batch.bin", quick());
+  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:2", "--ood", "batch"}, dir,
+                 "batch", quick());
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // The rule every hostile case must meet (issue 17), checked by one function: the real `dice`
 // binary runs as a child under a memory cap (RLIMIT_AS, 4 GB) and a timeout (60 s); it must exit
 // with a status in 1..127 (no signal, no timeout), print at most 3 lines on stderr (short ones,
-// without control characters), one of them naming the file or option at fault, and leave its folder exactly as it was: the same names,
-// sizes, mtimes and content hashes before and after (so pre-existing outputs are intact and no
-// temporary file is left behind).
+// without control characters), one of them naming the file or option at fault, and leave its folder
+// exactly as it was: the same names, sizes, mtimes and content hashes before and after (so
+// pre-existing outputs are intact and no temporary file is left behind).
 #pragma once
 #include <dirent.h>
 #include <fcntl.h>
@@ -29,7 +29,8 @@ namespace dice::hostile {
 
 // Under AddressSanitizer (scripts/sanitize.sh builds the tests and `dice` alike) the shadow
 // memory needs terabytes of address space, so RLIMIT_AS cannot be used: the cap becomes ASan's
-// own per-allocation limit, with failed allocations returned to the program (std::bad_alloc).
+// own per-allocation limit (malloc returns null; a failed operator new aborts under ASan, so the
+// cases that need std::bad_alloc skip themselves there).
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kAsan = true;
 #elif defined(__has_feature)
@@ -45,13 +46,13 @@ constexpr bool kAsan = false;
 struct Limits {
   uint64_t address_space = uint64_t(4) << 30;  // bytes (RLIMIT_AS)
   int timeout_s = 60;
-  uint64_t file_size = 0;                      // RLIMIT_FSIZE in bytes; 0: unlimited
+  uint64_t file_size = 0;  // RLIMIT_FSIZE in bytes; 0: unlimited
   std::string stdin_path = "/dev/null";
-  std::vector<std::string> env;                // "NAME=value" added to the environment
+  std::vector<std::string> env;  // "NAME=value" added to the environment
 };
 
 struct Result {
-  int exit_code = -1;   // -1 if killed by a signal
+  int exit_code = -1;  // -1 if killed by a signal
   int signal = 0;
   bool timed_out = false;
   double seconds = 0;
@@ -64,7 +65,8 @@ inline std::string slurp(const std::string& path) {
 }
 
 // Runs `dice ARGS...` (no shell: arguments are passed as they are) in folder `cwd`.
-inline Result run(const std::vector<std::string>& args, const std::string& cwd, const Limits& lim = {}) {
+inline Result run(const std::vector<std::string>& args, const std::string& cwd,
+                  const Limits& lim = {}) {
   const std::string io = dice::test::temp_dir();  // captured output lives outside cwd
   const std::string out_path = io + "/stdout", err_path = io + "/stderr";
   auto t0 = std::chrono::steady_clock::now();
@@ -78,11 +80,15 @@ inline Result run(const std::vector<std::string>& args, const std::string& cwd, 
                                std::to_string(lim.address_space >> 20);
       ::setenv("ASAN_OPTIONS", opts.c_str(), 1);
     } else {
-      struct rlimit as{lim.address_space, lim.address_space};
+      struct rlimit as {
+        lim.address_space, lim.address_space
+      };
       ::setrlimit(RLIMIT_AS, &as);
     }
     if (lim.file_size) {
-      struct rlimit fs{lim.file_size, lim.file_size};
+      struct rlimit fs {
+        lim.file_size, lim.file_size
+      };
       ::setrlimit(RLIMIT_FSIZE, &fs);
     }
     int in = ::open(lim.stdin_path.c_str(), O_RDONLY | O_NONBLOCK);
@@ -186,7 +192,8 @@ inline void expect_refused(const std::vector<std::string>& args, const std::stri
       ADD_FAILURE() << "stderr holds control character " << int(c);
       break;
     }
-  EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr should name '" << needle << "': " << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos)
+      << "stderr should name '" << needle << "': " << r.err;
   EXPECT_EQ(snapshot(dir), before) << "the folder changed; stderr: " << r.err;
   EXPECT_LT(r.seconds, 60.0);
   if (std::getenv("DICE_HOSTILE_VERBOSE")) std::printf("  stderr: %s", r.err.c_str());

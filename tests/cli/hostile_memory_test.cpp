@@ -41,10 +41,12 @@ TEST(HostileMemory, ZipMemberDeclaringGigabytes) {
   uint32_t state = 1;
   for (char& c : noise) c = static_cast<char>((state = state * 1664525u + 1013904223u) >> 24);
   std::string zip = dice::test::str_of(dice::test::make_zip(
-      {{"archive/data.pkl", dice::test::torch_view_pickle("K\x03\x85"s, "K\x00\x85"s)}, {"archive/data/0", noise}},
+      {{"archive/data.pkl", dice::test::torch_view_pickle("K\x03\x85"s, "K\x00\x85"s)},
+       {"archive/data/0", noise}},
       true));
   const uint32_t claim = 3000000000u;
-  for (size_t at = zip.find("archive/data/0"); at != std::string::npos; at = zip.find("archive/data/0", at + 1)) {
+  for (size_t at = zip.find("archive/data/0"); at != std::string::npos;
+       at = zip.find("archive/data/0", at + 1)) {
     // The uncompressed size sits 8 bytes before the name length fields (local: name at +30,
     // size at +22; central: name at +46, size at +24).
     const bool central = zip.compare(at - 46, 4, "PK\x01\x02"s) == 0;
@@ -58,8 +60,10 @@ TEST(HostileMemory, StrideZeroViewOverTheCap) {
   const std::string dir = folder_with_weights();
   // size (500000,), stride (0,) over one float: 2 MB of float32, within the storage ratio (1M
   // elements of slack), over a 1 MB cap.
-  write_bytes(dir + "/view.pth", dice::test::torch_checkpoint_with_view("J\x20\xa1\x07\x00\x85"s, "K\x00\x85"s));
-  expect_refused(eval_with("view.pth", "uniform:2"), dir, "DICE_MAX_INPUT_MB", with_env("DICE_MAX_INPUT_MB=1"));
+  write_bytes(dir + "/view.pth",
+              dice::test::torch_checkpoint_with_view("J\x20\xa1\x07\x00\x85"s, "K\x00\x85"s));
+  expect_refused(eval_with("view.pth", "uniform:2"), dir, "DICE_MAX_INPUT_MB",
+                 with_env("DICE_MAX_INPUT_MB=1"));
 }
 
 TEST(HostileMemory, CompressedMatOverTheCap) {
@@ -76,23 +80,26 @@ TEST(HostileMemory, CompressedMatOverTheCap) {
   y.data.resize(400 * 8);
   std::memcpy(y.data.data(), labels.data(), y.data.size());
   dice::write_mat_v5(dir + "/svhn.mat", {x, y}, true);
-  expect_refused(eval_with("w.pth", "svhn.mat"), dir, "DICE_MAX_INPUT_MB", with_env("DICE_MAX_INPUT_MB=1"));
+  expect_refused(eval_with("w.pth", "svhn.mat"), dir, "DICE_MAX_INPUT_MB",
+                 with_env("DICE_MAX_INPUT_MB=1"));
 }
 
 TEST(HostileMemory, SafetensorsHeaderOfNumbers) {
   const std::string dir = folder_with_weights();
-  std::string header = "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}, \"__metadata__\": [0";
+  std::string header = R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "x": [0)";
   for (int i = 0; i < 3000000; ++i) header += ",0";
   header += "]}";
   const uint64_t len = header.size();
-  write_bytes(dir + "/n.safetensors", std::string(reinterpret_cast<const char*>(&len), 8) + header + std::string(4, '\0'));
+  write_bytes(dir + "/n.safetensors",
+              std::string(reinterpret_cast<const char*>(&len), 8) + header + std::string(4, '\0'));
   expect_refused(eval_with("n.safetensors", "uniform:2"), dir, "DICE_MAX_INPUT_MB");
 }
 
 TEST(HostileMemory, ImagesOverThePixelLimitAreTooLargeNotCorrupt) {
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
-  write_bytes(dir + "/set/a.ppm", "P6\n20000 20000\n255\n" + std::string(64, '\0'));  // 400 MP header
+  write_bytes(dir + "/set/a.ppm",
+              "P6\n20000 20000\n255\n" + std::string(64, '\0'));  // 400 MP header
   expect_refused(eval_with("w.pth", "set"), dir, "too large (400 megapixels; --max-image-pixels");
   write_bytes(dir + "/set/a.ppm", ppm(64, 64));  // valid, over a lowered limit
   auto args = eval_with("w.pth", "set");
@@ -114,16 +121,18 @@ TEST(HostileMemory, DecodeBudgetIsShared) {
 std::string progressive_jpeg(int w, int h) {
   auto segment = [](int marker, const std::string& payload) {
     const size_t n = payload.size() + 2;
-    return "\xFF"s + static_cast<char>(marker) + static_cast<char>(n >> 8) + static_cast<char>(n & 255) + payload;
+    return "\xFF"s + static_cast<char>(marker) + static_cast<char>(n >> 8) +
+           static_cast<char>(n & 255) + payload;
   };
   const std::string one_code = "\x01"s + std::string(15, '\0');  // BITS: one code of length 1
   std::string j = "\xFF\xD8"s;
   j += segment(0xDB, "\0"s + std::string(64, '\x01'));  // quantisation table 0, all ones
-  j += segment(0xC2, "\x08"s + static_cast<char>(h >> 8) + static_cast<char>(h & 255) + static_cast<char>(w >> 8) +
-                         static_cast<char>(w & 255) + "\x01\x01\x11\x00"s);  // SOF2, 1 component
-  j += segment(0xC4, "\x00"s + one_code + "\x00"s);    // DC table 0
-  j += segment(0xC4, "\x10"s + one_code + "\xE0"s);    // AC table 0: EOBRUN, r = 14
-  j += segment(0xDA, "\x01\x01\x00\x01\x3F\x00"s);  // one component, spectral band 1..63
+  j += segment(0xC2, "\x08"s + static_cast<char>(h >> 8) + static_cast<char>(h & 255) +
+                         static_cast<char>(w >> 8) + static_cast<char>(w & 255) +
+                         "\x01\x01\x11\x00"s);       // SOF2, 1 component
+  j += segment(0xC4, "\x00"s + one_code + "\x00"s);  // DC table 0
+  j += segment(0xC4, "\x10"s + one_code + "\xE0"s);  // AC table 0: EOBRUN, r = 14
+  j += segment(0xDA, "\x01\x01\x00\x01\x3F\x00"s);   // one component, spectral band 1..63
   std::string bits;
   for (int64_t left = int64_t((w + 7) / 8) * ((h + 7) / 8); left > 0; left -= 32767)
     bits += "0" + std::string(14, '1');  // code '0', then 14 extra bits: a run of 2^14 + 16383
@@ -142,7 +151,8 @@ std::string progressive_jpeg(int w, int h) {
 TEST(HostileMemory, ProgressiveJpegBombsTakeTurns) {
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
-  for (const char* n : {"a.jpg", "b.jpg", "c.jpg", "d.jpg"}) write_bytes(dir + "/set/" + n, progressive_jpeg(6000, 6000));
+  for (const char* n : {"a.jpg", "b.jpg", "c.jpg", "d.jpg"})
+    write_bytes(dir + "/set/" + n, progressive_jpeg(6000, 6000));
   Limits lim = with_env("DICE_DECODE_MB=700");  // one 6000x6000 decode is estimated at 582 MB
   lim.address_space = uint64_t(1) << 30;
   auto args = eval_with("w.pth", "set");
@@ -152,7 +162,7 @@ TEST(HostileMemory, ProgressiveJpegBombsTakeTurns) {
 }
 
 TEST(HostileMemory, ImageOverTheMemoryIsOutOfMemoryNotCorrupt) {
-  if (dice::hostile::kAsan) GTEST_SKIP() << "ASan bounds single allocations, not the address space";
+  if (dice::hostile::kAsan) GTEST_SKIP() << "ASan aborts on a failed operator new";
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::mkdir((dir + "/set").c_str(), 0755), 0);
   write_bytes(dir + "/set/a.jpg", progressive_jpeg(13000, 13000));  // ~1.5 GB to decode
@@ -161,6 +171,15 @@ TEST(HostileMemory, ImageOverTheMemoryIsOutOfMemoryNotCorrupt) {
   auto args = eval_with("w.pth", "set");
   args.insert(args.end(), {"--threads", "1"});
   expect_refused(args, dir, "a.jpg: out of memory decoding this 13000x13000 image", lim);
+}
+
+TEST(HostileMemory, FeaturesOverTheMemoryNameTheSet) {
+  if (dice::hostile::kAsan) GTEST_SKIP() << "ASan aborts on a failed operator new";
+  const std::string dir = folder_with_weights();
+  Limits lim;
+  lim.address_space = uint64_t(512) << 20;  // the features of 2^20 samples alone are 553 MB
+  expect_refused({"eval", "--weights", "w.pth", "--id", "gaussian:1048576", "--ood", "uniform:2"},
+                 dir, "gaussian:1048576: out of memory for the features", lim);
 }
 
 TEST(HostileMemory, LargeLegitimateImagesStillDecode) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/file_set.h"
+#include "formats/json.h"
 #include "formats/npy.h"
 #include "hostile_harness.h"
 
@@ -17,7 +18,8 @@ using dice::hostile::folder_with_weights;
 using dice::hostile::Limits;
 using dice::hostile::run;
 
-const std::vector<std::string> kEval = {"eval", "--weights", "w.pth", "--id", "gaussian:4", "--ood", "uniform:4"};
+const std::vector<std::string> kEval = {"eval",       "--weights", "w.pth",    "--id",
+                                        "gaussian:4", "--ood",     "uniform:4"};
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& more) {
   a.insert(a.end(), more.begin(), more.end());
@@ -27,20 +29,23 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 TEST(HostileOutput, JsonOverTheWeightsIsRefused) {
   const std::string dir = folder_with_weights();
   expect_refused(with(kEval, {"--json", "w.pth"}), dir, "input");
+  expect_refused(with(kEval, {"--report", "w.pth"}), dir, "input");
 }
 
 TEST(HostileOutput, OutputThroughASymlinkToAnInputIsRefused) {
   const std::string dir = folder_with_weights();
   ASSERT_EQ(::symlink("w.pth", (dir + "/net.safetensors").c_str()), 0);
   expect_refused({"convert", "w.pth", "net.safetensors"}, dir, "w.pth");
-  expect_refused({"precompute", "--weights", "w.pth", "--data", "gaussian:2", "--out", "w.pth"}, dir, "w.pth");
+  expect_refused({"precompute", "--weights", "w.pth", "--data", "gaussian:2", "--out", "w.pth"},
+                 dir, "w.pth");
 }
 
 TEST(HostileOutput, FeatureStatAsJsonIsRefused) {
   const std::string dir = folder_with_weights();
   std::vector<double> m(132, 0.5);
   dice::write_npy_f64(dir + "/stat.npy", {132}, m.data());
-  expect_refused(with(kEval, {"--feat-stat", "stat.npy", "--p", "90", "--json", "stat.npy"}), dir, "stat.npy");
+  expect_refused(with(kEval, {"--feat-stat", "stat.npy", "--p", "90", "--json", "stat.npy"}), dir,
+                 "stat.npy");
 }
 
 TEST(HostileOutput, FolderAsOutputIsRefused) {
@@ -66,15 +71,19 @@ TEST(HostileOutput, FileSizeLimitIsAnErrorNotASignal) {
   const std::string dir = folder_with_weights();
   Limits lim;
   lim.file_size = 4096;  // the features of 50 images are 26 kB
-  expect_refused({"features", "--weights", "w.pth", "--data", "gaussian:50", "--out", "p"}, dir, "file too large", lim);
+  expect_refused({"features", "--weights", "w.pth", "--data", "gaussian:50", "--out", "p"}, dir,
+                 "file too large", lim);
 }
 
 TEST(HostileOutput, FeaturesSetWithABlockedMemberLeavesTheOldSet) {
   const std::string dir = folder_with_weights();
-  ASSERT_EQ(run({"features", "--weights", "w.pth", "--data", "gaussian:3", "--out", "p"}, dir).exit_code, 0);
+  ASSERT_EQ(
+      run({"features", "--weights", "w.pth", "--data", "gaussian:3", "--out", "p"}, dir).exit_code,
+      0);
   ASSERT_EQ(::unlink((dir + "/p.labels.npy").c_str()), 0);
   ASSERT_EQ(::mkdir((dir + "/p.labels.npy").c_str(), 0755), 0);
-  expect_refused({"features", "--weights", "w.pth", "--data", "gaussian:5", "--out", "p"}, dir, "p.labels.npy");
+  expect_refused({"features", "--weights", "w.pth", "--data", "gaussian:5", "--out", "p"}, dir,
+                 "p.labels.npy");
 }
 
 TEST(HostileOutput, NonRegularInputsAreRefused) {
@@ -82,8 +91,10 @@ TEST(HostileOutput, NonRegularInputsAreRefused) {
   ASSERT_EQ(::mkfifo((dir + "/fifo.pth").c_str(), 0644), 0);
   Limits lim;
   lim.timeout_s = 20;
-  expect_refused({"eval", "--weights", "fifo.pth", "--id", "gaussian:4", "--ood", "uniform:4"}, dir, "fifo.pth", lim);
-  expect_refused({"eval", "--weights", "/dev/zero", "--id", "gaussian:4", "--ood", "uniform:4"}, dir, "/dev/zero", lim);
+  expect_refused({"eval", "--weights", "fifo.pth", "--id", "gaussian:4", "--ood", "uniform:4"}, dir,
+                 "fifo.pth", lim);
+  expect_refused({"eval", "--weights", "/dev/zero", "--id", "gaussian:4", "--ood", "uniform:4"},
+                 dir, "/dev/zero", lim);
 }
 
 TEST(HostileOutput, JsonToStdoutWorks) {
@@ -95,14 +106,22 @@ TEST(HostileOutput, JsonToStdoutWorks) {
     EXPECT_NE(r.out.find("\"average\""), std::string::npos) << r.out;
     EXPECT_EQ(dice::hostile::snapshot(dir), before) << target;
   }
+  // With -, standard output is the JSON alone (the tables go to standard error).
+  const auto r = run(with(kEval, {"--json", "-"}), dir);
+  EXPECT_NO_THROW(dice::Json::parse(r.out, "stdout")) << r.out;
+  EXPECT_NE(r.err.find("AVG"), std::string::npos) << r.err;
 }
 
 // Two runs on one prefix at once: both succeed, and the set is one run's, whole.
 TEST(HostileOutput, ConcurrentRunsOnOnePrefixSerialise) {
   const std::string dir = folder_with_weights();
   dice::hostile::Result a, b;
-  std::thread ta([&] { a = run({"features", "--weights", "w.pth", "--data", "gaussian:6", "--out", "p"}, dir); });
-  std::thread tb([&] { b = run({"features", "--weights", "w.pth", "--data", "gaussian:7", "--out", "p"}, dir); });
+  std::thread ta([&] {
+    a = run({"features", "--weights", "w.pth", "--data", "gaussian:6", "--out", "p"}, dir);
+  });
+  std::thread tb([&] {
+    b = run({"features", "--weights", "w.pth", "--data", "gaussian:7", "--out", "p"}, dir);
+  });
   ta.join();
   tb.join();
   EXPECT_EQ(a.exit_code, 0) << a.err;
@@ -120,10 +139,13 @@ TEST(HostileOutput, ConcurrentRunsOnOnePrefixSerialise) {
 // another run than the set's manifest.
 TEST(HostileOutput, MixedFeaturesSetIsRefusedByReaders) {
   const std::string dir = folder_with_weights();
-  ASSERT_EQ(run({"features", "--weights", "w.pth", "--data", "gaussian:3", "--out", "x"}, dir).exit_code, 0);
+  ASSERT_EQ(
+      run({"features", "--weights", "w.pth", "--data", "gaussian:3", "--out", "x"}, dir).exit_code,
+      0);
   std::vector<float> images(3 * 3 * 32 * 32, 0.25f);
   dice::write_npy_f32(dir + "/x.npy", {3, 3, 32, 32}, images.data());
-  const std::vector<std::string> args = {"eval", "--weights", "w.pth", "--id", "tensor:x.npy", "--ood", "uniform:4"};
+  const std::vector<std::string> args = {"eval",         "--weights", "w.pth",    "--id",
+                                         "tensor:x.npy", "--ood",     "uniform:4"};
   EXPECT_EQ(run(args, dir).exit_code, 0);  // the set as written is consistent
   const int64_t other[3] = {1, 2, 3};
   dice::write_npy_i64(dir + "/x.labels.npy", {3}, other);  // as another run (or a tool) would
@@ -137,9 +159,10 @@ TEST(HostileOutput, KilledRunsLeaveAWholeSet) {
   auto spawn = [&](int n) {
     pid_t pid = ::fork();
     if (pid == 0) {
-      const std::string w = dir + "/w.pth", data = "gaussian:" + std::to_string(n), out = dir + "/p";
-      ::execl(DICE_BINARY, DICE_BINARY, "features", "--weights", w.c_str(), "--data", data.c_str(), "--out",
-              out.c_str(), "--threads", "1", static_cast<char*>(nullptr));
+      const std::string w = dir + "/w.pth", data = "gaussian:" + std::to_string(n),
+                        out = dir + "/p";
+      ::execl(DICE_BINARY, DICE_BINARY, "features", "--weights", w.c_str(), "--data", data.c_str(),
+              "--out", out.c_str(), "--threads", "1", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     return pid;
@@ -147,14 +170,16 @@ TEST(HostileOutput, KilledRunsLeaveAWholeSet) {
   int status = 0;
   const auto t0 = std::chrono::steady_clock::now();
   ::waitpid(spawn(3), &status, 0);
-  const double full_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  const double full_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   const int kills = 24;
   std::set<int64_t> seen;
   for (int i = 0; i < kills; ++i) {
     const pid_t pid = spawn(4 + i % 2);  // row counts 4 and 5 tell the runs apart
     // Kill times walk across the end of a run, where the set is published.
-    std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(full_us * (0.5 + 1.5 * i / kills))));
+    std::this_thread::sleep_for(
+        std::chrono::microseconds(static_cast<int64_t>(full_us * (0.5 + 1.5 * i / kills))));
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
     std::vector<int64_t> rows;
@@ -169,7 +194,9 @@ TEST(HostileOutput, KilledRunsLeaveAWholeSet) {
   }
   EXPECT_GT(seen.size(), 1u) << "no killed run got as far as publishing; the test checked nothing";
   // A complete run then leaves no temporary of the killed ones behind.
-  ASSERT_EQ(run({"features", "--weights", "w.pth", "--data", "gaussian:2", "--out", "p"}, dir).exit_code, 0);
+  ASSERT_EQ(
+      run({"features", "--weights", "w.pth", "--data", "gaussian:2", "--out", "p"}, dir).exit_code,
+      0);
   for (const auto& [name, what] : dice::hostile::snapshot(dir))
     EXPECT_EQ(name.find(".tmp."), std::string::npos) << name << " left behind";
 }
