@@ -1,6 +1,7 @@
 // echo(): escaped, bounded quoting of outside text in messages (see echo.h).
 #include "core/echo.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -60,9 +61,12 @@ std::string echo(std::string_view text, size_t max_chars) {
     if (all.size() <= max_chars) return all;
   }
   // Too long: the first and last ~max/2 bytes of the source, escaped, with the cut size between.
-  const size_t half = max_chars / 2 - 8;
-  size_t head_end = half, tail_begin = text.size() - half;
-  while (head_end > 0 && (static_cast<uint8_t>(text[head_end]) & 0xC0) == 0x80) --head_end;
+  // A short text can get here too (escaping makes control characters 4x longer), so every
+  // position is clamped to the text.
+  const size_t half = max_chars > 18 ? max_chars / 2 - 8 : 1;
+  size_t head_end = std::min(half, text.size());
+  size_t tail_begin = std::max(head_end, text.size() > half ? text.size() - half : size_t{0});
+  while (head_end > 0 && head_end < text.size() && (static_cast<uint8_t>(text[head_end]) & 0xC0) == 0x80) --head_end;
   while (tail_begin < text.size() && (static_cast<uint8_t>(text[tail_begin]) & 0xC0) == 0x80)
     ++tail_begin;
   std::string head, tail;

@@ -65,6 +65,15 @@ TEST(Echo, EscapesControlsAndCutsLongText) {
   EXPECT_LE(e.size(), 120u);
   EXPECT_NE(e.find("tail.jpg"), std::string::npos) << e;
   EXPECT_NE(e.find("bytes"), std::string::npos) << e;
+  // Short text that escaping makes too long: the cut must stay inside the text (fuzz_npy found
+  // this reading past a 40-byte descr of control characters).
+  for (size_t n : {1, 20, 40, 41, 83, 100, 399, 400}) {
+    const std::string ctl(n, '\x01');
+    const std::string c = dice::echo(ctl);
+    EXPECT_LE(c.size(), 4 * n + 40) << n;
+    EXPECT_EQ(c.find('\x01'), std::string::npos) << n;
+  }
+  EXPECT_EQ(dice::echo(std::string(5, '\x01'), 10).find('\x01'), std::string::npos);
 }
 
 namespace {
