@@ -184,17 +184,14 @@ std::string json_head(const Options& o, const std::string& mode, int64_t batch) 
   return buf;
 }
 
-// "13.0" from CUDA's 1000 * major + 10 * minor.
-std::string version(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
-
 int probe(const Options& o) {
   int driver = 0, runtime = 0;
   cudaDriverGetVersion(&driver);
   cudaRuntimeGetVersion(&runtime);
   cudaGetLastError();
   const std::string why = cuda_unavailable_reason();
-  std::string line = "{\"kind\": \"probe\", \"driver\": \"" + version(driver) + "\", \"runtime\": \"" +
-                     version(runtime) + "\"";
+  std::string line = "{\"kind\": \"probe\", \"driver\": \"" + cuda_version_string(driver) + "\", \"runtime\": \"" +
+                     cuda_version_string(runtime) + "\"";
   if (!why.empty()) {
     emit(o, line + ", \"gpu\": false, \"why\": \"" + why + "\"}");
     return 2;

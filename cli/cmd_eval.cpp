@@ -161,7 +161,7 @@ int cmd_eval(int argc, char** argv) {
     HeadResult idr = apply_head(model, id, h);
     r.id_accuracy = accuracy(idr, id);
     ReportScores rs;
-    rs.id = idr.scores;
+    if (!report_path.empty()) rs.id = idr.scores;
     std::vector<OodMetrics> all;
     for (const FeatureSet& o : oods) {
       HeadResult orr = apply_head(model, o, h);

@@ -121,10 +121,7 @@ bool in_device_memory(const void* p, size_t bytes) {
   std::lock_guard<std::mutex> lock(g_mutex);
   return find_alloc(g_device_allocs, p, bytes) != nullptr;
 }
-bool touches_device_memory(const void* p) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return find_alloc(g_device_allocs, p, 1) != nullptr;
-}
+bool touches_device_memory(const void* p) { return in_device_memory(p, 1); }
 
 // Handles (streams, events, graphs) are plain heap objects.
 template <class T>

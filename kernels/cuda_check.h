@@ -22,6 +22,8 @@ int current_cuda_device();
 // no driver, a driver older than the runtime (both versions named), no device, or the runtime's
 // own error string. GPU tests print it when they skip, and fail with it under DICE_REQUIRE_GPU=1.
 std::string cuda_unavailable_reason();
+// "13.0" from CUDA's 1000 * major + 10 * minor version encoding.
+std::string cuda_version_string(int version);
 
 }  // namespace dice
 

@@ -28,11 +28,6 @@ int current_cuda_device() {
   }
   return d;
 }
-// "13.0" from CUDA's 1000 * major + 10 * minor encoding.
-static std::string cuda_version_string(int v) {
-  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
-}
-
 std::string cuda_unavailable_reason() {
   int n = 0;
   const cudaError_t err = cudaGetDeviceCount(&n);
@@ -61,6 +56,10 @@ int cuda_device_count() { return 0; }
 std::string cuda_device_name(int) { return ""; }
 int current_cuda_device() { return 0; }
 #endif
+
+std::string cuda_version_string(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
 
 void select_cuda_device(int index) {
 #ifndef DICE_HAVE_CUDA

@@ -6,12 +6,11 @@
 #include "ood/report.h"
 
 #include <algorithm>
-
 #include <cmath>
-#include <cstdarg>
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/strings.h"
 
 namespace dice {
 namespace {
@@ -21,18 +20,6 @@ namespace {
 void row(std::FILE* out, int width, const std::string& name, const OodMetrics& m) {
   std::fprintf(out, "%-*s %6.2f %6.2f %6.2f\n", width, name.c_str(), 100.0 * m.fpr95,
                100.0 * m.auroc, 100.0 * m.aupr_in);
-}
-
-// Appends printf-formatted text to s.
-void appendf(std::string& s, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-void appendf(std::string& s, const char* fmt, ...) {
-  char buf[64];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  DICE_ASSERT(n >= 0 && n < static_cast<int>(sizeof buf));
-  s.append(buf, static_cast<size_t>(n));
 }
 
 void json_string(std::string& s, const std::string& v) {

@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "core/strings.h"
 
 namespace dice {
 namespace {
@@ -36,25 +36,6 @@ std::string esc(const std::string& s) {
   return out;
 }
 
-void add(std::string& s, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
-void add(std::string& s, const char* fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  const int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n < static_cast<int>(sizeof buf)) {
-    s.append(buf, static_cast<size_t>(std::max(n, 0)));
-    return;
-  }
-  std::string big(static_cast<size_t>(n) + 1, '\0');
-  va_start(ap, fmt);
-  std::vsnprintf(&big[0], big.size(), fmt, ap);
-  va_end(ap);
-  big.pop_back();
-  s += big;
-}
-
 std::vector<double> sorted_checked(const std::vector<double>& v, const char* which) {
   if (v.empty()) throw_error("report: the ", which, " score set is empty");
   for (double x : v)
@@ -73,27 +54,27 @@ struct Frame {
 
 void axes(std::string& s, const Frame& f, const std::string& xlabel, const std::string& ylabel,
           double xmin, double xmax, double ymax, bool percent_y) {
-  add(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n",
+  appendf(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" stroke=\"#444\"/>\n",
       f.x0, f.y0, f.x1 - f.x0, f.y1 - f.y0);
   for (int i = 0; i <= 5; ++i) {
     const double u = i / 5.0;
-    add(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", f.px(u), f.y0,
+    appendf(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", f.px(u), f.y0,
         f.px(u), f.y1);
-    add(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", f.x0, f.py(u),
+    appendf(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", f.x0, f.py(u),
         f.x1, f.py(u));
-    add(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%.3g</text>\n", f.px(u),
+    appendf(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\">%.3g</text>\n", f.px(u),
         f.y1 + 13, xmin + u * (xmax - xmin));
     const double yv = u * ymax;
     if (percent_y)
-      add(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.0f%%</text>\n",
+      appendf(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.0f%%</text>\n",
           f.x0 - 4, f.py(u) + 3, 100 * yv);
     else
-      add(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.1f%%</text>\n",
+      appendf(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"end\">%.1f%%</text>\n",
           f.x0 - 4, f.py(u) + 3, 100 * yv);
   }
-  add(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n",
+  appendf(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%s</text>\n",
       (f.x0 + f.x1) / 2, f.y1 + 30, esc(xlabel).c_str());
-  add(s,
+  appendf(s,
       "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\" "
       "transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n",
       f.x0 - 38, (f.y0 + f.y1) / 2, f.x0 - 38, (f.y0 + f.y1) / 2, esc(ylabel).c_str());
@@ -103,30 +84,30 @@ void axes(std::string& s, const Frame& f, const std::string& xlabel, const std::
 void roc_svg(std::string& s, const std::vector<EvalReport>& reports,
              const std::vector<ReportScores>& scores, size_t k) {
   const Frame f{58, 12, 378, 312};
-  add(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"390\" height=\"356\" role=\"img\">\n");
-  add(s, "<title>ROC curves, %s</title>\n", esc(reports[0].ood[k].name).c_str());
+  appendf(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"390\" height=\"356\" role=\"img\">\n");
+  appendf(s, "<title>ROC curves, %s</title>\n", esc(reports[0].ood[k].name).c_str());
   axes(s, f, "false positive rate (OOD kept as ID)", "true positive rate (ID kept)", 0, 1, 1, true);
-  add(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"3,3\"/>\n",
+  appendf(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#999\" stroke-dasharray=\"3,3\"/>\n",
       f.px(0), f.py(0), f.px(1), f.py(1));
   for (size_t m = 0; m < reports.size(); ++m) {
     const auto pts = thin_curve(roc_points(scores[m].id, scores[m].ood[k]), kReportCurveStep);
-    add(s, "<polyline class=\"roc\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"", kColors[m % kStyles]);
-    if (*kDashes[m % kStyles]) add(s, " stroke-dasharray=\"%s\"", kDashes[m % kStyles]);
+    appendf(s, "<polyline class=\"roc\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"", kColors[m % kStyles]);
+    if (*kDashes[m % kStyles]) appendf(s, " stroke-dasharray=\"%s\"", kDashes[m % kStyles]);
     s += " points=\"";
     for (size_t i = 0; i < pts.size(); ++i)
-      add(s, "%s%.1f,%.1f", i ? " " : "", f.px(pts[i].first), f.py(pts[i].second));
+      appendf(s, "%s%.1f,%.1f", i ? " " : "", f.px(pts[i].first), f.py(pts[i].second));
     s += "\"/>\n";
   }
   // Legend, bottom right inside the plot (where ROC curves never go).
   const double lx = f.px(0.36), ly = f.py(0.05) - 16.0 * static_cast<double>(reports.size());
-  add(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" stroke=\"#bbb\"/>\n",
+  appendf(s, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" stroke=\"#bbb\"/>\n",
       lx - 4, ly - 12, f.x1 - lx - 2, 16.0 * static_cast<double>(reports.size()) + 6);
   for (size_t m = 0; m < reports.size(); ++m) {
     const double y = ly + 16.0 * static_cast<double>(m);
-    add(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"", lx,
+    appendf(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"", lx,
         y - 4, lx + 22, y - 4, kColors[m % kStyles]);
-    if (*kDashes[m % kStyles]) add(s, " stroke-dasharray=\"%s\"", kDashes[m % kStyles]);
-    add(s, "/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%s (AUROC %.2f)</text>\n", lx + 27, y,
+    if (*kDashes[m % kStyles]) appendf(s, " stroke-dasharray=\"%s\"", kDashes[m % kStyles]);
+    appendf(s, "/>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">%s (AUROC %.2f)</text>\n", lx + 27, y,
         esc(reports[m].method).c_str(), 100 * reports[m].ood[k].metrics.auroc);
   }
   s += "</svg>\n";
@@ -161,9 +142,9 @@ void histogram_svg(std::string& s, const std::string& method, const std::string&
   const double t = asc[static_cast<size_t>(std::min<double>(idx, static_cast<double>(asc.size() - 1)))];
 
   const Frame f{58, 40, 378, 230};
-  add(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"390\" height=\"274\" role=\"img\">\n");
-  add(s, "<title>%s: scores of ID and %s</title>\n", esc(method).c_str(), esc(ood_name).c_str());
-  add(s, "<text x=\"%.1f\" y=\"14\" font-size=\"12\" font-weight=\"bold\">%s</text>\n", f.x0,
+  appendf(s, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"390\" height=\"274\" role=\"img\">\n");
+  appendf(s, "<title>%s: scores of ID and %s</title>\n", esc(method).c_str(), esc(ood_name).c_str());
+  appendf(s, "<text x=\"%.1f\" y=\"14\" font-size=\"12\" font-weight=\"bold\">%s</text>\n", f.x0,
       esc(method).c_str());
   axes(s, f, "score (higher = in-distribution)", "fraction of the set", lo, hi, ymax, false);
   const struct {
@@ -177,32 +158,32 @@ void histogram_svg(std::string& s, const std::string& method, const std::string&
     s += "\" fill-opacity=\"0.35\" stroke=\"";
     s += set.color;
     s += "\" points=\"";
-    add(s, "%.1f,%.1f", f.px(0), f.py(0));
+    appendf(s, "%.1f,%.1f", f.px(0), f.py(0));
     for (int b = 0; b < kBins; ++b) {
       const double v = (*set.h)[static_cast<size_t>(b)] / ymax;
-      add(s, " %.1f,%.1f %.1f,%.1f", f.px(b / double(kBins)), f.py(v), f.px((b + 1) / double(kBins)), f.py(v));
+      appendf(s, " %.1f,%.1f %.1f,%.1f", f.px(b / double(kBins)), f.py(v), f.px((b + 1) / double(kBins)), f.py(v));
     }
-    add(s, " %.1f,%.1f\"/>\n", f.px(1), f.py(0));
+    appendf(s, " %.1f,%.1f\"/>\n", f.px(1), f.py(0));
   }
   const double tx = f.px(std::clamp((t - lo) / (hi - lo), 0.0, 1.0));
-  add(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c00\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"/>\n",
+  appendf(s, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c00\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\"/>\n",
       tx, f.y0, tx, f.y1);
-  add(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#c00\" text-anchor=\"%s\">TPR 95%% threshold %.4g</text>\n",
+  appendf(s, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#c00\" text-anchor=\"%s\">TPR 95%% threshold %.4g</text>\n",
       tx + (tx < f.px(0.5) ? 3 : -3), f.y0 + 10, tx < f.px(0.5) ? "start" : "end", t);
   // Legend above the plot, where no bar can hide it.
-  add(s, "<rect x=\"%.1f\" y=\"21\" width=\"12\" height=\"9\" fill=\"#1f77b4\" fill-opacity=\"0.35\" stroke=\"#1f77b4\"/>\n",
+  appendf(s, "<rect x=\"%.1f\" y=\"21\" width=\"12\" height=\"9\" fill=\"#1f77b4\" fill-opacity=\"0.35\" stroke=\"#1f77b4\"/>\n",
       f.x0);
-  add(s, "<text x=\"%.1f\" y=\"29\" font-size=\"10\">ID (%zu)</text>\n", f.x0 + 16, id.size());
-  add(s, "<rect x=\"%.1f\" y=\"21\" width=\"12\" height=\"9\" fill=\"#ff7f0e\" fill-opacity=\"0.35\" stroke=\"#ff7f0e\"/>\n",
+  appendf(s, "<text x=\"%.1f\" y=\"29\" font-size=\"10\">ID (%zu)</text>\n", f.x0 + 16, id.size());
+  appendf(s, "<rect x=\"%.1f\" y=\"21\" width=\"12\" height=\"9\" fill=\"#ff7f0e\" fill-opacity=\"0.35\" stroke=\"#ff7f0e\"/>\n",
       f.x0 + 90);
-  add(s, "<text x=\"%.1f\" y=\"29\" font-size=\"10\">%s (%zu)</text>\n", f.x0 + 106,
+  appendf(s, "<text x=\"%.1f\" y=\"29\" font-size=\"10\">%s (%zu)</text>\n", f.x0 + 106,
       esc(ood_name).c_str(), ood.size());
   s += "</svg>\n";
 }
 
 void metric_row(std::string& s, const std::string& set, const std::string& method, const OodMetrics& m,
                 bool avg) {
-  add(s, "<tr%s><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n",
+  appendf(s, "<tr%s><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%.2f</td><td>%.2f</td><td>%.2f</td><td>%.2f</td></tr>\n",
       avg ? " class=\"avg\"" : "", esc(set).c_str(), esc(method).c_str(), 100 * m.fpr95, 100 * m.auroc,
       100 * m.aupr_in, 100 * m.aupr_out);
 }
@@ -244,7 +225,7 @@ void write_report_html(const std::string& path, const ReportMeta& meta,
   std::string s;
   s += "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n";
   s += "<meta charset=\"utf-8\"/>\n";
-  add(s, "<title>OOD evaluation: %s, ID %s</title>\n", esc(meta.model).c_str(), esc(first.id_name).c_str());
+  appendf(s, "<title>OOD evaluation: %s, ID %s</title>\n", esc(meta.model).c_str(), esc(first.id_name).c_str());
   s += "<style>\n"
        "body { font-family: 'DejaVu Sans', Arial, sans-serif; color: #222; max-width: 1200px; margin: 20px auto; padding: 0 12px; }\n"
        "h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #ccc; }\n"
@@ -256,11 +237,11 @@ void write_report_html(const std::string& path, const ReportMeta& meta,
        "@media print { body { margin: 0; } .plots { page-break-inside: avoid; } }\n"
        "</style>\n</head>\n<body>\n";
   s += "<h1>Out-of-distribution detection report</h1>\n";
-  add(s, "<p>%s on <b>%s</b> (%lld ID samples); ", esc(meta.model).c_str(), esc(first.id_name).c_str(),
+  appendf(s, "<p>%s on <b>%s</b> (%lld ID samples); ", esc(meta.model).c_str(), esc(first.id_name).c_str(),
       static_cast<long long>(first.id_count));
   for (size_t m = 0; m < reports.size(); ++m) {
     if (reports[m].id_accuracy >= 0)
-      add(s, "%sID accuracy with %s: %.2f%%", m ? ", " : "", esc(reports[m].method).c_str(),
+      appendf(s, "%sID accuracy with %s: %.2f%%", m ? ", " : "", esc(reports[m].method).c_str(),
           100 * reports[m].id_accuracy);
   }
   s += ".</p>\n";
@@ -276,7 +257,7 @@ void write_report_html(const std::string& path, const ReportMeta& meta,
        "follow the reference's end points. Higher scores mean in-distribution.</p>\n";
 
   for (size_t k = 0; k < first.ood.size(); ++k) {
-    add(s, "<h2>%s (%lld samples)</h2>\n<div class=\"plots\">\n", esc(first.ood[k].name).c_str(),
+    appendf(s, "<h2>%s (%lld samples)</h2>\n<div class=\"plots\">\n", esc(first.ood[k].name).c_str(),
         static_cast<long long>(first.ood[k].count));
     roc_svg(s, reports, scores, k);
     for (size_t m = 0; m < reports.size(); ++m)
@@ -286,7 +267,7 @@ void write_report_html(const std::string& path, const ReportMeta& meta,
 
   s += "<h2>Run</h2>\n<table>\n";
   auto meta_row = [&](const char* key, const std::string& value) {
-    add(s, "<tr><th class=\"l\">%s</th><td class=\"l\">%s</td></tr>\n", key, esc(value).c_str());
+    appendf(s, "<tr><th class=\"l\">%s</th><td class=\"l\">%s</td></tr>\n", key, esc(value).c_str());
   };
   meta_row("command", meta.command_line);
   meta_row("model", meta.model);
