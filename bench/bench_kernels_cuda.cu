@@ -71,11 +71,9 @@ struct Problem {
     d_weight = DeviceBuffer<float>(weight);
     d_scale = DeviceBuffer<float>(scale);
     d_shift = DeviceBuffer<float>(shift);
-    int l2 = 0;
-    DICE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, current_cuda_device()));
     const double set_bytes = 4.0 * static_cast<double>(batch * (p.in_stride() + p.out_stride()));
-    const int copies = static_cast<int>(std::min(64.0, std::ceil(3.0 * l2 / set_bytes)));
-    for (int i = 0; i < std::max(1, copies); ++i) {
+    const int copies = l2_rotation_copies(set_bytes, 64);
+    for (int i = 0; i < copies; ++i) {
       d_in.emplace_back(in);
       d_out.emplace_back(batch * p.out_stride());
     }

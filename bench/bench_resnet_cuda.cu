@@ -212,9 +212,7 @@ void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Prec
       state.SkipWithError(("result check failed: normalized error " + std::to_string(err)).c_str());
       return;
     }
-    int l2 = 0;
-    DICE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, current_cuda_device()));
-    const int copies = static_cast<int>(std::clamp(std::ceil(3.0 * l2 / double(in_bytes + out_bytes)), 1.0, 16.0));
+    const int copies = l2_rotation_copies(static_cast<double>(in_bytes + out_bytes), 16);
     std::vector<DeviceBuffer<uint8_t>> extra;
     std::vector<std::pair<const void*, void*>> sets{{in0, out0}};
     for (int c = 1; c < copies; ++c) {

@@ -25,6 +25,15 @@ inline std::vector<float> lcg_uniform(int64_t n, uint64_t state, float lo, float
   return v;
 }
 
+// How many copies of a problem's input and output (set_bytes together) a benchmark rotates over
+// so that each launch reads from DRAM, as in the network: enough to fill three L2 caches, between
+// 1 and max_copies.
+inline int l2_rotation_copies(double set_bytes, int max_copies) {
+  int l2 = 0;
+  DICE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, current_cuda_device()));
+  return static_cast<int>(std::clamp(std::ceil(3.0 * l2 / set_bytes), 1.0, static_cast<double>(max_copies)));
+}
+
 // max |got - want| / max |want|; +inf if got has a NaN or Inf.
 inline double max_normalized_error(const std::vector<float>& got, const std::vector<float>& want) {
   double err = 0, scale = 0;
