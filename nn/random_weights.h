@@ -25,4 +25,11 @@ StateDict random_resnet_state_dict(const std::vector<int64_t>& blocks, int64_t w
 // the GPU benchmarks time the tensor-core precisions on.
 StateDict random_resnet50_trained_scale(uint64_t seed);
 
+// WideResNet-depth-widen as the Outlier Exposure / Energy OOD papers define it
+// (hendrycks/outlier-exposure CIFAR/models/wrn.py): the keys of its state_dict, BatchNorm's
+// num_batches_tracked (0-dim) included, so the result matches a torch.save of that model key for
+// key and shape for shape. depth - 4 must be a multiple of 6.
+StateDict random_wideresnet_state_dict(int64_t depth, int64_t widen, int64_t classes,
+                                       uint64_t seed);
+
 }  // namespace dice
