@@ -99,17 +99,21 @@ CIFAR_CKPT=checkpoints/CIFAR-10/densenet/checkpoint_100.pth.tar
 CIFAR_STAT=cache/CIFAR-10_densenet_feat_stat.npy
 CIFAR_TEST=data/cifar-10-test-jpeg
 
-# Google Benchmark and the CUDA runtime go next to the binaries: the GPU machine's image may lack
-# the first and have another version of the second.
-mkdir -p "$BUILD/lib"
-for lib in /usr/lib/x86_64-linux-gnu/libbenchmark.so.1debian /usr/local/cuda/lib64/libcudart.so.13; do
-  if [ -e "$lib" ] && [ ! -e "$BUILD/lib/$(basename "$lib")" ]; then
-    cp -L "$lib" "$BUILD/lib/" && echo "gpu-check: copied $(basename "$lib") into $BUILD/lib"
-  fi
-done
 # Binaries the plan needs: the default plan's, and the benchmarks for the --full steps.
 NEED_BINS=("${TEST_BINS[@]}" "$E2E_BIN" "$DICE_BIN")
 [ "$FULL" = 1 ] && NEED_BINS+=("${BENCH_BINS[@]}")
+
+# Google Benchmark and the CUDA runtime go next to the binaries: the GPU machine's image may lack
+# the first and have another version of the second. Which files they are (soname and folder, on
+# any architecture) is what the built binaries resolve them to here; once copied, a carried
+# folder keeps them (ldd there may find none).
+mkdir -p "$BUILD/lib"
+for lib in $(for b in "${NEED_BINS[@]}" "${BENCH_BINS[@]}"; do [ -x "$b" ] && ldd "$b" 2>/dev/null; done |
+             awk '$1 ~ /^lib(benchmark|cudart)\.so/ && $3 ~ /^\// { print $3 }' | sort -u); do
+  if [ ! -e "$BUILD/lib/$(basename "$lib")" ]; then
+    cp -L "$lib" "$BUILD/lib/" && echo "gpu-check: copied $(basename "$lib") into $BUILD/lib"
+  fi
+done
 if [ "$MODE" = prepare ]; then
   # One folder with exactly what the run needs, laid out like a build folder, to carry as one path.
   carry=$BUILD/gpu-carry
@@ -142,8 +146,12 @@ if [ -z "$ASSETS" ] && [ -d "$BUILD/assets-small" ]; then ASSETS=$BUILD/assets-s
 
 # Libraries: ours first, then the toolkit's, then those of the Python wheels that PyTorch brings
 # (CUDA 13's wheels keep cuBLAS and friends under nvidia/cu13/lib, cuDNN under nvidia/cudnn/lib).
+# The system's own library folder is named by its multiarch triplet (gcc's, or from uname where
+# the GPU machine has no compiler).
+MULTIARCH=$(gcc -print-multiarch 2>/dev/null)
+[ -n "$MULTIARCH" ] || MULTIARCH="$(uname -m)-linux-gnu"
 LIBPATH="$(cd "$BUILD/lib" && pwd)"
-for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu; do
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib "/usr/lib/$MULTIARCH"; do
   [ -d "$d" ] && LIBPATH="$LIBPATH:$d"
 done
 HAVE_TORCH=0
