@@ -9,24 +9,25 @@
 #include "core/file_io.h"
 #include "core/parallel.h"
 #include "nn/densenet.h"
+#include "nn/exec_cpu.h"
 #include "nn/random_weights.h"
 #include "weights/torch_checkpoint.h"
 
 namespace {
 
-dice::DenseNet& model() {
-  static dice::DenseNet* m = [] {
+dice::CpuModel& model() {
+  static dice::CpuModel* m = [] {
     std::string ckpt = std::string(DICE_TEST_ASSETS) + "/checkpoints/CIFAR-10/densenet/checkpoint_100.pth.tar";
     dice::StateDict sd = dice::file_exists(ckpt) ? dice::load_weights(ckpt)
                                                  : dice::random_densenet_state_dict(100, 12, 10, 1);
-    return new dice::DenseNet(sd);
+    return new dice::CpuModel(dice::densenet_plan(sd));
   }();
   return *m;
 }
 
 void BM_DenseNet101Forward(benchmark::State& state) {
   const int64_t batch = state.range(0);
-  dice::DenseNet& m = model();
+  dice::CpuModel& m = model();
   std::vector<float> x(static_cast<size_t>(batch * 3 * 32 * 32)), feats(static_cast<size_t>(batch * m.feature_dim()));
   std::mt19937 rng(7);
   std::normal_distribution<float> d;

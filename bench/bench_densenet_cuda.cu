@@ -1,4 +1,4 @@
-// DenseNet-101 (DenseNet-BC L=100 k=12) on the project's CUDA kernels (nn/densenet_cuda.h):
+// DenseNet-101 (DenseNet-BC L=100 k=12) on the project's CUDA kernels (nn/exec_cuda.h):
 //   DenseNet101Cuda/graph/batch:N      device-only forward, CUDA-graph replays timed with events
 //                                      (input already on the GPU, as in the PyTorch baseline);
 //   DenseNet101Cuda/pipeline/batch:N   host images -> host features through submit()/collect()
@@ -28,7 +28,8 @@
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_memory.h"
 #include "nn/densenet.h"
-#include "nn/densenet_cuda.h"
+#include "nn/exec_cpu.h"
+#include "nn/exec_cuda.h"
 #include "nn/random_weights.h"
 #include "weights/torch_checkpoint.h"
 
@@ -48,19 +49,19 @@ const StateDict& weights() {
   return sd;
 }
 
-DenseNet& cpu_model() {
-  static DenseNet m(weights());
+CpuModel& cpu_model() {
+  static CpuModel m(densenet_plan(weights()));
   return m;
 }
 
 // Created on first use and released in main() while the CUDA runtime is still up.
-std::unique_ptr<DenseNetCuda>& gpu_model_ptr() {
-  static std::unique_ptr<DenseNetCuda> m;
+std::unique_ptr<CudaModel>& gpu_model_ptr() {
+  static std::unique_ptr<CudaModel> m;
   return m;
 }
-DenseNetCuda& gpu_model() {
+CudaModel& gpu_model() {
   auto& m = gpu_model_ptr();
-  if (!m) m = std::make_unique<DenseNetCuda>(weights());
+  if (!m) m = std::make_unique<CudaModel>(densenet_plan(weights()));
   return *m;
 }
 
@@ -70,8 +71,8 @@ std::vector<float> random_images(int64_t n, uint64_t state) { return lcg_uniform
 // Normalized error of the GPU features against the CPU DenseNet, computed once.
 double check_error() {
   static double err = []() -> double {
-    DenseNetCuda& gpu = gpu_model();
-    DenseNet& cpu = cpu_model();
+    CudaModel& gpu = gpu_model();
+    CpuModel& cpu = cpu_model();
     const int64_t d = cpu.feature_dim();
     const std::vector<float> x = random_images(kCheckBatch, 5);
     std::vector<float> want(static_cast<size_t>(kCheckBatch * d));
@@ -104,7 +105,7 @@ bool ready(benchmark::State& state) {
 void bm_graph(benchmark::State& state, int64_t batch) {
   if (!ready(state)) return;
   try {
-    DenseNetCuda& m = gpu_model();
+    CudaModel& m = gpu_model();
     m.prepare(random_images(batch, 11).data(), batch);
     const int64_t replays = std::max<int64_t>(1, std::min<int64_t>(64, 1024 / batch));
     for (int i = 0; i < 2; ++i) m.enqueue_forward_slot0(batch);  // captures, then warms up
@@ -132,17 +133,17 @@ void bm_graph(benchmark::State& state, int64_t batch) {
 void bm_pipeline(benchmark::State& state, int64_t batch) {
   if (!ready(state)) return;
   try {
-    DenseNetCuda& m = gpu_model();
+    CudaModel& m = gpu_model();
     const std::vector<float> x = random_images(batch, 13);
     std::vector<float> feats(static_cast<size_t>(batch * m.feature_dim()));
     constexpr int kBatchesPerIteration = 8;
     m.features(x.data(), batch, feats.data());  // plans and captures
     for (auto _ : state) {
       for (int i = 0; i < kBatchesPerIteration; ++i) {
-        if (i >= DenseNetCuda::kSlots) m.collect(feats.data());
+        if (i >= CudaPipeline::kSlots) m.collect(feats.data());
         m.submit(x.data(), batch);
       }
-      for (int i = 0; i < DenseNetCuda::kSlots; ++i) m.collect(feats.data());
+      for (int i = 0; i < CudaPipeline::kSlots; ++i) m.collect(feats.data());
       benchmark::DoNotOptimize(feats.data());
     }
     state.counters["images/s"] =
@@ -158,7 +159,7 @@ void bm_pipeline(benchmark::State& state, int64_t batch) {
 void bm_layers(benchmark::State& state, int64_t batch) {
   if (!ready(state)) return;
   try {
-    DenseNetCuda& m = gpu_model();
+    CudaModel& m = gpu_model();
     m.prepare(random_images(batch, 17).data(), batch);
     m.profile_ops(batch);  // warm-up
     std::map<std::string, double> total;  // layer type -> ms summed over iterations
@@ -183,7 +184,7 @@ void bm_layers(benchmark::State& state, int64_t batch) {
 }
 
 void bm_cpu(benchmark::State& state, int64_t batch) {
-  DenseNet& m = cpu_model();
+  CpuModel& m = cpu_model();
   const std::vector<float> x = random_images(batch, 19);
   std::vector<float> feats(static_cast<size_t>(batch * m.feature_dim()));
   m.features(x.data(), batch, feats.data());  // warm-up: allocates the plan's buffers

@@ -41,11 +41,11 @@
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_memory.h"
 #include "nn/densenet.h"
-#include "nn/densenet_cuda.h"
+#include "nn/exec_cpu.h"
+#include "nn/exec_cuda.h"
 #include "nn/model.h"
 #include "nn/random_weights.h"
 #include "nn/resnet.h"
-#include "nn/resnet_cuda.h"
 
 namespace dice {
 namespace {
@@ -235,9 +235,7 @@ int run(const Options& o) {
   const std::vector<float> check_x = random_images(check_n, image, 5);
   std::vector<float> want;
   {
-    std::unique_ptr<Model> cpu;
-    if (dense) cpu = std::make_unique<DenseNet>(sd);
-    else cpu = std::make_unique<ResNet>(sd);
+    auto cpu = std::make_unique<CpuModel>(dense ? densenet_plan(sd) : resnet_plan(sd));
     want.resize(static_cast<size_t>(check_n * cpu->feature_dim()));
     cpu->features(check_x.data(), check_n, want.data());
   }
@@ -249,9 +247,9 @@ int run(const Options& o) {
       if (dense) {
         if (mo.backend != Backend::kOurs || mo.precision != Precision::kFp32)
           throw_error("DenseNet-101 on the GPU runs ours_fp32 only");
-        m = std::make_unique<DenseNetCuda>(sd);
+        m = std::make_unique<CudaModel>(densenet_plan(sd));
       } else {
-        m = std::make_unique<ResNetCuda>(sd, mo);
+        m = std::make_unique<CudaModel>(resnet_plan(sd), mo);
       }
       std::vector<float> got(want.size(), NAN);
       m->features(check_x.data(), check_n, got.data());

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/parallel.h"
+#include "nn/exec_cpu.h"
 #include "nn/random_weights.h"
 #include "nn/resnet.h"
 
@@ -13,7 +14,8 @@ namespace {
 
 void BM_ResNet50Forward(benchmark::State& state) {
   const int64_t batch = state.range(0);
-  static dice::ResNet* model = new dice::ResNet(dice::random_resnet_state_dict({3, 4, 6, 3}, 64, 1000, 3));
+  static dice::CpuModel* model =
+      new dice::CpuModel(dice::resnet_plan(dice::random_resnet_state_dict({3, 4, 6, 3}, 64, 1000, 3)));
   std::vector<float> x(static_cast<size_t>(batch * 3 * 224 * 224));
   std::vector<float> feats(static_cast<size_t>(batch * model->feature_dim()));
   std::mt19937 rng(7);

@@ -50,7 +50,8 @@
 #include "nn/model.h"
 #include "nn/random_weights.h"
 #include "nn/resnet.h"
-#include "nn/resnet_cuda.h"
+#include "nn/exec_cpu.h"
+#include "nn/exec_cuda.h"
 
 namespace dice {
 namespace {
@@ -260,16 +261,16 @@ std::vector<Mode> modes() {
 }
 
 // Models are made on first use, kept (planning is expensive) and released in main().
-std::map<std::string, std::unique_ptr<ResNetCuda>>& models() {
-  static std::map<std::string, std::unique_ptr<ResNetCuda>> m;
+std::map<std::string, std::unique_ptr<CudaModel>>& models() {
+  static std::map<std::string, std::unique_ptr<CudaModel>> m;
   return m;
 }
-ResNetCuda& model(const Mode& mode) {
+CudaModel& model(const Mode& mode) {
   auto& m = models()[mode.name()];
   if (!m) {
     ModelOptions o;
     o.backend = mode.backend, o.precision = mode.precision;
-    m = std::make_unique<ResNetCuda>(weights(), o);
+    m = std::make_unique<CudaModel>(resnet_plan(weights()), o);
   }
   return *m;
 }
@@ -286,7 +287,7 @@ std::string skip_reason(const Mode& mode) {
 double fp32_check_error() {
   static const double err = [] {
     const std::vector<float> x = lcg_uniform(2 * kImage, 11, -2.0f, 2.0f);
-    ResNet cpu(weights());
+    CpuModel cpu(resnet_plan(weights()));
     std::vector<float> want(static_cast<size_t>(2 * cpu.feature_dim())), got(want.size());
     cpu.features(x.data(), 2, want.data());
     model({Backend::kOurs, Precision::kFp32}).features(x.data(), 2, got.data());
@@ -313,7 +314,7 @@ bool checked(benchmark::State& state, const Mode& mode) {
 void bm_forward(benchmark::State& state, const Mode& mode, int64_t batch) {
   try {
     if (!checked(state, mode)) return;
-    ResNetCuda& m = model(mode);
+    CudaModel& m = model(mode);
     m.prepare(lcg_uniform(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
     m.enqueue_forward_slot0(batch);  // captures the graph (ours) / plans the layers (cudnn)
     DICE_CUDA_CHECK(cudaStreamSynchronize(m.stream()));
@@ -334,7 +335,7 @@ void bm_forward(benchmark::State& state, const Mode& mode, int64_t batch) {
 void bm_layers(benchmark::State& state, const Mode& mode, int64_t batch) {
   try {
     if (!checked(state, mode)) return;
-    ResNetCuda& m = model(mode);
+    CudaModel& m = model(mode);
     m.prepare(lcg_uniform(batch * kImage, 5, -2.0f, 2.0f).data(), batch);
     std::map<std::string, double> stage_ms;
     for (auto _ : state) {
@@ -358,7 +359,7 @@ void logits_of(const Mode& mode, std::vector<float>& logits, std::vector<float>&
                std::vector<int32_t>& argmax) {
   constexpr int64_t kN = 64;
   const std::vector<float> x = lcg_uniform(kN * kImage, 23, -2.0f, 2.0f);
-  ResNetCuda& m = model(mode);
+  CudaModel& m = model(mode);
   std::vector<float> f(static_cast<size_t>(kN * m.feature_dim()));
   m.features(x.data(), kN, f.data());
   logits.assign(static_cast<size_t>(kN * m.num_classes()), 0);

@@ -9,14 +9,14 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/file_io.h"
-#include "nn/densenet.h"
+#include "nn/plan.h"
 #include "weights/torch_checkpoint.h"
 
 namespace dice::cli {
 
 int cmd_convert(int argc, char** argv) {
   const char* usage =
-      "usage: dice convert IN.pth OUT.safetensors [--model auto|densenet101]\n"
+      "usage: dice convert IN.pth OUT.safetensors [--model auto|densenet101|resnet50|wrn40_2|...]\n"
       "converts a PyTorch checkpoint (zip or legacy format) to safetensors";
   Args args(argc, argv, 2, {"model"}, {"help"}, usage);
   if (args.has("help")) {
@@ -29,16 +29,16 @@ int cmd_convert(int argc, char** argv) {
     throw_error(out, ": the output name must end in .safetensors");
   note_inputs({in}, {});
   check_output(out);
-  LoadedModel lm = load_model(args.get("model", "auto"), in);
+  LoadedModel lm = load_model(args.get("model", "auto"), in, Device::kCpu, {}, /*keep_weights=*/true);
   StateDict& sd = lm.weights;
   sd.metadata["format"] = "dice-cuda weights 1";
   sd.metadata["architecture"] = detect_architecture(sd);
   sd.metadata["model"] = lm.model->name();
   sd.metadata["num_classes"] = std::to_string(lm.model->num_classes());
   sd.metadata["feature_dim"] = std::to_string(lm.model->feature_dim());
-  if (auto* dn = dynamic_cast<DenseNet*>(lm.model.get())) {
-    sd.metadata["depth"] = std::to_string(dn->config().depth());
-    sd.metadata["growth"] = std::to_string(dn->config().growth);
+  if (const Plan* plan = lm.model->plan(); plan && plan->family == "densenet") {
+    sd.metadata["depth"] = std::to_string(plan->fact("depth"));
+    sd.metadata["growth"] = std::to_string(plan->fact("growth"));
   }
   size_t slash = in.find_last_of('/');
   sd.metadata["source"] = slash == std::string::npos ? in : in.substr(slash + 1);

@@ -2,7 +2,7 @@
 // fc head (the Energy/MSP baseline) and, with --p, the DICE head are applied to the same features
 // and a table is printed for each. Everything that can be checked (files, specs, options) is
 // checked before the first image is decoded, and --json is written only when the run succeeds.
-// --device cuda runs the network on the GPU (nn/densenet_cuda.h, nn/resnet_cuda.h; --precision and
+// --device cuda runs the network on the GPU (nn/exec_cuda.h; --precision and
 // --backend pick the tensor-core modes and the cuDNN baseline for ResNet); the heads stay on the CPU.
 #include <chrono>
 #include <cmath>
@@ -33,7 +33,7 @@ const char* kEvalUsage =
     "usage: dice eval --model densenet101 --weights CKPT --feat-stat NPY [--p 90]\n"
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp | --method SPEC ...] [--train PREFIX] [--clip T]\n"
-    "                 [--batch N] [--threads N] [--limit N]\n"
+    "                 [--batch N] [--threads N] [--limit N] [--verbose]\n"
     "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
     "                 [--json OUT.json|-] [--report OUT.html]   (--json -: the JSON alone on\n"
     "                 stdout, the tables on stderr)\n"
@@ -50,7 +50,7 @@ int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
             with_data_options({"model", "weights", "feat-stat", "p", "id", "ood...", "method...", "clip", "batch",
                                "threads", "limit", "json", "device", "precision", "backend", "report", "train"}),
-            {"help", "quiet", "skip-bad"}, kEvalUsage);
+            {"help", "quiet", "skip-bad", "verbose"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
     return 0;
@@ -97,6 +97,7 @@ int cmd_eval(int argc, char** argv) {
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
   Model& model = *lm.model;
+  if (args.has("verbose")) print_plan(model, batch);
   std::unique_ptr<EvalMethods> posthoc =
       methods ? std::make_unique<EvalMethods>(args, model, device == Device::kCuda) : nullptr;
   std::vector<uint8_t> mask;

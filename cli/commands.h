@@ -8,5 +8,6 @@ int cmd_features(int argc, char** argv);
 int cmd_convert(int argc, char** argv);
 int cmd_precompute(int argc, char** argv);
 int cmd_score(int argc, char** argv);
+int cmd_random_weights(int argc, char** argv);
 
 }  // namespace dice::cli

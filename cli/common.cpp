@@ -17,12 +17,13 @@
 #include "data/image.h"
 #include "formats/npy.h"
 #include "kernels/cuda_check.h"
+#include "nn/plan.h"
 #include "weights/torch_checkpoint.h"
 
 namespace dice::cli {
 
 LoadedModel load_model(const std::string& arch, const std::string& weights_path, Device device,
-                       const ModelOptions& options) {
+                       const ModelOptions& options, bool keep_weights) {
   if (device == Device::kCpu) check_model_options("", device, options);
   check_device_available(device);
   LoadedModel lm;
@@ -34,7 +35,12 @@ LoadedModel load_model(const std::string& arch, const std::string& weights_path,
   }
   check_finite_weights(lm.weights, weights_path);
   lm.model = make_model(arch, lm.weights, device, options);
+  if (!keep_weights) lm.weights = StateDict();
   return lm;
+}
+
+void print_plan(const Model& model, int64_t batch) {
+  if (const Plan* plan = model.plan()) std::fprintf(stderr, "%s", plan->describe(batch).c_str());
 }
 
 ModelOptions model_options(const std::string& precision, const std::string& backend) {

@@ -16,16 +16,21 @@
 namespace dice::cli {
 
 struct LoadedModel {
-  StateDict weights;
+  StateDict weights;  // empty unless load_model was asked to keep it
   std::unique_ptr<Model> model;
 };
 
 // Loads the weights and makes the model on `device` (checked before the weights are read, so
 // `--device cuda` without a GPU fails at once with one line).
 // `options` that cannot run on `device` fail the same way, before the weights are read where the
-// architecture does not matter.
+// architecture does not matter. The StateDict is freed once the model holds its weights (they
+// then live once in memory), unless `keep_weights` (dice convert writes it back out).
 LoadedModel load_model(const std::string& arch, const std::string& weights_path,
-                       Device device = Device::kCpu, const ModelOptions& options = {});
+                       Device device = Device::kCpu, const ModelOptions& options = {},
+                       bool keep_weights = false);
+// --verbose: the model's plan (its steps with their shapes, parameters and the activation memory
+// of `batch`) on stderr before anything runs; nothing for a model without a plan.
+void print_plan(const Model& model, int64_t batch);
 // The values of --precision (default "fp32") and --backend (default "ours"), parsed.
 ModelOptions model_options(const std::string& precision, const std::string& backend);
 // The value of --device (default "cpu"), parsed.

@@ -22,6 +22,7 @@ const char* kUsage =
     "  score     post-hoc OOD methods (DICE, ReAct, ASH, KNN, ViM, ...) over cached features\n"
     "  convert   convert a PyTorch checkpoint (.pth/.pth.tar) to .safetensors\n"
     "  precompute  mean penultimate feature of a training set (DICE's statistics), shardable\n"
+    "  random-weights  random weights in a real checkpoint's layout (benchmarks without one)\n"
     "run 'dice <command> --help' for its options; 'dice --version' for the version\n";
 
 }  // namespace
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     if (cmd == "score") return dice::cli::cmd_score(argc, argv);
     if (cmd == "convert") return dice::cli::cmd_convert(argc, argv);
     if (cmd == "precompute") return dice::cli::cmd_precompute(argc, argv);
+    if (cmd == "random-weights") return dice::cli::cmd_random_weights(argc, argv);
     std::fprintf(stderr, "dice: unknown command '%s'; see `dice --help`\n", dice::echo(cmd).c_str());
     return 2;
   } catch (const dice::Error& e) {

@@ -14,6 +14,7 @@
 //   y   = out_relu ? max(y, 0) : y
 #pragma once
 #include <cstdint>
+#include <vector>
 
 namespace dice {
 
@@ -46,6 +47,18 @@ struct ConvFusion {
 
 // Reference and CPU path: blocked GEMM over im2col panels, parallel over images and tiles.
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, float* out,
+                const ConvFusion& f = {});
+
+// The weights of one conv packed for conv2d_cpu on the running CPU's instruction set, so that a
+// network packs each layer once instead of on every call and needs no other copy of them. (Should
+// the ISA be capped after packing, conv2d_cpu unpacks and repacks per call: correct, slower.)
+struct Conv2dCpuPacked {
+  std::vector<float> a;
+  int mr = 0;
+};
+Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight);
+// conv2d_cpu with weights from conv2d_cpu_pack(p, ...); results identical to the unpacked call.
+void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
                 const ConvFusion& f = {});
 
 // Straightforward loops: the spec that conv2d_cpu itself is tested against (slow).

@@ -141,11 +141,14 @@ struct Plan {
   const float* in;
   float* out;
   int64_t M, K, N, in_st, out_st, threads, min_tiles;
-  std::vector<float> a;            // packed weights
+  const float* a = nullptr;        // packed weights: `packed` below, or the caller's
+  std::vector<float> packed;
   std::vector<float> alpha, beta;  // epilogue, empty when there is none
 
+  // weight: PyTorch's layout, packed here; or, with prepacked (from conv2d_cpu_pack for this ISA),
+  // used as it is.
   Plan(const Conv2dParams& p_, const ConvFusion& f_, const GemmIsa& isa_, const float* in_,
-       const float* weight, float* out_)
+       const float* weight, const Conv2dCpuPacked* prepacked, float* out_)
       : p(p_), f(f_), isa(isa_), in(in_), out(out_) {
     M = p.out_channels, K = p.in_channels * p.kernel * p.kernel;
     N = p.out_height() * p.out_width();
@@ -153,8 +156,13 @@ struct Plan {
     threads = num_threads();
     // Few images: cut each into more tiles so every thread has work.
     min_tiles = p.batch >= 2 * threads ? 1 : ceil_div(2 * threads, p.batch);
-    a.resize(static_cast<size_t>(M * K));
-    pack_weights(weight, M, K, isa.mr, a.data());
+    if (prepacked) {
+      a = prepacked->a.data();
+    } else {
+      packed.resize(static_cast<size_t>(M * K));
+      pack_weights(weight, M, K, isa.mr, packed.data());
+      a = packed.data();
+    }
     // One affine map per channel: (acc + bias) * s + t = acc * s + (bias * s + t).
     if (f.out_scale || f.bias) {
       alpha.resize(static_cast<size_t>(M));
@@ -176,7 +184,7 @@ struct Plan {
   void gemm_into_output(const float* panel, int64_t img, int64_t n0, int64_t n) const {
     GemmTile t;
     t.m = M, t.n = n, t.k = K;
-    t.a = a.data();
+    t.a = a;
     t.b = panel, t.b_kstride = isa.nr, t.b_chunk = K * isa.nr;
     t.c = out + img * out_st + n0, t.ldc = N;
     t.alpha = al(), t.beta = be();
@@ -238,7 +246,7 @@ void run_implicit(const Plan& pl) {
         }
         GemmTile t;
         t.m = M, t.n = nq, t.k = K;
-        t.a = pl.a.data();
+        t.a = pl.a;
         t.b = padded + q0, t.b_off = off.data(), t.b_chunk = nr;
         t.c = scratch, t.ldc = tile;
         pl.isa.gemm(t);
@@ -312,8 +320,9 @@ void run_gather(const Plan& pl) {
 
 // Parallel over (image, pixel tile) items, handed out dynamically; per item one GEMM tile of all
 // output channels (micro-tiles of isa.mr channels x isa.nr pixels, see gemm_kernels.inc).
-void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, float* out,
-                const ConvFusion& f) {
+namespace {
+void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight,
+                     const Conv2dCpuPacked* prepacked, float* out, const ConvFusion& f) {
   DICE_ASSERT(p.batch >= 0 && p.in_channels > 0 && p.out_channels > 0 && p.kernel > 0 &&
               p.stride > 0 && p.pad >= 0 && p.height > 0 && p.width > 0);
   DICE_ASSERT((f.in_scale == nullptr) == (f.in_shift == nullptr));
@@ -321,13 +330,45 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, flo
   DICE_ASSERT(p.out_height() > 0 && p.out_width() > 0);
   if (p.batch == 0) return;
 
-  const Plan pl(p, f, cpu_isa(), in, weight, out);
+  const GemmIsa& isa = cpu_isa();
+  std::vector<float> unpacked;
+  if (prepacked && prepacked->mr != isa.mr) {  // packed for another ISA (capped since): repack
+    unpacked.resize(prepacked->a.size());
+    unpack_weights(prepacked->a.data(), p.out_channels, p.in_channels * p.kernel * p.kernel,
+                   prepacked->mr, unpacked.data());
+    weight = unpacked.data();
+    prepacked = nullptr;
+  }
+  const Plan pl(p, f, isa, in, weight, prepacked, out);
   if (p.kernel == 1 && p.stride == 1 && p.pad == 0)
     run_rows(pl);
   else if (p.stride == 1)
     run_implicit(pl);
   else
     run_gather(pl);
+}
+
+}  // namespace
+
+void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, float* out,
+                const ConvFusion& f) {
+  conv2d_cpu_impl(p, in, weight, nullptr, out, f);
+}
+
+Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight) {
+  const int64_t m = p.out_channels, k = p.in_channels * p.kernel * p.kernel;
+  DICE_ASSERT(m > 0 && k > 0);
+  Conv2dCpuPacked w;
+  w.mr = cpu_isa().mr;
+  w.a.resize(static_cast<size_t>(m * k));
+  pack_weights(weight, m, k, w.mr, w.a.data());
+  return w;
+}
+
+void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
+                const ConvFusion& f) {
+  DICE_ASSERT(w.a.size() == static_cast<size_t>(p.out_channels * p.in_channels * p.kernel * p.kernel));
+  conv2d_cpu_impl(p, in, nullptr, &w, out, f);
 }
 
 }  // namespace dice

@@ -94,4 +94,15 @@ void pack_weights(const float* w, int64_t m, int64_t k, int mr, float* a) {
   }
 }
 
+void unpack_weights(const float* a, int64_t m, int64_t k, int mr, float* w) {
+  const int64_t blocks = gemm_row_blocks(m, mr);
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t r0 = gemm_row_block_start(m, blocks, blk);
+    const int64_t rows = gemm_row_block_start(m, blocks, blk + 1) - r0;
+    const float* src = a + r0 * k;
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t i = 0; i < rows; ++i) w[(r0 + i) * k + kk] = src[kk * rows + i];
+  }
+}
+
 }  // namespace dice

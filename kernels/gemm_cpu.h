@@ -111,5 +111,7 @@ int64_t gemm_row_block_start(int64_t m, int64_t blocks, int64_t b);
 
 // Packs weights w[m][k] (row-major) into the A layout of GemmTile for a kernel with `mr`.
 void pack_weights(const float* w, int64_t m, int64_t k, int mr, float* a);
+// The inverse: w[m][k] back from an A layout packed for `mr`.
+void unpack_weights(const float* a, int64_t m, int64_t k, int mr, float* w);
 
 }  // namespace dice

@@ -1,134 +1,113 @@
-// DenseNet-BC forward on the CPU ops (see densenet.h for the plan and its fusions).
+// The DenseNet-BC plan builder (see densenet.h for the plan and its fusions).
 #include "nn/densenet.h"
 
 #include <string>
 
 #include "core/error.h"
-#include "kernels/conv2d.h"
-#include "kernels/pool.h"
 
 namespace dice {
+namespace {
 
-BnAffine densenet_load_bn(const StateDict& sd, const std::string& prefix, int64_t channels) {
-  std::vector<int64_t> shape{channels};
-  const Tensor& g = sd.at(prefix + ".weight", shape);
-  const Tensor& b = sd.at(prefix + ".bias", shape);
-  const Tensor& m = sd.at(prefix + ".running_mean", shape);
-  const Tensor& v = sd.at(prefix + ".running_var", shape);
-  return bn_fold(g.ptr(), b.ptr(), m.ptr(), v.ptr(), channels, 1e-5);
-}
-
-std::string densenet_layer_key(int block, int64_t i) {
+std::string layer_key(int block, int64_t i) {
   return "block" + std::to_string(block + 1) + ".layer." + std::to_string(i);
 }
 
-DenseNet::DenseNet(const StateDict& sd) {
-  if (!sd.has("conv1.weight") || !sd.has(densenet_layer_key(0, 0) + ".conv1.weight"))
+void set_input_bn(Step& s, const BnAffine& bn) { s.in_scale = bn.scale, s.in_shift = bn.shift; }
+
+}  // namespace
+
+Plan densenet_plan(const StateDict& sd) {
+  if (!sd.has("conv1.weight") || !sd.has(layer_key(0, 0) + ".conv1.weight"))
     throw_error(sd.source, ": not a DenseNet-BC checkpoint (no 'conv1.weight' / 'block1.layer.0.conv1.weight');"
                 " pass --model to name the architecture of this file");
   int64_t n = 0;
-  while (sd.has(densenet_layer_key(0, n) + ".conv1.weight")) ++n;
-  const Tensor& stem = sd.at("conv1.weight");
-  if (stem.dim() != 4 || stem.size(1) != 3 || stem.size(2) != 3)
-    throw_error(sd.source, ": conv1.weight has shape ", stem.shape_str(),
+  while (sd.has(layer_key(0, n) + ".conv1.weight")) ++n;
+  const Tensor& stem_w = sd.at("conv1.weight");
+  if (stem_w.dim() != 4 || stem_w.size(1) != 3 || stem_w.size(2) != 3)
+    throw_error(sd.source, ": conv1.weight has shape ", stem_w.shape_str(),
                 ", expected (C, 3, 3, 3) for a CIFAR DenseNet-BC");
-  config_.stem_channels = stem.size(0);
-  config_.layers_per_block = n;
-  config_.growth = sd.at(densenet_layer_key(0, 0) + ".conv2.weight").size(0);
-  config_.num_classes = sd.at("fc.weight").size(0);
-  const int64_t k = config_.growth, inter = 4 * k;
-  stem_ = sd.at("conv1.weight", {config_.stem_channels, 3, 3, 3});
-
-  int64_t c = config_.stem_channels;
-  for (int b = 0; b < 3; ++b) {
-    for (int64_t i = 0; i < n; ++i) {
-      std::string key = densenet_layer_key(b, i);
-      Bottleneck layer;
-      layer.in_channels = c;
-      layer.bn1 = densenet_load_bn(sd, key + ".bn1", c);
-      layer.conv1 = sd.at(key + ".conv1.weight", {inter, c, 1, 1});
-      layer.bn2 = densenet_load_bn(sd, key + ".bn2", inter);
-      layer.conv2 = sd.at(key + ".conv2.weight", {k, inter, 3, 3});
-      blocks_[b].push_back(std::move(layer));
-      c += k;
-    }
-    if (sd.has(densenet_layer_key(b, n) + ".conv1.weight"))
+  const int64_t stem_c = stem_w.size(0);
+  const int64_t k = sd.at(layer_key(0, 0) + ".conv2.weight").size(0), inter = 4 * k;
+  const int64_t classes = sd.at("fc.weight").size(0), depth = 6 * n + 4;
+  sd.at("conv1.weight", {stem_c, 3, 3, 3});
+  for (int b = 0; b < 3; ++b)
+    if (sd.has(layer_key(b, n) + ".conv1.weight"))
       throw_error(sd.source, ": block", b + 1, " has more layers than block1 (", n,
                   "); this is not a DenseNet-BC with equal blocks");
-    block_width_[b] = c;
-    if (b < 2) {
-      std::string key = "trans" + std::to_string(b + 1);
-      Transition& t = trans_[b];
-      t.in_channels = c;
-      t.out_channels = c / 2;  // reduction 0.5: floor(c * 0.5)
-      t.bn = densenet_load_bn(sd, key + ".bn1", c);
-      t.conv = sd.at(key + ".conv1.weight", {t.out_channels, c, 1, 1});
-      c = t.out_channels;
-    }
-  }
-  head_bn_ = densenet_load_bn(sd, "bn1", c);
-  feature_dim_ = c;
-  fc_weight_ = sd.at("fc.weight", {config_.num_classes, c});
-  fc_bias_ = sd.at("fc.bias", {config_.num_classes});
-}
 
-std::string DenseNet::name() const {
-  return "densenet" + std::to_string(config_.depth() + 1) + " (DenseNet-BC L=" +
-         std::to_string(config_.depth()) + " k=" + std::to_string(config_.growth) + ", " +
-         std::to_string(config_.num_classes) + " classes)";
-}
+  Plan plan;
+  plan.family = "densenet";
+  plan.name = "densenet" + std::to_string(depth + 1) + " (DenseNet-BC L=" + std::to_string(depth) +
+              " k=" + std::to_string(k) + ", " + std::to_string(classes) + " classes)";
+  plan.facts = {{"depth", depth}, {"growth", k}, {"layers_per_block", n}, {"stem_channels", stem_c}};
+  const int x = plan.add_input(3, 32);
 
-void DenseNet::features(const float* x, int64_t batch, float* features) {
-  const int64_t k = config_.growth, inter = 4 * k;
-  const int64_t sides[3] = {32, 16, 8};
-  for (int b = 0; b < 3; ++b)
-    buf_block_[b].resize(static_cast<size_t>(batch * block_width_[b] * sides[b] * sides[b]));
-  buf_tmp_.resize(static_cast<size_t>(batch * inter * 32 * 32));
-  buf_pool_.resize(static_cast<size_t>(batch * trans_[0].in_channels * 16 * 16));
-
-  // Stem: 3x3 conv into the first channels of block 1's buffer.
-  {
-    Conv2dParams p;
-    p.batch = batch, p.in_channels = 3, p.height = 32, p.width = 32;
-    p.out_channels = config_.stem_channels, p.kernel = 3, p.pad = 1;
-    p.out_batch_stride = block_width_[0] * 32 * 32;
-    conv2d_cpu(p, x, stem_.ptr(), buf_block_[0].data());
-  }
+  // Block widths first: each block is one tensor holding every layer's channels.
+  int64_t width[3], c = stem_c;
   for (int b = 0; b < 3; ++b) {
-    const int64_t side = sides[b], hw = side * side, width = block_width_[b];
-    float* block = buf_block_[b].data();
-    for (const Bottleneck& layer : blocks_[b]) {
-      Conv2dParams p1;
-      p1.batch = batch, p1.in_channels = layer.in_channels, p1.height = side, p1.width = side;
-      p1.out_channels = inter, p1.kernel = 1;
-      p1.in_batch_stride = width * hw;
-      ConvFusion f1;
-      f1.in_scale = layer.bn1.scale.data(), f1.in_shift = layer.bn1.shift.data();
-      f1.out_scale = layer.bn2.scale.data(), f1.out_shift = layer.bn2.shift.data();
-      f1.out_relu = true;
-      conv2d_cpu(p1, block, layer.conv1.ptr(), buf_tmp_.data(), f1);
-
-      Conv2dParams p2;
-      p2.batch = batch, p2.in_channels = inter, p2.height = side, p2.width = side;
-      p2.out_channels = k, p2.kernel = 3, p2.pad = 1;
-      p2.out_batch_stride = width * hw;
-      conv2d_cpu(p2, buf_tmp_.data(), layer.conv2.ptr(), block + layer.in_channels * hw);
-    }
-    if (b < 2) {
-      const Transition& t = trans_[b];
-      Pool2dParams pp;
-      pp.batch = batch, pp.channels = t.in_channels, pp.height = side, pp.width = side;
-      pp.kernel = 2, pp.stride = 2;
-      avg_pool2d_cpu(pp, block, buf_pool_.data(), t.bn.scale.data(), t.bn.shift.data());
-      Conv2dParams pc;
-      pc.batch = batch, pc.in_channels = t.in_channels, pc.height = side / 2, pc.width = side / 2;
-      pc.out_channels = t.out_channels, pc.kernel = 1;
-      pc.out_batch_stride = block_width_[b + 1] * (side / 2) * (side / 2);
-      conv2d_cpu(pc, buf_pool_.data(), t.conv.ptr(), buf_block_[b + 1].data());
-    }
+    width[b] = c + n * k;
+    c = b < 2 ? width[b] / 2 : width[b];  // reduction 0.5: floor(c * 0.5)
   }
-  global_avg_pool_cpu(batch, feature_dim_, 8 * 8, buf_block_[2].data(), features,
-                      head_bn_.scale.data(), head_bn_.shift.data());
+  const int64_t sides[3] = {32, 16, 8};
+  int block[3];
+  for (int b = 0; b < 3; ++b)
+    block[b] = plan.add_tensor("block" + std::to_string(b + 1), width[b], sides[b], sides[b]);
+
+  Step stem = plain_conv(sd, "conv1", 3, 1, 1);
+  stem.name = "stem";
+  stem.in = plan.whole(x);
+  stem.out = View{block[0], 0, stem_c};
+  plan.add(std::move(stem));
+
+  c = stem_c;
+  for (int b = 0; b < 3; ++b) {
+    for (int64_t i = 0; i < n; ++i) {
+      const std::string key = layer_key(b, i);
+      const BnAffine bn1 = load_bn(sd, key + ".bn1", c);
+      sd.at(key + ".conv1.weight", {inter, c, 1, 1});
+      const BnAffine bn2 = load_bn(sd, key + ".bn2", inter);
+      sd.at(key + ".conv2.weight", {k, inter, 3, 3});
+      Step c1 = plain_conv(sd, key + ".conv1", c, 1, 0);
+      c1.name = "bottleneck_1x1";
+      set_input_bn(c1, bn1);
+      c1.out_scale = bn2.scale, c1.out_shift = bn2.shift;
+      c1.relu = true;
+      c1.in = View{block[b], 0, c};
+      const View mid = plan.add_new(std::move(c1), key + ".mid");
+      Step c2 = plain_conv(sd, key + ".conv2", inter, 1, 1);
+      c2.name = "bottleneck_3x3";
+      c2.in = mid;
+      c2.out = View{block[b], c, k};
+      plan.add(std::move(c2));
+      c += k;
+    }
+    if (b == 2) break;
+    const std::string key = "trans" + std::to_string(b + 1);
+    Step pool;
+    pool.op = StepOp::kAvgPool;
+    pool.name = "transition_pool";
+    pool.kernel = 2, pool.stride = 2;
+    set_input_bn(pool, load_bn(sd, key + ".bn1", c));
+    pool.in = plan.whole(block[b]);
+    const View pooled = plan.add_new(std::move(pool), key + ".pool");
+    sd.at(key + ".conv1.weight", {c / 2, c, 1, 1});
+    Step conv = plain_conv(sd, key + ".conv1", c, 1, 0);
+    conv.name = "transition_conv";
+    conv.in = pooled;
+    conv.out = View{block[b + 1], 0, c / 2};
+    plan.add(std::move(conv));
+    c /= 2;
+  }
+  Step head;
+  head.op = StepOp::kGlobalAvgPool;
+  head.name = "head";
+  set_input_bn(head, load_bn(sd, "bn1", c));
+  head.in = plan.whole(block[2]);
+  const View features = plan.add_new(std::move(head), "features");
+  plan.fc_weight = sd.at("fc.weight", {classes, c});
+  plan.fc_bias = sd.at("fc.bias", {classes});
+  plan.finish(features.tensor);
+  return plan;
 }
 
 }  // namespace dice

@@ -4,10 +4,11 @@
 #include "core/error.h"
 #include "kernels/cuda_check.h"
 #include "nn/densenet.h"
+#include "nn/exec_cpu.h"
 #include "nn/resnet.h"
+#include "nn/wideresnet.h"
 #ifdef DICE_HAVE_CUDA
-#include "nn/densenet_cuda.h"
-#include "nn/resnet_cuda.h"
+#include "nn/exec_cuda.h"
 #endif
 
 namespace dice {
@@ -65,8 +66,9 @@ void check_model_options(const std::string& family, Device device, const ModelOp
     if (cudnn) throw_error("--backend cudnn needs --device cuda; the CPU path has one backend");
     return;
   }
-  if (family.rfind("densenet", 0) == 0 && (!exact || cudnn))
-    throw_error("--device cuda: DenseNet runs fp32 on our kernels only; drop --precision ",
+  if (family != "resnet" && (!exact || cudnn))
+    throw_error("--device cuda: ", family == "wideresnet" ? "WideResNet" : "DenseNet",
+                " runs fp32 on our kernels only; drop --precision ",
                 precision_name(options.precision), " / --backend ", backend_name(options.backend));
   if (cudnn && !cudnn_backend_built())
     throw_error("--backend cudnn: this build's model library is not linked with cuDNN "
@@ -83,69 +85,100 @@ void Model::collect(float*) {
   throw_error(name(), ": collect() is not supported (pipeline_depth() is 0); call features()");
 }
 
-std::string detect_architecture(const StateDict& sd) {
-  if (sd.has("block1.layer.0.conv1.weight") && sd.has("trans1.conv1.weight")) return "densenet";
-  if (sd.has("layer1.0.conv1.weight") && sd.has("bn1.running_var")) return "resnet";
-  return "";
+// The families make_model knows: how each is recognised, named and built. Adding a network is a
+// builder (nn/<family>.cpp) and a row here.
+namespace {
+struct Family {
+  const char* name;
+  bool (*detect)(const StateDict&);
+  std::string (*short_name)(const StateDict&);
+  Plan (*build)(const StateDict&);
+};
+
+int64_t count_blocks(const StateDict& sd, const std::string& prefix) {
+  int64_t n = 0;
+  while (sd.has(prefix + std::to_string(n) + ".conv1.weight")) ++n;
+  return n;
 }
 
-namespace {
-// The short name ("densenet101", "resnet50") of the network a checkpoint holds, from its keys
-// alone (the constructors then check every shape), as the models' name() spell it. Lets
-// make_model refuse a mismatched --model before any weights are folded or uploaded to a GPU.
-std::string checkpoint_short_name(bool densenet, const StateDict& sd) {
-  auto count = [&](const std::string& prefix) {
-    int64_t n = 0;
-    while (sd.has(prefix + std::to_string(n) + ".conv1.weight")) ++n;
-    return n;
-  };
-  if (densenet) {
-    DenseNetConfig c;
-    c.layers_per_block = count("block1.layer.");
-    return "densenet" + std::to_string(c.depth() + 1);  // as DenseNet::name() spells it
-  }
-  std::vector<int64_t> stage_blocks;
-  for (int stage = 1; stage <= 4; ++stage)
-    stage_blocks.push_back(count("layer" + std::to_string(stage) + "."));
-  return ResNet::depth_name(sd.has("layer1.0.conv3.weight"), stage_blocks);
+const Family kFamilies[] = {
+    {"densenet",
+     [](const StateDict& sd) { return sd.has("block1.layer.0.conv1.weight") && sd.has("trans1.conv1.weight"); },
+     // DenseNet3(depth): (depth - 4) / 6 bottleneck layers per block; named depth + 1 as the paper
+     // does ("DenseNet-101" is depth 100).
+     [](const StateDict& sd) { return "densenet" + std::to_string(6 * count_blocks(sd, "block1.layer.") + 5); },
+     densenet_plan},
+    {"resnet",
+     [](const StateDict& sd) { return sd.has("layer1.0.conv1.weight") && sd.has("bn1.running_var"); },
+     [](const StateDict& sd) {
+       std::vector<int64_t> stage_blocks;
+       for (int stage = 1; stage <= 4; ++stage)
+         stage_blocks.push_back(count_blocks(sd, "layer" + std::to_string(stage) + "."));
+       return resnet_depth_name(sd.has("layer1.0.conv3.weight"), stage_blocks);
+     },
+     resnet_plan},
+    {"wideresnet",
+     [](const StateDict& sd) {
+       return sd.has("block1.layer.0.conv1.weight") && sd.has("block2.layer.0.convShortcut.weight") &&
+              !sd.has("trans1.conv1.weight");
+     },
+     wideresnet_short_name, wideresnet_plan},
+};
+
+const Family* detect_family(const StateDict& sd) {
+  for (const Family& f : kFamilies)
+    if (f.detect(sd)) return &f;
+  return nullptr;
+}
+
+// The family an --model name belongs to: "wrn40_2" -> wideresnet, "resnet50" -> resnet.
+const Family* family_of_name(const std::string& arch) {
+  if (arch == "wideresnet" || arch.rfind("wrn", 0) == 0) return &kFamilies[2];
+  for (const Family& f : kFamilies)
+    if (arch.rfind(f.name, 0) == 0) return &f;
+  return nullptr;
 }
 }  // namespace
 
+std::string detect_architecture(const StateDict& sd) {
+  const Family* f = detect_family(sd);
+  return f ? f->name : "";
+}
+
+std::string checkpoint_short_name(const StateDict& sd) {
+  const Family* f = detect_family(sd);
+  return f ? f->short_name(sd) : "";
+}
+
 std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, Device device,
                                   const ModelOptions& options) {
-  std::string family = arch;
+  const Family* family = nullptr;
   if (arch == "auto") {
-    family = detect_architecture(sd);
-    if (family.empty())
+    family = detect_family(sd);
+    if (!family)
       throw_error(sd.source, ": cannot tell the architecture from the keys; pass --model densenet101");
+  } else {
+    family = family_of_name(arch);
+    if (!family)
+      throw_error("unknown model '", arch, "'; known: densenet101 (DenseNet-BC L=100 k=12), "
+                  "resnet18/34/50/101/152, wrn40_2/wrn28_10 (WideResNet), auto");
   }
-  const bool densenet = family.rfind("densenet", 0) == 0, resnet = family.rfind("resnet", 0) == 0;
-  if (!densenet && !resnet)
-    throw_error("unknown model '", arch, "'; known: densenet101 (DenseNet-BC L=100 k=12), resnet18/34/50/101/152, auto");
-  check_model_options(densenet ? "densenet" : "resnet", device, options);
+  check_model_options(family->name, device, options);
   // A named depth ("resnet50") must be what the checkpoint holds: a ResNet-18 file run as
   // --model resnet50 would otherwise evaluate silently under the wrong name.
-  // (A checkpoint of the other family is left to the constructor, whose error says what it lacks.)
-  if (arch != "auto" && arch != "densenet" && arch != "resnet" &&
-      detect_architecture(sd) == (densenet ? "densenet" : "resnet")) {
-    const std::string held = checkpoint_short_name(densenet, sd);
+  // (A checkpoint of another family is left to the builder, whose error says what it lacks.)
+  if (arch != "auto" && arch != family->name && detect_family(sd) == family) {
+    const std::string held = family->short_name(sd);
     if (held != arch)
       throw_error(sd.source, ": this checkpoint holds a ", held, ", not a ", arch, "; pass --model ",
                   held, " (or --model auto)");
   }
-  std::unique_ptr<Model> model;
-  if (device == Device::kCuda) {
-    check_device_available(device);
+  if (device == Device::kCuda) check_device_available(device);
+  Plan plan = family->build(sd);
 #ifdef DICE_HAVE_CUDA
-    if (densenet) model = std::make_unique<DenseNetCuda>(sd);
-    else model = std::make_unique<ResNetCuda>(sd, options);
+  if (device == Device::kCuda) return std::make_unique<CudaModel>(std::move(plan), options);
 #endif
-  }
-  if (!model) {
-    if (densenet) model = std::make_unique<DenseNet>(sd);
-    else model = std::make_unique<ResNet>(sd);
-  }
-  return model;
+  return std::make_unique<CpuModel>(std::move(plan));
 }
 
 }  // namespace dice

@@ -15,13 +15,16 @@
 
 namespace dice {
 
+class Plan;
+
 enum class Device { kCpu, kCuda };
 // Whose convolutions a GPU model runs: the project's kernels (the default) or cuDNN's, the vendor
 // baseline (ResNet only; needs a build whose nn library links dice_vendor, see cudnn_backend_built).
 enum class Backend { kOurs, kCudnn };
 
 // How a model computes, beyond the device. The CPU path is fp32 on our kernels only; on the GPU,
-// ResNet takes every precision on our kernels and fp32/tf32 on cuDNN, DenseNet fp32 on ours.
+// ResNet takes every precision on our kernels and fp32/tf32 on cuDNN; DenseNet and WideResNet
+// (whose convs read pre-activated inputs, which neither conv2d_tc nor cuDNN fuses) fp32 on ours.
 struct ModelOptions {
   Precision precision = Precision::kFp32;
   Backend backend = Backend::kOurs;
@@ -33,8 +36,8 @@ const char* backend_name(Backend backend);
 Backend parse_backend(const std::string& name);
 // True when this build can run Backend::kCudnn (CUDA on and dice_nn linked with cuDNN).
 bool cudnn_backend_built();
-// Throws a one-line dice::Error when `options` cannot run on `device` for `family` ("densenet" or
-// "resnet"): make_model calls it, the CLI calls it before loading anything.
+// Throws a one-line dice::Error when `options` cannot run on `device` for `family` ("densenet",
+// "resnet", "wideresnet"): make_model calls it, the CLI calls it before loading anything.
 void check_model_options(const std::string& family, Device device, const ModelOptions& options);
 
 // "cpu" / "cuda".
@@ -64,6 +67,9 @@ class Model {
   virtual int pipeline_depth() const { return 0; }
   virtual void submit(const float* x, int64_t batch);
   virtual void collect(float* features);
+  // The plan the model executes (nn/plan.h): its steps, facts and memory; null for a model that
+  // is not plan-based (test doubles).
+  virtual const Plan* plan() const { return nullptr; }
   const Tensor& fc_weight() const { return fc_weight_; }  // [classes][features]
   const Tensor& fc_bias() const { return fc_bias_; }      // [classes]
 
@@ -71,14 +77,18 @@ class Model {
   Tensor fc_weight_, fc_bias_;
 };
 
-// arch: "auto" (inferred from the keys), or a name such as "densenet101"/"densenet".
+// arch: "auto" (inferred from the keys), a family ("densenet", "resnet", "wideresnet") or a short
+// name ("densenet101", "resnet50", "wrn40_2"), which must be what the checkpoint holds.
 // Throws dice::Error naming the weight file when keys or shapes do not fit, and, for
 // Device::kCuda, when the build has no CUDA backend or no GPU is present; and when `options` do not
 // fit the device and architecture (check_model_options).
 std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd,
                                   Device device = Device::kCpu, const ModelOptions& options = {});
 
-// "densenet" or "resnet" from the keys alone; "" when neither fits.
+// "densenet", "resnet" or "wideresnet" from the keys alone; "" when none fits.
 std::string detect_architecture(const StateDict& sd);
+// The short name ("densenet101", "resnet50", "wrn40_2") of the network a checkpoint holds, from
+// its keys alone (the builders then check every shape); "" when no family fits.
+std::string checkpoint_short_name(const StateDict& sd);
 
 }  // namespace dice

@@ -3,7 +3,7 @@
 //
 // CudnnConv2d: the plain convolution (no BN/ReLU prologue or epilogue), one handle per object,
 // fp32 or TF32; what the DenseNet benchmarks compare conv2d_cuda against.
-// CudnnContext + CudnnConvLayer: the ResNet baseline (`--backend cudnn`, nn/resnet_cuda.h). Many
+// CudnnContext + CudnnConvLayer: the ResNet baseline (`--backend cudnn`, nn/exec_cuda.h). Many
 // layers share one handle, one workspace and a cache of the fastest algorithm per problem (found
 // once per shape by cudnnFindConvolutionForwardAlgorithm, as PyTorch's cudnn.benchmark does); a
 // layer runs the ResNet epilogue y = relu(conv(x) + bias [+ residual]) through

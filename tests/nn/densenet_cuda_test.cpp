@@ -25,20 +25,17 @@
 #include "nn/model.h"
 #include "nn/random_weights.h"
 #include "ood/evaluate.h"
+#include "nn_test_util.h"
 #include "test_util.h"
 #include "weights/torch_checkpoint.h"
+#include "nn/exec_cpu.h"
 #ifdef DICE_HAVE_CUDA
-#include "nn/densenet_cuda.h"
+#include "nn/exec_cuda.h"
 #endif
 
 namespace {
 
-// The committed fixtures; $DICE_FIXTURES overrides the folder compiled in, for binaries carried to
-// a GPU machine where the checkout lives elsewhere (scripts/gpu-check.sh sets it).
-std::string fixture(const std::string& rel) {
-  const char* env = std::getenv("DICE_FIXTURES");
-  return env && *env ? std::string(env) + "/" + rel : dice::test::fixture(rel);
-}
+using dice::test::fixture;  // honours $DICE_FIXTURES (binaries carried to a GPU machine)
 
 TEST(DenseNetCudaDevice, ClearErrorWithoutGpu) {
   if (dice::cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present";
@@ -71,7 +68,7 @@ TEST(DenseNetCudaDevice, ParseDevice) {
 // that results handed back out of order or to the wrong batch would show.
 class DeferredDenseNet : public dice::Model {
  public:
-  explicit DeferredDenseNet(const dice::StateDict& sd) : net_(sd) {
+  explicit DeferredDenseNet(const dice::StateDict& sd) : net_(dice::densenet_plan(sd)) {
     fc_weight_ = net_.fc_weight();
     fc_bias_ = net_.fc_bias();
   }
@@ -95,13 +92,13 @@ class DeferredDenseNet : public dice::Model {
   int submitted_ = 0;
 
  private:
-  dice::DenseNet net_;
+  dice::CpuModel net_;
   std::deque<std::vector<float>> queue_;
 };
 
 TEST(DenseNetCudaDevice, PipelinedExtractionMatchesPlain) {
   dice::StateDict sd = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
-  dice::DenseNet plain(sd);
+  dice::CpuModel plain(dice::densenet_plan(sd));
   DeferredDenseNet deferred(sd);
   auto data = dice::open_dataset("gaussian:23", dice::Preprocess::cifar());
   dice::FeatureSet want = dice::extract_features(plain, *data, "g", 5, 2, -1, false);
@@ -128,30 +125,19 @@ std::vector<float> random_images(int64_t n, uint64_t seed) {
 }
 
 std::vector<float> run(dice::Model& m, const std::vector<float>& x, int64_t batch) {
-  std::vector<float> f(static_cast<size_t>(batch * m.feature_dim()), NAN);
-  m.features(x.data(), batch, f.data());
-  return f;
+  return dice::test::run_features(m, x, batch);
 }
-
 std::vector<float> logits(const dice::Model& m, const std::vector<float>& feats, int64_t batch) {
-  std::vector<float> z(static_cast<size_t>(batch * m.num_classes()), NAN);
-  dice::HeadParams hp;
-  hp.batch = batch, hp.in_features = m.feature_dim(), hp.classes = m.num_classes();
-  dice::HeadOutputs out;
-  out.logits = z.data();
-  dice::head_cpu(hp, feats.data(), m.fc_weight().ptr(), m.fc_bias().ptr(), nullptr, out);
-  return z;
+  return dice::test::run_logits(m, feats, batch);
 }
 
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
+using dice::test::bitwise_equal;
 
 void check_fixture(const std::string& name) {
   dice::StateDict sd = dice::load_weights(fixture("nn/" + name + ".pth.tar"));
   auto cpu = dice::make_model("auto", sd);
   auto gpu = dice::make_model("auto", sd, dice::Device::kCuda);
-  ASSERT_NE(dynamic_cast<dice::DenseNetCuda*>(gpu.get()), nullptr);
+  ASSERT_NE(dynamic_cast<dice::CudaModel*>(gpu.get()), nullptr);
   EXPECT_EQ(gpu->feature_dim(), cpu->feature_dim());
   EXPECT_EQ(gpu->num_classes(), cpu->num_classes());
   dice::NpyArray xa = dice::read_npy(fixture("nn/" + name + ".input.npy"));
@@ -181,8 +167,8 @@ TEST(DenseNetCuda, MatchesCpuDepth22Cifar100) {
 TEST(DenseNetCuda, MatchesCpuDepth100OddBatches) {
   DICE_REQUIRE_GPU();
   dice::StateDict sd = dice::random_densenet_state_dict(100, 12, 10, 3);
-  dice::DenseNet cpu(sd);
-  dice::DenseNetCuda gpu(sd);
+  dice::CpuModel cpu(dice::densenet_plan(sd));
+  dice::CudaModel gpu(dice::densenet_plan(sd));
   EXPECT_EQ(gpu.feature_dim(), 342);
   for (int64_t batch : {7, 64, 1}) {
     SCOPED_TRACE("batch " + std::to_string(batch));
@@ -199,7 +185,7 @@ TEST(DenseNetCuda, MatchesCpuDepth100OddBatches) {
 TEST(DenseNetCuda, ProfileOpsTimesEveryOp) {
   DICE_REQUIRE_GPU();
   dice::StateDict sd = dice::load_weights(fixture("nn/densenet40_c10.pth.tar"));  // 6 per block
-  dice::DenseNetCuda gpu(sd);
+  dice::CudaModel gpu(dice::densenet_plan(sd));
   std::vector<float> x = random_images(2, 3);
   EXPECT_THROW(gpu.profile_ops(2), dice::Error);  // nothing prepared yet
   gpu.prepare(x.data(), 2);
@@ -218,7 +204,7 @@ TEST(DenseNetCuda, ProfileOpsTimesEveryOp) {
 TEST(DenseNetCuda, GraphReplayIsExact) {
   DICE_REQUIRE_GPU();
   dice::StateDict sd = dice::load_weights(fixture("nn/densenet40_c10.pth.tar"));
-  dice::DenseNetCuda gpu(sd);
+  dice::CudaModel gpu(dice::densenet_plan(sd));
   std::vector<float> x = random_images(5, 9);
   std::vector<float> first = run(gpu, x, 5), second = run(gpu, x, 5), third = run(gpu, x, 5);
   EXPECT_TRUE(gpu.graphs_active()) << "graph capture failed; plain launches were used";
@@ -236,8 +222,8 @@ TEST(DenseNetCuda, GraphReplayIsExact) {
 TEST(DenseNetCuda, BatchSizeChangesReplan) {
   DICE_REQUIRE_GPU();
   dice::StateDict sd = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
-  dice::DenseNet cpu(sd);
-  dice::DenseNetCuda gpu(sd);
+  dice::CpuModel cpu(dice::densenet_plan(sd));
+  dice::CudaModel gpu(dice::densenet_plan(sd));
   const int64_t d = gpu.feature_dim();
   std::vector<float> x = random_images(33, 4);
   std::vector<float> want = run(cpu, x, 33);
@@ -253,7 +239,7 @@ TEST(DenseNetCuda, BatchSizeChangesReplan) {
 TEST(DenseNetCuda, PipelineKeepsOrder) {
   DICE_REQUIRE_GPU();
   dice::StateDict sd = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
-  dice::DenseNetCuda gpu(sd);
+  dice::CudaModel gpu(dice::densenet_plan(sd));
   ASSERT_EQ(gpu.pipeline_depth(), 2);
   const int64_t d = gpu.feature_dim();
   const int64_t sizes[4] = {6, 2, 6, 5};

@@ -10,6 +10,8 @@
 #include "formats/npy.h"
 #include "kernels/head.h"
 #include "nn/densenet.h"
+#include "nn/exec_cpu.h"
+#include "nn_test_util.h"
 #include "test_util.h"
 #include "weights/torch_checkpoint.h"
 
@@ -20,29 +22,15 @@ using dice::test::fixture;
 void check_against_torch(const std::string& name, int64_t depth, int64_t classes) {
   dice::StateDict sd = dice::load_weights(fixture("nn/" + name + ".pth.tar"));
   auto model = dice::make_model("auto", sd);
-  auto* dn = dynamic_cast<dice::DenseNet*>(model.get());
-  ASSERT_NE(dn, nullptr);
-  EXPECT_EQ(dn->config().depth(), depth);
+  ASSERT_NE(dynamic_cast<dice::CpuModel*>(model.get()), nullptr);
+  const dice::Plan* plan = model->plan();
+  ASSERT_NE(plan, nullptr);
+  EXPECT_EQ(plan->family, "densenet");
+  EXPECT_EQ(plan->fact("depth"), depth);
   EXPECT_EQ(model->num_classes(), classes);
   dice::NpyArray x = dice::read_npy(fixture("nn/" + name + ".input.npy"));
-  dice::NpyArray want_f = dice::read_npy(fixture("nn/" + name + ".features.npy"));
-  dice::NpyArray want_l = dice::read_npy(fixture("nn/" + name + ".logits.npy"));
-  const int64_t n = x.shape[0], d = model->feature_dim();
-  ASSERT_EQ(want_f.shape[1], d);
-  std::vector<float> input = dice::npy_to_float(x, "input");
-  std::vector<float> feats(static_cast<size_t>(n * d), NAN);
-  model->features(input.data(), n, feats.data());
-  std::vector<float> wf = dice::npy_to_float(want_f, "features");
-  EXPECT_LT(dice::test::normalized_error(feats.data(), wf.data(), n * d, 1e-5, "features"), 1e-5);
-
-  std::vector<float> logits(static_cast<size_t>(n * classes), NAN);
-  dice::HeadParams hp;
-  hp.batch = n, hp.in_features = d, hp.classes = classes;
-  dice::HeadOutputs out;
-  out.logits = logits.data();
-  dice::head_cpu(hp, feats.data(), model->fc_weight().ptr(), model->fc_bias().ptr(), nullptr, out);
-  std::vector<float> wl = dice::npy_to_float(want_l, "logits");
-  EXPECT_LT(dice::test::normalized_error(logits.data(), wl.data(), n * classes, 1e-4, "logits"), 1e-4);
+  dice::test::expect_matches_torch(*model, dice::npy_to_float(x, "input"), x.shape[0], fixture("nn/" + name),
+                                   1e-5, 1e-4);
 }
 
 }  // namespace

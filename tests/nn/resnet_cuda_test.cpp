@@ -19,21 +19,18 @@
 #include "kernels/head.h"
 #include "nn/model.h"
 #include "nn/resnet.h"
+#include "nn_test_util.h"
 #include "test_util.h"
 #include "weights/torch_checkpoint.h"
+#include "nn/exec_cpu.h"
 #ifdef DICE_HAVE_CUDA
 #include "kernels/conv2d_tc.h"
-#include "nn/resnet_cuda.h"
+#include "nn/exec_cuda.h"
 #endif
 
 namespace {
 
-
-// $DICE_FIXTURES overrides the compiled-in folder on a GPU machine (scripts/gpu-check.sh sets it).
-std::string fixture(const std::string& rel) {
-  const char* env = std::getenv("DICE_FIXTURES");
-  return env && *env ? std::string(env) + "/" + rel : dice::test::fixture(rel);
-}
+using dice::test::fixture;  // honours $DICE_FIXTURES (binaries carried to a GPU machine)
 
 std::string one_line_error(const std::string& file, dice::Device device, dice::ModelOptions o,
                            const std::string& arch = "auto") {
@@ -78,22 +75,11 @@ TEST(ResNetCudaOptions, UnsupportedCombinationsAreOneLineErrors) {
 constexpr int64_t kBatch = 2, kSide = 224, kImage = 3 * kSide * kSide;
 
 
-// x[i] = float32(((i * 2654435761) % 2001) / 1000.0 - 1.0), as make_resnet_fixtures.py.
-std::vector<float> formula_input(int64_t batch = kBatch) {
-  const int64_t n = batch * kImage;
-  std::vector<float> x(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t r = (static_cast<uint64_t>(i) * 2654435761ull) % 2001ull;
-    x[static_cast<size_t>(i)] = static_cast<float>(static_cast<double>(r) / 1000.0 - 1.0);
-  }
-  return x;
-}
+std::vector<float> formula_input(int64_t batch = kBatch) { return dice::test::formula_input(batch * kImage); }
 
 std::vector<float> cpu_features(const dice::StateDict& sd, const std::vector<float>& x, int64_t batch) {
-  dice::ResNet cpu(sd);
-  std::vector<float> f(static_cast<size_t>(batch * cpu.feature_dim()), NAN);
-  cpu.features(x.data(), batch, f.data());
-  return f;
+  dice::CpuModel cpu(dice::resnet_plan(sd));
+  return dice::test::run_features(cpu, x, batch);
 }
 
 // Feature tolerance of the whole network (normalized error against the fp32 CPU path). fp32 is
@@ -113,24 +99,18 @@ void check_fixture(const std::string& name, const dice::ModelOptions& o) {
   SCOPED_TRACE(name + " " + dice::precision_name(o.precision) + " " + dice::backend_name(o.backend));
   dice::StateDict sd = dice::load_weights(fixture("nn/" + name + ".zip.pth"));
   auto model = dice::make_model("auto", sd, dice::Device::kCuda, o);
-  auto* gpu = dynamic_cast<dice::ResNetCuda*>(model.get());
+  auto* gpu = dynamic_cast<dice::CudaModel*>(model.get());
   ASSERT_NE(gpu, nullptr);
   EXPECT_TRUE(gpu->tc_fallbacks(kBatch).empty());
   const int64_t d = model->feature_dim(), c = model->num_classes();
   const std::vector<float> x = formula_input();
-  std::vector<float> got(static_cast<size_t>(kBatch * d), NAN);
-  model->features(x.data(), kBatch, got.data());
+  const std::vector<float> got = dice::test::run_features(*model, x, kBatch);
   const std::vector<float> want = cpu_features(sd, x, kBatch);
   const double tol = tolerance(o.precision);
   EXPECT_LT(dice::test::normalized_error(got.data(), want.data(), kBatch * d, tol, "features"), tol);
 
   // Logits against PyTorch's (the fixture), through the CPU head.
-  std::vector<float> logits(static_cast<size_t>(kBatch * c), NAN);
-  dice::HeadParams hp;
-  hp.batch = kBatch, hp.in_features = d, hp.classes = c;
-  dice::HeadOutputs out;
-  out.logits = logits.data();
-  dice::head_cpu(hp, got.data(), model->fc_weight().ptr(), model->fc_bias().ptr(), nullptr, out);
+  const std::vector<float> logits = dice::test::run_logits(*model, got, kBatch);
   const std::vector<float> wl =
       dice::npy_to_float(dice::read_npy(fixture("nn/" + name + ".logits.npy")), "logits");
   EXPECT_LT(dice::test::normalized_error(logits.data(), wl.data(), kBatch * c, tol, "logits"), tol);
@@ -167,7 +147,7 @@ TEST(ResNetCuda, Fp16OverflowIsNotSilent) {
   DICE_REQUIRE_GPU();
   if (!dice::tensor_cores_unsupported(0).empty()) DICE_GPU_SKIP(dice::tensor_cores_unsupported(0));
   dice::StateDict sd = dice::load_weights(fixture("nn/resnet50w4.zip.pth"));
-  dice::ResNetCuda gpu(sd, opts(dice::Precision::kFp16));
+  dice::CudaModel gpu(dice::resnet_plan(sd), opts(dice::Precision::kFp16));
   const std::vector<float> x = formula_input();
   std::vector<float> got(static_cast<size_t>(kBatch * gpu.feature_dim()), 0.0f);
   gpu.features(x.data(), kBatch, got.data());
@@ -198,7 +178,7 @@ TEST(ResNetCuda, CudnnBackendMatchesCpu) {
 TEST(ResNetCuda, ProfileOpsTimesEveryOp) {
   DICE_REQUIRE_GPU();
   dice::StateDict sd = dice::load_weights(fixture("nn/resnet18w4.zip.pth"));
-  dice::ResNetCuda gpu(sd, opts(dice::Precision::kFp32));
+  dice::CudaModel gpu(dice::resnet_plan(sd), opts(dice::Precision::kFp32));
   const std::vector<float> x = formula_input(1);
   gpu.prepare(x.data(), 1);
   const std::vector<dice::OpTime> ops = gpu.profile_ops(1);
@@ -211,9 +191,7 @@ TEST(ResNetCuda, ProfileOpsTimesEveryOp) {
   for (const dice::OpTime& op : ops) EXPECT_GE(op.ms, 0.0) << op.name;
 }
 
-bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
+using dice::test::bitwise_equal;
 
 TEST(ResNetCuda, GraphsBatchChangesAndPipeline) {
   DICE_REQUIRE_GPU();
@@ -221,7 +199,7 @@ TEST(ResNetCuda, GraphsBatchChangesAndPipeline) {
   for (dice::Precision p : {dice::Precision::kFp32, dice::Precision::kFp16}) {
     if (p != dice::Precision::kFp32 && !dice::tensor_cores_unsupported(0).empty()) continue;
     SCOPED_TRACE(dice::precision_name(p));
-    dice::ResNetCuda gpu(sd, opts(p));
+    dice::CudaModel gpu(dice::resnet_plan(sd), opts(p));
     const int64_t d = gpu.feature_dim();
     const std::vector<float> x3 = formula_input(3);
     // Graph replay (default) and plain launches give bit-identical features.

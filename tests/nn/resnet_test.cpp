@@ -10,7 +10,9 @@
 #include "core/error.h"
 #include "formats/npy.h"
 #include "kernels/head.h"
+#include "nn/exec_cpu.h"
 #include "nn/resnet.h"
+#include "nn_test_util.h"
 #include "test_util.h"
 
 namespace {
@@ -19,16 +21,7 @@ using dice::test::fixture;
 
 constexpr int64_t kBatch = 2, kSide = 224;
 
-// x[i] = float32(((i * 2654435761) % 2001) / 1000.0 - 1.0), as in make_resnet_fixtures.py.
-std::vector<float> formula_input() {
-  const int64_t n = kBatch * 3 * kSide * kSide;
-  std::vector<float> x(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    uint64_t r = (static_cast<uint64_t>(i) * 2654435761ull) % 2001ull;
-    x[static_cast<size_t>(i)] = static_cast<float>(static_cast<double>(r) / 1000.0 - 1.0);
-  }
-  return x;
-}
+std::vector<float> formula_input() { return dice::test::formula_input(kBatch * 3 * kSide * kSide); }
 
 struct Expect {
   const char* name;
@@ -43,33 +36,21 @@ void check_against_torch(const Expect& e, const std::string& serialization) {
   dice::StateDict sd = dice::load_weights(fixture("nn/" + std::string(e.name) + "." + serialization + ".pth"));
   EXPECT_EQ(dice::detect_architecture(sd), "resnet");
   auto model = dice::make_model("auto", sd);
-  auto* rn = dynamic_cast<dice::ResNet*>(model.get());
-  ASSERT_NE(rn, nullptr);
-  EXPECT_EQ(rn->bottleneck(), e.bottleneck);
-  EXPECT_EQ(rn->blocks_per_stage(), e.blocks);
+  ASSERT_NE(dynamic_cast<dice::CpuModel*>(model.get()), nullptr);
+  const dice::Plan* plan = model->plan();
+  ASSERT_NE(plan, nullptr);
+  EXPECT_EQ(plan->family, "resnet");
+  EXPECT_EQ(plan->fact("bottleneck"), e.bottleneck ? 1 : 0);
+  std::vector<int64_t> blocks;
+  for (int stage = 1; stage <= 4; ++stage) blocks.push_back(plan->fact("stage" + std::to_string(stage)));
+  EXPECT_EQ(blocks, e.blocks);
   EXPECT_EQ(model->name(), e.model_name);
   EXPECT_EQ(model->input_size(), kSide);
   ASSERT_EQ(model->feature_dim(), e.features);
   ASSERT_EQ(model->num_classes(), 10);
 
-  const int64_t d = e.features, c = 10;
-  std::vector<float> x = formula_input();
-  std::vector<float> feats(static_cast<size_t>(kBatch * d), NAN);
-  model->features(x.data(), kBatch, feats.data());
-  dice::NpyArray want_f = dice::read_npy(fixture("nn/" + std::string(e.name) + ".features.npy"));
-  ASSERT_EQ(want_f.shape, (std::vector<int64_t>{kBatch, d}));
-  std::vector<float> wf = dice::npy_to_float(want_f, "features");
-  EXPECT_LT(dice::test::normalized_error(feats.data(), wf.data(), kBatch * d, 1e-4, "features"), 1e-4);
-
-  std::vector<float> logits(static_cast<size_t>(kBatch * c), NAN);
-  dice::HeadParams hp;
-  hp.batch = kBatch, hp.in_features = d, hp.classes = c;
-  dice::HeadOutputs out;
-  out.logits = logits.data();
-  dice::head_cpu(hp, feats.data(), model->fc_weight().ptr(), model->fc_bias().ptr(), nullptr, out);
-  std::vector<float> wl =
-      dice::npy_to_float(dice::read_npy(fixture("nn/" + std::string(e.name) + ".logits.npy")), "logits");
-  EXPECT_LT(dice::test::normalized_error(logits.data(), wl.data(), kBatch * c, 1e-4, "logits"), 1e-4);
+  dice::test::expect_matches_torch(*model, formula_input(), kBatch, fixture("nn/" + std::string(e.name)), 1e-4,
+                                   1e-4);
 }
 
 const Expect kResNet50{"resnet50w4", true, {3, 4, 6, 3}, 128, "resnet50 (10 classes)"};
@@ -125,7 +106,7 @@ TEST(ResNet, AutoDetectsResNetNotDenseNet) {
   EXPECT_EQ(dice::detect_architecture(sd), "resnet");
   dice::StateDict dn = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
   EXPECT_EQ(dice::detect_architecture(dn), "densenet");
-  EXPECT_NE(dynamic_cast<dice::ResNet*>(dice::make_model("auto", sd).get()), nullptr);
+  EXPECT_NE(dynamic_cast<dice::CpuModel*>(dice::make_model("auto", sd).get()), nullptr);
 }
 
 TEST(ResNet, NamedDepthMustMatchTheCheckpoint) {

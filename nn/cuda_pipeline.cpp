@@ -1,6 +1,6 @@
-// CudaPipeline (see cuda_plan.h): slots, streams, graphs and the submit()/collect() protocol of a
+// CudaPipeline (see cuda_pipeline.h): slots, streams, graphs and the submit()/collect() protocol of a
 // GPU model, behind two hooks. Host code only; empty without CUDA.
-#include "nn/cuda_plan.h"
+#include "nn/cuda_pipeline.h"
 
 #ifdef DICE_HAVE_CUDA
 #include <algorithm>
@@ -214,16 +214,6 @@ std::vector<OpTime> OpTimer::results() const {
   std::vector<OpTime> r;
   for (const Op& op : ops_) r.push_back(OpTime{op.name, Event::elapsed_ms(op.start, op.stop), op.flops});
   return r;
-}
-
-std::vector<OpTime> CudaModel::profile_ops(int64_t batch) {
-  if (batch < 1 || batch > pipeline_->capacity())
-    throw_error(name(), ": profile_ops: batch ", batch, " outside 1..", pipeline_->capacity(),
-                "; prepare() a batch at least as large first");
-  OpTimer timer;
-  enqueue_forward(batch, pipeline_->slot0_input(), pipeline_->slot0_features(), stream(), &timer);
-  DICE_CUDA_CHECK(cudaStreamSynchronize(stream()));
-  return timer.results();
 }
 
 }  // namespace dice

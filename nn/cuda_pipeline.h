@@ -1,5 +1,5 @@
-// CudaPipeline: the execution machinery a GPU model needs around its forward, shared by
-// DenseNetCuda and ResNetCuda.
+// CudaPipeline: the execution machinery the GPU executor (nn/exec_cuda.h) needs around its
+// forward: streams, pinned staging, CUDA graphs, the submit()/collect() protocol.
 //
 // What it owns: a compute and a copy stream; kSlots slots, each with pinned staging for the input,
 // pinned memory for the features, the device input and features (one DeviceArena), and two events;
@@ -12,8 +12,6 @@
 // stream, and, after an event wait, the forward (graph replay when possible) and the download of
 // the features on the compute stream: the upload of batch n+1 overlaps the forward of batch n.
 // If graph capture fails once, a warning is printed and plain launches are used from then on.
-// CudaModel, below, is the Model side both networks share: the pipeline, the activation arena,
-// the Model calls that go straight to the pipeline, and the hooks of tests and benchmarks.
 // Not thread-safe: one caller at a time, as for every Model.
 #pragma once
 #ifdef DICE_HAVE_CUDA
@@ -98,7 +96,7 @@ class CudaPipeline {
   std::map<std::pair<int64_t, int>, cudaGraphExec_t> graphs_;
 };
 
-// One op's GPU time in CudaModel::profile_ops: the op's name ("stem", "bottleneck_3x3",
+// One op's GPU time in CudaModel::profile_ops (nn/exec_cuda.h): the op's name ("stem", "bottleneck_3x3",
 // "layer2.0.conv2", ...), milliseconds between events around it, and its FLOPs where the model
 // counts them (0 otherwise).
 struct OpTime {
@@ -120,43 +118,6 @@ class OpTimer {
     Event start, stop;
   };
   std::vector<Op> ops_;
-};
-
-class CudaModel : public Model {
- public:
-  void features(const float* x, int64_t batch, float* features) override {
-    pipeline_->features(x, batch, features);
-  }
-  int pipeline_depth() const override { return CudaPipeline::kSlots; }
-  void submit(const float* x, int64_t batch) override { pipeline_->submit(x, batch); }
-  void collect(float* features) override { pipeline_->collect(features); }
-
-  // ---- for tests and benchmarks ----
-  // Graphs on (default) or off; turning them off frees the captured graphs.
-  void set_use_graphs(bool on) { pipeline_->set_use_graphs(on); }
-  bool graphs_active() const { return pipeline_->graphs_active(); }
-  // Makes the plan for `batch` (as submit() would) and uploads x into slot 0's device input.
-  void prepare(const float* x, int64_t batch) { pipeline_->prepare(x, batch); }
-  // Enqueues one forward of slot 0 at `batch` (<= the prepared batch) on stream(), through the
-  // graph when graphs are active; no copies, no synchronisation (time it with events on stream()).
-  void enqueue_forward_slot0(int64_t batch) { pipeline_->enqueue_forward_slot0(batch); }
-  cudaStream_t stream() const { return pipeline_->stream(); }
-  // Device memory of the activation arena and the slots' inputs and features, in bytes.
-  size_t arena_bytes() const { return arena_.capacity() + pipeline_->io_bytes(); }
-  // One forward of slot 0 at `batch` (after prepare()) with plain launches and a pair of events
-  // around each op; every op's time in launch order.
-  std::vector<OpTime> profile_ops(int64_t batch);
-
- protected:
-  // The whole forward of `batch` images from `in` to `features`, enqueued on `stream`; with a
-  // timer, each op between timer->begin() and timer->end().
-  virtual void enqueue_forward(int64_t batch, const float* in, float* features,
-                               cudaStream_t stream, OpTimer* timer) = 0;
-
-  DeviceArena arena_;  // the activations, re-carved by the model's grow hook
-  // Made by the model's constructor; each model's destructor releases it first (it waits for
-  // both streams, which may still be running kernels that use the model's buffers).
-  std::unique_ptr<CudaPipeline> pipeline_;
 };
 
 }  // namespace dice

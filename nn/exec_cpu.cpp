@@ -1,0 +1,76 @@
+// The CPU executor (see exec_cpu.h): packs the convs once, then walks the plan's steps.
+#include "nn/exec_cpu.h"
+
+#include "core/error.h"
+#include "kernels/pool.h"
+
+namespace dice {
+namespace {
+const float* or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+}  // namespace
+
+CpuModel::CpuModel(Plan plan) : plan_(std::move(plan)) {
+  packed_.resize(plan_.steps.size());
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    Step& s = plan_.steps[i];
+    if (s.op != StepOp::kConv) continue;
+    packed_[i] = conv2d_cpu_pack(plan_.conv_params(s, 1), s.weight.data());
+    std::vector<float>().swap(s.weight);  // packed_ holds them now
+  }
+  plan_.release_conv_weights();
+  fc_weight_ = plan_.fc_weight;
+  fc_bias_ = plan_.fc_bias;
+}
+
+void CpuModel::features(const float* x, int64_t batch, float* features) {
+  DICE_ASSERT(batch >= 0);
+  if (batch == 0) return;
+  const size_t need = static_cast<size_t>(plan_.arena_floats() * batch);
+  if (arena_.size() < need) {
+    std::vector<float>().swap(arena_);  // free the old one before the larger one is made
+    arena_.resize(need);
+  }
+  // Where a view starts at this batch: tensor i of the arena at offset * batch, images
+  // floats() apart, the slice's first channel `channel` planes in.
+  auto at = [&](const View& v) -> float* {
+    const PlanTensor& t = plan_.tensors[static_cast<size_t>(v.tensor)];
+    float* base = v.tensor == plan_.features ? features : arena_.data() + t.offset * batch;
+    return base + v.channel * t.height * t.width;
+  };
+  auto in_ptr = [&](const View& v) -> const float* {
+    return v.tensor == Plan::kInput ? x + v.channel * plan_.tensors[0].height * plan_.tensors[0].width
+                                    : at(v);
+  };
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const Step& s = plan_.steps[i];
+    switch (s.op) {
+      case StepOp::kConv: {
+        ConvFusion f;
+        f.in_scale = or_null(s.in_scale), f.in_shift = or_null(s.in_shift);
+        f.bias = or_null(s.bias);
+        f.out_scale = or_null(s.out_scale), f.out_shift = or_null(s.out_shift);
+        f.residual = s.residual.valid() ? in_ptr(s.residual) : nullptr;
+        f.out_relu = s.relu;
+        conv2d_cpu(plan_.conv_params(s, batch), in_ptr(s.in), packed_[i], at(s.out), f);
+        break;
+      }
+      case StepOp::kMaxPool:
+        DICE_ASSERT(s.in_scale.empty());
+        max_pool2d_cpu(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out));
+        break;
+      case StepOp::kAvgPool:
+        avg_pool2d_cpu(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out), or_null(s.in_scale),
+                       or_null(s.in_shift));
+        break;
+      case StepOp::kGlobalAvgPool: {
+        const PlanTensor& t = plan_.tensors[static_cast<size_t>(s.in.tensor)];
+        DICE_ASSERT(s.out.tensor == plan_.features);
+        global_avg_pool_cpu(batch, s.in.channels, t.height * t.width, in_ptr(s.in), at(s.out),
+                            or_null(s.in_scale), or_null(s.in_shift), t.floats());
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace dice

@@ -1,0 +1,242 @@
+// The CUDA executor (see exec_cuda.h): uploads a plan's parameters once, carves the activation
+// arena per planned batch, and enqueues the steps. Host code only: the kernels live in
+// kernels/*.cu (and cuDNN behind kernels/cudnn/), so this file is compiled by the C++ compiler
+// with the project's warnings, and is empty without CUDA. cuDNN code is compiled only with
+// DICE_HAVE_CUDNN (dice_nn linked with dice_vendor).
+#include "nn/exec_cuda.h"
+
+#ifdef DICE_HAVE_CUDA
+#include <cstdio>
+#include <map>
+
+#include "core/error.h"
+#include "kernels/conv2d_cuda.h"
+#include "kernels/conv2d_tc.h"
+#include "kernels/pool_cuda.h"
+#ifdef DICE_HAVE_CUDNN
+#include "kernels/cudnn/conv2d_cudnn.h"
+#endif
+
+namespace dice {
+namespace {
+
+// Parameters packed into one host array, each slice starting on a 256-byte boundary; add()
+// returns the offset in elements (none for an empty vector: kNone).
+template <typename T>
+struct Packer {
+  static constexpr size_t kNone = ~size_t{0};
+  std::vector<T> data;
+  size_t add(const T* p, size_t n) {
+    if (n == 0) return kNone;
+    const size_t off = data.size();
+    data.insert(data.end(), p, p + n);
+    const size_t per = DeviceArena::kAlignment / sizeof(T);
+    data.resize((data.size() + per - 1) / per * per, T{});
+    return off;
+  }
+  size_t add(const std::vector<T>& v) { return add(v.data(), v.size()); }
+  static const T* at(const T* base, size_t off) { return off == kNone ? nullptr : base + off; }
+};
+
+}  // namespace
+
+// The cuDNN backend's state: one context on the compute stream, and the planned layers per batch
+// size (descriptors carry the batch), indexed by step.
+struct CudaModel::CudnnState {
+#ifdef DICE_HAVE_CUDNN
+  explicit CudnnState(cudaStream_t stream) : ctx(stream) {}
+  CudnnContext ctx;
+  std::map<int64_t, std::vector<std::unique_ptr<CudnnConvLayer>>> layers;
+#endif
+};
+
+CudaModel::CudaModel(Plan plan, const ModelOptions& options)
+    : plan_(std::move(plan)), options_(options) {
+  check_model_options(plan_.family, Device::kCuda, options_);
+  const bool tc = options_.backend == Backend::kOurs && is_tensor_core(options_.precision);
+  if (tc) {
+    const std::string why = tensor_cores_unsupported(0);
+    if (!why.empty()) throw_error("--precision ", precision_name(options_.precision), ": ", why);
+  }
+  name_ = plan_.name + ", cuda " + precision_name(options_.precision) +
+          (options_.backend == Backend::kCudnn ? ", cudnn" : "");
+  fc_weight_ = plan_.fc_weight;
+  fc_bias_ = plan_.fc_bias;
+
+  // Pass 1: every parameter into one host array (and the tensor-core operands into another).
+  struct Offsets {
+    size_t weight, bias, in_scale, in_shift, out_scale, out_shift, packed;
+  };
+  Packer<float> fp;
+  Packer<uint8_t> tp;
+  std::vector<Offsets> off(plan_.steps.size());
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const Step& s = plan_.steps[i];
+    Offsets& o = off[i];
+    o.weight = fp.add(s.weight), o.bias = fp.add(s.bias);
+    o.in_scale = fp.add(s.in_scale), o.in_shift = fp.add(s.in_shift);
+    o.out_scale = fp.add(s.out_scale), o.out_shift = fp.add(s.out_shift);
+    o.packed = Packer<uint8_t>::kNone;
+    if (tc && s.op == StepOp::kConv) {
+      const std::vector<uint8_t> bytes =
+          conv2d_tc_pack_weights(plan_.conv_params(s, 1), options_.precision, s.weight.data());
+      o.packed = tp.add(bytes);
+    }
+  }
+  plan_.release_conv_weights();  // on the device from here on
+
+  // Pass 2: one upload each, then offsets become device pointers.
+  params_ = DeviceBuffer<float>(fp.data);
+  if (tc) packed_ = DeviceBuffer<uint8_t>(tp.data);
+  dev_.resize(plan_.steps.size());
+  for (size_t i = 0; i < dev_.size(); ++i) {
+    const float* base = params_.data();
+    DeviceStep& d = dev_[i];
+    d.weight = Packer<float>::at(base, off[i].weight), d.bias = Packer<float>::at(base, off[i].bias);
+    d.in_scale = Packer<float>::at(base, off[i].in_scale);
+    d.in_shift = Packer<float>::at(base, off[i].in_shift);
+    d.out_scale = Packer<float>::at(base, off[i].out_scale);
+    d.out_shift = Packer<float>::at(base, off[i].out_shift);
+    if (tc) d.packed = Packer<uint8_t>::at(packed_.data(), off[i].packed);
+  }
+
+  CudaPipeline::Hooks hooks;
+  hooks.grow = [this](int64_t batch) { grow(batch); };
+  hooks.forward = [this](int64_t batch, const float* in, float* features, cudaStream_t stream) {
+    enqueue_forward(batch, in, features, stream, nullptr);
+  };
+  pipeline_ = std::make_unique<CudaPipeline>(plan_.name, plan_.input_floats(), plan_.feature_dim(), hooks);
+  if (options_.backend == Backend::kCudnn) {
+#ifdef DICE_HAVE_CUDNN
+    cudnn_ = std::make_unique<CudnnState>(pipeline_->stream());
+#endif
+    pipeline_->set_use_graphs(false);  // see exec_cuda.h
+  }
+}
+
+CudaModel::~CudaModel() {
+  // Work may still be in flight: wait before the cuDNN handle (bound to the compute stream) and
+  // the workspace go, then let the pipeline wait for both of its streams and free the slots.
+  // Errors are reported, not thrown (a destructor).
+  if (pipeline_) {
+    const cudaError_t err = cudaStreamSynchronize(pipeline_->stream());
+    if (err != cudaSuccess)
+      std::fprintf(stderr, "dice: %s: cudaStreamSynchronize failed in the destructor: %s\n",
+                   name_.c_str(), cudaGetErrorString(err));
+  }
+  cudnn_.reset();
+  pipeline_.reset();
+}
+
+void CudaModel::grow(int64_t batch) {
+  // Called by the pipeline with both streams idle and no graphs alive: the old arena is unused.
+  arena_.reset();
+  base_ = nullptr;
+  arena_.reserve(DeviceArena::aligned(static_cast<size_t>(plan_.arena_floats() * batch) * sizeof(float)));
+  base_ = arena_.alloc<float>(plan_.arena_floats() * batch);
+  capacity_ = batch;
+#ifdef DICE_HAVE_CUDNN
+  if (cudnn_) cudnn_->layers.clear();  // nothing in flight (the streams are idle)
+#endif
+}
+
+ConvFusion CudaModel::fusion(size_t i, const float* residual) const {
+  const DeviceStep& d = dev_[i];
+  ConvFusion f;
+  f.in_scale = d.in_scale, f.in_shift = d.in_shift;
+  f.bias = d.bias;
+  f.out_scale = d.out_scale, f.out_shift = d.out_shift;
+  f.residual = residual;
+  f.out_relu = plan_.steps[i].relu;
+  return f;
+}
+
+void CudaModel::run_conv(size_t i, int64_t batch, const float* in, float* out,
+                         const float* residual, cudaStream_t stream) {
+  const Conv2dParams p = plan_.conv_params(plan_.steps[i], batch);
+  const ConvFusion f = fusion(i, residual);
+  if (options_.backend == Backend::kCudnn) {
+#ifdef DICE_HAVE_CUDNN
+    DICE_ASSERT(!f.in_scale && !f.out_scale && !p.in_batch_stride && !p.out_batch_stride);
+    auto& table = cudnn_->layers[batch];
+    if (table.empty()) table.resize(plan_.steps.size());
+    auto& layer = table[i];
+    if (!layer) layer = std::make_unique<CudnnConvLayer>(cudnn_->ctx, p, options_.precision);
+    layer->run_fused(in, dev_[i].weight, out, f.bias, residual, f.out_relu);
+#else
+    throw_error(name_, ": built without cuDNN");  // excluded by check_model_options
+#endif
+  } else if (dev_[i].packed && conv2d_tc_unsupported(p, f, options_.precision).empty()) {
+    conv2d_tc(p, options_.precision, in, dev_[i].packed, out, f, stream);
+  } else {
+    conv2d_cuda(p, in, dev_[i].weight, out, f, stream);
+  }
+}
+
+void CudaModel::enqueue_forward(int64_t batch, const float* in, float* features,
+                                cudaStream_t stream, OpTimer* timer) {
+  DICE_ASSERT(batch >= 1 && batch <= capacity_ && base_);
+  // Where a view starts at this batch (see CpuModel::features).
+  auto at = [&](const View& v) -> float* {
+    const PlanTensor& t = plan_.tensors[static_cast<size_t>(v.tensor)];
+    DICE_ASSERT(v.tensor != Plan::kInput);
+    float* b = v.tensor == plan_.features ? features : base_ + t.offset * batch;
+    return b + v.channel * t.height * t.width;
+  };
+  auto in_ptr = [&](const View& v) -> const float* {
+    const PlanTensor& t = plan_.tensors[static_cast<size_t>(v.tensor)];
+    return v.tensor == Plan::kInput ? in + v.channel * t.height * t.width : at(v);
+  };
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const Step& s = plan_.steps[i];
+    if (timer) timer->begin(s.name, s.flops(batch, plan_.tensors), stream);
+    switch (s.op) {
+      case StepOp::kConv:
+        run_conv(i, batch, in_ptr(s.in), at(s.out), s.residual.valid() ? in_ptr(s.residual) : nullptr,
+                 stream);
+        break;
+      case StepOp::kMaxPool:
+        max_pool2d_cuda(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out), stream);
+        break;
+      case StepOp::kAvgPool:
+        avg_pool2d_cuda(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out), dev_[i].in_scale,
+                        dev_[i].in_shift, stream);
+        break;
+      case StepOp::kGlobalAvgPool: {
+        const PlanTensor& t = plan_.tensors[static_cast<size_t>(s.in.tensor)];
+        global_avg_pool_cuda(batch, s.in.channels, t.height * t.width, in_ptr(s.in), at(s.out),
+                             dev_[i].in_scale, dev_[i].in_shift, t.floats(), stream);
+        break;
+      }
+    }
+    if (timer) timer->end(stream);
+  }
+}
+
+std::vector<OpTime> CudaModel::profile_ops(int64_t batch) {
+  if (batch < 1 || batch > pipeline_->capacity())
+    throw_error(name(), ": profile_ops: batch ", batch, " outside 1..", pipeline_->capacity(),
+                "; prepare() a batch at least as large first");
+  OpTimer timer;
+  enqueue_forward(batch, pipeline_->slot0_input(), pipeline_->slot0_features(), stream(), &timer);
+  DICE_CUDA_CHECK(cudaStreamSynchronize(stream()));
+  return timer.results();
+}
+
+std::vector<std::string> CudaModel::tc_fallbacks(int64_t batch) const {
+  std::vector<std::string> names;
+  if (options_.backend != Backend::kOurs || !is_tensor_core(options_.precision)) return names;
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const Step& s = plan_.steps[i];
+    if (s.op != StepOp::kConv) continue;
+    // Only the presence of a residual matters here: any non-null pointer stands for it.
+    const ConvFusion f = fusion(i, s.residual.valid() ? dev_[i].weight : nullptr);
+    if (!conv2d_tc_unsupported(plan_.conv_params(s, batch), f, options_.precision).empty())
+      names.push_back(s.name);
+  }
+  return names;
+}
+
+}  // namespace dice
+
+#endif  // DICE_HAVE_CUDA
