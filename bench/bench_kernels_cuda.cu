@@ -28,8 +28,8 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
 #include "kernels/conv_shapes.h"
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_memory.h"
 #include "kernels/cudnn/conv2d_cudnn.h"
 
 namespace dice {

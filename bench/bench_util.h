@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 
 namespace dice {
 

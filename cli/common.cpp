@@ -16,7 +16,7 @@
 #include "core/limits.h"
 #include "data/image.h"
 #include "formats/npy.h"
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 #include "nn/plan.h"
 #include "weights/torch_checkpoint.h"
 

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "data/dataset.h"
-#include "kernels/tensor.h"
+#include "core/tensor.h"
 
 namespace dice {
 

@@ -22,8 +22,8 @@
 #include <sstream>
 
 #include "kernels/conv2d_cuda.h"
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_launch.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_launch.h"
 
 namespace dice {
 

@@ -37,8 +37,8 @@
 #include <sstream>
 
 #include "kernels/conv2d_tc.h"
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_launch.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_launch.h"
 #include "kernels/mma_fragments.h"
 
 namespace dice {

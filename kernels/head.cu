@@ -12,8 +12,8 @@
 #include <climits>
 #include <cmath>
 
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_launch.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_launch.h"
 #include "kernels/head_cuda.h"
 
 namespace dice {

@@ -8,8 +8,8 @@
 // (image, channel) plane to each warp and reduces with shuffles.
 #include <cmath>
 
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_launch.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_launch.h"
 #include "kernels/pool_cuda.h"
 
 namespace dice {

@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_memory.h"
 #include "nn/model.h"
 
 namespace dice {

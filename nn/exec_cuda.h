@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "kernels/conv2d.h"
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_memory.h"
 #include "nn/cuda_pipeline.h"
 #include "nn/model.h"
 #include "nn/plan.h"

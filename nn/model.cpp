@@ -2,7 +2,7 @@
 #include "nn/model.h"
 
 #include "core/error.h"
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 #include "nn/densenet.h"
 #include "nn/exec_cpu.h"
 #include "nn/resnet.h"

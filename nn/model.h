@@ -10,7 +10,7 @@
 #include <string>
 
 #include "kernels/precision.h"
-#include "kernels/tensor.h"
+#include "core/tensor.h"
 #include "weights/state_dict.h"
 
 namespace dice {

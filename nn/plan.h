@@ -25,7 +25,7 @@
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
 #include "kernels/pool.h"
-#include "kernels/tensor.h"
+#include "core/tensor.h"
 #include "weights/state_dict.h"
 
 namespace dice {

@@ -9,9 +9,9 @@
 #include <climits>
 
 #include "core/error.h"
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_launch.h"
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_launch.h"
+#include "gpu/cuda_memory.h"
 #include "ood/neighbor_search.h"
 #include "ood/neighbor_search_cuda.h"
 

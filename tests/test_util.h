@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 
 namespace dice::test {
 

@@ -7,7 +7,7 @@
 #include <climits>
 #include <sstream>
 
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 
 namespace dice {
 

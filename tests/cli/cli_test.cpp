@@ -6,7 +6,7 @@
 #include "core/file_io.h"
 #include "formats/json.h"
 #include "formats/npy.h"
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 #include "test_util.h"
 #include "weights/state_dict.h"
 

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 #include "test_util.h"
 
 namespace {

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "formats/half.h"
-#include "kernels/cuda_launch.h"
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_launch.h"
+#include "gpu/cuda_memory.h"
 #include "kernels/mma_fragments.h"
 #include "kernels/precision.h"
 

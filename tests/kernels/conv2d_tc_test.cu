@@ -27,8 +27,8 @@
 #include "kernels/conv2d_cuda.h"
 #include "kernels/conv2d_tc.h"
 #include "kernels/conv_shapes.h"
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_memory.h"
 #include "test_util.h"
 
 namespace dice {

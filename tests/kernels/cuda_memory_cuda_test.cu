@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_memory.h"
 #include "test_util.h"
 
 namespace dice {

@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 #include "test_util.h"
 
 

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "cuda_test_util.h"
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_memory.h"
 #include "kernels/head.h"
 #include "kernels/head_cuda.h"
 #include "test_util.h"

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "cuda_test_util.h"
-#include "kernels/cuda_check.h"
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_check.h"
+#include "gpu/cuda_memory.h"
 #include "kernels/pool.h"
 #include "kernels/pool_cuda.h"
 #include "test_util.h"

@@ -19,7 +19,7 @@
 #include "data/dataset.h"
 #include "data/transforms.h"
 #include "formats/npy.h"
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 #include "kernels/head.h"
 #include "nn/densenet.h"
 #include "nn/model.h"

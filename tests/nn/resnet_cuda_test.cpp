@@ -15,7 +15,7 @@
 
 #include "core/error.h"
 #include "formats/npy.h"
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 #include "kernels/head.h"
 #include "nn/model.h"
 #include "nn/resnet.h"

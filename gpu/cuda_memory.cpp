@@ -1,7 +1,7 @@
 // Streams, events, the device arena and the raw allocation/copy helpers (see cuda_memory.h).
 // Compiled in every build; empty without CUDA. Destructors never throw: a failing cudaFree during
 // unwinding is reported on stderr and otherwise ignored.
-#include "kernels/cuda_memory.h"
+#include "gpu/cuda_memory.h"
 
 #ifdef DICE_HAVE_CUDA
 #include <cstdio>

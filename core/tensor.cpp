@@ -1,5 +1,5 @@
 // Tensor helpers (see tensor.h).
-#include "kernels/tensor.h"
+#include "core/tensor.h"
 
 namespace dice {
 

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 
 #ifndef DICE_CUDA_EMU
 #define DICE_DYNAMIC_SHARED(type, name) extern __shared__ type name[]

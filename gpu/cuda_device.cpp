@@ -1,6 +1,6 @@
 // Device discovery (see cuda_check.h). Compiled in every build; the CUDA runtime is only touched
 // when the project was built with CUDA, so CPU-only builds link without it.
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 
 #include <string>
 

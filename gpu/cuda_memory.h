@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "kernels/cuda_check.h"
+#include "gpu/cuda_check.h"
 
 namespace dice {
 
