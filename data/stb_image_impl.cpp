@@ -33,6 +33,14 @@
 // which refuse (stb then fails with "outofmem") any block over the per-thread cap that decode_stb
 // sets from the image's dimensions (data/stb_limits.h). Without it a PNG's zlib stream could
 // inflate to 4 GiB whatever its header says, since stb grows its output buffer on demand.
+
+// The overrides below name stb_image 2.27's internals. CMake reads the version line of the
+// stb_image.h it found and passes it here; a new stb must be re-checked against them (pixels
+// compared with PIL again) before the number below changes, in CMakeLists.txt too.
+#if DICE_STB_IMAGE_VERSION != 227
+#error "stb_image_impl.cpp adapts stb_image 2.27 (DICE_STB_IMAGE_VERSION must be 227): re-check it"
+#endif
+
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_MALLOC(sz) stb_malloc_capped(sz)
 #define STBI_REALLOC(p, newsz) stb_realloc_capped(p, newsz)
