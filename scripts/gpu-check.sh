@@ -301,7 +301,7 @@ test_run() {
 step_tests() {
   local ok=0
   test_run test_kernels "$BUILD/tests/test_kernels" '*Cuda*:*Tc*:MmaFragments*:Precision*:DeviceArena*:DeviceBuffer*' || ok=1
-  test_run test_nn "$BUILD/tests/test_nn" 'DenseNetCuda*:ResNetCuda*' || ok=1
+  test_run test_nn "$BUILD/tests/test_nn" 'DenseNetCuda*:ResNetCuda*:WideResNetCuda*' || ok=1
   test_run test_cli "$BUILD/tests/test_cli" 'CliCuda*' || ok=1
   return $ok
 }
