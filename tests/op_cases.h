@@ -40,6 +40,24 @@ enum ConvFusionBits : int {
   kFuseEvery = 31,
 };
 
+// The vectors a fusion set may use (host or device pointers, as the implementation run takes);
+// `residual` points at the residual's first element, laid out like the output.
+struct ConvFusionVectors {
+  const float *in_scale = nullptr, *in_shift = nullptr, *bias = nullptr;
+  const float *out_scale = nullptr, *out_shift = nullptr, *residual = nullptr;
+};
+
+// The ConvFusion of fusion set `set` (ConvFusionBits) over `v`.
+inline ConvFusion conv_fusion(int set, const ConvFusionVectors& v) {
+  ConvFusion f;
+  if (set & kFuseInBn) f.in_scale = v.in_scale, f.in_shift = v.in_shift;
+  if (set & kFuseBias) f.bias = v.bias;
+  if (set & kFuseOutBn) f.out_scale = v.out_scale, f.out_shift = v.out_shift;
+  if (set & kFuseResidual) f.residual = v.residual;
+  f.out_relu = (set & kFuseRelu) != 0;
+  return f;
+}
+
 struct ConvCase {
   std::string name;
   Net net = Net::kOdd;

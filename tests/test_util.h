@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,34 @@ struct Slice {
 // other elements that do not hold the poison.
 std::vector<float> take_slice(const Slice& s, const std::vector<float>& buf,
                               int64_t* clobbered = nullptr);
+
+// One case of an op-case table (tests/op_cases.h) run on one implementation: the parameter of
+// the kernel tests. Both have a `name`; the test is named "<case>_<implementation>".
+template <typename Case, typename Impl>
+struct OpRun {
+  Case c;
+  Impl impl;
+};
+
+template <typename Case, typename Impl>
+void PrintTo(const OpRun<Case, Impl>& r, std::ostream* os) {
+  *os << r.c.name << " " << r.impl.name;
+}
+
+// Every case with every implementation.
+template <typename Case, typename Impl>
+std::vector<OpRun<Case, Impl>> op_runs(const std::vector<Case>& cases,
+                                       const std::vector<Impl>& impls) {
+  std::vector<OpRun<Case, Impl>> v;
+  for (const Case& c : cases)
+    for (const Impl& i : impls) v.push_back({c, i});
+  return v;
+}
+
+template <typename Run>
+std::string op_run_name(const ::testing::TestParamInfo<Run>& info) {
+  return info.param.c.name + "_" + info.param.impl.name;
+}
 
 // max |a-b| / max |b| (normalized error as STYLE.md asks) and max |a-b|; prints the first few
 // mismatches above tol to the test log. NaN anywhere counts as a failure (returns +inf).

@@ -72,16 +72,11 @@ struct ConvImpl {
   double tol;           // normalized error against conv2d_naive on the unrounded operands
 };
 
-const ConvImpl kCpuImpls[] = {{"scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5},
+const std::vector<ConvImpl> kCpuImpls = {{"scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5},
                               {"avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5},
                               {"avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5}};
 
-struct ConvRun {
-  ConvCase c;
-  ConvImpl impl;
-};
-
-void PrintTo(const ConvRun& r, std::ostream* os) { *os << r.c.name << " " << r.impl.name; }
+using ConvRun = test::OpRun<ConvCase, ConvImpl>;
 
 std::string fusion_name(int f) {
   std::string s;
@@ -136,20 +131,8 @@ struct ConvData {
   }
 };
 
-// The fusion vectors of one side (host or device), residual already at the output's start.
-struct FusionPtrs {
-  const float *in_scale, *in_shift, *bias, *out_scale, *out_shift, *residual;
-};
-
-ConvFusion fusion_of(int set, const FusionPtrs& q) {
-  ConvFusion f;
-  if (set & test::kFuseInBn) f.in_scale = q.in_scale, f.in_shift = q.in_shift;
-  if (set & test::kFuseBias) f.bias = q.bias;
-  if (set & test::kFuseOutBn) f.out_scale = q.out_scale, f.out_shift = q.out_shift;
-  if (set & test::kFuseResidual) f.residual = q.residual;
-  f.out_relu = (set & test::kFuseRelu) != 0;
-  return f;
-}
+using FusionPtrs = test::ConvFusionVectors;
+using test::conv_fusion;
 
 FusionPtrs host_ptrs(const ConvData& d) {
   return {d.in_scale.data(),  d.in_shift.data(),  d.bias.data(),
@@ -164,7 +147,7 @@ const std::vector<float>& oracle(const ConvCase& c, const ConvData& d, int set) 
   if (want.empty()) {
     want = test::poisoned(d.out.size());
     conv2d_naive(d.p, d.input.data() + d.in.start(), d.weight.data(), want.data() + d.out.start(),
-                 fusion_of(set, host_ptrs(d)));
+                 conv_fusion(set, host_ptrs(d)));
   }
   return want;
 }
@@ -202,15 +185,15 @@ void check_cpu(const ConvRun& r, const ConvData& d) {
     SCOPED_TRACE("fusion=" + fusion_name(set));
     std::vector<float> got = test::poisoned(d.out.size());
     conv2d_cpu(d.p, d.input.data() + d.in.start(), d.weight.data(), got.data() + d.out.start(),
-               fusion_of(set, host_ptrs(d)));
+               conv_fusion(set, host_ptrs(d)));
     expect_matches(d, got, oracle(r.c, d, set), r.impl.tol, r.c.name);
   }
 }
 
 #ifdef DICE_HAVE_CUDA
 
-const ConvImpl kCudaImpls[] = {{"fp32", Backend::kCuda, CpuIsa::kScalar, Precision::kFp32, 1e-5}};
-const ConvImpl kTcImpls[] = {{"tf32", Backend::kTc, CpuIsa::kScalar, Precision::kTf32, 5e-3},
+const std::vector<ConvImpl> kCudaImpls = {{"fp32", Backend::kCuda, CpuIsa::kScalar, Precision::kFp32, 1e-5}};
+const std::vector<ConvImpl> kTcImpls = {{"tf32", Backend::kTc, CpuIsa::kScalar, Precision::kTf32, 5e-3},
                              {"fp16", Backend::kTc, CpuIsa::kScalar, Precision::kFp16, 5e-3},
                              {"bf16", Backend::kTc, CpuIsa::kScalar, Precision::kBf16, 1.5e-2}};
 
@@ -234,7 +217,7 @@ std::vector<float> rounded_reference(const ConvData& d, int set, Precision prec)
   for (float& v : w) v = round_to_precision(v, prec);
   std::vector<float> want = test::poisoned(d.out.size());
   conv2d_naive(p, x.data() + d.in.start(), w.data(), want.data() + d.out.start(),
-               fusion_of(set & ~test::kFuseInBn, host_ptrs(d)));
+               conv_fusion(set & ~test::kFuseInBn, host_ptrs(d)));
   return want;
 }
 
@@ -260,7 +243,7 @@ void check_gpu(const ConvRun& r, const ConvData& d) {
   // Every implementation must run the network rows; an odd size one declines is skipped, saying
   // why (CUTLASS's can_implement).
   auto unsupported = [&](int set) {
-    const ConvFusion f = fusion_of(set, host_ptrs(d));
+    const ConvFusion f = conv_fusion(set, host_ptrs(d));
     if (im.backend == Backend::kCuda) return conv2d_cuda_unsupported(d.p, f);
     if (im.backend == Backend::kTc) return conv2d_tc_unsupported(d.p, f, im.precision);
     return std::string();
@@ -284,7 +267,7 @@ void check_gpu(const ConvRun& r, const ConvData& d) {
     packed = DeviceBuffer<uint8_t>(conv2d_tc_pack_weights(d.p, im.precision, d.weight.data()));
   const int runs = d.p.flops() < 1e8 ? 2 : 1;
   for (int set : fusion_sets(r.c, im.backend)) {
-    const ConvFusion f = fusion_of(set, dev.ptrs(d));
+    const ConvFusion f = conv_fusion(set, dev.ptrs(d));
     const float* x = dev.input.data() + d.in.start();
     float* y = dev.out.data() + d.out.start();
     for (int run = 0; run < runs; ++run) {
@@ -323,44 +306,37 @@ void check_conv(const ConvRun& r) {
 #endif
 }
 
-std::vector<ConvRun> runs(const ConvImpl* impls, size_t n) {
-  std::vector<ConvRun> v;
-  for (const ConvCase& c : test::conv_cases())
-    for (size_t i = 0; i < n; ++i) v.push_back({c, impls[i]});
-  return v;
-}
-
-std::string run_name(const ::testing::TestParamInfo<ConvRun>& info) {
-  return info.param.c.name + "_" + info.param.impl.name;
-}
-
 class Conv2dTest : public ::testing::TestWithParam<ConvRun> {};
 
 class Conv2dCpu : public Conv2dTest {};
 TEST_P(Conv2dCpu, MatchesNaive) { check_conv(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCpu,
-                         ::testing::ValuesIn(runs(kCpuImpls, std::size(kCpuImpls))), run_name);
+                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCpuImpls)),
+                         test::op_run_name<ConvRun>);
 
 #ifdef DICE_HAVE_CUDA
 class Conv2dCuda : public Conv2dTest {};
 TEST_P(Conv2dCuda, MatchesNaive) { check_conv(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCuda,
-                         ::testing::ValuesIn(runs(kCudaImpls, std::size(kCudaImpls))), run_name);
+                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCudaImpls)),
+                         test::op_run_name<ConvRun>);
 
 class Conv2dTc : public Conv2dTest {};
 TEST_P(Conv2dTc, MatchesNaive) { check_conv(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dTc, ::testing::ValuesIn(runs(kTcImpls, std::size(kTcImpls))),
-                         run_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dTc,
+                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kTcImpls)),
+                         test::op_run_name<ConvRun>);
 #endif
 
 #ifdef DICE_HAVE_CUDNN
-const ConvImpl kCudnnImpls[] = {
+const std::vector<ConvImpl> kCudnnImpls = {
     {"cudnn_fp32", Backend::kCudnn, CpuIsa::kScalar, Precision::kFp32, 1e-4},
     {"cudnn_tf32", Backend::kCudnn, CpuIsa::kScalar, Precision::kTf32, 5e-3}};
 class Conv2dCudnn : public Conv2dTest {};
 TEST_P(Conv2dCudnn, MatchesNaive) { check_conv(GetParam()); }
 INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCudnn,
-                         ::testing::ValuesIn(runs(kCudnnImpls, std::size(kCudnnImpls))), run_name);
+                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCudnnImpls)),
+                         test::op_run_name<ConvRun>);
 #endif
 
 // ---- conv2d_cpu beyond the shapes ----

@@ -148,12 +148,7 @@ void expect_matches(const HeadImpl& impl, const HeadParams& p, const Results& go
   }
 }
 
-struct HeadRun {
-  HeadCase c;
-  HeadImpl impl;
-};
-
-void PrintTo(const HeadRun& r, std::ostream* os) { *os << r.c.name << " " << r.impl.name; }
+using HeadRun = test::OpRun<HeadCase, HeadImpl>;
 
 void check_head(const HeadRun& r) {
   if (r.impl.cuda) DICE_REQUIRE_GPU();
@@ -174,26 +169,22 @@ void check_head(const HeadRun& r) {
   EXPECT_EQ(run_head(r.impl, p, h, w, bp, m, /*all=*/false).energy, got.energy);
 }
 
-std::vector<HeadRun> head_runs(const HeadImpl& impl) {
-  std::vector<HeadRun> v;
-  for (const HeadCase& c : test::head_cases()) v.push_back({c, impl});
-  return v;
-}
-
-std::string head_run_name(const ::testing::TestParamInfo<HeadRun>& info) {
-  return info.param.c.name;
-}
-
 class HeadTest : public ::testing::TestWithParam<HeadRun> {};
 
 class HeadCpu : public HeadTest {};
 TEST_P(HeadCpu, MatchesReference) { check_head(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, HeadCpu, ::testing::ValuesIn(head_runs(kCpu)), head_run_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, HeadCpu,
+                         ::testing::ValuesIn(test::op_runs(test::head_cases(),
+                                                           std::vector<HeadImpl>{kCpu})),
+                         test::op_run_name<HeadRun>);
 
 #ifdef DICE_HAVE_CUDA
 class HeadCuda : public HeadTest {};
 TEST_P(HeadCuda, MatchesReference) { check_head(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, HeadCuda, ::testing::ValuesIn(head_runs(kCuda)), head_run_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, HeadCuda,
+                         ::testing::ValuesIn(test::op_runs(test::head_cases(),
+                                                           std::vector<HeadImpl>{kCuda})),
+                         test::op_run_name<HeadRun>);
 #endif
 
 // Zero weights make the logits equal the bias; equal maxima at 3, 7 and 40 must give 3.

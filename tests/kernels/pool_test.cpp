@@ -108,12 +108,7 @@ std::vector<float> run_pool(const PoolImpl& impl, PoolOp op, const Pool2dParams&
 #endif
 }
 
-struct PoolRun {
-  PoolCase c;
-  PoolImpl impl;
-};
-
-void PrintTo(const PoolRun& r, std::ostream* os) { *os << r.c.name << " " << r.impl.name; }
+using PoolRun = test::OpRun<PoolCase, PoolImpl>;
 
 void check_pool(const PoolRun& r) {
   if (r.impl.cuda) DICE_REQUIRE_GPU();
@@ -149,36 +144,27 @@ void check_pool(const PoolRun& r) {
   }
 }
 
-std::vector<PoolRun> pool_runs(const PoolImpl& impl) {
-  std::vector<PoolRun> v;
-  for (const PoolCase& c : test::pool_cases()) v.push_back({c, impl});
-  return v;
-}
-
-std::string pool_run_name(const ::testing::TestParamInfo<PoolRun>& info) {
-  return info.param.c.name;
-}
-
 class PoolTest : public ::testing::TestWithParam<PoolRun> {};
 
 class PoolCpu : public PoolTest {};
 TEST_P(PoolCpu, MatchesReference) { check_pool(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, PoolCpu, ::testing::ValuesIn(pool_runs(kCpu)), pool_run_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, PoolCpu,
+                         ::testing::ValuesIn(test::op_runs(test::pool_cases(),
+                                                           std::vector<PoolImpl>{kCpu})),
+                         test::op_run_name<PoolRun>);
 
 #ifdef DICE_HAVE_CUDA
 class PoolCuda : public PoolTest {};
 TEST_P(PoolCuda, MatchesReference) { check_pool(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, PoolCuda, ::testing::ValuesIn(pool_runs(kCuda)), pool_run_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, PoolCuda,
+                         ::testing::ValuesIn(test::op_runs(test::pool_cases(),
+                                                           std::vector<PoolImpl>{kCuda})),
+                         test::op_run_name<PoolRun>);
 #endif
 
 // ---- global average pool ----
 
-struct GapRun {
-  GapCase c;
-  PoolImpl impl;
-};
-
-void PrintTo(const GapRun& r, std::ostream* os) { *os << r.c.name << " " << r.impl.name; }
+using GapRun = test::OpRun<GapCase, PoolImpl>;
 
 void check_gap(const GapRun& r) {
   if (r.impl.cuda) DICE_REQUIRE_GPU();
@@ -224,26 +210,22 @@ void check_gap(const GapRun& r) {
   }
 }
 
-std::vector<GapRun> gap_runs(const PoolImpl& impl) {
-  std::vector<GapRun> v;
-  for (const GapCase& c : test::gap_cases()) v.push_back({c, impl});
-  return v;
-}
-
-std::string gap_run_name(const ::testing::TestParamInfo<GapRun>& info) { return info.param.c.name; }
-
 class GapTest : public ::testing::TestWithParam<GapRun> {};
 
 class GlobalAvgPoolCpu : public GapTest {};
 TEST_P(GlobalAvgPoolCpu, MatchesReference) { check_gap(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, GlobalAvgPoolCpu, ::testing::ValuesIn(gap_runs(kCpu)),
-                         gap_run_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, GlobalAvgPoolCpu,
+                         ::testing::ValuesIn(test::op_runs(test::gap_cases(),
+                                                           std::vector<PoolImpl>{kCpu})),
+                         test::op_run_name<GapRun>);
 
 #ifdef DICE_HAVE_CUDA
 class GlobalAvgPoolCuda : public GapTest {};
 TEST_P(GlobalAvgPoolCuda, MatchesReference) { check_gap(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, GlobalAvgPoolCuda, ::testing::ValuesIn(gap_runs(kCuda)),
-                         gap_run_name);
+INSTANTIATE_TEST_SUITE_P(Shapes, GlobalAvgPoolCuda,
+                         ::testing::ValuesIn(test::op_runs(test::gap_cases(),
+                                                           std::vector<PoolImpl>{kCuda})),
+                         test::op_run_name<GapRun>);
 #endif
 
 // ---- semantics pinned by hand ----
