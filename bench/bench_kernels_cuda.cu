@@ -56,8 +56,8 @@ struct Problem {
   Problem(const Shape& s, int64_t batch) {
     p = s.params(batch);
     in = test::random_floats(batch * p.in_stride(), 1, -1.0f, 1.0f);
-    weight = test::random_floats(p.out_channels * p.in_channels * p.kernel * p.kernel, 2, -0.2f,
-                                 0.2f);
+    weight =
+        test::random_floats(p.out_channels * p.in_channels * p.kernel * p.kernel, 2, -0.2f, 0.2f);
     in_scale = test::random_floats(p.in_channels, 3, 0.5f, 1.5f);
     in_shift = test::random_floats(p.in_channels, 4, -0.5f, 0.5f);
     out_scale = test::random_floats(p.out_channels, 5, 0.5f, 1.5f);
@@ -82,8 +82,8 @@ struct Problem {
     if (device)
       return test::conv_fusion(s.fusion, {d_in_scale.data(), d_in_shift.data(), nullptr,
                                           d_out_scale.data(), d_out_shift.data(), nullptr});
-    return test::conv_fusion(s.fusion, {in_scale.data(), in_shift.data(), nullptr,
-                                        out_scale.data(), out_shift.data(), nullptr});
+    return test::conv_fusion(s.fusion, {in_scale.data(), in_shift.data(), nullptr, out_scale.data(),
+                                        out_shift.data(), nullptr});
   }
 
   // The buffers of the next launch.
@@ -221,8 +221,8 @@ int register_all() {
   static const std::vector<Shape> rows = test::densenet_conv_cases();
   for (int64_t batch : {int64_t{128}, int64_t{1024}}) {
     for (const Shape& s : rows) {
-      const std::string suffix = s.name.substr(std::string("densenet_").size()) +
-                                 "/batch:" + std::to_string(batch);
+      const std::string suffix =
+          s.name.substr(std::string("densenet_").size()) + "/batch:" + std::to_string(batch);
       const struct {
         const char* prefix;
         Impl impl;

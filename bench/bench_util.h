@@ -40,7 +40,8 @@ inline double max_normalized_error(const std::vector<float>& got, const std::vec
 inline int l2_rotation_copies(double set_bytes, int max_copies) {
   int l2 = 0;
   DICE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, current_cuda_device()));
-  return static_cast<int>(std::clamp(std::ceil(3.0 * l2 / set_bytes), 1.0, static_cast<double>(max_copies)));
+  return static_cast<int>(
+      std::clamp(std::ceil(3.0 * l2 / set_bytes), 1.0, static_cast<double>(max_copies)));
 }
 
 // Runs the benchmarks already registered, then calls release(). Returns main's exit code.

@@ -32,9 +32,9 @@ enum class Net { kDenseNet, kResNet, kOdd };
 
 // Which members of ConvFusion a run sets.
 enum ConvFusionBits : int {
-  kFuseInBn = 1,      // relu(x * in_scale + in_shift) on the input (DenseNet's pre-activation)
+  kFuseInBn = 1,  // relu(x * in_scale + in_shift) on the input (DenseNet's pre-activation)
   kFuseBias = 2,
-  kFuseOutBn = 4,     // y * out_scale + out_shift (the next layer's BN, folded)
+  kFuseOutBn = 4,  // y * out_scale + out_shift (the next layer's BN, folded)
   kFuseResidual = 8,
   kFuseRelu = 16,
   kFuseEvery = 31,
@@ -67,8 +67,9 @@ struct ConvCase {
   // The input is channels [in_offset, in_offset + in_channels) of a buffer of in_buffer_channels
   // per image; the output (and the residual) channels [out_offset, ...) of out_buffer_channels.
   int64_t in_buffer_channels = 0, in_offset = 0, out_buffer_channels = 0, out_offset = 0;
-  // The fusions the network runs the conv with (a merged ResNet row: bias + residual + ReLU, the
-  // bottleneck's last conv); on an odd row, the set chosen for it.
+  // The fusions the network runs the conv with. ResNet rows all say bias + residual + ReLU, the
+  // heaviest epilogue its convs have (a bottleneck's last conv; the others drop the residual or
+  // the ReLU), as several of its convs may share a row. On an odd row, the set chosen for it.
   int fusion = 0;
   int count = 0;  // network convolutions this row stands for (0 on odd rows)
 
@@ -109,8 +110,8 @@ inline std::vector<ConvCase> densenet_conv_cases(int depth = 100, int growth = 1
     if (b < 2) in[static_cast<size_t>(b + 1)] = width[static_cast<size_t>(b)] / 2;
   }
   std::vector<ConvCase> v;
-  auto add = [&](std::string name, int64_t c, int64_t o, int64_t side, int64_t kern,
-                 int64_t in_buf, int64_t out_buf, int64_t out_off, int fusion, int count) {
+  auto add = [&](std::string name, int64_t c, int64_t o, int64_t side, int64_t kern, int64_t in_buf,
+                 int64_t out_buf, int64_t out_off, int fusion, int count) {
     ConvCase r;
     r.name = "densenet_" + name + "_" + std::to_string(side);
     r.net = Net::kDenseNet, r.batch = batch;
@@ -179,11 +180,11 @@ inline std::vector<ConvCase> resnet50_conv_cases() {
       const std::string s2 = s == 2 ? "s2" : "";
       add(layer + "1x1_" + std::to_string(c) + "to" + std::to_string(width), c, width, side, 1, 1);
       add(layer + "3x3" + s2 + "_" + std::to_string(width), width, width, side, 3, s);
-      add(layer + "1x1_" + std::to_string(width) + "to" + std::to_string(out), width, out,
-          side / s, 1, 1);
+      add(layer + "1x1_" + std::to_string(width) + "to" + std::to_string(out), width, out, side / s,
+          1, 1);
       if (b == 0)
-        add(layer + "down_1x1" + s2 + "_" + std::to_string(c) + "to" + std::to_string(out), c,
-            out, side, 1, s);
+        add(layer + "down_1x1" + s2 + "_" + std::to_string(c) + "to" + std::to_string(out), c, out,
+            side, 1, s);
       c = out;
       side /= s;
     }
@@ -327,7 +328,9 @@ struct GapCase {
   Net net = Net::kOdd;
   int64_t batch = 1, channels = 0, hw = 0;
   int64_t in_buffer_channels = 0, in_offset = 0;  // in_buffer_channels == channels: dense
-  int64_t in_batch_stride() const { return in_buffer_channels == channels ? 0 : in_buffer_channels * hw; }
+  int64_t in_batch_stride() const {
+    return in_buffer_channels == channels ? 0 : in_buffer_channels * hw;
+  }
 };
 
 // The two heads' pools (DenseNet: relu(bn(x)) of the last block's whole buffer over 8x8; ResNet-50:

@@ -65,8 +65,8 @@ std::vector<float> take_slice(const Slice& s, const std::vector<float>& buf, int
   int64_t bad = 0;
   for (int64_t i = 0; i < s.size(); ++i) {
     const int64_t j = i - Slice::kMargin, ch = j >= 0 ? j / s.plane % s.buffer_channels : -1;
-    const bool inside = j >= 0 && j < s.batch * s.batch_stride() && ch >= s.offset &&
-                        ch < s.offset + s.channels;
+    const bool inside =
+        j >= 0 && j < s.batch * s.batch_stride() && ch >= s.offset && ch < s.offset + s.channels;
     if (inside)
       t.push_back(buf[static_cast<size_t>(i)]);
     else if (!is_poison(buf[static_cast<size_t>(i)]))

@@ -2,6 +2,8 @@
 // BN prologue/epilogue; CPU only) against a direct evaluation, in place and out of place, on the
 // inputs of the global-pool cases of tests/op_cases.h (the DenseNet head's BN runs on exactly that
 // tensor) and a small odd one.
+#include "kernels/batchnorm.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/batchnorm.h"
 #include "op_cases.h"
 #include "random.h"
 #include "test_util.h"

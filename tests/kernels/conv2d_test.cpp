@@ -19,14 +19,17 @@
 // written slice must still be poison after the run. The GPU implementations run twice on problems
 // under 1e8 flops (the second run checks that nothing depends on what the first left behind; the
 // ResNet-size rows are too slow for that in the emulator). Fusions: the network's on its rows (the
-// ResNet rows add the folded-BN epilogue, so one run covers bias, scale/shift, residual and ReLU);
-// the CPU paths, cheap enough, also run the plain conv and DenseNet's bottleneck set on every
-// DenseNet row and all 32 combinations on the odd rows.
+// ResNet rows add the folded-BN epilogue, so one run covers bias, scale/shift, residual and ReLU)
+// and the chosen set on the odd rows; the CPU paths, cheap enough, run all 32 combinations on the
+// odd rows and the DenseNet rows under 2e7 flops (its stem and 8x8 layers among them), and both
+// the plain conv and the bottleneck's set on the other DenseNet rows.
 // One test body (check_conv); the suites are per backend, Conv2dCpu, Conv2dCuda, Conv2dTc and
 // Conv2dCudnn, so that scripts can pick a backend by name (emulate.sh runs 'Cuda|Conv2dTc' on the
 // emulator, sanitize.sh leaves out the ResNet-size Conv2dTc cases, gpu-check.sh runs the odd ones
 // under compute-sanitizer). GPU cases skip without a GPU (fail under DICE_REQUIRE_GPU=1); the
 // argument checks at the end run before any CUDA call, so they run without one.
+#include "kernels/conv2d.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,7 +42,6 @@
 #include <vector>
 
 #include "core/parallel.h"
-#include "kernels/conv2d.h"
 #include "kernels/gemm_cpu.h"
 #include "kernels/precision.h"
 #include "op_cases.h"
@@ -72,9 +74,10 @@ struct ConvImpl {
   double tol;           // normalized error against conv2d_naive on the unrounded operands
 };
 
-const std::vector<ConvImpl> kCpuImpls = {{"scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5},
-                              {"avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5},
-                              {"avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5}};
+const std::vector<ConvImpl> kCpuImpls = {
+    {"scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5},
+    {"avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5},
+    {"avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5}};
 
 using ConvRun = test::OpRun<ConvCase, ConvImpl>;
 
@@ -88,22 +91,18 @@ std::string fusion_name(int f) {
   return s.empty() ? "none" : s.substr(0, s.size() - 1);
 }
 
+// The fusion sets a backend runs on case `c` (see the file comment).
 std::vector<int> fusion_sets(const ConvCase& c, Backend b) {
   if (b == Backend::kCudnn) return {0};
-  const bool cpu = b == Backend::kCpu;
-  switch (c.net) {
-    case Net::kDenseNet:
-      if (cpu) return {0, test::kFuseInBn | test::kFuseOutBn | test::kFuseRelu};
-      return {c.fusion};
-    case Net::kResNet:
-      return {c.fusion | test::kFuseOutBn};
-    case Net::kOdd:
-      break;
+  const int network = c.net == Net::kResNet ? c.fusion | test::kFuseOutBn : c.fusion;
+  if (b != Backend::kCpu) return {network};
+  if (c.net == Net::kOdd || (c.net == Net::kDenseNet && c.params().flops() < 2e7)) {
+    std::vector<int> all;
+    for (int f = 0; f <= test::kFuseEvery; ++f) all.push_back(f);
+    return all;
   }
-  if (!cpu) return {c.fusion};
-  std::vector<int> all;
-  for (int f = 0; f <= test::kFuseEvery; ++f) all.push_back(f);
-  return all;
+  if (c.net == Net::kDenseNet) return {0, test::kFuseInBn | test::kFuseOutBn | test::kFuseRelu};
+  return {network};
 }
 
 // The host data of one case: the input in its buffer, weights, the fusion vectors, the residual in
@@ -160,9 +159,9 @@ void expect_matches(const ConvData& d, const std::vector<float>& got,
   const std::vector<float> g = test::take_slice(d.out, got, &clobbered);
   const std::vector<float> w = test::take_slice(d.out, want);
   EXPECT_EQ(clobbered, 0) << what << ": wrote outside its output slice";
-  EXPECT_LT(test::normalized_error(g.data(), w.data(), static_cast<int64_t>(w.size()), tol,
-                                   what.c_str()),
-            tol)
+  EXPECT_LT(
+      test::normalized_error(g.data(), w.data(), static_cast<int64_t>(w.size()), tol, what.c_str()),
+      tol)
       << what;
 }
 
@@ -192,10 +191,12 @@ void check_cpu(const ConvRun& r, const ConvData& d) {
 
 #ifdef DICE_HAVE_CUDA
 
-const std::vector<ConvImpl> kCudaImpls = {{"fp32", Backend::kCuda, CpuIsa::kScalar, Precision::kFp32, 1e-5}};
-const std::vector<ConvImpl> kTcImpls = {{"tf32", Backend::kTc, CpuIsa::kScalar, Precision::kTf32, 5e-3},
-                             {"fp16", Backend::kTc, CpuIsa::kScalar, Precision::kFp16, 5e-3},
-                             {"bf16", Backend::kTc, CpuIsa::kScalar, Precision::kBf16, 1.5e-2}};
+const std::vector<ConvImpl> kCudaImpls = {
+    {"fp32", Backend::kCuda, CpuIsa::kScalar, Precision::kFp32, 1e-5}};
+const std::vector<ConvImpl> kTcImpls = {
+    {"tf32", Backend::kTc, CpuIsa::kScalar, Precision::kTf32, 5e-3},
+    {"fp16", Backend::kTc, CpuIsa::kScalar, Precision::kFp16, 5e-3},
+    {"bf16", Backend::kTc, CpuIsa::kScalar, Precision::kBf16, 1.5e-2}};
 
 // The exact reference of a tensor-core run: the pre-activation applied on the host and both
 // operands rounded to the operand type, then conv2d_naive with the other fusions.
@@ -205,12 +206,13 @@ std::vector<float> rounded_reference(const ConvData& d, int set, Precision prec)
   for (int64_t n = 0; n < p.batch; ++n)
     for (int64_t ch = 0; ch < p.in_channels; ++ch)
       for (int64_t i = 0; i < d.in.plane; ++i) {
-        float& v = x[static_cast<size_t>(d.in.start() + n * d.in.batch_stride() + ch * d.in.plane + i)];
+        float& v =
+            x[static_cast<size_t>(d.in.start() + n * d.in.batch_stride() + ch * d.in.plane + i)];
         // std::fma as the kernel's fmaf: the same float before rounding to the operand type.
         if (set & test::kFuseInBn)
-          v = std::fmax(std::fma(v, d.in_scale[static_cast<size_t>(ch)],
-                                 d.in_shift[static_cast<size_t>(ch)]),
-                        0.0f);
+          v = std::fmax(
+              std::fma(v, d.in_scale[static_cast<size_t>(ch)], d.in_shift[static_cast<size_t>(ch)]),
+              0.0f);
         v = round_to_precision(v, prec);
       }
   std::vector<float> w = d.weight;
@@ -224,8 +226,14 @@ std::vector<float> rounded_reference(const ConvData& d, int set, Precision prec)
 struct DeviceConvData {
   DeviceBuffer<float> input, weight, in_scale, in_shift, bias, out_scale, out_shift, residual, out;
   explicit DeviceConvData(const ConvData& d)
-      : input(d.input), weight(d.weight), in_scale(d.in_scale), in_shift(d.in_shift),
-        bias(d.bias), out_scale(d.out_scale), out_shift(d.out_shift), residual(d.residual),
+      : input(d.input),
+        weight(d.weight),
+        in_scale(d.in_scale),
+        in_shift(d.in_shift),
+        bias(d.bias),
+        out_scale(d.out_scale),
+        out_shift(d.out_shift),
+        residual(d.residual),
         out(d.out.size()) {}
   FusionPtrs ptrs(const ConvData& d) const {
     return {in_scale.data(),  in_shift.data(),  bias.data(),
@@ -285,9 +293,10 @@ void check_gpu(const ConvRun& r, const ConvData& d) {
         const double k = static_cast<double>(d.p.in_channels * d.p.kernel * d.p.kernel);
         const double tol = 1e-5 * std::max(1.0, k / 1024.0);
         expect_matches(d, got, rounded_reference(d, set, im.precision), tol,
-                       r.c.name + " against the exactly rounded operands (1e-3 or more: an "
-                                  "indexing or fragment-layout error; 1e-5..1e-4: operand "
-                                  "rounding or the tensor cores' accumulation)");
+                       r.c.name +
+                           " against the exactly rounded operands (1e-3 or more: an "
+                           "indexing or fragment-layout error; 1e-5..1e-4: operand "
+                           "rounding or the tensor cores' accumulation)");
       }
     }
   }

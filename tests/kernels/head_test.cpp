@@ -10,6 +10,8 @@
 // Also: the ReAct clip and the DICE mask by hand, argmax ties (the first index wins) and NaN logits
 // on both backends, null outputs and bias in CUDA, logsumexp and softmax on their own.
 // One body; per-backend suites (HeadCpu, HeadCuda). CUDA cases skip without a GPU.
+#include "kernels/head.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/head.h"
 #include "op_cases.h"
 #include "random.h"
 #include "test_util.h"
@@ -63,7 +64,8 @@ Ref reference(const HeadParams& p, const float* h, const float* w, const float* 
     double mx = -INFINITY;
     int32_t am = 0;
     for (int64_t c = 0; c < p.classes; ++c)
-      if (l[static_cast<size_t>(c)] > mx) mx = l[static_cast<size_t>(c)], am = static_cast<int32_t>(c);
+      if (l[static_cast<size_t>(c)] > mx)
+        mx = l[static_cast<size_t>(c)], am = static_cast<int32_t>(c);
     double s = 0;
     for (float v : l) s += std::exp(v - mx);
     r.logits.insert(r.logits.end(), l.begin(), l.end());
@@ -102,7 +104,8 @@ Results run_head(const HeadImpl& impl, const HeadParams& p, const std::vector<fl
   DeviceBuffer<float> d_features(features), d_weight(weight), d_logits(r.logits),
       d_energy(r.energy), d_msp(r.msp);
   DeviceBuffer<int32_t> d_argmax(r.argmax);
-  DeviceBuffer<float> d_bias(bias ? std::vector<float>(bias, bias + p.classes) : std::vector<float>{});
+  DeviceBuffer<float> d_bias(bias ? std::vector<float>(bias, bias + p.classes)
+                                  : std::vector<float>{});
   DeviceBuffer<uint8_t> d_mask(mask ? std::vector<uint8_t>(mask, mask + p.classes * p.in_features)
                                     : std::vector<uint8_t>{});
   HeadOutputs out{d_logits.data(), d_energy.data(), d_msp.data(), d_argmax.data()};
@@ -123,8 +126,8 @@ void expect_matches(const HeadImpl& impl, const HeadParams& p, const Results& go
   if (impl.tol == 0) {
     EXPECT_EQ(got.logits, ref.logits);  // exact by specification
   } else {
-    EXPECT_LT(test::normalized_error(got.logits.data(), ref.logits.data(), p.batch * p.classes,
-                                     tol, "logits"),
+    EXPECT_LT(test::normalized_error(got.logits.data(), ref.logits.data(), p.batch * p.classes, tol,
+                                     "logits"),
               tol);
   }
   const std::vector<float> energy(ref.energy.begin(), ref.energy.end());

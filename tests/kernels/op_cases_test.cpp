@@ -3,6 +3,8 @@
 // it row for row, the counts must add up to the networks' convolutions (99 in DenseNet-BC-100, 53
 // in ResNet-50), the DenseNet buffers must nest as nn/densenet*.cpp lays them out, and every case
 // name must be unique (it names the tests).
+#include "op_cases.h"
+
 #include <gtest/gtest.h>
 
 #include <iterator>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "kernels/conv_shapes.h"
-#include "op_cases.h"
 
 namespace dice {
 namespace {
@@ -82,7 +83,8 @@ TEST(OpCases, DenseNetOfOtherDepthsAddsUp) {
 
 TEST(OpCases, NamesAreUnique) {
   std::set<std::string> names;
-  for (const ConvCase& c : test::conv_cases()) EXPECT_TRUE(names.insert("conv/" + c.name).second) << c.name;
+  for (const ConvCase& c : test::conv_cases())
+    EXPECT_TRUE(names.insert("conv/" + c.name).second) << c.name;
   for (const test::PoolCase& c : test::pool_cases())
     EXPECT_TRUE(names.insert("pool/" + c.name).second) << c.name;
   for (const test::GapCase& c : test::gap_cases())

@@ -11,6 +11,8 @@
 // poison. Global average pool cases run plain and with the prologue, 1e-6 / 1e-5.
 // One body per op; per-backend suites (PoolCpu, PoolCuda, GlobalAvgPoolCpu, GlobalAvgPoolCuda) so
 // that scripts can pick a backend by name. CUDA cases skip without a GPU.
+#include "kernels/pool.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include <string>
 #include <vector>
 
-#include "kernels/pool.h"
 #include "op_cases.h"
 #include "random.h"
 #include "test_util.h"
@@ -126,9 +127,8 @@ void check_pool(const PoolRun& r) {
     const bool max = op == PoolOp::kMax, bn = op == PoolOp::kAvgBnRelu;
     SCOPED_TRACE(max ? "max" : bn ? "avg of relu(bn(x))" : "avg");
     const std::vector<float>& x = max ? max_in : avg_in;
-    const std::vector<float> want = reference(p, x.data() + in.start(), !max,
-                                              bn ? scale.data() : nullptr,
-                                              bn ? shift.data() : nullptr);
+    const std::vector<float> want = reference(
+        p, x.data() + in.start(), !max, bn ? scale.data() : nullptr, bn ? shift.data() : nullptr);
     int64_t clobbered = 0;
     const std::vector<float> got =
         test::take_slice(out, run_pool(r.impl, op, p, in, x, out, scale, shift), &clobbered);
@@ -185,7 +185,8 @@ void check_gap(const GapRun& r) {
         double s = 0;
         for (int64_t i = 0; i < c.hw; ++i) {
           double v = x[static_cast<size_t>(in.start() + n * in.batch_stride() + ch * c.hw + i)];
-          if (bn) v = std::max(v * scale[static_cast<size_t>(ch)] + shift[static_cast<size_t>(ch)], 0.0);
+          if (bn)
+            v = std::max(v * scale[static_cast<size_t>(ch)] + shift[static_cast<size_t>(ch)], 0.0);
           s += v;
         }
         want[static_cast<size_t>(n * c.channels + ch)] = static_cast<float>(s / c.hw);
