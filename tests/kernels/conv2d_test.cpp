@@ -20,9 +20,10 @@
 // under 1e8 flops (the second run checks that nothing depends on what the first left behind; the
 // ResNet-size rows are too slow for that in the emulator). Fusions: the network's on its rows (the
 // ResNet rows add the folded-BN epilogue, so one run covers bias, scale/shift, residual and ReLU)
-// and the chosen set on the odd rows; the CPU paths, cheap enough, run all 32 combinations on the
-// odd rows and the DenseNet rows under 2e7 flops (its stem and 8x8 layers among them), and both
-// the plain conv and the bottleneck's set on the other DenseNet rows.
+// and the chosen set on the odd rows. The CPU paths, cheap enough, run more: all 32 combinations
+// on the odd rows chosen for that (kFuseEvery) and on the DenseNet rows under 1e7 flops (the stem
+// and the 8x8 layers among them); both the plain conv and the bottleneck's set on the other
+// DenseNet rows; the plain conv, the chosen set and every fusion at once on the other odd rows.
 // One test body (check_conv); the suites are per backend, Conv2dCpu, Conv2dCuda, Conv2dTc and
 // Conv2dCudnn, so that scripts can pick a backend by name (emulate.sh runs 'Cuda|Conv2dTc' on the
 // emulator, sanitize.sh leaves out the ResNet-size Conv2dTc cases, gpu-check.sh runs the odd ones
@@ -95,14 +96,14 @@ std::string fusion_name(int f) {
 std::vector<int> fusion_sets(const ConvCase& c, Backend b) {
   if (b == Backend::kCudnn) return {0};
   const int network = c.net == Net::kResNet ? c.fusion | test::kFuseOutBn : c.fusion;
-  if (b != Backend::kCpu) return {network};
-  if (c.net == Net::kOdd || (c.net == Net::kDenseNet && c.params().flops() < 2e7)) {
+  if (b != Backend::kCpu || c.net == Net::kResNet) return {network};
+  if (c.fusion == test::kFuseEvery || (c.net == Net::kDenseNet && c.params().flops() < 1e7)) {
     std::vector<int> all;
     for (int f = 0; f <= test::kFuseEvery; ++f) all.push_back(f);
     return all;
   }
   if (c.net == Net::kDenseNet) return {0, test::kFuseInBn | test::kFuseOutBn | test::kFuseRelu};
-  return {network};
+  return {0, network, test::kFuseEvery};
 }
 
 // The host data of one case: the input in its buffer, weights, the fusion vectors, the residual in
