@@ -1,5 +1,6 @@
 // Google Benchmark of conv2d_cuda on the DenseNet-BC-100 convolutions as the network runs them
-// (kernels/conv_shapes.h: transitions at 16x16 and 8x8, after their pool) at batch 128 and 1024,
+// (the op-case table, tests/op_cases.h, that the kernel tests run too: channel slices of the block
+// buffers; transitions at 16x16 and 8x8, after their pool) at batch 128 and 1024,
 // against cuDNN (kernels/cudnn, fp32 FMA math, NCHW float, fastest algorithm by cudnnFind, i.e.
 // what PyTorch's cudnn.benchmark picks) on the same shapes.
 //
@@ -10,8 +11,10 @@
 // single tiny kernel do not dominate. Where one problem's input and output would fit in three L2
 // caches, the launches rotate over enough copies of them that each launch reads from DRAM, as in
 // the network. Reported: TFLOP/s and GB/s (compulsory traffic: input, weights and output once).
-// conv2d_cuda runs with the DenseNet BN+ReLU prologue fused ("fused", where the network fuses it)
-// and without ("plain"); cuDNN runs the plain convolution only, so compare it with "plain".
+// conv2d_cuda runs with the fusions the network runs ("fused": the bottleneck 1x1s' BN+ReLU
+// prologue and BN+ReLU epilogue; the other rows have none) and without ("plain"); cuDNN runs the
+// plain convolution only, so compare it with "plain". Shape names are the table's less its
+// "densenet_" prefix; "count" is how many of the network's 99 convolutions the row stands for.
 // Without a GPU every benchmark is skipped with an error message.
 #include <benchmark/benchmark.h>
 
@@ -27,56 +30,60 @@
 #include "bench_util.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
-#include "kernels/conv_shapes.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_memory.h"
 #include "kernels/cudnn/conv2d_cudnn.h"
+#include "tests/op_cases.h"
 
 namespace dice {
 namespace {
 
 constexpr int kLaunchesPerIteration = 10;
 
-using Shape = DenseNetConvShape;
+using Shape = test::ConvCase;
 
 enum class Impl { kCudaFused, kCudaPlain, kCudnn };
-
-// Uniform in [lo, hi) from a 64-bit LCG: a batch-1024 input is a quarter of a billion values, and
-// std::uniform_real_distribution over mt19937 takes seconds for that.
-std::vector<float> random_vector(int64_t n, uint64_t& state, float lo, float hi) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    x = lo + (hi - lo) * static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
-  }
-  return v;
-}
 
 // Device data of one benchmark case, with host copies for the CPU check. The input and output
 // exist in `copies` instances (see the file comment); launch i uses instance i % copies.
 struct Problem {
   Conv2dParams p;
-  std::vector<float> in, weight, scale, shift;
-  DeviceBuffer<float> d_weight, d_scale, d_shift;
+  std::vector<float> in, weight, in_scale, in_shift, out_scale, out_shift;
+  DeviceBuffer<float> d_weight, d_in_scale, d_in_shift, d_out_scale, d_out_shift;
   std::vector<DeviceBuffer<float>> d_in, d_out;
   int next = 0;
 
   Problem(const Shape& s, int64_t batch) {
-    p = s.shape.params(batch);
-    uint64_t rng = 42;
-    in = random_vector(batch * p.in_stride(), rng, -1.0f, 1.0f);
-    weight = random_vector(p.out_channels * p.in_channels * p.kernel * p.kernel, rng, -0.2f, 0.2f);
-    scale = random_vector(p.in_channels, rng, 0.5f, 1.5f);
-    shift = random_vector(p.in_channels, rng, -0.5f, 0.5f);
+    p = s.params(batch);
+    in = test::random_floats(batch * p.in_stride(), 1, -1.0f, 1.0f);
+    weight =
+        test::random_floats(p.out_channels * p.in_channels * p.kernel * p.kernel, 2, -0.2f, 0.2f);
+    in_scale = test::random_floats(p.in_channels, 3, 0.5f, 1.5f);
+    in_shift = test::random_floats(p.in_channels, 4, -0.5f, 0.5f);
+    out_scale = test::random_floats(p.out_channels, 5, 0.5f, 1.5f);
+    out_shift = test::random_floats(p.out_channels, 6, -0.5f, 0.5f);
     d_weight = DeviceBuffer<float>(weight);
-    d_scale = DeviceBuffer<float>(scale);
-    d_shift = DeviceBuffer<float>(shift);
+    d_in_scale = DeviceBuffer<float>(in_scale);
+    d_in_shift = DeviceBuffer<float>(in_shift);
+    d_out_scale = DeviceBuffer<float>(out_scale);
+    d_out_shift = DeviceBuffer<float>(out_shift);
     const double set_bytes = 4.0 * static_cast<double>(batch * (p.in_stride() + p.out_stride()));
     const int copies = l2_rotation_copies(set_bytes, 64);
     for (int i = 0; i < copies; ++i) {
       d_in.emplace_back(in);
       d_out.emplace_back(batch * p.out_stride());
     }
+  }
+
+  // The network's fusions of row `s` (the DenseNet rows use BN+ReLU in and out, nothing else),
+  // on the host or the device vectors.
+  ConvFusion fusion(const Shape& s, bool device) const {
+    DICE_ASSERT((s.fusion & (test::kFuseBias | test::kFuseResidual)) == 0);
+    if (device)
+      return test::conv_fusion(s.fusion, {d_in_scale.data(), d_in_shift.data(), nullptr,
+                                          d_out_scale.data(), d_out_shift.data(), nullptr});
+    return test::conv_fusion(s.fusion, {in_scale.data(), in_shift.data(), nullptr, out_scale.data(),
+                                        out_shift.data(), nullptr});
   }
 
   // The buffers of the next launch.
@@ -91,25 +98,19 @@ struct Problem {
                   p.batch * p.out_stride());
   }
 
-  // Max normalized error of the device output vs conv2d_naive on the first and last image.
-  double check(bool fused) {
+  // Max normalized error of the device output vs conv2d_naive on the first and last image, on
+  // the channels written (the rest of a sliced output is the poison).
+  double check(const ConvFusion& f) {
     const std::vector<float> got = d_out[0].download();
     Conv2dParams one = p;
     one.batch = 1;
-    ConvFusion f;
-    if (fused) f.in_scale = scale.data(), f.in_shift = shift.data();
+    const int64_t plane = p.out_height() * p.out_width();
     double worst = 0;
     for (int64_t img : {int64_t{0}, p.batch - 1}) {
-      std::vector<float> ref(static_cast<size_t>(p.out_stride()));
+      std::vector<float> ref(static_cast<size_t>(p.out_channels * plane));
       conv2d_naive(one, in.data() + img * p.in_stride(), weight.data(), ref.data(), f);
       const float* g = got.data() + img * p.out_stride();
-      double max_ref = 0, max_diff = 0;
-      for (size_t i = 0; i < ref.size(); ++i) {
-        if (!(g[i] == g[i])) return 1e30;  // NaN
-        max_ref = std::max(max_ref, static_cast<double>(std::fabs(ref[i])));
-        max_diff = std::max(max_diff, static_cast<double>(std::fabs(g[i] - ref[i])));
-      }
-      worst = std::max(worst, max_ref > 0 ? max_diff / max_ref : max_diff);
+      worst = std::max(worst, max_normalized_error(std::vector<float>(g, g + ref.size()), ref));
     }
     return worst;
   }
@@ -165,8 +166,7 @@ void bm_conv(benchmark::State& state, const Shape& shape, int64_t batch, Impl im
     Cached& c = cached(shape, batch);
     Problem& pr = *c.problem;
     const cudaStream_t stream = c.stream->get();
-    ConvFusion f;
-    if (impl == Impl::kCudaFused) f.in_scale = pr.d_scale.data(), f.in_shift = pr.d_shift.data();
+    const ConvFusion f = impl == Impl::kCudaFused ? pr.fusion(shape, true) : ConvFusion{};
     if (impl == Impl::kCudnn && !c.cudnn) c.cudnn = std::make_unique<CudnnConv2d>(pr.p, stream);
     auto launch = [&] {
       const auto [in, out] = pr.take();
@@ -182,7 +182,7 @@ void bm_conv(benchmark::State& state, const Shape& shape, int64_t batch, Impl im
       pr.next = 0;
       launch();
       DICE_CUDA_CHECK(cudaStreamSynchronize(stream));
-      err = pr.check(impl == Impl::kCudaFused);
+      err = pr.check(impl == Impl::kCudaFused ? pr.fusion(shape, false) : ConvFusion{});
       for (int i = 0; i < 3; ++i) launch();
     }
     if (!(err <= (impl == Impl::kCudnn ? 1e-4 : 1e-5))) {
@@ -209,7 +209,7 @@ void bm_conv(benchmark::State& state, const Shape& shape, int64_t batch, Impl im
       state.counters["GB/s"] = pr.bytes() * iters / seconds * 1e-9;
     }
     state.counters["max_err"] = err;
-    state.counters["count"] = shape.shape.count;
+    state.counters["count"] = shape.count;
     state.counters["copies"] = static_cast<double>(pr.d_in.size());
     if (impl == Impl::kCudnn) state.SetLabel("cudnn " + c.cudnn->algo_name());
   } catch (const std::exception& e) {
@@ -218,9 +218,11 @@ void bm_conv(benchmark::State& state, const Shape& shape, int64_t batch, Impl im
 }
 
 int register_all() {
+  static const std::vector<Shape> rows = test::densenet_conv_cases();
   for (int64_t batch : {int64_t{128}, int64_t{1024}}) {
-    for (const Shape& s : kDenseNet101ConvShapes) {
-      const std::string suffix = std::string(s.shape.name) + "/batch:" + std::to_string(batch);
+    for (const Shape& s : rows) {
+      const std::string suffix =
+          s.name.substr(std::string("densenet_").size()) + "/batch:" + std::to_string(batch);
       const struct {
         const char* prefix;
         Impl impl;
@@ -228,7 +230,7 @@ int register_all() {
                    {"conv2d_cuda_plain/", Impl::kCudaPlain},
                    {"conv2d_cudnn/", Impl::kCudnn}};
       for (const auto& im : impls) {
-        if (im.impl == Impl::kCudaFused && !s.bn_relu_prologue) continue;  // the network never does
+        if (im.impl == Impl::kCudaFused && s.fusion == 0) continue;  // the network never does
         const Shape* sp = &s;
         const Impl impl = im.impl;
         benchmark::RegisterBenchmark(

@@ -1,6 +1,6 @@
 // ResNet-50 on the GPU: our kernels against cuDNN, per convolution shape and end to end.
 //   Conv/<shape>/<impl>_<precision>/batch:256   one convolution of the shared ResNet-50 table
-//       (kernels/conv_shapes.h); impl = ours (conv2d_cuda for fp32, conv2d_tc otherwise, with the
+//       (tests/op_cases.h, resnet50_conv_cases); impl = ours (conv2d_cuda for fp32, conv2d_tc otherwise, with the
 //       bias + ReLU epilogue) or cudnn (CudnnConvLayer with the same epilogue through
 //       cudnnConvolutionBiasActivationForward, fastest algorithm by cudnnFind). TFLOP/s over 10
 //       back-to-back launches timed with CUDA events (one warm-up launch before), rotating over
@@ -42,7 +42,6 @@
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
 #include "kernels/conv2d_tc.h"
-#include "kernels/conv_shapes.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_memory.h"
 #include "kernels/cudnn/conv2d_cudnn.h"
@@ -50,6 +49,7 @@
 #include "nn/model.h"
 #include "nn/random_weights.h"
 #include "nn/resnet.h"
+#include "tests/op_cases.h"
 #include "nn/exec_cpu.h"
 #include "nn/exec_cuda.h"
 
@@ -125,7 +125,7 @@ std::vector<float> to_nchw(const std::vector<float>& v, int64_t c, int64_t h, in
   return out;
 }
 
-void bm_conv(benchmark::State& state, const ConvShape2d& shape, bool cudnn, Precision prec) {
+void bm_conv(benchmark::State& state, const test::ConvCase& shape, bool cudnn, Precision prec) {
   if (!need_gpu(state)) return;
   try {
     if (is_tensor_core(prec) && !cudnn && !tensor_cores_unsupported(0).empty()) {
@@ -390,7 +390,8 @@ void bm_agreement(benchmark::State& state, const Mode& mode) {
 }
 
 void register_all() {
-  for (const ConvShape2d& s : kResNet50ConvShapes)
+  static const std::vector<test::ConvCase> shapes = test::resnet50_conv_cases();
+  for (const test::ConvCase& s : shapes)
     for (Precision p : kPrecisions)
       for (bool cudnn : {false, true}) {
         const std::string name = std::string("Conv/") + s.name + "/" + (cudnn ? "cudnn_" : "ours_") +

@@ -1,7 +1,8 @@
-// Helpers shared by the CUDA benchmark programs: the body of their main(), which names the device
-// in the report's context and frees the program's cached device memory before returning, while
-// the CUDA runtime is still up (static destructors would run after it has shut down); fast random
-// inputs; the normalized error every benchmark checks its result with before timing it.
+// Helpers shared by the benchmark programs: random inputs (tests/random.h, the tests' generator),
+// the normalized error every benchmark checks its result with before timing it, and, with CUDA,
+// the body of main(), which names the device in the report's context and frees the program's
+// cached device memory before returning, while the CUDA runtime is still up (static destructors
+// would run after it has shut down), and the L2-rotation copy count.
 #pragma once
 #include <benchmark/benchmark.h>
 
@@ -11,27 +12,13 @@
 #include <vector>
 
 #include "gpu/cuda_check.h"
+#include "tests/random.h"
 
 namespace dice {
 
-// n floats uniform in [lo, hi) from a 64-bit LCG: a batch of ResNet-50 inputs is tens of millions
-// of values, and std::uniform_real_distribution over mt19937 takes seconds for that.
-inline std::vector<float> lcg_uniform(int64_t n, uint64_t state, float lo, float hi) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    x = lo + (hi - lo) * static_cast<float>(state >> 40) * (1.0f / 16777216.0f);
-  }
-  return v;
-}
-
-// How many copies of a problem's input and output (set_bytes together) a benchmark rotates over
-// so that each launch reads from DRAM, as in the network: enough to fill three L2 caches, between
-// 1 and max_copies.
-inline int l2_rotation_copies(double set_bytes, int max_copies) {
-  int l2 = 0;
-  DICE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, current_cuda_device()));
-  return static_cast<int>(std::clamp(std::ceil(3.0 * l2 / set_bytes), 1.0, static_cast<double>(max_copies)));
+// n floats uniform in [lo, hi): test::random_floats, under the name the network benchmarks use.
+inline std::vector<float> lcg_uniform(int64_t n, uint64_t seed, float lo, float hi) {
+  return test::random_floats(n, seed, lo, hi);
 }
 
 // max |got - want| / max |want|; +inf if got has a NaN or Inf.
@@ -43,6 +30,18 @@ inline double max_normalized_error(const std::vector<float>& got, const std::vec
     scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
   }
   return err / std::max(scale, 1e-30);
+}
+
+#ifdef DICE_HAVE_CUDA
+
+// How many copies of a problem's input and output (set_bytes together) a benchmark rotates over
+// so that each launch reads from DRAM, as in the network: enough to fill three L2 caches, between
+// 1 and max_copies.
+inline int l2_rotation_copies(double set_bytes, int max_copies) {
+  int l2 = 0;
+  DICE_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, current_cuda_device()));
+  return static_cast<int>(
+      std::clamp(std::ceil(3.0 * l2 / set_bytes), 1.0, static_cast<double>(max_copies)));
 }
 
 // Runs the benchmarks already registered, then calls release(). Returns main's exit code.
@@ -57,5 +56,7 @@ int run_cuda_benchmarks(int argc, char** argv, Release release) {
   benchmark::Shutdown();
   return 0;
 }
+
+#endif  // DICE_HAVE_CUDA
 
 }  // namespace dice

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "random.h"
+
 namespace dice::test {
 
 static bool exists(const std::string& p) {
@@ -54,6 +56,24 @@ int run_dice(const std::string& args, std::string* output) {
   int status = ::pclose(p);
   if (output) *output = out;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+std::vector<float> take_slice(const Slice& s, const std::vector<float>& buf, int64_t* clobbered) {
+  DICE_ASSERT(static_cast<int64_t>(buf.size()) == s.size());
+  std::vector<float> t;
+  t.reserve(static_cast<size_t>(s.batch * s.channels * s.plane));
+  int64_t bad = 0;
+  for (int64_t i = 0; i < s.size(); ++i) {
+    const int64_t j = i - Slice::kMargin, ch = j >= 0 ? j / s.plane % s.buffer_channels : -1;
+    const bool inside =
+        j >= 0 && j < s.batch * s.batch_stride() && ch >= s.offset && ch < s.offset + s.channels;
+    if (inside)
+      t.push_back(buf[static_cast<size_t>(i)]);
+    else if (!is_poison(buf[static_cast<size_t>(i)]))
+      ++bad;
+  }
+  if (clobbered) *clobbered = bad;
+  return t;
 }
 
 double normalized_error(const float* a, const float* b, int64_t n, double tol, const char* what) {

@@ -1,9 +1,11 @@
 // Helpers shared by every test program: where the shared assets and committed fixtures are, a
-// scratch folder per test, running the `dice` binary, and array comparison with readable output.
+// scratch folder per test, running the `dice` binary, tensors inside poisoned buffers, and array
+// comparison with readable output. Random data and the poison: random.h.
 #pragma once
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,51 @@ int run_dice(const std::string& args, std::string* output);
 // Whether DICE_REQUIRE_GPU=1 is set: GPU tests then fail where they would skip (gpu-check.sh sets
 // it, so a missing library, a driver/runtime mismatch or a broken build cannot show green).
 bool gpu_required();
+
+// Where a kernel test puts one tensor: `batch` images of `buffer_channels` planes of `plane`
+// floats, the tensor being channels [offset, offset + channels) of each image, with kMargin floats
+// before the first image and after the last. An output buffer is poisoned (tests/random.h) before
+// a run, so everything but the tensor must still hold the poison after it.
+struct Slice {
+  static constexpr int64_t kMargin = 64;  // 256 bytes: the tensor keeps the buffer's alignment
+  int64_t batch = 1, buffer_channels = 0, offset = 0, channels = 0, plane = 1;
+
+  int64_t size() const { return 2 * kMargin + batch * buffer_channels * plane; }
+  int64_t start() const { return kMargin + offset * plane; }  // the tensor's first element
+  int64_t batch_stride() const { return buffer_channels * plane; }
+};
+// The tensor's elements of `buf` (laid out as `s`), in order; *clobbered (when given) counts the
+// other elements that do not hold the poison.
+std::vector<float> take_slice(const Slice& s, const std::vector<float>& buf,
+                              int64_t* clobbered = nullptr);
+
+// One case of an op-case table (tests/op_cases.h) run on one implementation: the parameter of
+// the kernel tests. Both have a `name`; the test is named "<case>_<implementation>".
+template <typename Case, typename Impl>
+struct OpRun {
+  Case c;
+  Impl impl;
+};
+
+template <typename Case, typename Impl>
+void PrintTo(const OpRun<Case, Impl>& r, std::ostream* os) {
+  *os << r.c.name << " " << r.impl.name;
+}
+
+// Every case with every implementation.
+template <typename Case, typename Impl>
+std::vector<OpRun<Case, Impl>> op_runs(const std::vector<Case>& cases,
+                                       const std::vector<Impl>& impls) {
+  std::vector<OpRun<Case, Impl>> v;
+  for (const Case& c : cases)
+    for (const Impl& i : impls) v.push_back({c, i});
+  return v;
+}
+
+template <typename Run>
+std::string op_run_name(const ::testing::TestParamInfo<Run>& info) {
+  return info.param.c.name + "_" + info.param.impl.name;
+}
 
 // max |a-b| / max |b| (normalized error as STYLE.md asks) and max |a-b|; prints the first few
 // mismatches above tol to the test log. NaN anywhere counts as a failure (returns +inf).

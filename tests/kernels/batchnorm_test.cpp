@@ -1,30 +1,29 @@
 // bn_fold against the double formula it documents, and batchnorm_cpu (the spec of every fused
-// BN prologue/epilogue) against a direct evaluation, in place and out of place.
+// BN prologue/epilogue; CPU only) against a direct evaluation, in place and out of place, on the
+// inputs of the global-pool cases of tests/op_cases.h (the DenseNet head's BN runs on exactly that
+// tensor) and a small odd one.
+#include "kernels/batchnorm.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <random>
+#include <string>
 #include <vector>
 
-#include "kernels/batchnorm.h"
+#include "op_cases.h"
+#include "random.h"
 #include "test_util.h"
 
 namespace dice {
 namespace {
 
-std::vector<float> random_vector(int64_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::random_floats;
 
 TEST(BnFold, MatchesDoubleFormula) {
   const int64_t C = 97;
-  const auto gamma = random_vector(C, 1, -2, 2), beta = random_vector(C, 2, -1, 1);
-  const auto mean = random_vector(C, 3, -1, 1), var = random_vector(C, 4, 0, 3);
+  const auto gamma = random_floats(C, 1, -2, 2), beta = random_floats(C, 2, -1, 1);
+  const auto mean = random_floats(C, 3, -1, 1), var = random_floats(C, 4, 0, 3);
   for (double eps : {1e-5, 1e-3}) {
     const BnAffine bn = bn_fold(gamma.data(), beta.data(), mean.data(), var.data(), C, eps);
     ASSERT_EQ(bn.scale.size(), static_cast<size_t>(C));
@@ -43,12 +42,16 @@ TEST(BnFold, ZeroVarianceUsesEps) {
   EXPECT_FLOAT_EQ(bn.shift[0], static_cast<float>(0.5 - 2 / std::sqrt(1e-5)));
 }
 
-TEST(BatchnormCpu, MatchesDirectEvaluation) {
-  const int64_t N = 3, C = 13, HW = 35;
-  const auto x = random_vector(N * C * HW, 5, -3, 3);
-  const auto scale = random_vector(C, 6, -2, 2), shift = random_vector(C, 7, -1, 1);
+class BatchnormCpu : public ::testing::TestWithParam<test::GapCase> {};
+
+TEST_P(BatchnormCpu, MatchesDirectEvaluation) {
+  const test::GapCase& g = GetParam();
+  const int64_t N = g.batch, C = g.channels, HW = g.hw;
+  const uint64_t seed = test::seed_of(g.name);
+  const auto x = random_floats(N * C * HW, seed + 1, -3, 3);
+  const auto scale = random_floats(C, seed + 2, -2, 2), shift = random_floats(C, seed + 3, -1, 1);
   for (bool relu : {false, true}) {
-    std::vector<float> y(x.size()), want(x.size());
+    std::vector<float> y = test::poisoned(N * C * HW), want(x.size());
     batchnorm_cpu(N, C, HW, x.data(), y.data(), scale.data(), shift.data(), relu);
     for (int64_t i = 0; i < N * C * HW; ++i) {
       const int64_t c = i / HW % C;
@@ -64,6 +67,17 @@ TEST(BatchnormCpu, MatchesDirectEvaluation) {
     }
   }
 }
+
+std::vector<test::GapCase> bn_cases() {
+  std::vector<test::GapCase> v = test::gap_cases();
+  v.push_back({"odd_3x13x35", test::Net::kOdd, 3, 13, 35, 13, 0});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, BatchnormCpu, ::testing::ValuesIn(bn_cases()),
+                         [](const ::testing::TestParamInfo<test::GapCase>& info) {
+                           return info.param.name;
+                         });
 
 }  // namespace
 }  // namespace dice

@@ -1,0 +1,446 @@
+// conv2d: every implementation the build has, on every conv case of tests/op_cases.h (DenseNet-BC-
+// 100 and ResNet-50 as the networks run them, odd sizes), against conv2d_naive, the spec.
+//   scalar, avx2, avx512   conv2d_cpu with the instruction set capped (force_cpu_isa); an ISA this
+//                          CPU lacks is skipped, saying so. Normalized error < 1e-5.
+//   fp32                   conv2d_cuda. < 1e-5.
+//   tf32, fp16, bf16       conv2d_tc, against two references, both conv2d_naive on the host:
+//     exact: the operands rounded as the kernel rounds them (round_to_precision), so only the
+//       summation differs: < 1e-5, scaled by K / 1024 above K = 1024 (K = C * k * k), since the
+//       tensor cores round their fp32 partial sums toward zero (Fasi et al., "Numerical behavior of
+//       NVIDIA tensor cores", 2021), a bias of up to about half an ulp of the accumulator per mma.
+//       This is what catches an indexing or fragment-layout bug (1e-3 and more) at any precision.
+//     fp32: the unrounded problem, within what a user of the mode should expect: tf32 and fp16
+//       5e-3, bf16 1.5e-2.
+//   cudnn_fp32, cudnn_tf32 CudnnConv2d, the vendor baseline (FMA math; tensor-op math allowed).
+//                          It has no fusions, so it runs the plain convolution only. 1e-4 (its FFT
+//                          and Winograd algorithms round differently), 5e-3.
+// Each tensor sits in a wider buffer as the case lays it out (channel slices), inside margins; the
+// output buffer (and the residual, laid out alike) is poisoned first and everything outside the
+// written slice must still be poison after the run. The GPU implementations run twice on problems
+// under 1e8 flops (the second run checks that nothing depends on what the first left behind; the
+// ResNet-size rows are too slow for that in the emulator). Fusions: the network's on its rows (the
+// ResNet rows add the folded-BN epilogue, so one run covers bias, scale/shift, residual and ReLU)
+// and the chosen set on the odd rows. The CPU paths, cheap enough, run more: all 32 combinations
+// on the odd rows chosen for that (kFuseEvery) and on the DenseNet rows under 1e7 flops (the stem
+// and the 8x8 layers among them); both the plain conv and the bottleneck's set on the other
+// DenseNet rows; the plain conv, the chosen set and every fusion at once on the other odd rows.
+// One test body (check_conv); the suites are per backend, Conv2dCpu, Conv2dCuda, Conv2dTc and
+// Conv2dCudnn, so that scripts can pick a backend by name (emulate.sh runs 'Cuda|Conv2dTc' on the
+// emulator, sanitize.sh leaves out the ResNet-size Conv2dTc cases, gpu-check.sh runs the odd ones
+// under compute-sanitizer). GPU cases skip without a GPU (fail under DICE_REQUIRE_GPU=1); the
+// argument checks at the end run before any CUDA call, so they run without one.
+#include "kernels/conv2d.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/parallel.h"
+#include "kernels/gemm_cpu.h"
+#include "kernels/precision.h"
+#include "op_cases.h"
+#include "random.h"
+#include "test_util.h"
+
+#ifdef DICE_HAVE_CUDA
+#include "kernels/conv2d_cuda.h"
+#include "kernels/conv2d_tc.h"
+#include "gpu/cuda_memory.h"
+#endif
+#ifdef DICE_HAVE_CUDNN
+#include "kernels/cudnn/conv2d_cudnn.h"
+#endif
+
+namespace dice {
+namespace {
+
+using test::ConvCase;
+using test::Net;
+using test::Slice;
+
+enum class Backend { kCpu, kCuda, kTc, kCudnn };
+
+struct ConvImpl {
+  const char* name;
+  Backend backend;
+  CpuIsa isa;           // kCpu
+  Precision precision;  // kTc; kCudnn: fp32 or tf32 math
+  double tol;           // normalized error against conv2d_naive on the unrounded operands
+};
+
+const std::vector<ConvImpl> kCpuImpls = {
+    {"scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5},
+    {"avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5},
+    {"avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5}};
+
+using ConvRun = test::OpRun<ConvCase, ConvImpl>;
+
+std::string fusion_name(int f) {
+  std::string s;
+  if (f & test::kFuseInBn) s += "in_bn+";
+  if (f & test::kFuseBias) s += "bias+";
+  if (f & test::kFuseOutBn) s += "out_bn+";
+  if (f & test::kFuseResidual) s += "residual+";
+  if (f & test::kFuseRelu) s += "relu+";
+  return s.empty() ? "none" : s.substr(0, s.size() - 1);
+}
+
+// The fusion sets a backend runs on case `c` (see the file comment).
+std::vector<int> fusion_sets(const ConvCase& c, Backend b) {
+  if (b == Backend::kCudnn) return {0};
+  const int network = c.net == Net::kResNet ? c.fusion | test::kFuseOutBn : c.fusion;
+  if (b != Backend::kCpu || c.net == Net::kResNet) return {network};
+  if (c.fusion == test::kFuseEvery || (c.net == Net::kDenseNet && c.params().flops() < 1e7)) {
+    std::vector<int> all;
+    for (int f = 0; f <= test::kFuseEvery; ++f) all.push_back(f);
+    return all;
+  }
+  if (c.net == Net::kDenseNet) return {0, test::kFuseInBn | test::kFuseOutBn | test::kFuseRelu};
+  return {0, network, test::kFuseEvery};
+}
+
+// The host data of one case: the input in its buffer, weights, the fusion vectors, the residual in
+// a buffer laid out like the output.
+struct ConvData {
+  Conv2dParams p;
+  Slice in, out;
+  std::vector<float> input, weight, in_scale, in_shift, bias, out_scale, out_shift, residual;
+
+  explicit ConvData(const ConvCase& c) {
+    p = c.params();  // the case's layout: margins around the buffers do not change the strides
+    in = {c.batch, c.in_buffer_channels, c.in_offset, c.in_channels, c.height * c.width};
+    out = {c.batch, c.out_buffer_channels, c.out_offset, c.out_channels,
+           p.out_height() * p.out_width()};
+    const uint64_t seed = test::seed_of(c.name);
+    input = test::random_floats(in.size(), seed + 1, -1.0f, 1.0f);
+    weight = test::random_floats(c.out_channels * c.in_channels * c.kernel * c.kernel, seed + 2,
+                                 -0.5f, 0.5f);
+    in_scale = test::random_floats(c.in_channels, seed + 3, -1.5f, 1.5f);
+    in_shift = test::random_floats(c.in_channels, seed + 4, -0.5f, 0.5f);
+    bias = test::random_floats(c.out_channels, seed + 5, -0.5f, 0.5f);
+    out_scale = test::random_floats(c.out_channels, seed + 6, -1.5f, 1.5f);
+    out_shift = test::random_floats(c.out_channels, seed + 7, -0.5f, 0.5f);
+    residual = test::random_floats(out.size(), seed + 8, -1.0f, 1.0f);
+  }
+};
+
+using FusionPtrs = test::ConvFusionVectors;
+using test::conv_fusion;
+
+FusionPtrs host_ptrs(const ConvData& d) {
+  return {d.in_scale.data(),  d.in_shift.data(),  d.bias.data(),
+          d.out_scale.data(), d.out_shift.data(), d.residual.data() + d.out.start()};
+}
+
+// conv2d_naive's output buffer for (case, fusion set), computed once per process: every backend
+// and ISA of a case compares against the same one.
+const std::vector<float>& oracle(const ConvCase& c, const ConvData& d, int set) {
+  static std::map<std::string, std::vector<float>> cache;
+  std::vector<float>& want = cache[c.name + "/" + std::to_string(set)];
+  if (want.empty()) {
+    want = test::poisoned(d.out.size());
+    conv2d_naive(d.p, d.input.data() + d.in.start(), d.weight.data(), want.data() + d.out.start(),
+                 conv_fusion(set, host_ptrs(d)));
+  }
+  return want;
+}
+
+// Compares the written slice of `got` with the same slice of `want`, and that nothing else was
+// written.
+void expect_matches(const ConvData& d, const std::vector<float>& got,
+                    const std::vector<float>& want, double tol, const std::string& what) {
+  int64_t clobbered = 0;
+  const std::vector<float> g = test::take_slice(d.out, got, &clobbered);
+  const std::vector<float> w = test::take_slice(d.out, want);
+  EXPECT_EQ(clobbered, 0) << what << ": wrote outside its output slice";
+  EXPECT_LT(
+      test::normalized_error(g.data(), w.data(), static_cast<int64_t>(w.size()), tol, what.c_str()),
+      tol)
+      << what;
+}
+
+// Restores the ISA cap on scope exit.
+class IsaGuard {
+ public:
+  explicit IsaGuard(CpuIsa isa) : old_(force_cpu_isa(isa)) {}
+  ~IsaGuard() { force_cpu_isa(old_); }
+
+ private:
+  CpuIsa old_;
+};
+
+void check_cpu(const ConvRun& r, const ConvData& d) {
+  if (!cpu_isa_supported(r.impl.isa))
+    GTEST_SKIP() << cpu_isa_name(r.impl.isa) << " not supported by this CPU";
+  IsaGuard guard(r.impl.isa);
+  ASSERT_EQ(cpu_isa().isa, r.impl.isa);
+  for (int set : fusion_sets(r.c, Backend::kCpu)) {
+    SCOPED_TRACE("fusion=" + fusion_name(set));
+    std::vector<float> got = test::poisoned(d.out.size());
+    conv2d_cpu(d.p, d.input.data() + d.in.start(), d.weight.data(), got.data() + d.out.start(),
+               conv_fusion(set, host_ptrs(d)));
+    expect_matches(d, got, oracle(r.c, d, set), r.impl.tol, r.c.name);
+  }
+}
+
+#ifdef DICE_HAVE_CUDA
+
+const std::vector<ConvImpl> kCudaImpls = {
+    {"fp32", Backend::kCuda, CpuIsa::kScalar, Precision::kFp32, 1e-5}};
+const std::vector<ConvImpl> kTcImpls = {
+    {"tf32", Backend::kTc, CpuIsa::kScalar, Precision::kTf32, 5e-3},
+    {"fp16", Backend::kTc, CpuIsa::kScalar, Precision::kFp16, 5e-3},
+    {"bf16", Backend::kTc, CpuIsa::kScalar, Precision::kBf16, 1.5e-2}};
+
+// The exact reference of a tensor-core run: the pre-activation applied on the host and both
+// operands rounded to the operand type, then conv2d_naive with the other fusions.
+std::vector<float> rounded_reference(const ConvData& d, int set, Precision prec) {
+  const Conv2dParams& p = d.p;
+  std::vector<float> x = d.input;
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t ch = 0; ch < p.in_channels; ++ch)
+      for (int64_t i = 0; i < d.in.plane; ++i) {
+        float& v =
+            x[static_cast<size_t>(d.in.start() + n * d.in.batch_stride() + ch * d.in.plane + i)];
+        // std::fma as the kernel's fmaf: the same float before rounding to the operand type.
+        if (set & test::kFuseInBn)
+          v = std::fmax(
+              std::fma(v, d.in_scale[static_cast<size_t>(ch)], d.in_shift[static_cast<size_t>(ch)]),
+              0.0f);
+        v = round_to_precision(v, prec);
+      }
+  std::vector<float> w = d.weight;
+  for (float& v : w) v = round_to_precision(v, prec);
+  std::vector<float> want = test::poisoned(d.out.size());
+  conv2d_naive(p, x.data() + d.in.start(), w.data(), want.data() + d.out.start(),
+               conv_fusion(set & ~test::kFuseInBn, host_ptrs(d)));
+  return want;
+}
+
+struct DeviceConvData {
+  DeviceBuffer<float> input, weight, in_scale, in_shift, bias, out_scale, out_shift, residual, out;
+  explicit DeviceConvData(const ConvData& d)
+      : input(d.input),
+        weight(d.weight),
+        in_scale(d.in_scale),
+        in_shift(d.in_shift),
+        bias(d.bias),
+        out_scale(d.out_scale),
+        out_shift(d.out_shift),
+        residual(d.residual),
+        out(d.out.size()) {}
+  FusionPtrs ptrs(const ConvData& d) const {
+    return {in_scale.data(),  in_shift.data(),  bias.data(),
+            out_scale.data(), out_shift.data(), residual.data() + d.out.start()};
+  }
+};
+
+void check_gpu(const ConvRun& r, const ConvData& d) {
+  DICE_REQUIRE_GPU();
+  const ConvImpl& im = r.impl;
+  if (im.backend == Backend::kTc) {
+    const std::string why = tensor_cores_unsupported(0);
+    if (!why.empty()) GTEST_SKIP() << why;  // an older GPU, not a broken setup
+  }
+  // Every implementation must run the network rows; an odd size one declines is skipped, saying
+  // why (CUTLASS's can_implement).
+  auto unsupported = [&](int set) {
+    const ConvFusion f = conv_fusion(set, host_ptrs(d));
+    if (im.backend == Backend::kCuda) return conv2d_cuda_unsupported(d.p, f);
+    if (im.backend == Backend::kTc) return conv2d_tc_unsupported(d.p, f, im.precision);
+    return std::string();
+  };
+  for (int set : fusion_sets(r.c, im.backend)) {
+    const std::string why = unsupported(set);
+    if (why.empty()) continue;
+    ASSERT_EQ(r.c.net, Net::kOdd) << why;
+    GTEST_SKIP() << why;
+  }
+
+  DeviceConvData dev(d);
+  Stream stream;
+#ifdef DICE_HAVE_CUDNN
+  std::unique_ptr<CudnnConv2d> cudnn;
+  if (im.backend == Backend::kCudnn)
+    cudnn = std::make_unique<CudnnConv2d>(d.p, stream.get(), im.precision == Precision::kTf32);
+#endif
+  DeviceBuffer<uint8_t> packed;
+  if (im.backend == Backend::kTc)
+    packed = DeviceBuffer<uint8_t>(conv2d_tc_pack_weights(d.p, im.precision, d.weight.data()));
+  const int runs = d.p.flops() < 1e8 ? 2 : 1;
+  for (int set : fusion_sets(r.c, im.backend)) {
+    const ConvFusion f = conv_fusion(set, dev.ptrs(d));
+    const float* x = dev.input.data() + d.in.start();
+    float* y = dev.out.data() + d.out.start();
+    for (int run = 0; run < runs; ++run) {
+      SCOPED_TRACE("fusion=" + fusion_name(set) + " run " + std::to_string(run));
+      dev.out.poison();
+      if (im.backend == Backend::kCuda) conv2d_cuda(d.p, x, dev.weight.data(), y, f, stream);
+      if (im.backend == Backend::kTc) conv2d_tc(d.p, im.precision, x, packed.data(), y, f, stream);
+#ifdef DICE_HAVE_CUDNN
+      if (im.backend == Backend::kCudnn) cudnn->run(x, dev.weight.data(), y);
+#endif
+      stream.synchronize();
+      const std::vector<float> got = dev.out.download();
+      expect_matches(d, got, oracle(r.c, d, set), im.tol, r.c.name);
+      if (im.backend == Backend::kTc) {
+        const double k = static_cast<double>(d.p.in_channels * d.p.kernel * d.p.kernel);
+        const double tol = 1e-5 * std::max(1.0, k / 1024.0);
+        expect_matches(d, got, rounded_reference(d, set, im.precision), tol,
+                       r.c.name +
+                           " against the exactly rounded operands (1e-3 or more: an "
+                           "indexing or fragment-layout error; 1e-5..1e-4: operand "
+                           "rounding or the tensor cores' accumulation)");
+      }
+    }
+  }
+}
+
+#endif  // DICE_HAVE_CUDA
+
+void check_conv(const ConvRun& r) {
+  const ConvData d(r.c);
+  if (r.impl.backend == Backend::kCpu) {
+    check_cpu(r, d);
+    return;
+  }
+#ifdef DICE_HAVE_CUDA
+  check_gpu(r, d);
+#endif
+}
+
+class Conv2dTest : public ::testing::TestWithParam<ConvRun> {};
+
+class Conv2dCpu : public Conv2dTest {};
+TEST_P(Conv2dCpu, MatchesNaive) { check_conv(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCpu,
+                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCpuImpls)),
+                         test::op_run_name<ConvRun>);
+
+#ifdef DICE_HAVE_CUDA
+class Conv2dCuda : public Conv2dTest {};
+TEST_P(Conv2dCuda, MatchesNaive) { check_conv(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCuda,
+                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCudaImpls)),
+                         test::op_run_name<ConvRun>);
+
+class Conv2dTc : public Conv2dTest {};
+TEST_P(Conv2dTc, MatchesNaive) { check_conv(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dTc,
+                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kTcImpls)),
+                         test::op_run_name<ConvRun>);
+#endif
+
+#ifdef DICE_HAVE_CUDNN
+const std::vector<ConvImpl> kCudnnImpls = {
+    {"cudnn_fp32", Backend::kCudnn, CpuIsa::kScalar, Precision::kFp32, 1e-4},
+    {"cudnn_tf32", Backend::kCudnn, CpuIsa::kScalar, Precision::kTf32, 5e-3}};
+class Conv2dCudnn : public Conv2dTest {};
+TEST_P(Conv2dCudnn, MatchesNaive) { check_conv(GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCudnn,
+                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCudnnImpls)),
+                         test::op_run_name<ConvRun>);
+#endif
+
+// ---- conv2d_cpu beyond the shapes ----
+
+// Thread count changes the tiling (few images are cut into more tiles): results must not change.
+TEST(Conv2dCpuThreads, SameResultForOneAndTwoThreads) {
+  Conv2dParams p;
+  p.batch = 1, p.in_channels = 48, p.height = 32, p.width = 32, p.out_channels = 12;
+  p.kernel = 3, p.pad = 1;
+  const auto x = test::random_floats(48 * 32 * 32, 3, -1, 1);
+  const auto w = test::random_floats(12 * 48 * 9, 4, -0.1f, 0.1f);
+  std::vector<float> y1(12 * 32 * 32), y2(12 * 32 * 32);
+  const int old = num_threads();
+  set_num_threads(1);
+  conv2d_cpu(p, x.data(), w.data(), y1.data());
+  set_num_threads(2);
+  conv2d_cpu(p, x.data(), w.data(), y2.data());
+  set_num_threads(old);
+  EXPECT_EQ(y1, y2);
+}
+
+TEST(Conv2dCpuIsa, ForcingSelectsThePathAndFallsBack) {
+  {
+    IsaGuard g(CpuIsa::kScalar);
+    EXPECT_EQ(cpu_isa().isa, CpuIsa::kScalar);
+  }
+  {
+    IsaGuard g(CpuIsa::kAvx512);
+    const CpuIsa best = cpu_isa_supported(CpuIsa::kAvx512) ? CpuIsa::kAvx512
+                        : cpu_isa_supported(CpuIsa::kAvx2) ? CpuIsa::kAvx2
+                                                           : CpuIsa::kScalar;
+    EXPECT_EQ(cpu_isa().isa, best);
+    std::printf("  best CPU path here: %s\n", cpu_isa_name(best));
+  }
+  EXPECT_TRUE(cpu_isa_supported(CpuIsa::kScalar));
+}
+
+TEST(Conv2dCpu, EmptyBatchWritesNothing) {
+  Conv2dParams p;
+  p.batch = 0, p.in_channels = 3, p.height = 4, p.width = 4, p.out_channels = 2;
+  float w[6] = {1, 2, 3, 4, 5, 6};
+  conv2d_cpu(p, nullptr, w, nullptr);
+  SUCCEED();
+}
+
+#ifdef DICE_HAVE_CUDA
+
+// ---- argument checks: before any CUDA call, so they run without a GPU too ----
+
+TEST(Conv2dCudaArgs, RejectsBadShapes) {
+  Conv2dParams p;
+  p.batch = 2, p.in_channels = 3, p.height = 4, p.width = 4, p.out_channels = 5;
+  p.kernel = 3, p.stride = 1, p.pad = 1;
+  EXPECT_TRUE(conv2d_cuda_unsupported(p).empty());
+
+  Conv2dParams too_big = p;
+  too_big.kernel = 7, too_big.pad = 0;  // 7x7 does not fit 4x4
+  EXPECT_FALSE(conv2d_cuda_unsupported(too_big).empty());
+  EXPECT_THROW(conv2d_cuda(too_big, nullptr, nullptr, nullptr), Error);
+
+  Conv2dParams narrow = p;
+  narrow.in_batch_stride = 3 * 16 - 1;  // smaller than one image
+  EXPECT_THROW(conv2d_cuda(narrow, nullptr, nullptr, nullptr), Error);
+
+  ConvFusion half;
+  float dummy = 0;
+  half.in_scale = &dummy;  // scale without shift
+  EXPECT_THROW(conv2d_cuda(p, nullptr, nullptr, nullptr, half), Error);
+
+  Conv2dParams empty = p;
+  empty.batch = 0;  // nothing to do: returns without touching the device
+  EXPECT_NO_THROW(conv2d_cuda(empty, nullptr, nullptr, nullptr));
+}
+
+TEST(Conv2dTcArgs, CanImplement) {
+  Conv2dParams p;
+  p.batch = 2, p.in_channels = 3, p.height = 8, p.width = 8, p.out_channels = 5;
+  p.kernel = 3, p.stride = 1, p.pad = 1;
+  EXPECT_TRUE(conv2d_tc_unsupported(p, {}, Precision::kFp16).empty());
+  EXPECT_FALSE(conv2d_tc_unsupported(p, {}, Precision::kFp32).empty());  // fp32 is conv2d_cuda's
+  Conv2dParams bad = p;
+  bad.kernel = 11, bad.pad = 0;
+  EXPECT_FALSE(conv2d_tc_unsupported(bad, {}, Precision::kBf16).empty());
+  EXPECT_THROW(conv2d_tc(bad, Precision::kBf16, nullptr, nullptr, nullptr), Error);
+  ConvFusion half;
+  float dummy = 0;
+  half.out_scale = &dummy;  // scale without shift
+  EXPECT_THROW(conv2d_tc(p, Precision::kTf32, nullptr, nullptr, nullptr, half), Error);
+  Conv2dParams empty = p;
+  empty.batch = 0;
+  EXPECT_NO_THROW(conv2d_tc(empty, Precision::kFp16, nullptr, nullptr, nullptr));
+}
+
+#endif  // DICE_HAVE_CUDA
+
+}  // namespace
+}  // namespace dice
