@@ -72,6 +72,15 @@ std::string op_run_name(const ::testing::TestParamInfo<Run>& info) {
   return info.param.c.name + "_" + info.param.impl.name;
 }
 
+// One parameterised op test: suite `Suite` (a `Base`, itself a TestWithParam<OpRun<...>>), test
+// `Name` running check(run) for every case of `cases` with every implementation of `impls`,
+// named Shapes/Suite.Name/<case>_<implementation>.
+#define DICE_OP_TEST(Suite, Base, Name, check, cases, impls)                                  \
+  class Suite : public Base {};                                                                \
+  TEST_P(Suite, Name) { check(GetParam()); }                                                  \
+  INSTANTIATE_TEST_SUITE_P(Shapes, Suite, ::testing::ValuesIn(::dice::test::op_runs(cases, impls)), \
+                           ::dice::test::op_run_name<Base::ParamType>)
+
 // max |a-b| / max |b| (normalized error as STYLE.md asks) and max |a-b|; prints the first few
 // mismatches above tol to the test log. NaN anywhere counts as a failure (returns +inf).
 double normalized_error(const float* a, const float* b, int64_t n, double tol = 1e-4,

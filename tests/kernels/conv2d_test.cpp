@@ -318,35 +318,23 @@ void check_conv(const ConvRun& r) {
 
 class Conv2dTest : public ::testing::TestWithParam<ConvRun> {};
 
-class Conv2dCpu : public Conv2dTest {};
-TEST_P(Conv2dCpu, MatchesNaive) { check_conv(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCpu,
-                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCpuImpls)),
-                         test::op_run_name<ConvRun>);
+DICE_OP_TEST(Conv2dCpu, Conv2dTest, MatchesNaive, check_conv, test::conv_cases(),
+             kCpuImpls);
 
 #ifdef DICE_HAVE_CUDA
-class Conv2dCuda : public Conv2dTest {};
-TEST_P(Conv2dCuda, MatchesNaive) { check_conv(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCuda,
-                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCudaImpls)),
-                         test::op_run_name<ConvRun>);
+DICE_OP_TEST(Conv2dCuda, Conv2dTest, MatchesNaive, check_conv, test::conv_cases(),
+             kCudaImpls);
 
-class Conv2dTc : public Conv2dTest {};
-TEST_P(Conv2dTc, MatchesNaive) { check_conv(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dTc,
-                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kTcImpls)),
-                         test::op_run_name<ConvRun>);
+DICE_OP_TEST(Conv2dTc, Conv2dTest, MatchesNaive, check_conv, test::conv_cases(),
+             kTcImpls);
 #endif
 
 #ifdef DICE_HAVE_CUDNN
 const std::vector<ConvImpl> kCudnnImpls = {
     {"cudnn_fp32", Backend::kCudnn, CpuIsa::kScalar, Precision::kFp32, 1e-4},
     {"cudnn_tf32", Backend::kCudnn, CpuIsa::kScalar, Precision::kTf32, 5e-3}};
-class Conv2dCudnn : public Conv2dTest {};
-TEST_P(Conv2dCudnn, MatchesNaive) { check_conv(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dCudnn,
-                         ::testing::ValuesIn(test::op_runs(test::conv_cases(), kCudnnImpls)),
-                         test::op_run_name<ConvRun>);
+DICE_OP_TEST(Conv2dCudnn, Conv2dTest, MatchesNaive, check_conv, test::conv_cases(),
+             kCudnnImpls);
 #endif
 
 // ---- conv2d_cpu beyond the shapes ----

@@ -174,20 +174,12 @@ void check_head(const HeadRun& r) {
 
 class HeadTest : public ::testing::TestWithParam<HeadRun> {};
 
-class HeadCpu : public HeadTest {};
-TEST_P(HeadCpu, MatchesReference) { check_head(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, HeadCpu,
-                         ::testing::ValuesIn(test::op_runs(test::head_cases(),
-                                                           std::vector<HeadImpl>{kCpu})),
-                         test::op_run_name<HeadRun>);
+DICE_OP_TEST(HeadCpu, HeadTest, MatchesReference, check_head, test::head_cases(),
+             (std::vector<HeadImpl>{kCpu}));
 
 #ifdef DICE_HAVE_CUDA
-class HeadCuda : public HeadTest {};
-TEST_P(HeadCuda, MatchesReference) { check_head(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, HeadCuda,
-                         ::testing::ValuesIn(test::op_runs(test::head_cases(),
-                                                           std::vector<HeadImpl>{kCuda})),
-                         test::op_run_name<HeadRun>);
+DICE_OP_TEST(HeadCuda, HeadTest, MatchesReference, check_head, test::head_cases(),
+             (std::vector<HeadImpl>{kCuda}));
 #endif
 
 // Zero weights make the logits equal the bias; equal maxima at 3, 7 and 40 must give 3.

@@ -146,20 +146,12 @@ void check_pool(const PoolRun& r) {
 
 class PoolTest : public ::testing::TestWithParam<PoolRun> {};
 
-class PoolCpu : public PoolTest {};
-TEST_P(PoolCpu, MatchesReference) { check_pool(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, PoolCpu,
-                         ::testing::ValuesIn(test::op_runs(test::pool_cases(),
-                                                           std::vector<PoolImpl>{kCpu})),
-                         test::op_run_name<PoolRun>);
+DICE_OP_TEST(PoolCpu, PoolTest, MatchesReference, check_pool, test::pool_cases(),
+             (std::vector<PoolImpl>{kCpu}));
 
 #ifdef DICE_HAVE_CUDA
-class PoolCuda : public PoolTest {};
-TEST_P(PoolCuda, MatchesReference) { check_pool(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, PoolCuda,
-                         ::testing::ValuesIn(test::op_runs(test::pool_cases(),
-                                                           std::vector<PoolImpl>{kCuda})),
-                         test::op_run_name<PoolRun>);
+DICE_OP_TEST(PoolCuda, PoolTest, MatchesReference, check_pool, test::pool_cases(),
+             (std::vector<PoolImpl>{kCuda}));
 #endif
 
 // ---- global average pool ----
@@ -213,20 +205,12 @@ void check_gap(const GapRun& r) {
 
 class GapTest : public ::testing::TestWithParam<GapRun> {};
 
-class GlobalAvgPoolCpu : public GapTest {};
-TEST_P(GlobalAvgPoolCpu, MatchesReference) { check_gap(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, GlobalAvgPoolCpu,
-                         ::testing::ValuesIn(test::op_runs(test::gap_cases(),
-                                                           std::vector<PoolImpl>{kCpu})),
-                         test::op_run_name<GapRun>);
+DICE_OP_TEST(GlobalAvgPoolCpu, GapTest, MatchesReference, check_gap, test::gap_cases(),
+             (std::vector<PoolImpl>{kCpu}));
 
 #ifdef DICE_HAVE_CUDA
-class GlobalAvgPoolCuda : public GapTest {};
-TEST_P(GlobalAvgPoolCuda, MatchesReference) { check_gap(GetParam()); }
-INSTANTIATE_TEST_SUITE_P(Shapes, GlobalAvgPoolCuda,
-                         ::testing::ValuesIn(test::op_runs(test::gap_cases(),
-                                                           std::vector<PoolImpl>{kCuda})),
-                         test::op_run_name<GapRun>);
+DICE_OP_TEST(GlobalAvgPoolCuda, GapTest, MatchesReference, check_gap, test::gap_cases(),
+             (std::vector<PoolImpl>{kCuda}));
 #endif
 
 // ---- semantics pinned by hand ----
