@@ -19,7 +19,7 @@ int cmd_features(int argc, char** argv) {
   const char* usage =
       "usage: dice features --model densenet101 --weights CKPT --data SPEC --out PREFIX\n"
       "                     [--batch N] [--threads N] [--limit N] [--device cpu|cuda|cuda:N]\n"
-      "                     [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn] [--verbose]\n"
+      "                     [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn] [--verbose] [--profile]\n"
       "writes PREFIX.features.npy (N x D float32), PREFIX.logits.npy (N x C float32) and\n"
       "PREFIX.labels.npy (N int64; -1 for unlabeled sets).\n"
       "  [--labels FILE]       labels of a flat image folder ('<file name> <class index>' lines)\n"
@@ -27,7 +27,7 @@ int cmd_features(int argc, char** argv) {
       "  [--decoder stb|turbo] JPEG decoder (default: env DICE_JPEG, else stb)\n"
       "  [--max-image-pixels N] refuse larger images (default 178956970, PIL's error threshold)";
   Args args(argc, argv, 2, with_data_options({"model", "weights", "data", "out", "batch", "threads", "limit", "device", "precision", "backend"}),
-            {"help", "quiet", "skip-bad", "verbose"}, usage);
+            {"help", "quiet", "skip-bad", "verbose", "profile"}, usage);
   if (args.has("help")) {
     std::puts(usage);
     return 0;
@@ -47,6 +47,7 @@ int cmd_features(int argc, char** argv) {
 
   LoadedModel lm = load_model(args.get("model", "auto"), weights, device, options);
   if (args.has("verbose")) print_plan(*lm.model, batch);
+  if (args.has("profile")) print_profile(*lm.model, batch);
   DatasetOptions dataset_opts = data_opts.dataset;
   dataset_opts.num_classes = lm.model->num_classes();
   auto data = open_data(spec, preprocess_for(*lm.model), dataset_opts);

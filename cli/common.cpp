@@ -17,7 +17,11 @@
 #include "data/image.h"
 #include "formats/npy.h"
 #include "gpu/cuda_check.h"
+#include "nn/exec_cpu.h"
 #include "nn/plan.h"
+#ifdef DICE_HAVE_CUDA
+#include "nn/exec_cuda.h"
+#endif
 #include "weights/torch_checkpoint.h"
 
 namespace dice::cli {
@@ -37,6 +41,40 @@ LoadedModel load_model(const std::string& arch, const std::string& weights_path,
   lm.model = make_model(arch, lm.weights, device, options);
   if (!keep_weights) lm.weights = StateDict();
   return lm;
+}
+
+void print_profile(Model& model, int64_t batch) {
+  const int64_t side = model.input_size();
+  std::vector<float> x(static_cast<size_t>(batch * 3 * side * side)),
+      f(static_cast<size_t>(batch * model.feature_dim()));
+  uint32_t state = 12345;
+  for (float& v : x) {  // uniform in [-2, 2): pre-processed images span about this range
+    state = state * 1664525u + 1013904223u;
+    v = static_cast<float>(state >> 8) * (4.0f / 16777216.0f) - 2.0f;
+  }
+  std::vector<OpTime> ops;
+  if (auto* cpu = dynamic_cast<CpuModel*>(&model)) {
+    cpu->features(x.data(), batch, f.data());  // warm-up: the arena and the threads
+    ops = cpu->profile_steps(x.data(), batch, f.data());
+  }
+#ifdef DICE_HAVE_CUDA
+  if (auto* gpu = dynamic_cast<CudaModel*>(&model)) {
+    gpu->features(x.data(), batch, f.data());
+    gpu->prepare(x.data(), batch);
+    ops = gpu->profile_ops(batch);
+  }
+#endif
+  if (ops.empty()) return;
+  double total = 0;
+  for (const OpTime& op : ops) total += op.ms;
+  std::fprintf(stderr, "profile: %s, one forward at batch %lld: %.2f ms (%.1f images/s)\n",
+               model.name().c_str(), static_cast<long long>(batch), total, 1e3 * static_cast<double>(batch) / total);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const OpTime& op = ops[i];
+    std::fprintf(stderr, "  %3zu %-28s %9.3f ms %5.1f%%", i, op.name.c_str(), op.ms, 100 * op.ms / total);
+    if (op.flops > 0 && op.ms > 0) std::fprintf(stderr, " %8.1f GFLOP/s", op.flops / op.ms * 1e-6);
+    std::fputc('\n', stderr);
+  }
 }
 
 void print_plan(const Model& model, int64_t batch) {

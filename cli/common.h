@@ -31,6 +31,10 @@ LoadedModel load_model(const std::string& arch, const std::string& weights_path,
 // --verbose: the model's plan (its steps with their shapes, parameters and the activation memory
 // of `batch`) on stderr before anything runs; nothing for a model without a plan.
 void print_plan(const Model& model, int64_t batch);
+// --profile: one forward at `batch` on random input, after a warm-up, with every step of the plan
+// timed (wall clock on the CPU, CUDA events on the GPU), printed on stderr with its GFLOP/s and
+// share of the total: where a model's time goes, before anything else runs.
+void print_profile(Model& model, int64_t batch);
 // The values of --precision (default "fp32") and --backend (default "ours"), parsed.
 ModelOptions model_options(const std::string& precision, const std::string& backend);
 // The value of --device (default "cpu"), parsed.

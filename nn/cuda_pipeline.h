@@ -96,14 +96,6 @@ class CudaPipeline {
   std::map<std::pair<int64_t, int>, cudaGraphExec_t> graphs_;
 };
 
-// One op's GPU time in CudaModel::profile_ops (nn/exec_cuda.h): the op's name ("stem", "bottleneck_3x3",
-// "layer2.0.conv2", ...), milliseconds between events around it, and its FLOPs where the model
-// counts them (0 otherwise).
-struct OpTime {
-  std::string name;
-  double ms = 0, flops = 0;
-};
-
 // Records a pair of events around each op a model enqueues while profiling.
 class OpTimer {
  public:

@@ -1,6 +1,8 @@
 // The CPU executor (see exec_cpu.h): packs the convs once, then walks the plan's steps.
 #include "nn/exec_cpu.h"
 
+#include <chrono>
+
 #include "core/error.h"
 #include "kernels/pool.h"
 
@@ -23,6 +25,16 @@ CpuModel::CpuModel(Plan plan) : plan_(std::move(plan)) {
 }
 
 void CpuModel::features(const float* x, int64_t batch, float* features) {
+  run(x, batch, features, nullptr);
+}
+
+std::vector<OpTime> CpuModel::profile_steps(const float* x, int64_t batch, float* features) {
+  std::vector<OpTime> times;
+  run(x, batch, features, &times);
+  return times;
+}
+
+void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times) {
   DICE_ASSERT(batch >= 0);
   if (batch == 0) return;
   const size_t need = static_cast<size_t>(plan_.arena_floats() * batch);
@@ -43,6 +55,7 @@ void CpuModel::features(const float* x, int64_t batch, float* features) {
   };
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const Step& s = plan_.steps[i];
+    const auto start = std::chrono::steady_clock::now();
     switch (s.op) {
       case StepOp::kConv: {
         ConvFusion f;
@@ -70,6 +83,10 @@ void CpuModel::features(const float* x, int64_t batch, float* features) {
         break;
       }
     }
+    if (times)
+      times->push_back({s.name,
+                        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
+                        s.flops(batch, plan_.tensors)});
   }
 }
 

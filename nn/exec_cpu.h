@@ -27,8 +27,11 @@ class CpuModel : public Model {
   int64_t input_size() const override { return plan_.input_size(); }
   void features(const float* x, int64_t batch, float* features) override;
   const Plan* plan() const override { return &plan_; }
+  // features() with each step timed (wall clock, every thread of the step included), in plan order.
+  std::vector<OpTime> profile_steps(const float* x, int64_t batch, float* features);
 
  private:
+  void run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);
   Plan plan_;
   std::vector<Conv2dCpuPacked> packed_;  // per step (empty for pools)
   std::vector<float> arena_;

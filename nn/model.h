@@ -49,6 +49,14 @@ Device parse_device(const std::string& name, int* index = nullptr);
 // or no GPU/driver. make_model calls it; the CLI calls it before loading anything.
 void check_device_available(Device device);
 
+// One op's time in a profile (CpuModel::profile_steps, CudaModel::profile_ops): the plan step's
+// name ("stem", "bottleneck_3x3", "layer2.0.conv2", ...), milliseconds (wall clock on the CPU,
+// between events on the GPU) and its FLOPs (0 for the pools).
+struct OpTime {
+  std::string name;
+  double ms = 0, flops = 0;
+};
+
 class Model {
  public:
   virtual ~Model() = default;

@@ -64,6 +64,27 @@ TEST(DenseNet, MissingKeyNamesFileAndKey) {
   }
 }
 
+// The CPU executor's profile: one entry per plan step, in order, named as the plan names them,
+// convolutions with their FLOPs, and the same features as an unprofiled forward.
+TEST(DenseNet, ProfileStepsTimesEveryStepAndChangesNothing) {
+  auto model = dice::make_model("auto", dice::load_weights(fixture("nn/densenet22_c100.pth.tar")));
+  auto* cpu = dynamic_cast<dice::CpuModel*>(model.get());
+  ASSERT_NE(cpu, nullptr);
+  const std::vector<float> x = dice::test::formula_input(3 * 3 * 32 * 32);
+  const std::vector<float> plain = dice::test::run_features(*cpu, x, 3);
+  std::vector<float> profiled(plain.size(), NAN);
+  const std::vector<dice::OpTime> ops = cpu->profile_steps(x.data(), 3, profiled.data());
+  EXPECT_TRUE(dice::test::bitwise_equal(plain, profiled));
+  const dice::Plan& plan = *cpu->plan();
+  ASSERT_EQ(ops.size(), plan.steps.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    EXPECT_EQ(ops[i].name, plan.steps[i].name);
+    EXPECT_GE(ops[i].ms, 0.0);
+    EXPECT_EQ(ops[i].flops > 0, plan.steps[i].op == dice::StepOp::kConv) << ops[i].name;
+  }
+  EXPECT_DOUBLE_EQ(ops[0].flops, 2.0 * 3 * 24 * 3 * 9 * 32 * 32);  // the stem: 3 -> 2k = 24, 3x3
+}
+
 TEST(DenseNet, PaperCheckpointOnExactCifar10Images) {
   DICE_REQUIRE_ASSET(ckpt, "checkpoints/CIFAR-10/densenet/checkpoint_100.pth.tar");
   DICE_REQUIRE_ASSET(bin, "data/cifar-10-batches-bin-exact200/test_batch.bin");

@@ -119,6 +119,18 @@ TEST(WideResNet, EvalRunsEndToEnd) {
   EXPECT_NE(out.find("activation"), std::string::npos) << out;  // --verbose: the plan's memory
 }
 
+TEST(WideResNet, FeaturesProfileNamesEveryStep) {
+  const std::string dir = dice::test::temp_dir();
+  std::string out;
+  const int rc = dice::test::run_dice("features --model wrn16_2 --weights " + fixture("nn/wrn16_2.pth") +
+                                          " --data gaussian:4 --batch 4 --profile --out " + dir + "/f", &out);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("profile: wrn16_2"), std::string::npos) << out;
+  for (const char* step : {" stem ", "block2.layer.0.shortcut", "block3.layer.1.conv2", " head "})
+    EXPECT_NE(out.find(step), std::string::npos) << step << " missing from\n" << out;
+  EXPECT_NE(out.find("GFLOP/s"), std::string::npos) << out;
+}
+
 #ifdef DICE_HAVE_CUDA
 TEST(WideResNetCuda, MatchesCpuAndTorch) {
   DICE_REQUIRE_GPU();
