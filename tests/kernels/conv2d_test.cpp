@@ -341,12 +341,13 @@ DICE_OP_TEST(Conv2dCudnn, Conv2dTest, MatchesNaive, check_conv, test::conv_cases
 
 // Thread count changes the tiling (few images are cut into more tiles): results must not change.
 TEST(Conv2dCpuThreads, SameResultForOneAndTwoThreads) {
-  Conv2dParams p;
-  p.batch = 1, p.in_channels = 48, p.height = 32, p.width = 32, p.out_channels = 12;
+  Conv2dParams p;  // 21 MFLOP: above the size that conv2d_cpu runs on one thread
+  p.batch = 2, p.in_channels = 48, p.height = 32, p.width = 32, p.out_channels = 12;
   p.kernel = 3, p.pad = 1;
-  const auto x = test::random_floats(48 * 32 * 32, 3, -1, 1);
+  ASSERT_GT(p.flops(), 16e6);
+  const auto x = test::random_floats(2 * 48 * 32 * 32, 3, -1, 1);
   const auto w = test::random_floats(12 * 48 * 9, 4, -0.1f, 0.1f);
-  std::vector<float> y1(12 * 32 * 32), y2(12 * 32 * 32);
+  std::vector<float> y1(2 * 12 * 32 * 32), y2(2 * 12 * 32 * 32);
   const int old = num_threads();
   set_num_threads(1);
   conv2d_cpu(p, x.data(), w.data(), y1.data());
