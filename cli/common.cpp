@@ -17,11 +17,7 @@
 #include "data/image.h"
 #include "formats/npy.h"
 #include "gpu/cuda_check.h"
-#include "nn/exec_cpu.h"
 #include "nn/plan.h"
-#ifdef DICE_HAVE_CUDA
-#include "nn/exec_cuda.h"
-#endif
 #include "weights/torch_checkpoint.h"
 
 namespace dice::cli {
@@ -52,18 +48,8 @@ void print_profile(Model& model, int64_t batch) {
     state = state * 1664525u + 1013904223u;
     v = static_cast<float>(state >> 8) * (4.0f / 16777216.0f) - 2.0f;
   }
-  std::vector<OpTime> ops;
-  if (auto* cpu = dynamic_cast<CpuModel*>(&model)) {
-    cpu->features(x.data(), batch, f.data());  // warm-up: the arena and the threads
-    ops = cpu->profile_steps(x.data(), batch, f.data());
-  }
-#ifdef DICE_HAVE_CUDA
-  if (auto* gpu = dynamic_cast<CudaModel*>(&model)) {
-    gpu->features(x.data(), batch, f.data());
-    gpu->prepare(x.data(), batch);
-    ops = gpu->profile_ops(batch);
-  }
-#endif
+  model.features(x.data(), batch, f.data());  // warm-up: memory, threads, graphs
+  const std::vector<OpTime> ops = model.profile(x.data(), batch);
   if (ops.empty()) return;
   double total = 0;
   for (const OpTime& op : ops) total += op.ms;

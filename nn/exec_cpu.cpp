@@ -17,9 +17,8 @@ CpuModel::CpuModel(Plan plan) : plan_(std::move(plan)) {
     Step& s = plan_.steps[i];
     if (s.op != StepOp::kConv) continue;
     packed_[i] = conv2d_cpu_pack(plan_.conv_params(s, 1), s.weight.data());
-    std::vector<float>().swap(s.weight);  // packed_ holds them now
+    std::vector<float>().swap(s.weight);  // packed_ holds them now (freed one by one: lower peak)
   }
-  plan_.release_conv_weights();
   fc_weight_ = plan_.fc_weight;
   fc_bias_ = plan_.fc_bias;
 }
@@ -34,6 +33,11 @@ std::vector<OpTime> CpuModel::profile_steps(const float* x, int64_t batch, float
   return times;
 }
 
+std::vector<OpTime> CpuModel::profile(const float* x, int64_t batch) {
+  std::vector<float> f(static_cast<size_t>(batch * feature_dim()));
+  return profile_steps(x, batch, f.data());
+}
+
 void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times) {
   DICE_ASSERT(batch >= 0);
   if (batch == 0) return;
@@ -42,16 +46,11 @@ void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<O
     std::vector<float>().swap(arena_);  // free the old one before the larger one is made
     arena_.resize(need);
   }
-  // Where a view starts at this batch: tensor i of the arena at offset * batch, images
-  // floats() apart, the slice's first channel `channel` planes in.
   auto at = [&](const View& v) -> float* {
-    const PlanTensor& t = plan_.tensors[static_cast<size_t>(v.tensor)];
-    float* base = v.tensor == plan_.features ? features : arena_.data() + t.offset * batch;
-    return base + v.channel * t.height * t.width;
+    return (v.tensor == plan_.features ? features : arena_.data()) + plan_.view_offset(v, batch);
   };
   auto in_ptr = [&](const View& v) -> const float* {
-    return v.tensor == Plan::kInput ? x + v.channel * plan_.tensors[0].height * plan_.tensors[0].width
-                                    : at(v);
+    return v.tensor == Plan::kInput ? x + plan_.view_offset(v, batch) : at(v);
   };
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const Step& s = plan_.steps[i];

@@ -29,6 +29,7 @@ class CpuModel : public Model {
   const Plan* plan() const override { return &plan_; }
   // features() with each step timed (wall clock, every thread of the step included), in plan order.
   std::vector<OpTime> profile_steps(const float* x, int64_t batch, float* features);
+  std::vector<OpTime> profile(const float* x, int64_t batch) override;
 
  private:
   void run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);

@@ -176,16 +176,12 @@ void CudaModel::run_conv(size_t i, int64_t batch, const float* in, float* out,
 void CudaModel::enqueue_forward(int64_t batch, const float* in, float* features,
                                 cudaStream_t stream, OpTimer* timer) {
   DICE_ASSERT(batch >= 1 && batch <= capacity_ && base_);
-  // Where a view starts at this batch (see CpuModel::features).
   auto at = [&](const View& v) -> float* {
-    const PlanTensor& t = plan_.tensors[static_cast<size_t>(v.tensor)];
     DICE_ASSERT(v.tensor != Plan::kInput);
-    float* b = v.tensor == plan_.features ? features : base_ + t.offset * batch;
-    return b + v.channel * t.height * t.width;
+    return (v.tensor == plan_.features ? features : base_) + plan_.view_offset(v, batch);
   };
   auto in_ptr = [&](const View& v) -> const float* {
-    const PlanTensor& t = plan_.tensors[static_cast<size_t>(v.tensor)];
-    return v.tensor == Plan::kInput ? in + v.channel * t.height * t.width : at(v);
+    return v.tensor == Plan::kInput ? in + plan_.view_offset(v, batch) : at(v);
   };
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const Step& s = plan_.steps[i];
@@ -221,6 +217,11 @@ std::vector<OpTime> CudaModel::profile_ops(int64_t batch) {
   enqueue_forward(batch, pipeline_->slot0_input(), pipeline_->slot0_features(), stream(), &timer);
   DICE_CUDA_CHECK(cudaStreamSynchronize(stream()));
   return timer.results();
+}
+
+std::vector<OpTime> CudaModel::profile(const float* x, int64_t batch) {
+  prepare(x, batch);
+  return profile_ops(batch);
 }
 
 std::vector<std::string> CudaModel::tc_fallbacks(int64_t batch) const {

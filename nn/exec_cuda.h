@@ -79,6 +79,8 @@ class CudaModel : public Model {
   // One forward of slot 0 at `batch` (after prepare()) with plain launches and a pair of events
   // around each step, named as the plan names them, convolutions with their FLOPs.
   std::vector<OpTime> profile_ops(int64_t batch);
+  // prepare(x, batch), then profile_ops(batch).
+  std::vector<OpTime> profile(const float* x, int64_t batch) override;
 
  private:
   struct DeviceStep {  // a step's parameters on the device (nullptr where the step has none)

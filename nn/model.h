@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/precision.h"
 #include "core/tensor.h"
@@ -78,6 +79,9 @@ class Model {
   // The plan the model executes (nn/plan.h): its steps, facts and memory; null for a model that
   // is not plan-based (test doubles).
   virtual const Plan* plan() const { return nullptr; }
+  // One forward of `batch` images x with every step timed (wall clock on the CPU, CUDA events on
+  // the GPU), in plan order; the features are discarded. Empty for a model that cannot profile.
+  virtual std::vector<OpTime> profile(const float* /*x*/, int64_t /*batch*/) { return {}; }
   const Tensor& fc_weight() const { return fc_weight_; }  // [classes][features]
   const Tensor& fc_bias() const { return fc_bias_; }      // [classes]
 

@@ -253,13 +253,21 @@ std::string Plan::describe(int64_t batch) const {
   return out;
 }
 
+namespace {
+// BatchNorm `prefix`'s four tensors, each checked to hold `channels` entries.
+struct BnTensors {
+  const Tensor &gamma, &beta, &mean, &var;
+};
+BnTensors bn_tensors(const StateDict& sd, const std::string& prefix, int64_t channels) {
+  const std::vector<int64_t> shape{channels};
+  return {sd.at(prefix + ".weight", shape), sd.at(prefix + ".bias", shape),
+          sd.at(prefix + ".running_mean", shape), sd.at(prefix + ".running_var", shape)};
+}
+}  // namespace
+
 BnAffine load_bn(const StateDict& sd, const std::string& prefix, int64_t channels) {
-  std::vector<int64_t> shape{channels};
-  const Tensor& g = sd.at(prefix + ".weight", shape);
-  const Tensor& b = sd.at(prefix + ".bias", shape);
-  const Tensor& m = sd.at(prefix + ".running_mean", shape);
-  const Tensor& v = sd.at(prefix + ".running_var", shape);
-  return bn_fold(g.ptr(), b.ptr(), m.ptr(), v.ptr(), channels, 1e-5);
+  const BnTensors bn = bn_tensors(sd, prefix, channels);
+  return bn_fold(bn.gamma.ptr(), bn.beta.ptr(), bn.mean.ptr(), bn.var.ptr(), channels, 1e-5);
 }
 
 Step plain_conv(const StateDict& sd, const std::string& key, int64_t in_channels, int64_t stride,
@@ -281,17 +289,12 @@ Step folded_conv(const StateDict& sd, const std::string& conv, const std::string
                  int64_t in_channels, int64_t stride, int64_t pad) {
   Step s = plain_conv(sd, conv, in_channels, stride, pad);
   const int64_t out = s.out.channels, per = in_channels * s.kernel * s.kernel;
-  std::vector<int64_t> shape{out};
-  const Tensor& g = sd.at(bn + ".weight", shape);
-  const Tensor& b = sd.at(bn + ".bias", shape);
-  const Tensor& m = sd.at(bn + ".running_mean", shape);
-  const Tensor& v = sd.at(bn + ".running_var", shape);
-  const Tensor& w = sd.at(conv + ".weight");
+  const BnTensors t = bn_tensors(sd, bn, out);
   s.bias.resize(static_cast<size_t>(out));
   for (int64_t o = 0; o < out; ++o) {
-    double k = g.data[o] / std::sqrt(static_cast<double>(v.data[o]) + 1e-5);
-    for (int64_t j = 0; j < per; ++j) s.weight[o * per + j] = static_cast<float>(w.data[o * per + j] * k);
-    s.bias[o] = static_cast<float>(b.data[o] - m.data[o] * k);
+    const double k = t.gamma.data[o] / std::sqrt(static_cast<double>(t.var.data[o]) + 1e-5);
+    for (int64_t j = 0; j < per; ++j) s.weight[o * per + j] = static_cast<float>(s.weight[o * per + j] * k);
+    s.bias[o] = static_cast<float>(t.beta.data[o] - t.mean.data[o] * k);
   }
   return s;
 }

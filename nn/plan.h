@@ -97,6 +97,14 @@ class Plan {
   // Conv2dParams of a conv step at `batch`, strides set for its slices.
   Conv2dParams conv_params(const Step& s, int64_t batch) const;
   Pool2dParams pool_params(const Step& s, int64_t batch) const;
+  // Where view v starts at `batch`, in floats from the start of its buffer: the input and the
+  // features live in the caller's buffers, every other tensor in the arena at offset * batch;
+  // images are the tensor's floats() apart, and the slice starts `channel` planes in.
+  int64_t view_offset(const View& v, int64_t batch) const {
+    const PlanTensor& t = tensors.at(static_cast<size_t>(v.tensor));
+    const bool outside = v.tensor == kInput || v.tensor == features;
+    return (outside ? 0 : t.offset * batch) + v.channel * t.height * t.width;
+  }
   int64_t batch_stride(int tensor) const { return tensors.at(static_cast<size_t>(tensor)).floats(); }
   // Total weights and biases in floats (everything the steps and the fc hold, as finished).
   int64_t parameter_floats() const { return parameter_floats_; }

@@ -6,16 +6,17 @@ CIFAR/models/wrn.py), transcribed below rather than imported so that the script 
 module names are kept, so the state_dict keys are exactly that repository's:
   conv1, block{1,2,3}.layer.N.{bn1, conv1, bn2, conv2, convShortcut (first block of a stage whose
   width changes)}, bn1, fc.
-  wrn16_2: WRN-16-2 (two blocks per stage, widths 32/64/128), 10 classes, dropRate 0, eval mode.
+  wrn16_1: WRN-16-1 (two blocks per stage, widths 16/32/64; block1 keeps its width, so identity
+           and convShortcut residuals both occur; 0.7 MB), 10 classes, dropRate 0, eval mode.
 Weights and BatchNorm running statistics are random (make_nn_fixtures.randomize, so BN is never the
 identity and BN folding is exercised); saved as the bare state_dict in torch's zip format.
 
 The input is not stored: both sides compute it from its index, over a [2, 3, 32, 32] tensor,
     x[i] = float32(((i * 2654435761) % 2001) / 1000.0 - 1.0)      (i = flat C-order index)
-as in make_resnet_fixtures.py. Stored: wrn16_2.features.npy (relu(bn1(out)) avg-pooled 8x8, the
-penultimate vector, [2, 128]) and wrn16_2.logits.npy ([2, 10]).
+as in make_resnet_fixtures.py. Stored: wrn16_1.features.npy (relu(bn1(out)) avg-pooled 8x8, the
+penultimate vector, [2, 64]) and wrn16_1.logits.npy ([2, 10]).
 
-    /usr/bin/python3 scripts/make_wrn_fixtures.py   # rewrites tests/fixtures/nn/wrn16_2*
+    /usr/bin/python3 scripts/make_wrn_fixtures.py   # rewrites tests/fixtures/nn/wrn16_1*
 """
 import os
 import sys
@@ -106,8 +107,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(2023)
     x = torch.from_numpy(formula_input((2, 3, 32, 32)))
-    name = "wrn16_2"
-    model = WideResNet(16, 10, widen_factor=2, drop_rate=0.0).eval()
+    name = "wrn16_1"
+    model = WideResNet(16, 10, widen_factor=1, drop_rate=0.0).eval()
     randomize(model, gen, batches_tracked=7)
     torch.save(model.state_dict(), os.path.join(OUT, name + ".pth"))
     with torch.no_grad():

@@ -1,5 +1,5 @@
 // nn/random_weights: the random WideResNet has the key set and shapes of a torch.save of the
-// Outlier Exposure WideResNet (fixture wrn16_2.pth from scripts/make_wrn_fixtures.py, read through
+// Outlier Exposure WideResNet (fixture wrn16_1.pth from scripts/make_wrn_fixtures.py, read through
 // the library's own checkpoint reader), is reproducible from its seed, and refuses depths that
 // the architecture does not have.
 #include <cstdint>
@@ -23,8 +23,8 @@ Shapes shapes_of(const dice::StateDict& sd) {
 }
 
 TEST(RandomWeights, WideResNetMatchesTorchStateDict) {
-  const dice::StateDict want = dice::load_weights(dice::test::fixture("nn/wrn16_2.pth"));
-  const dice::StateDict got = dice::random_wideresnet_state_dict(16, 2, 10, 1);
+  const dice::StateDict want = dice::load_weights(dice::test::fixture("nn/wrn16_1.pth"));
+  const dice::StateDict got = dice::random_wideresnet_state_dict(16, 1, 10, 1);
   const Shapes ws = shapes_of(want), gs = shapes_of(got);
   for (const auto& [key, shape] : ws) {
     auto it = gs.find(key);
@@ -37,11 +37,12 @@ TEST(RandomWeights, WideResNetMatchesTorchStateDict) {
   }
   for (const auto& [key, shape] : gs)
     EXPECT_TRUE(ws.count(key)) << "extra " << key << " " << dice::shape_to_string(shape);
-  // Guards against a vacuous pass (an empty reader result): WRN-16-2 has 3 shortcuts, 6 blocks
-  // of 2 BatchNorms plus the final one (5 entries each), 6x2 convs + the stem, fc weight and bias.
-  EXPECT_EQ(ws.size(), 3u + 13u * 5u + 13u + 2u);
-  EXPECT_EQ(ws.at("block2.layer.0.convShortcut.weight"), (std::vector<int64_t>{64, 32, 1, 1}));
-  EXPECT_EQ(ws.at("fc.weight"), (std::vector<int64_t>{10, 128}));
+  // Guards against a vacuous pass (an empty reader result): WRN-16-1 has 2 shortcuts (block1
+  // keeps its width), 6 blocks of 2 BatchNorms plus the final one (5 entries each), 6x2 convs +
+  // the stem, fc weight and bias.
+  EXPECT_EQ(ws.size(), 2u + 13u * 5u + 13u + 2u);
+  EXPECT_EQ(ws.at("block2.layer.0.convShortcut.weight"), (std::vector<int64_t>{32, 16, 1, 1}));
+  EXPECT_EQ(ws.at("fc.weight"), (std::vector<int64_t>{10, 64}));
 }
 
 TEST(RandomWeights, WideResNetWidenOneHasNoFirstStageShortcut) {

@@ -1,8 +1,8 @@
 // nn/wideresnet: the third family, a builder only (nn/wideresnet.cpp), run by the same executors
-// as DenseNet and ResNet. Checked against PyTorch on a random WRN-16-2 (the Outlier Exposure
+// as DenseNet and ResNet. Checked against PyTorch on a random WRN-16-1 (the Outlier Exposure
 // reference's WideResNet; fixture from scripts/make_wrn_fixtures.py) on the CPU and, where a GPU
 // (or cuda_emu) runs, on the CUDA executor; the family's detection and names; one-line errors for
-// damaged checkpoints; and `dice eval --model wrn16_2` end to end.
+// damaged checkpoints; and `dice eval --model wrn16_1` end to end.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -29,7 +29,7 @@ using dice::test::fixture;
 
 constexpr int64_t kBatch = 2, kSide = 32;
 
-dice::StateDict wrn16_2() { return dice::load_weights(fixture("nn/wrn16_2.pth")); }
+dice::StateDict wrn16_1() { return dice::load_weights(fixture("nn/wrn16_1.pth")); }
 
 std::vector<float> formula_input() { return dice::test::formula_input(kBatch * 3 * kSide * kSide); }
 
@@ -43,29 +43,29 @@ std::string error_of(const dice::StateDict& sd, const std::string& arch) {
 }
 
 TEST(WideResNet, MatchesTorchWrn16_2) {
-  const dice::StateDict sd = wrn16_2();
+  const dice::StateDict sd = wrn16_1();
   EXPECT_EQ(dice::detect_architecture(sd), "wideresnet");
-  EXPECT_EQ(dice::checkpoint_short_name(sd), "wrn16_2");
+  EXPECT_EQ(dice::checkpoint_short_name(sd), "wrn16_1");
   auto model = dice::make_model("auto", sd);
   ASSERT_NE(dynamic_cast<dice::CpuModel*>(model.get()), nullptr);
   const dice::Plan* plan = model->plan();
   ASSERT_NE(plan, nullptr);
   EXPECT_EQ(plan->family, "wideresnet");
   EXPECT_EQ(plan->fact("depth"), 16);
-  EXPECT_EQ(plan->fact("widen"), 2);
-  EXPECT_EQ(model->name(), "wrn16_2 (WideResNet-16-2, 10 classes)");
+  EXPECT_EQ(plan->fact("widen"), 1);
+  EXPECT_EQ(model->name(), "wrn16_1 (WideResNet-16-1, 10 classes)");
   EXPECT_EQ(model->input_size(), kSide);
-  ASSERT_EQ(model->feature_dim(), 128);  // 64 * widen
+  ASSERT_EQ(model->feature_dim(), 64);  // 64 * widen
   ASSERT_EQ(model->num_classes(), 10);
-  dice::test::expect_matches_torch(*model, formula_input(), kBatch, fixture("nn/wrn16_2"), 1e-4, 1e-4);
+  dice::test::expect_matches_torch(*model, formula_input(), kBatch, fixture("nn/wrn16_1"), 1e-4, 1e-4);
 }
 
 TEST(WideResNet, NamedDepthMustMatchTheCheckpoint) {
-  const dice::StateDict sd = wrn16_2();
-  EXPECT_EQ(dice::make_model("wrn16_2", sd)->feature_dim(), 128);
-  EXPECT_EQ(dice::make_model("wideresnet", sd)->feature_dim(), 128);
+  const dice::StateDict sd = wrn16_1();
+  EXPECT_EQ(dice::make_model("wrn16_1", sd)->feature_dim(), 64);
+  EXPECT_EQ(dice::make_model("wideresnet", sd)->feature_dim(), 64);
   const std::string msg = error_of(sd, "wrn40_2");
-  EXPECT_NE(msg.find("holds a wrn16_2, not a wrn40_2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("holds a wrn16_1, not a wrn40_2"), std::string::npos) << msg;
   // Other families' checkpoints are not mistaken for a WideResNet, nor it for them.
   EXPECT_EQ(dice::detect_architecture(dice::load_weights(fixture("nn/densenet22_c100.pth.tar"))), "densenet");
   EXPECT_EQ(dice::detect_architecture(dice::load_weights(fixture("nn/resnet18w4.zip.pth"))), "resnet");
@@ -90,19 +90,19 @@ TEST(WideResNet, ReferenceSizesFromRandomWeights) {
 }
 
 TEST(WideResNet, DamagedCheckpointsAreOneLineErrors) {
-  dice::StateDict sd = wrn16_2();
+  dice::StateDict sd = wrn16_1();
   sd.tensors.erase("block2.layer.1.bn2.running_var");
   std::string msg = error_of(sd, "auto");
   EXPECT_NE(msg.find("block2.layer.1.bn2.running_var"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("wrn16_2.pth"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("wrn16_1.pth"), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
 
-  sd = wrn16_2();
-  sd.tensors.at("block3.layer.0.conv2.weight") = dice::Tensor({128, 128, 3, 1});
+  sd = wrn16_1();
+  sd.tensors.at("block3.layer.0.conv2.weight") = dice::Tensor({64, 64, 3, 1});
   msg = error_of(sd, "auto");
   EXPECT_NE(msg.find("block3.layer.0.conv2.weight has shape"), std::string::npos) << msg;
 
-  sd = wrn16_2();
+  sd = wrn16_1();
   sd.tensors.erase("block2.layer.0.convShortcut.weight");
   msg = error_of(sd, "wideresnet");
   EXPECT_NE(msg.find("convShortcut"), std::string::npos) << msg;
@@ -111,10 +111,10 @@ TEST(WideResNet, DamagedCheckpointsAreOneLineErrors) {
 TEST(WideResNet, EvalRunsEndToEnd) {
   const std::string dir = dice::test::temp_dir();
   std::string out;
-  const int rc = dice::test::run_dice("eval --model wrn16_2 --weights " + fixture("nn/wrn16_2.pth") +
+  const int rc = dice::test::run_dice("eval --model wrn16_1 --weights " + fixture("nn/wrn16_1.pth") +
                                           " --id gaussian:12 --ood uniform:10 --batch 5 --verbose", &out);
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("wrn16_2 (WideResNet-16-2, 10 classes)"), std::string::npos) << out;
+  EXPECT_NE(out.find("wrn16_1 (WideResNet-16-1, 10 classes)"), std::string::npos) << out;
   EXPECT_NE(out.find("Energy"), std::string::npos) << out;
   EXPECT_NE(out.find("activation"), std::string::npos) << out;  // --verbose: the plan's memory
 }
@@ -122,10 +122,10 @@ TEST(WideResNet, EvalRunsEndToEnd) {
 TEST(WideResNet, FeaturesProfileNamesEveryStep) {
   const std::string dir = dice::test::temp_dir();
   std::string out;
-  const int rc = dice::test::run_dice("features --model wrn16_2 --weights " + fixture("nn/wrn16_2.pth") +
+  const int rc = dice::test::run_dice("features --model wrn16_1 --weights " + fixture("nn/wrn16_1.pth") +
                                           " --data gaussian:4 --batch 4 --profile --out " + dir + "/f", &out);
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("profile: wrn16_2"), std::string::npos) << out;
+  EXPECT_NE(out.find("profile: wrn16_1"), std::string::npos) << out;
   for (const char* step : {" stem ", "block2.layer.0.shortcut", "block3.layer.1.conv2", " head "})
     EXPECT_NE(out.find(step), std::string::npos) << step << " missing from\n" << out;
   EXPECT_NE(out.find("GFLOP/s"), std::string::npos) << out;
@@ -134,14 +134,14 @@ TEST(WideResNet, FeaturesProfileNamesEveryStep) {
 #ifdef DICE_HAVE_CUDA
 TEST(WideResNetCuda, MatchesCpuAndTorch) {
   DICE_REQUIRE_GPU();
-  const dice::StateDict sd = wrn16_2();
+  const dice::StateDict sd = wrn16_1();
   dice::CpuModel cpu(dice::wideresnet_plan(sd));
   dice::CudaModel gpu(dice::wideresnet_plan(sd));
   const std::vector<float> x = formula_input();
   const std::vector<float> fc = dice::test::run_features(cpu, x, kBatch);
   const std::vector<float> fg = dice::test::run_features(gpu, x, kBatch);
-  EXPECT_LT(dice::test::normalized_error(fg.data(), fc.data(), kBatch * 128, 1e-5, "features"), 1e-5);
-  dice::test::expect_matches_torch(gpu, x, kBatch, fixture("nn/wrn16_2"), 1e-4, 1e-4);
+  EXPECT_LT(dice::test::normalized_error(fg.data(), fc.data(), kBatch * 64, 1e-5, "features"), 1e-5);
+  dice::test::expect_matches_torch(gpu, x, kBatch, fixture("nn/wrn16_1"), 1e-4, 1e-4);
   // Only fp32 on our kernels: the pre-activated convs have no tensor-core or cuDNN form.
   dice::ModelOptions fp16;
   fp16.precision = dice::Precision::kFp16;
