@@ -27,8 +27,13 @@ enum class CpuIsa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 // Epilogue per element, when alpha is set: y = acc * alpha[i] + beta[i]; then y += res[i*ldr + j]
 // when res is set; then y = max(y, 0) when relu. Without alpha the raw sum is stored (res and relu
 // still apply).
+// Splitting K (a caller that packs B one K block at a time): a_k_total > 0 says A was packed for
+// a_k_total columns and this call uses its columns [a_k0, a_k0 + k); accumulate adds the products
+// to what C holds instead of overwriting it. The epilogue is then the caller's to apply.
 struct GemmTile {
   int64_t m = 0, n = 0, k = 0;
+  int64_t a_k_total = 0, a_k0 = 0;
+  bool accumulate = false;
   const float* a = nullptr;
   const float* b = nullptr;
   const int32_t* b_off = nullptr;
@@ -55,12 +60,13 @@ struct PackRows {
 
 // Packs B panels [ceil(n/nr)][k][nr] by gathering: row kk, column j = src[off[kk] + idx[j]].
 // idx holds ceil(n/nr)*nr entries (tail entries any in-bounds offset: those columns are never
-// stored). With scale set, relu(x * scale[kk / taps] + shift[kk / taps]) is applied per element.
+// stored). With scale set, relu(x * scale[c] + shift[c]) is applied per element, c = (k0 + kk) /
+// taps (k0: where this panel starts in the full K, for callers that pack one K block at a time).
 struct PackGather {
   const float* src = nullptr;
   const int32_t* off = nullptr;
   const int32_t* idx = nullptr;
-  int64_t k = 0, n = 0, taps = 1;
+  int64_t k = 0, n = 0, taps = 1, k0 = 0;
   const float* scale = nullptr;
   const float* shift = nullptr;
   float* dst = nullptr;

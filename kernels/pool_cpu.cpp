@@ -4,6 +4,7 @@
 // positions take the value the header specifies (0 for average pooling, -inf for max pooling).
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -76,32 +77,70 @@ void avg_pool2d_cpu(const Pool2dParams& p, const float* in, float* out, const fl
   });
 }
 
-// One item per (image, channel) plane. NaN propagates, as in PyTorch.
+// The direct loop over one plane: the spec, and the path for planes that hold a NaN.
+void max_pool_plane_direct(const Pool2dParams& p, const float* x, float* y) {
+  const int64_t H = p.height, W = p.width, Ho = p.out_height(), Wo = p.out_width();
+  const int64_t R = p.kernel, S = p.stride, P = p.pad;
+  for (int64_t oy = 0; oy < Ho; ++oy) {
+    const int64_t y0 = std::max<int64_t>(oy * S - P, 0), y1 = std::min(oy * S - P + R, H);
+    for (int64_t ox = 0; ox < Wo; ++ox) {
+      const int64_t x0 = std::max<int64_t>(ox * S - P, 0), x1 = std::min(ox * S - P + R, W);
+      float m = -std::numeric_limits<float>::infinity();  // padded taps are -inf
+      bool nan = false;  // kept apart so the max stays a branch-free maxss
+      for (int64_t iy = y0; iy < y1; ++iy) {
+        for (int64_t ix = x0; ix < x1; ++ix) {
+          const float v = x[iy * W + ix];
+          nan |= v != v;
+          m = std::max(m, v);
+        }
+      }
+      y[oy * Wo + ox] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+    }
+  }
+}
+
+// One item per (image, channel) plane, separably: for each output row the window's input rows are
+// reduced column by column into a row buffer (contiguous, vectorised), then each output takes the
+// max of its window of that buffer; max is exact and order-free, so this equals the direct loop.
+// Both passes use the branch-free max, which may drop a NaN, so the first pass also notes whether
+// any NaN was read, and such a plane is redone by the direct loop: NaN propagates, as in PyTorch.
+// (ResNet-50's 3x3/2 pool at batch 8, 2 cores: 12.8 ms direct.)
 void max_pool2d_cpu(const Pool2dParams& p, const float* in, float* out) {
   check(p);
   const int64_t H = p.height, W = p.width, Ho = p.out_height(), Wo = p.out_width();
   const int64_t R = p.kernel, S = p.stride, P = p.pad, C = p.channels;
   parallel_for(p.batch * C, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(W));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t n = item / C, c = item % C;
       const float* x = in + n * p.in_stride() + c * H * W;
       float* y = out + n * p.out_stride() + c * Ho * Wo;
+      int nan = 0;
       for (int64_t oy = 0; oy < Ho; ++oy) {
         const int64_t y0 = std::max<int64_t>(oy * S - P, 0), y1 = std::min(oy * S - P + R, H);
-        for (int64_t ox = 0; ox < Wo; ++ox) {
-          const int64_t x0 = std::max<int64_t>(ox * S - P, 0), x1 = std::min(ox * S - P + R, W);
-          float m = -std::numeric_limits<float>::infinity();  // padded taps are -inf
-          bool nan = false;  // kept apart so the max stays a branch-free maxss
-          for (int64_t iy = y0; iy < y1; ++iy) {
-            for (int64_t ix = x0; ix < x1; ++ix) {
-              const float v = x[iy * W + ix];
-              nan |= v != v;
-              m = std::max(m, v);
-            }
+        float* t = row.data();
+        const float* r0 = x + y0 * W;
+        for (int64_t ix = 0; ix < W; ++ix) {
+          t[ix] = r0[ix];
+          nan |= r0[ix] != r0[ix];
+        }
+        for (int64_t iy = y0 + 1; iy < y1; ++iy) {
+          const float* r = x + iy * W;
+          for (int64_t ix = 0; ix < W; ++ix) {
+            t[ix] = std::max(t[ix], r[ix]);
+            nan |= r[ix] != r[ix];
           }
-          y[oy * Wo + ox] = nan ? std::numeric_limits<float>::quiet_NaN() : m;
+        }
+        float* yr = y + oy * Wo;
+        for (int64_t ox = 0; ox < Wo; ++ox) {
+          // padded taps are -inf: the window is clipped to the row; it always holds one real tap
+          const int64_t x0 = std::max<int64_t>(ox * S - P, 0), x1 = std::min(ox * S - P + R, W);
+          float m = t[x0];
+          for (int64_t ix = x0 + 1; ix < x1; ++ix) m = std::max(m, t[ix]);
+          yr[ox] = m;
         }
       }
+      if (nan) max_pool_plane_direct(p, x, y);
     }
   });
 }

@@ -234,6 +234,10 @@ inline std::vector<ConvCase> odd_conv_cases() {
     {"odd_1x1_m65_slices",          5, 19, 17, 13, 65, 1, 1, 0, 21, 0, 66, 1, B | R},
     {"odd_7x7s2_k147",              2,  3, 23, 19, 70, 7, 2, 3,  3, 0, 70, 0, B | U},
     {"odd_3x3_k33x9",               3, 33, 10, 10,129, 3, 1, 1, 33, 0,130, 1, I | R | U},
+    // conv2d_cpu's batch mode (columns across images) with more than one K block: a strided 1x1
+    // whose prologue is applied while gathering, and a padded 3x3 on a map smaller than a chunk.
+    {"odd_batch_1x1s2_k2100_13x13", 3,2100,13, 13, 64, 1, 2, 0,  0, 0,  0, 0, E},
+    {"odd_batch_3x3p1_k4140_5x5",   3,460,  5,  5, 64, 3, 1, 1,  0, 0,  0, 0, E},
   };
   // clang-format on
   std::vector<ConvCase> v;

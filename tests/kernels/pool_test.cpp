@@ -227,6 +227,35 @@ TEST(MaxPoolCpu, PropagatesNaN) {
   EXPECT_EQ(out[3], 1.0f);
 }
 
+// The fast path drops NaN in its branch-free max and redoes a plane that read one: wherever the
+// NaN sits (window corner, edge, overlap of two windows), exactly the outputs whose window holds
+// it are NaN, and the other plane of the batch is untouched.
+TEST(MaxPoolCpu, PropagatesNaNFromEveryPosition) {
+  Pool2dParams p;
+  p.batch = 2, p.channels = 1, p.height = 7, p.width = 6, p.kernel = 3, p.stride = 2, p.pad = 1;
+  const int64_t Ho = p.out_height(), Wo = p.out_width();
+  std::vector<float> in(static_cast<size_t>(2 * 7 * 6)), clean(static_cast<size_t>(2 * Ho * Wo));
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i * 37) % 23) - 11.0f;
+  max_pool2d_cpu(p, in.data(), clean.data());
+  for (int64_t pos = 0; pos < 7 * 6; ++pos) {
+    std::vector<float> x = in, out(clean.size());
+    x[static_cast<size_t>(pos)] = NAN;  // image 0 only
+    max_pool2d_cpu(p, x.data(), out.data());
+    const int64_t iy = pos / 6, ix = pos % 6;
+    for (int64_t oy = 0; oy < Ho; ++oy) {
+      for (int64_t ox = 0; ox < Wo; ++ox) {
+        const bool covers = iy >= oy * 2 - 1 && iy <= oy * 2 + 1 && ix >= ox * 2 - 1 && ix <= ox * 2 + 1;
+        const size_t o = static_cast<size_t>(oy * Wo + ox);
+        if (covers)
+          EXPECT_TRUE(std::isnan(out[o])) << "NaN at " << iy << "," << ix << " output " << oy << "," << ox;
+        else
+          EXPECT_EQ(out[o], clean[o]) << "NaN at " << iy << "," << ix << " output " << oy << "," << ox;
+      }
+    }
+    for (size_t o = static_cast<size_t>(Ho * Wo); o < out.size(); ++o) EXPECT_EQ(out[o], clean[o]);
+  }
+}
+
 TEST(AvgPoolCpu, PaddingCountsInTheDivisor) {
   // 3x3/1 pad 1 over a 2x2 plane of ones: every window holds 4 ones out of 9 taps.
   Pool2dParams p;
