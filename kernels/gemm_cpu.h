@@ -30,8 +30,12 @@ enum class CpuIsa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 // Splitting K (a caller that packs B one K block at a time): a_k_total > 0 says A was packed for
 // a_k_total columns and this call uses its columns [a_k0, a_k0 + k); accumulate adds the products
 // to what C holds instead of overwriting it. The epilogue is then the caller's to apply.
+// Row blocks: the tile covers blocks [rb_begin, rb_end) of m's partition (gemm_row_blocks; -1:
+// to the last), so callers that split the output channels between threads keep the packing's
+// blocks.
 struct GemmTile {
   int64_t m = 0, n = 0, k = 0;
+  int64_t rb_begin = 0, rb_end = -1;
   int64_t a_k_total = 0, a_k0 = 0;
   bool accumulate = false;
   const float* a = nullptr;
