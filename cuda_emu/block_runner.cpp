@@ -9,6 +9,12 @@
 // whatever the scheduling order gives: DICE_EMU_ORDER=reverse resumes threads last to first, and a
 // kernel whose results change with the order has a race (the GPU check's racecheck, on a CPU).
 //
+// Shared memory starts every block as 0xFF bytes (NaN as float or half, -1 as an integer), as if
+// the block had inherited another's leftovers: dynamic shared memory is filled when the block
+// starts, each static array (DICE_SHARED) when the block's first thread reaches its declaration,
+// since an OS thread keeps one copy of it (thread_local) for all the blocks it runs. So a kernel
+// that reads shared memory nobody wrote sees poison.
+//
 // Hardware rules enforced with a message and abort (device code cannot throw): a barrier some
 // threads of the block never reach, collectives whose lanes disagree, and masks other than the
 // full warp. Fibers start once through ucontext and then switch with _setjmp/_longjmp, which save
@@ -88,6 +94,8 @@ struct Block {
   std::vector<std::unique_ptr<Fiber>> pool;  // kept across blocks and launches on this thread
   std::vector<Fiber*> fibers;                // the launch's threads: pool[0 .. n)
   std::vector<char> dynamic_shared;
+  size_t static_shared_bytes = 0;
+  uint64_t serial = 0;  // counts the blocks this OS thread has run: names the current one
   jmp_buf scheduler;
   void* scheduler_fake_stack = nullptr;  // ASan: the scheduler's, while a fiber runs
   const void* scheduler_stack_bottom = nullptr;
@@ -219,8 +227,10 @@ bool complete_warp_collectives(Block& b) {
 void run_block(Block& b) {
   const int n = static_cast<int>(b.fibers.size());
   for (Fiber* f : b.fibers) f->state = State::kRunnable;
-  // Dynamic shared memory starts as all-ones bytes (NaN floats), so reading what no thread wrote
-  // shows up in the results.
+  // Shared memory starts as poison (see the top of the file): the dynamic part now, each static
+  // array at its first declaration in this block (enter_static_shared).
+  ++b.serial;
+  b.static_shared_bytes = 0;
   if (!b.dynamic_shared.empty()) std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
   const bool reverse = schedule_order() == Order::kReverse;
   for (;;) {
@@ -277,6 +287,17 @@ void* dynamic_shared() {
   current();
   return t_block.dynamic_shared.empty() ? nullptr : t_block.dynamic_shared.data();
 }
+void enter_static_shared(void* p, size_t bytes, uint64_t* block_seen) {
+  current();
+  Block& b = t_block;
+  if (*block_seen == b.serial) return;  // another thread of this block got here first
+  *block_seen = b.serial;
+  std::memset(p, 0xFF, bytes);
+  b.static_shared_bytes += bytes;
+  // ptxas refuses more than 48 KiB of static shared memory per block (only dynamic shared memory
+  // can go beyond, by opting in).
+  if (b.static_shared_bytes > 48 * 1024) die("more than 48 KiB of static shared memory in a block");
+}
 void sync_threads() {
   current();
   yield(State::kAtBarrier);
@@ -297,7 +318,7 @@ void warp_collective(WarpOp op, unsigned mask, const void* in, void* out) {
 // Used by runtime.cpp once the configuration is validated. Blocks are independent (no kernel here
 // communicates between blocks), so they are spread over the CPU thread pool (core/parallel.h,
 // sized by --threads): each pool thread runs its share of blocks one after another with its own
-// fibers and its own copy of the static shared memory.
+// fibers and its own copy of the static shared memory (poisoned again for every block).
 void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes,
               const std::function<void()>& kernel) {
   if (t_in_kernel) die("a kernel launched another kernel (dynamic parallelism is not emulated)");

@@ -158,8 +158,8 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kBStep = kThreads / Tile::kN;          // word rows between a thread's words
   static_assert(kAChunks >= 1 && Tile::kM * kChunksPerRow % kThreads == 0, "A tile split");
   static_assert(kBStep * Tile::kN == kThreads, "B tile split");
-  __shared__ __align__(16) uint32_t As[Tile::kM * kRowWords];
-  __shared__ __align__(16) uint32_t Bs[Tile::kN * kRowWords];
+  DICE_SHARED(uint32_t, As, [Tile::kM * kRowWords]);
+  DICE_SHARED(uint32_t, Bs, [Tile::kN * kRowWords]);
 
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % 32, warp = tid / 32;

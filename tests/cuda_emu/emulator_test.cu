@@ -1,12 +1,13 @@
 // The CPU emulator of the CUDA device (cuda_emu/, built with -DDICE_CUDA_EMU=ON), tested against
 // what the CUDA programming guide and the PTX ISA define, so that the GPU tests it runs mean what
-// they mean on a device: barriers publish shared-memory writes, shuffles read the right lanes,
-// mma.sync computes A*B+C from the ISA's fragment layouts, the fp16/bf16/tf32 conversions round as
-// the hardware does (checked against kernels/precision.cpp, written independently), graphs replay
-// what was captured, streams run late (a missing synchronisation or event wait shows), host
-// pointers and wrong copy directions fail, bad launch configurations fail, and the hardware rules
-// a kernel can break (barrier divergence, partial-warp collectives) stop the program. Built only
-// in emulator builds.
+// they mean on a device: barriers publish shared-memory writes, shared memory starts every block
+// as poison (static and dynamic, also for a block that follows another on the same OS thread),
+// shuffles read the right lanes, mma.sync computes A*B+C from the ISA's fragment layouts, the
+// fp16/bf16/tf32 conversions round as the hardware does (checked against kernels/precision.cpp,
+// written independently), graphs replay what was captured, streams run late (a missing
+// synchronisation or event wait shows), host pointers and wrong copy directions fail, bad launch
+// configurations fail, and the hardware rules a kernel can break (barrier divergence, partial-warp
+// collectives, too much static shared memory) stop the program. Built only in emulator builds.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 #include <random>
 #include <vector>
 
+#include "core/parallel.h"
 #include "formats/half.h"
 #include "gpu/cuda_launch.h"
 #include "gpu/cuda_memory.h"
@@ -28,7 +30,7 @@ namespace {
 
 // Thread t publishes 2t, then reads its neighbour's value after the barrier.
 __global__ void neighbour_kernel(int* out) {
-  __shared__ int vals[256];
+  DICE_SHARED(int, vals, [256]);
   const int t = static_cast<int>(threadIdx.x), n = static_cast<int>(blockDim.x);
   vals[t] = 2 * t + 1000 * static_cast<int>(blockIdx.x);
   __syncthreads();
@@ -37,12 +39,10 @@ __global__ void neighbour_kernel(int* out) {
 
 // The same without the barrier: what a thread reads depends on who ran first.
 __global__ void racy_neighbour_kernel(int* out) {
-  __shared__ int vals[256];
+  DICE_SHARED(int, vals, [256]);
   const int t = static_cast<int>(threadIdx.x), n = static_cast<int>(blockDim.x);
   vals[t] = 2 * t + 1;
   out[t] = vals[(t + 1) % n];
-  __syncthreads();
-  vals[t] = -1;  // leave the array poisoned for the next launch
 }
 
 TEST(CudaEmu, BarrierPublishesSharedWrites) {
@@ -62,7 +62,6 @@ TEST(CudaEmu, BarrierPublishesSharedWrites) {
 
 TEST(CudaEmu, MissingBarrierShowsAsOrderDependence) {
   DeviceBuffer<int> out(256);
-  launch_kernel(racy_neighbour_kernel, 1, 256, 0, nullptr, out.data());  // leaves -1 behind
   std::vector<int> got[2];
   int i = 0;
   for (emu::Order order : {emu::Order::kForward, emu::Order::kReverse}) {
@@ -71,11 +70,58 @@ TEST(CudaEmu, MissingBarrierShowsAsOrderDependence) {
     got[i++] = out.download();
   }
   emu::set_schedule_order(emu::Order::kForward);
-  // Forward: thread t reads t+1 before t+1 has written (the -1 of the previous launch); reverse:
-  // t+1 has run first. A kernel with this race gives different results under the two orders.
+  // Forward: thread t reads t+1 before t+1 has written (the poison, -1 as an int); reverse: t+1
+  // has run first. A kernel with this race gives different results under the two orders.
   EXPECT_EQ(got[0][0], -1);
   EXPECT_EQ(got[1][0], 3);
   EXPECT_NE(got[0], got[1]);
+}
+
+// Thread t reads element t before any thread of its block wrote it, then writes it; after the
+// barrier it reads its neighbour's. The block that ran before on the same OS thread left its own
+// values in the (thread_local) static array, and in the dynamic one.
+__global__ void first_read_static_kernel(uint32_t* first, uint32_t* after) {
+  DICE_SHARED(uint32_t, vals, [64]);
+  const unsigned t = threadIdx.x, n = blockDim.x, b = blockIdx.x;
+  first[b * n + t] = vals[t];
+  vals[t] = b * 1000 + t;
+  __syncthreads();
+  after[b * n + t] = vals[(t + 1) % n];
+}
+__global__ void first_read_dynamic_kernel(uint32_t* first, uint32_t* after) {
+  DICE_DYNAMIC_SHARED(uint32_t, vals);
+  const unsigned t = threadIdx.x, n = blockDim.x, b = blockIdx.x;
+  first[b * n + t] = vals[t];
+  vals[t] = b * 1000 + t;
+  __syncthreads();
+  after[b * n + t] = vals[(t + 1) % n];
+}
+
+// Four blocks per pool thread: each OS thread runs several blocks one after another, so every
+// block but the first of each thread finds the previous block's values unless they are poisoned.
+TEST(CudaEmu, SharedMemoryStartsEveryBlockPoisoned) {
+  const int n = 64, blocks = 4 * num_threads();
+  DeviceBuffer<uint32_t> first(static_cast<size_t>(blocks) * n), after(first.size());
+  for (bool dynamic : {false, true}) {
+    SCOPED_TRACE(dynamic ? "dynamic" : "static");
+    first.poison();
+    after.poison();
+    if (dynamic)
+      launch_kernel(first_read_dynamic_kernel, blocks, n, n * sizeof(uint32_t), nullptr,
+                    first.data(), after.data());
+    else
+      launch_kernel(first_read_static_kernel, blocks, n, 0, nullptr, first.data(), after.data());
+    DICE_CUDA_CHECK_LAUNCH();
+    const std::vector<uint32_t> f = first.download(), a = after.download();
+    for (int b = 0; b < blocks; ++b)
+      for (int t = 0; t < n; ++t) {
+        ASSERT_EQ(f[b * n + t], 0xFFFFFFFFu) << "block " << b << " thread " << t;
+        // ...poisoned once per block, not once per thread: the writes of the threads that ran
+        // first survive the later threads' declarations.
+        ASSERT_EQ(a[b * n + t], static_cast<uint32_t>(b * 1000 + (t + 1) % n))
+            << "block " << b << " thread " << t;
+      }
+  }
 }
 
 // Lane l of each warp reads lanes l ^ 5 and l + 3 (its own value past the end).
@@ -310,6 +356,11 @@ __global__ void early_exit_kernel(int* out) {
 __global__ void partial_mask_kernel(int* out) {
   out[threadIdx.x] = __shfl_xor_sync(0x0000ffffu, static_cast<int>(threadIdx.x), 1);
 }
+__global__ void too_much_static_shared_kernel(int* out) {
+  DICE_SHARED(float, big, [13 * 1024]);  // 52 KiB
+  big[threadIdx.x] = 1.0f;
+  out[threadIdx.x] = static_cast<int>(big[threadIdx.x]);
+}
 __global__ void divergent_shuffle_kernel(int* out) {
   const int t = static_cast<int>(threadIdx.x);
   if (t < 16) {
@@ -328,6 +379,8 @@ TEST(CudaEmuDeathTest, HardwareRulesStopTheProgram) {
                "partial lane mask");
   EXPECT_DEATH(launch_kernel(divergent_shuffle_kernel, 1, 32, 0, nullptr, out.data()),
                "divergent code");
+  EXPECT_DEATH(launch_kernel(too_much_static_shared_kernel, 1, 32, 0, nullptr, out.data()),
+               "more than 48 KiB of static shared memory");
 }
 
 }  // namespace
