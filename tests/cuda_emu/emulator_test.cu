@@ -7,7 +7,8 @@
 // written independently), graphs replay what was captured, streams run late (a missing
 // synchronisation or event wait shows), host pointers and wrong copy directions fail, bad launch
 // configurations fail, and the hardware rules a kernel can break (barrier divergence, partial-warp
-// collectives, too much static shared memory) stop the program. Built only in emulator builds.
+// collectives, too much static shared memory) stop the program. The device instructions go
+// through gpu/ptx.h, as in the kernels. Built only in emulator builds.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include "formats/half.h"
 #include "gpu/cuda_launch.h"
 #include "gpu/cuda_memory.h"
+#include "gpu/ptx.h"
 #include "kernels/mma_fragments.h"
 #include "kernels/precision.h"
 
@@ -157,7 +159,7 @@ TEST(CudaEmu, ShufflesReadTheRightLanes) {
 // One warp computes D = A (16xK) * B (Kx8) + C, every operand moving through mma_fragments.h's
 // maps (which a host test checks against spot values of the PTX tables).
 uint32_t operand_bits(float x, Precision kind) {
-  if (kind == Precision::kTf32) return emu::cvt_rna_tf32(x);
+  if (kind == Precision::kTf32) return ptx::cvt_rna_tf32(x);
   if (kind == Precision::kFp16) return __float2half_rn(x).bits;
   return __float2bfloat16_rn(x).bits;
 }
@@ -180,7 +182,7 @@ __global__ void mma_kernel(Precision kind, const float* A, const float* B, const
       const mma::RowCol rc = mma::b_m16n8k8_tf32(lane, i);
       b[i] = operand_bits(B[rc.row * 8 + rc.col], kind);
     }
-    emu::mma_m16n8k8_tf32(d, a, b);
+    ptx::mma_m16n8k8_tf32(d, a, b);
   } else {
     for (int i = 0; i < 8; ++i) {
       const mma::RowCol rc = mma::a_m16n8k16(lane, i);
@@ -191,9 +193,9 @@ __global__ void mma_kernel(Precision kind, const float* A, const float* B, const
       b[i / 2] |= operand_bits(B[rc.row * 8 + rc.col], kind) << (16 * (i % 2));
     }
     if (kind == Precision::kFp16)
-      emu::mma_m16n8k16_f16(d, a, b);
+      ptx::mma_m16n8k16_f16(d, a, b);
     else
-      emu::mma_m16n8k16_bf16(d, a, b);
+      ptx::mma_m16n8k16_bf16(d, a, b);
   }
   for (int i = 0; i < 4; ++i) {
     const mma::RowCol rc = mma::c_m16n8(lane, i);
@@ -254,7 +256,7 @@ TEST(CudaEmu, ConversionsRoundAsTheHardware) {
     ASSERT_TRUE(h == want_h && std::signbit(h) == std::signbit(want_h)) << x;
     const float b = bits_to_float(static_cast<uint32_t>(__float2bfloat16_rn(x).bits) << 16);
     ASSERT_EQ(b, round_to_precision(x, Precision::kBf16)) << x;
-    ASSERT_EQ(bits_to_float(emu::cvt_rna_tf32(x)), round_to_precision(x, Precision::kTf32)) << x;
+    ASSERT_EQ(bits_to_float(ptx::cvt_rna_tf32(x)), round_to_precision(x, Precision::kTf32)) << x;
   }
 }
 

@@ -1,0 +1,88 @@
+// The device instructions dice's kernels use beyond CUDA C++, in one place: tf32 rounding and the
+// tensor-core mma.sync shapes. Under nvcc each is the inline PTX; under -DDICE_CUDA_EMU it is
+// cuda_emu's emulation of the same instruction (cuda_emu/mma.cpp), written from the PTX ISA's
+// tables independently of any kernel. So kernels carry no emulator #ifdef, and the code a GPU
+// runs is the code the emulated tests check, fragment indexing included.
+//
+// Semantics are the ISA's: mma.sync is a warp collective that all 32 lanes must reach together.
+// The instructions need sm_80; below that they trap, and the host never launches them there.
+#pragma once
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace dice::ptx {
+
+#if !defined(DICE_CUDA_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define DICE_PTX_SM80 1
+#endif
+
+// ---- conversion ---------------------------------------------------------------------------------
+
+// cvt.rna.tf32.f32: x rounded to 10 mantissa bits, ties away from zero, as a tf32 register.
+__device__ __forceinline__ uint32_t cvt_rna_tf32(float x) {
+#ifdef DICE_CUDA_EMU
+  return emu::cvt_rna_tf32(x);
+#else
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+  return r;
+#endif
+}
+
+// ---- mma.sync: D = A * B + D in place, f32 accumulators, A row-major, B column-major -----------
+// Fragments as in the PTX ISA (kernels/mma_fragments.h maps lanes and registers to rows/columns).
+
+#ifdef DICE_PTX_SM80
+#define DICE_PTX_MMA(types, d, a, b)                                      \
+  asm volatile("mma.sync.aligned." types                                  \
+               " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n" \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])           \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]))
+#endif
+
+// m16n8k16 with fp16 operands (two per 32-bit register, the lower K first).
+__device__ __forceinline__ void mma_m16n8k16_f16(float (&d)[4], const uint32_t (&a)[4],
+                                                 const uint32_t (&b)[2]) {
+#if defined(DICE_CUDA_EMU)
+  emu::mma_m16n8k16_f16(d, a, b);
+#elif defined(DICE_PTX_SM80)
+  DICE_PTX_MMA("m16n8k16.row.col.f32.f16.f16.f32", d, a, b);
+#else
+  __trap();
+#endif
+}
+
+// m16n8k16 with bf16 operands.
+__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4],
+                                                  const uint32_t (&b)[2]) {
+#if defined(DICE_CUDA_EMU)
+  emu::mma_m16n8k16_bf16(d, a, b);
+#elif defined(DICE_PTX_SM80)
+  DICE_PTX_MMA("m16n8k16.row.col.f32.bf16.bf16.f32", d, a, b);
+#else
+  __trap();
+#endif
+}
+
+// m16n8k8 with tf32 operands (one per register; the low 13 bits are ignored).
+__device__ __forceinline__ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4],
+                                                 const uint32_t (&b)[2]) {
+#if defined(DICE_CUDA_EMU)
+  emu::mma_m16n8k8_tf32(d, a, b);
+#elif defined(DICE_PTX_SM80)
+  DICE_PTX_MMA("m16n8k8.row.col.f32.tf32.tf32.f32", d, a, b);
+#else
+  __trap();
+#endif
+}
+
+#ifdef DICE_PTX_MMA
+#undef DICE_PTX_MMA
+#endif
+
+#ifdef DICE_PTX_SM80
+#undef DICE_PTX_SM80
+#endif
+
+}  // namespace dice::ptx
