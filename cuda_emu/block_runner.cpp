@@ -1,11 +1,11 @@
 // cuda_emu's execution of a grid on the CPU: blocks spread over the CPU thread pool, each block
 // run whole by one OS thread, the threads of a block as fibers on that OS thread.
 //
-// A fiber runs until it reaches __syncthreads, a warp collective (shuffle, mma.sync) or the end of
-// the kernel, then yields to the block's scheduler. The scheduler resumes every runnable fiber in
-// turn; when none is left runnable it completes the collectives of warps whose lanes have all
-// arrived, and when only the barrier is left it releases it. So a value written to shared memory
-// before a barrier is seen by every thread after it, and a read that lacks its barrier sees
+// A fiber runs until it reaches __syncthreads, a warp collective (shuffle, mma.sync, ldmatrix) or
+// the end of the kernel, then yields to the block's scheduler. The scheduler resumes every runnable
+// fiber in turn; when none is left runnable it completes the collectives of warps whose lanes have
+// all arrived, and when only the barrier is left it releases it. So a value written to shared
+// memory before a barrier is seen by every thread after it, and a read that lacks its barrier sees
 // whatever the scheduling order gives: DICE_EMU_ORDER=reverse resumes threads last to first, and a
 // kernel whose results change with the order has a race (the GPU check's racecheck, on a CPU).
 //
@@ -40,6 +40,7 @@
 #include <cuda_runtime.h>
 
 #include "core/parallel.h"
+#include "cuda_emu/internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DICE_EMU_ASAN 1
@@ -90,10 +91,17 @@ struct Fiber {
   void* fake_stack = nullptr;  // ASan's saved fake frames while the fiber is suspended
 };
 
+// A static shared array of the running block: where it is on this OS thread.
+struct SharedRange {
+  const char* begin;
+  size_t bytes;
+};
+
 struct Block {
   std::vector<std::unique_ptr<Fiber>> pool;  // kept across blocks and launches on this thread
   std::vector<Fiber*> fibers;                // the launch's threads: pool[0 .. n)
   std::vector<char> dynamic_shared;
+  std::vector<SharedRange> static_shared;  // declared so far in this block
   size_t static_shared_bytes = 0;
   uint64_t serial = 0;  // counts the blocks this OS thread has run: names the current one
   jmp_buf scheduler;
@@ -208,7 +216,7 @@ bool complete_warp_collectives(Block& b) {
       const Fiber& f = *b.fibers[w0 + l];
       if (f.op != first.op) {
         b.current = b.fibers[w0 + l];
-        die("the lanes of a warp reached different collectives (shuffle / mma.sync)");
+        die("the lanes of a warp reached different collectives (shuffle / mma.sync / ldmatrix)");
       }
       if ((f.mask & full) != full) {
         b.current = b.fibers[w0 + l];
@@ -230,6 +238,7 @@ void run_block(Block& b) {
   // Shared memory starts as poison (see the top of the file): the dynamic part now, each static
   // array at its first declaration in this block (enter_static_shared).
   ++b.serial;
+  b.static_shared.clear();
   b.static_shared_bytes = 0;
   if (!b.dynamic_shared.empty()) std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
   const bool reverse = schedule_order() == Order::kReverse;
@@ -293,10 +302,33 @@ void enter_static_shared(void* p, size_t bytes, uint64_t* block_seen) {
   if (*block_seen == b.serial) return;  // another thread of this block got here first
   *block_seen = b.serial;
   std::memset(p, 0xFF, bytes);
+  b.static_shared.push_back(SharedRange{static_cast<const char*>(p), bytes});
   b.static_shared_bytes += bytes;
   // ptxas refuses more than 48 KiB of static shared memory per block (only dynamic shared memory
   // can go beyond, by opting in).
   if (b.static_shared_bytes > 48 * 1024) die("more than 48 KiB of static shared memory in a block");
+}
+bool in_shared_memory(const void* p, size_t bytes) {
+  const Block& b = t_block;
+  const char* c = static_cast<const char*>(p);
+  auto inside = [&](const char* begin, size_t size) {
+    return c >= begin && static_cast<size_t>(c - begin) <= size &&
+           bytes <= size - static_cast<size_t>(c - begin);
+  };
+  if (!b.dynamic_shared.empty() && inside(b.dynamic_shared.data(), b.dynamic_shared.size()))
+    return true;
+  for (const SharedRange& r : b.static_shared)
+    if (inside(r.begin, r.bytes)) return true;
+  return false;
+}
+void die_in_kernel(const char* what) {
+  current();
+  die(what);
+}
+int lane_id() {
+  const Fiber& f = current();
+  const Block& b = t_block;
+  return static_cast<int>((f.tid.x + b.block_dim.x * (f.tid.y + b.block_dim.y * f.tid.z)) % 32);
 }
 void sync_threads() {
   current();

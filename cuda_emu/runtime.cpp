@@ -29,6 +29,8 @@
 
 #include <cuda_runtime.h>
 
+#include "cuda_emu/internal.h"
+
 struct CUgraph_st {
   std::vector<std::function<void()>> ops;
 };
@@ -47,11 +49,6 @@ struct CUevent_st {
   cudaStream_t stream = nullptr;  // where it was last recorded (null: the legacy stream)
   uint64_t seq = 0;               // ... as that stream's seq-th operation
 };
-
-namespace dice::emu {
-void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes,
-              const std::function<void()>& kernel);
-}
 
 namespace {
 

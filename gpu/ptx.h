@@ -1,11 +1,13 @@
-// The device instructions dice's kernels use beyond CUDA C++, in one place: tf32 rounding and the
-// tensor-core mma.sync shapes. Under nvcc each is the inline PTX; under -DDICE_CUDA_EMU it is
-// cuda_emu's emulation of the same instruction (cuda_emu/mma.cpp), written from the PTX ISA's
-// tables independently of any kernel. So kernels carry no emulator #ifdef, and the code a GPU
-// runs is the code the emulated tests check, fragment indexing included.
+// The device instructions dice's kernels use beyond CUDA C++, in one place: tf32 rounding, the
+// tensor-core mma.sync shapes and ldmatrix. Under nvcc each is the inline PTX; under
+// -DDICE_CUDA_EMU it is cuda_emu's emulation of the same instruction (cuda_emu/mma.cpp), written
+// from the PTX ISA's tables independently of any kernel. So kernels carry no emulator #ifdef,
+// and the code a GPU runs is the code the emulated tests check, fragment indexing included.
 //
-// Semantics are the ISA's: mma.sync is a warp collective that all 32 lanes must reach together.
-// The instructions need sm_80; below that they trap, and the host never launches them there.
+// Semantics are the ISA's and the emulator holds kernels to the strict reading: ldmatrix and mma
+// are warp collectives that all 32 lanes must reach together. Shared addresses are generic
+// pointers into DICE_SHARED / DICE_DYNAMIC_SHARED arrays. The instructions need sm_80 (ldmatrix
+// sm_75); below that they trap, and the host never launches them there.
 #pragma once
 #include <cstdint>
 
@@ -15,6 +17,13 @@ namespace dice::ptx {
 
 #if !defined(DICE_CUDA_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 #define DICE_PTX_SM80 1
+#endif
+
+#ifndef DICE_CUDA_EMU
+// A generic pointer into shared memory as the 32-bit .shared address PTX operands take.
+__device__ __forceinline__ uint32_t shared_address(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
 #endif
 
 // ---- conversion ---------------------------------------------------------------------------------
@@ -80,6 +89,50 @@ __device__ __forceinline__ void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (
 #ifdef DICE_PTX_MMA
 #undef DICE_PTX_MMA
 #endif
+
+// ---- ldmatrix.sync.aligned.m8n8.x{1,2,4}{.trans}.shared.b16 ------------------------------------
+// kNum 8x8 matrices of 16-bit elements. Lane 8 * i + r passes the address of row r of matrix i
+// (16 bytes, 16-byte aligned; lanes past 8 * kNum pass anything); r[i] receives matrix i's
+// fragment: lane l holds row l / 4, columns 2 * (l % 4) and the next (low half first), or with
+// kTrans the same of the transposed matrix (column l / 4, rows 2 * (l % 4) and the next).
+template <int kNum, bool kTrans = false>
+__device__ __forceinline__ void ldmatrix(uint32_t (&r)[kNum], const void* row) {
+  static_assert(kNum == 1 || kNum == 2 || kNum == 4, "ldmatrix loads 1, 2 or 4 matrices");
+#if defined(DICE_CUDA_EMU)
+  emu::ldmatrix(r, kNum, kTrans, row);
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 750
+  const uint32_t p = shared_address(row);
+  if constexpr (kNum == 1 && !kTrans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%0}, [%1];\n" : "=r"(r[0]) : "r"(p));
+  else if constexpr (kNum == 1)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16 {%0}, [%1];\n"
+                 : "=r"(r[0])
+                 : "r"(p));
+  else if constexpr (kNum == 2 && !kTrans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(p));
+  else if constexpr (kNum == 2)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n"
+                 : "=r"(r[0]), "=r"(r[1])
+                 : "r"(p));
+  else if constexpr (!kTrans)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(p));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(p));
+#else
+  (void)r, (void)row;
+  __trap();
+#endif
+}
+template <int kNum>
+__device__ __forceinline__ void ldmatrix_trans(uint32_t (&r)[kNum], const void* row) {
+  ldmatrix<kNum, true>(r, row);
+}
 
 #ifdef DICE_PTX_SM80
 #undef DICE_PTX_SM80

@@ -5,11 +5,11 @@
 // index arithmetic that can be wrong in ways only running it shows. With -DDICE_CUDA_EMU=ON the .cu
 // files are compiled as C++ against this header and the kernels run on the host: a block's threads
 // are fibers (cuda_emu/block_runner.cpp) that switch at __syncthreads and at warp collectives
-// (shuffles, mma.sync), so barrier, shuffle and tensor-core semantics are the hardware's, and the
-// GPU tests compare them with the CPU ops exactly as on a device. It is a correctness tool, not a
-// model of performance: stream work runs late, when the host or another stream needs it
-// (cuda_emu/runtime.cpp), and the blocks of a launch spread over the CPU thread pool of
-// core/parallel.h.
+// (shuffles, mma.sync, ldmatrix), so barrier, shuffle and tensor-core semantics are the
+// hardware's, and the GPU tests compare them with the CPU ops exactly as on a device. It is a
+// correctness tool, not a model of performance: stream work runs late, when the host or another
+// stream needs it (cuda_emu/runtime.cpp), and the blocks of a launch spread over the CPU thread
+// pool of core/parallel.h.
 //
 // Shared memory is poisoned: every block starts with all of it, static and dynamic, filled with
 // 0xFF bytes (NaN as float or half), so a kernel that reads an element no thread of its block
@@ -207,7 +207,8 @@ void sync_threads();
 [[noreturn]] void trap();
 
 // Called by every thread that reaches a DICE_SHARED declaration: the first of each block fills the
-// array's `bytes` at `p` with poison; `block_seen` remembers which block did so last.
+// array's `bytes` at `p` with poison and records it as the block's shared memory (what cp.async
+// and ldmatrix may address); `block_seen` remembers which block did so last.
 void enter_static_shared(void* p, size_t bytes, uint64_t* block_seen);
 
 // One static shared array: an OS thread's copy (thread_local, zero-initialised without a
@@ -253,6 +254,10 @@ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b
 void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 // cvt.rna.tf32.f32: round to nearest, ties away from zero, to 10 mantissa bits.
 uint32_t cvt_rna_tf32(float x);
+// ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{.trans}.shared.b16 (cuda_emu/mma.cpp): `num` 8x8 matrices
+// of 16-bit elements whose rows the warp's lanes 0 .. 8 * num - 1 address; r[i] receives this
+// lane's fragment of matrix i.
+void ldmatrix(uint32_t* r, int num, bool trans, const void* row);
 
 }  // namespace dice::emu
 

@@ -2,13 +2,15 @@
 // what the CUDA programming guide and the PTX ISA define, so that the GPU tests it runs mean what
 // they mean on a device: barriers publish shared-memory writes, shared memory starts every block
 // as poison (static and dynamic, also for a block that follows another on the same OS thread),
-// shuffles read the right lanes, mma.sync computes A*B+C from the ISA's fragment layouts, the
+// shuffles read the right lanes, mma.sync computes A*B+C from the ISA's fragment layouts, ldmatrix
+// hands out the ISA's fragments (and feeds mma.sync as tensor-core kernels use it), the
 // fp16/bf16/tf32 conversions round as the hardware does (checked against kernels/precision.cpp,
 // written independently), graphs replay what was captured, streams run late (a missing
 // synchronisation or event wait shows), host pointers and wrong copy directions fail, bad launch
 // configurations fail, and the hardware rules a kernel can break (barrier divergence, partial-warp
-// collectives, too much static shared memory) stop the program. The device instructions go
-// through gpu/ptx.h, as in the kernels. Built only in emulator builds.
+// or disagreeing collectives, too much static shared memory, misaligned or non-shared ldmatrix
+// addresses) stop the program. The device instructions go through gpu/ptx.h, as in the kernels.
+// Built only in emulator builds.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
@@ -232,6 +234,120 @@ TEST(CudaEmu, MmaComputesTheMatrixProduct) {
   }
 }
 
+// ---- ldmatrix --------------------------------------------------------------------------------
+// Element (matrix i, row r, column c) of the test tiles, as a 16-bit code.
+constexpr uint32_t tile_code(int i, int r, int c) {
+  return uint32_t(i) << 8 | uint32_t(r) << 4 | uint32_t(c);
+}
+constexpr int kLdPitch = 24;  // halves per stored row: 48 bytes, rows 16-byte aligned but apart
+
+// One warp: four 8x8 matrices of codes in shared memory, loaded with ldmatrix.x<kNum>{.trans};
+// lane l addresses row l % 8 of matrix l / 8, lanes past 8 * kNum pass null (ignored, per the
+// ISA's table). out[4 * lane + i] = register i.
+template <int kNum, bool kTrans>
+__global__ void ldmatrix_kernel(uint32_t* out) {
+  DICE_SHARED(uint16_t, tile, [4 * 8 * kLdPitch]);
+  const int lane = static_cast<int>(threadIdx.x);
+  for (int e = lane; e < 4 * 64; e += 32)
+    tile[(e / 8) * kLdPitch + e % 8] = static_cast<uint16_t>(tile_code(e / 64, e / 8 % 8, e % 8));
+  __syncthreads();
+  const void* row = lane < 8 * kNum ? &tile[(lane / 8 * 8 + lane % 8) * kLdPitch] : nullptr;
+  uint32_t r[kNum];
+  ptx::ldmatrix<kNum, kTrans>(r, row);
+  for (int i = 0; i < kNum; ++i) out[4 * lane + i] = r[i];
+}
+
+template <int kNum, bool kTrans>
+std::vector<uint32_t> run_ldmatrix() {
+  DeviceBuffer<uint32_t> out(32 * 4);
+  out.poison();
+  launch_kernel(ldmatrix_kernel<kNum, kTrans>, 1, 32, 0, nullptr, out.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  return out.download();
+}
+
+// The expectation, from the PTX ISA's "ldmatrix fragment layout for one 8x8 Matrix with 16-bit
+// elements" (section 9.7.14.5.15, Figure 104): lane l holds row l / 4, columns 2 * (l % 4) and
+// 2 * (l % 4) + 1, the lower column in the low half; .trans loads the matrix column-major, so the
+// same positions of the transpose. Register i comes from matrix i.
+void expect_ldmatrix(const std::vector<uint32_t>& got, int num, bool trans) {
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 4; ++i) {
+      const int g = lane / 4, c = 2 * (lane % 4);
+      const uint32_t lo = trans ? tile_code(i, c, g) : tile_code(i, g, c);
+      const uint32_t hi = trans ? tile_code(i, c + 1, g) : tile_code(i, g, c + 1);
+      const uint32_t want = i < num ? (lo | hi << 16) : 0xFFFFFFFFu;  // untouched past .num
+      ASSERT_EQ(got[4 * lane + i], want) << "lane " << lane << " register " << i;
+    }
+}
+
+TEST(CudaEmu, LdmatrixHandsOutTheIsaFragments) {
+  const std::vector<uint32_t> x1 = run_ldmatrix<1, false>(), x2 = run_ldmatrix<2, false>(),
+                              x4 = run_ldmatrix<4, false>(), x1t = run_ldmatrix<1, true>(),
+                              x2t = run_ldmatrix<2, true>(), x4t = run_ldmatrix<4, true>();
+  // Spot values read off the figure by hand (code = matrix << 8 | row << 4 | column):
+  EXPECT_EQ(x1[0], 0x00010000u);          // lane 0: row 0, columns 0 and 1
+  EXPECT_EQ(x1[4 * 5], 0x00130012u);      // lane 5: row 1, columns 2 and 3
+  EXPECT_EQ(x1[4 * 31], 0x00770076u);     // lane 31: row 7, columns 6 and 7
+  EXPECT_EQ(x1t[4 * 5], 0x00310021u);     // .trans, lane 5: column 1, rows 2 and 3
+  EXPECT_EQ(x1t[4 * 31], 0x00770067u);    // .trans, lane 31: column 7, rows 6 and 7
+  EXPECT_EQ(x4[4 * 9 + 2], 0x02230222u);  // .x4, lane 9, register 2: matrix 2, row 2, columns 2, 3
+  // .x4.trans, lane 9, register 3: matrix 3, column 2, rows 2 and 3
+  EXPECT_EQ(x4t[4 * 9 + 3], 0x03320322u);
+  expect_ldmatrix(x1, 1, false);
+  expect_ldmatrix(x2, 2, false);
+  expect_ldmatrix(x4, 4, false);
+  expect_ldmatrix(x1t, 1, true);
+  expect_ldmatrix(x2t, 2, true);
+  expect_ldmatrix(x4t, 4, true);
+}
+
+// How tensor-core kernels feed mma.sync: A (16x16, row-major) through ldmatrix.x4 (matrices: rows
+// 0-7 and 8-15 of k 0-7, then of k 8-15, matching registers a0..a3), B (16x8 stored row-major as
+// [k][n]) through ldmatrix.x2.trans (k 0-7, k 8-15). Checks that the emulator's ldmatrix and mma
+// tables agree with each other as the ISA means them.
+__global__ void ldmatrix_mma_kernel(const uint16_t* A, const uint16_t* B, float* D) {
+  DICE_SHARED(uint16_t, as, [16 * kLdPitch]);
+  DICE_SHARED(uint16_t, bs, [16 * kLdPitch]);
+  const int lane = static_cast<int>(threadIdx.x);
+  for (int e = lane; e < 16 * 16; e += 32) as[e / 16 * kLdPitch + e % 16] = A[e];
+  for (int e = lane; e < 16 * 8; e += 32) bs[e / 8 * kLdPitch + e % 8] = B[e];
+  __syncthreads();
+  const int q = lane / 8;
+  uint32_t a[4], b[2];
+  ptx::ldmatrix<4>(a, &as[((q % 2) * 8 + lane % 8) * kLdPitch + (q / 2) * 8]);
+  ptx::ldmatrix_trans<2>(b, &bs[(lane % 16) * kLdPitch]);
+  float d[4] = {0, 0, 0, 0};
+  ptx::mma_m16n8k16_f16(d, a, b);
+  for (int i = 0; i < 4; ++i) {
+    const mma::RowCol rc = mma::c_m16n8(lane, i);
+    D[rc.row * 8 + rc.col] = d[i];
+  }
+}
+
+TEST(CudaEmu, LdmatrixFeedsMma) {
+  std::vector<float> A(16 * 16), B(16 * 8);
+  std::vector<uint16_t> a16(A.size()), b16(B.size());
+  for (size_t i = 0; i < A.size(); ++i)
+    A[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6) * 0.25f;
+  for (size_t i = 0; i < B.size(); ++i)
+    B[i] = static_cast<float>(static_cast<int>(i * 5 % 11) - 5) * 0.5f;
+  for (size_t i = 0; i < A.size(); ++i) a16[i] = __float2half_rn(A[i]).bits;  // exact in fp16
+  for (size_t i = 0; i < B.size(); ++i) b16[i] = __float2half_rn(B[i]).bits;
+  DeviceBuffer<uint16_t> dA(a16), dB(b16);
+  DeviceBuffer<float> dD(16 * 8);
+  dD.poison();
+  launch_kernel(ldmatrix_mma_kernel, 1, 32, 0, nullptr, dA.data(), dB.data(), dD.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  const std::vector<float> D = dD.download();
+  for (int r = 0; r < 16; ++r)
+    for (int n = 0; n < 8; ++n) {
+      double want = 0;
+      for (int k = 0; k < 16; ++k) want += static_cast<double>(A[r * 16 + k]) * B[k * 8 + n];
+      ASSERT_EQ(D[r * 8 + n], static_cast<float>(want)) << "row " << r << " col " << n;
+    }
+}
+
 float bits_to_float(uint32_t b) {
   float f;
   std::memcpy(&f, &b, 4);
@@ -370,6 +486,35 @@ __global__ void divergent_shuffle_kernel(int* out) {
   } else {
     __syncthreads();
   }
+}
+
+__global__ void ldmatrix_misaligned_kernel(float* out) {
+  DICE_SHARED(uint16_t, tile, [8 * 16]);
+  for (int e = static_cast<int>(threadIdx.x); e < 8 * 16; e += 32) tile[e] = 0;
+  __syncthreads();
+  uint32_t r[1];
+  ptx::ldmatrix<1>(r, &tile[(threadIdx.x % 8) * 16 + 4]);
+  out[threadIdx.x] = static_cast<float>(r[0]);
+}
+__global__ void ldmatrix_disagreeing_kernel(float* out) {
+  DICE_SHARED(uint16_t, tile, [8 * 8]);
+  for (int e = static_cast<int>(threadIdx.x); e < 8 * 8; e += 32) tile[e] = 0;
+  __syncthreads();
+  uint32_t r[1];
+  if (threadIdx.x < 16)
+    ptx::ldmatrix<1>(r, &tile[(threadIdx.x % 8) * 8]);
+  else
+    ptx::ldmatrix_trans<1>(r, &tile[(threadIdx.x % 8) * 8]);
+  out[threadIdx.x] = static_cast<float>(r[0]);
+}
+
+TEST(CudaEmuDeathTest, LdmatrixMisuseStopsTheProgram) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  DeviceBuffer<float> out(64);
+  EXPECT_DEATH(launch_kernel(ldmatrix_misaligned_kernel, 1, 32, 0, nullptr, out.data()),
+               "not 16-byte aligned");
+  EXPECT_DEATH(launch_kernel(ldmatrix_disagreeing_kernel, 1, 32, 0, nullptr, out.data()),
+               "different collectives");
 }
 
 TEST(CudaEmuDeathTest, HardwareRulesStopTheProgram) {

@@ -1,0 +1,29 @@
+// What cuda_emu's source files share with one another and not with kernels (the kernels' side is
+// cuda_emu/include/cuda_runtime.h): grid execution, where shared memory is, and the device-side
+// fatal error.
+//
+// Kept apart from the public header so that nothing a kernel includes can reach the emulator's
+// bookkeeping; every function here must be called on the OS thread that runs the block (the
+// block runner keeps its state per OS thread).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include <cuda_runtime.h>
+
+namespace dice::emu {
+
+// block_runner.cpp --------------------------------------------------------------------------------
+// Runs every block of a launch (after runtime.cpp has validated the configuration).
+void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes,
+              const std::function<void()>& kernel);
+// True if [p, p + bytes) lies inside the running block's dynamic shared memory or inside one of
+// the static shared arrays it has declared so far.
+bool in_shared_memory(const void* p, size_t bytes);
+// Stops the program with `what`, naming the block and thread that were running.
+[[noreturn]] void die_in_kernel(const char* what);
+// The calling thread's lane in its warp (its linear index in the block, modulo 32).
+int lane_id();
+
+}  // namespace dice::emu
