@@ -13,7 +13,7 @@
 // the block had inherited another's leftovers: dynamic shared memory is filled when the block
 // starts, each static array (DICE_SHARED) when the block's first thread reaches its declaration,
 // since an OS thread keeps one copy of it (thread_local) for all the blocks it runs. So a kernel
-// that reads shared memory nobody wrote sees poison.
+// that reads shared memory nobody wrote, or a cp.async destination before its wait, sees poison.
 //
 // Hardware rules enforced with a message and abort (device code cannot throw): a barrier some
 // threads of the block never reach, collectives whose lanes disagree, and masks other than the
@@ -89,6 +89,7 @@ struct Fiber {
   void* out = nullptr;
   char* stack = nullptr;
   void* fake_stack = nullptr;  // ASan's saved fake frames while the fiber is suspended
+  AsyncCopies async;           // its cp.async copies not yet waited for
 };
 
 // A static shared array of the running block: where it is on this OS thread.
@@ -234,7 +235,10 @@ bool complete_warp_collectives(Block& b) {
 
 void run_block(Block& b) {
   const int n = static_cast<int>(b.fibers.size());
-  for (Fiber* f : b.fibers) f->state = State::kRunnable;
+  for (Fiber* f : b.fibers) {
+    f->state = State::kRunnable;
+    f->async.clear();  // copies a thread of the previous block never waited for are dropped
+  }
   // Shared memory starts as poison (see the top of the file): the dynamic part now, each static
   // array at its first declaration in this block (enter_static_shared).
   ++b.serial;
@@ -330,6 +334,7 @@ int lane_id() {
   const Block& b = t_block;
   return static_cast<int>((f.tid.x + b.block_dim.x * (f.tid.y + b.block_dim.y * f.tid.z)) % 32);
 }
+AsyncCopies& async_copies() { return current().async; }
 void sync_threads() {
   current();
   yield(State::kAtBarrier);

@@ -1,6 +1,6 @@
 // What cuda_emu's source files share with one another and not with kernels (the kernels' side is
-// cuda_emu/include/cuda_runtime.h): grid execution, where shared memory is, and the device-side
-// fatal error.
+// cuda_emu/include/cuda_runtime.h): grid execution, the memory checks, the per-thread queue of
+// cp.async copies, and the device-side fatal error.
 //
 // Kept apart from the public header so that nothing a kernel includes can reach the emulator's
 // bookkeeping; every function here must be called on the OS thread that runs the block (the
@@ -9,10 +9,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include <cuda_runtime.h>
 
 namespace dice::emu {
+
+// runtime.cpp -------------------------------------------------------------------------------------
+// True if [p, p + bytes) lies inside one cudaMalloc allocation.
+bool in_device_memory(const void* p, size_t bytes);
 
 // block_runner.cpp --------------------------------------------------------------------------------
 // Runs every block of a launch (after runtime.cpp has validated the configuration).
@@ -25,5 +30,26 @@ bool in_shared_memory(const void* p, size_t bytes);
 [[noreturn]] void die_in_kernel(const char* what);
 // The calling thread's lane in its warp (its linear index in the block, modulo 32).
 int lane_id();
+
+// One cp.async in flight: `src_bytes` bytes from src, then zeros, up to `bytes` at dst.
+struct AsyncCopy {
+  void* dst;
+  const void* src;
+  int bytes, src_bytes;
+  uint64_t group;  // kUncommitted until cp.async.commit_group
+};
+constexpr uint64_t kUncommitted = ~uint64_t{0};
+// A thread's cp.async state (async_copy.cpp): copies in issue order, and the groups it has
+// committed so far and completed so far (groups complete in commit order).
+struct AsyncCopies {
+  std::vector<AsyncCopy> copies;
+  uint64_t committed = 0, completed = 0;
+  void clear() {
+    copies.clear();
+    committed = completed = 0;
+  }
+};
+// The calling (emulated) thread's queue; the block runner empties it when a block starts.
+AsyncCopies& async_copies();
 
 }  // namespace dice::emu

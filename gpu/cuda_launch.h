@@ -5,7 +5,7 @@
 // triple-chevron launch; arguments convert to the kernel's parameter types as they would there.
 // The shared-memory macros are plain declarations here; the emulator's forms (in its
 // cuda_runtime.h) poison the memory for every block, which a bare `__shared__` could not do.
-// (The device instructions beyond CUDA C++, such as mma.sync and ldmatrix: gpu/ptx.h.)
+// (The device instructions beyond CUDA C++, such as mma.sync, ldmatrix and cp.async: gpu/ptx.h.)
 #pragma once
 #include <cstddef>
 #include <tuple>

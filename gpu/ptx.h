@@ -1,13 +1,16 @@
 // The device instructions dice's kernels use beyond CUDA C++, in one place: tf32 rounding, the
-// tensor-core mma.sync shapes and ldmatrix. Under nvcc each is the inline PTX; under
-// -DDICE_CUDA_EMU it is cuda_emu's emulation of the same instruction (cuda_emu/mma.cpp), written
-// from the PTX ISA's tables independently of any kernel. So kernels carry no emulator #ifdef,
-// and the code a GPU runs is the code the emulated tests check, fragment indexing included.
+// tensor-core mma.sync shapes, ldmatrix, and cp.async with its commit/wait groups. Under nvcc each
+// is the inline PTX; under -DDICE_CUDA_EMU it is cuda_emu's emulation of the same instruction
+// (cuda_emu/mma.cpp, cuda_emu/async_copy.cpp), written from the PTX ISA's tables independently of
+// any kernel. So kernels carry no emulator #ifdef, and the code a GPU runs is the code the
+// emulated tests check, fragment indexing included.
 //
-// Semantics are the ISA's and the emulator holds kernels to the strict reading: ldmatrix and mma
-// are warp collectives that all 32 lanes must reach together. Shared addresses are generic
-// pointers into DICE_SHARED / DICE_DYNAMIC_SHARED arrays. The instructions need sm_80 (ldmatrix
-// sm_75); below that they trap, and the host never launches them there.
+// Semantics are the ISA's and the emulator holds kernels to the strict reading: a cp.async's data
+// is in shared memory only after the cp_async_wait_group / cp_async_wait_all that covers it, for
+// the issuing thread (other threads need a __syncthreads after that wait, as for any shared
+// write); ldmatrix and mma are warp collectives that all 32 lanes must reach together. Shared
+// addresses are generic pointers into DICE_SHARED / DICE_DYNAMIC_SHARED arrays. The instructions
+// need sm_80 (ldmatrix sm_75); below that they trap, and the host never launches them there.
 #pragma once
 #include <cstdint>
 
@@ -132,6 +135,75 @@ __device__ __forceinline__ void ldmatrix(uint32_t (&r)[kNum], const void* row) {
 template <int kNum>
 __device__ __forceinline__ void ldmatrix_trans(uint32_t (&r)[kNum], const void* row) {
   ldmatrix<kNum, true>(r, row);
+}
+
+// ---- cp.async ----------------------------------------------------------------------------------
+// kBytes (4, 8 or 16) from global `src` to shared `dst`, both aligned to kBytes: the first
+// src_bytes (0 .. kBytes) from src, zeros after them (src_bytes = 0 zero-fills without reading
+// src: the predicate of a gather at an image border). .ca caches in L1 as well, .cg (16 bytes
+// only) in L2 only.
+template <int kBytes>
+__device__ __forceinline__ void cp_async_ca(void* dst, const void* src, int src_bytes = kBytes) {
+  static_assert(kBytes == 4 || kBytes == 8 || kBytes == 16, "cp.async copies 4, 8 or 16 bytes");
+#if defined(DICE_CUDA_EMU)
+  emu::cp_async(dst, src, kBytes, src_bytes, /*cache_global=*/false);
+#elif defined(DICE_PTX_SM80)
+  asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(shared_address(dst)),
+               "l"(__cvta_generic_to_global(src)), "n"(kBytes), "r"(src_bytes)
+               : "memory");
+#else
+  (void)dst, (void)src, (void)src_bytes;
+  __trap();
+#endif
+}
+__device__ __forceinline__ void cp_async_cg(void* dst, const void* src, int src_bytes = 16) {
+#if defined(DICE_CUDA_EMU)
+  emu::cp_async(dst, src, 16, src_bytes, /*cache_global=*/true);
+#elif defined(DICE_PTX_SM80)
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(dst)),
+               "l"(__cvta_generic_to_global(src)), "r"(src_bytes)
+               : "memory");
+#else
+  (void)dst, (void)src, (void)src_bytes;
+  __trap();
+#endif
+}
+
+// Closes the calling thread's group of cp.async issued since the last commit (possibly empty).
+__device__ __forceinline__ void cp_async_commit_group() {
+#if defined(DICE_CUDA_EMU)
+  emu::cp_async_commit_group();
+#elif defined(DICE_PTX_SM80)
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#else
+  __trap();
+#endif
+}
+
+// Waits until at most the kPending most recent groups of the calling thread are incomplete; the
+// data of the older ones is then in shared memory (visible to this thread; to the block after a
+// __syncthreads).
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait_group() {
+  static_assert(kPending >= 0, "cp.async.wait_group takes a count of groups");
+#if defined(DICE_CUDA_EMU)
+  emu::cp_async_wait_group(kPending);
+#elif defined(DICE_PTX_SM80)
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+#else
+  __trap();
+#endif
+}
+
+// Commits the uncommitted copies and waits for every group.
+__device__ __forceinline__ void cp_async_wait_all() {
+#if defined(DICE_CUDA_EMU)
+  emu::cp_async_wait_all();
+#elif defined(DICE_PTX_SM80)
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+#else
+  __trap();
+#endif
 }
 
 #ifdef DICE_PTX_SM80

@@ -16,7 +16,9 @@
 // wrote gets NaN or -1 rather than what the previous block left. Static shared arrays are
 // declared with DICE_SHARED(type, name, dims) instead of `__shared__` (which does not compile
 // here): a `__shared__` declaration can neither run code nor hand its address to the emulator,
-// so it could not be poisoned per block.
+// so it could not be poisoned per block. cp.async copies (gpu/ptx.h) land only at the
+// cp.async.wait_group that covers them, their destination poisoned from issue to wait, so a
+// missing wait reads poison too.
 //
 // Device memory is host memory (so ASan or valgrind see kernel out-of-bounds accesses), the one
 // "device" reports compute capability 9.0, and unsupported uses (partial-warp shuffle masks,
@@ -258,6 +260,14 @@ uint32_t cvt_rna_tf32(float x);
 // of 16-bit elements whose rows the warp's lanes 0 .. 8 * num - 1 address; r[i] receives this
 // lane's fragment of matrix i.
 void ldmatrix(uint32_t* r, int num, bool trans, const void* row);
+
+// cp.async.{ca,cg}.shared.global with its src-size operand, commit_group, wait_group and wait_all
+// (cuda_emu/async_copy.cpp): copies are queued per thread and performed at the wait that covers
+// them.
+void cp_async(void* dst, const void* src, int bytes, int src_bytes, bool cache_global);
+void cp_async_commit_group();
+void cp_async_wait_group(int n);
+void cp_async_wait_all();
 
 }  // namespace dice::emu
 

@@ -3,14 +3,15 @@
 // they mean on a device: barriers publish shared-memory writes, shared memory starts every block
 // as poison (static and dynamic, also for a block that follows another on the same OS thread),
 // shuffles read the right lanes, mma.sync computes A*B+C from the ISA's fragment layouts, ldmatrix
-// hands out the ISA's fragments (and feeds mma.sync as tensor-core kernels use it), the
-// fp16/bf16/tf32 conversions round as the hardware does (checked against kernels/precision.cpp,
-// written independently), graphs replay what was captured, streams run late (a missing
-// synchronisation or event wait shows), host pointers and wrong copy directions fail, bad launch
-// configurations fail, and the hardware rules a kernel can break (barrier divergence, partial-warp
-// or disagreeing collectives, too much static shared memory, misaligned or non-shared ldmatrix
-// addresses) stop the program. The device instructions go through gpu/ptx.h, as in the kernels.
-// Built only in emulator builds.
+// hands out the ISA's fragments (and feeds mma.sync as tensor-core kernels use it), cp.async data
+// appears only at the wait that covers it (so the planted mutation "missing cp.async wait" reads
+// poison), the fp16/bf16/tf32 conversions round as the hardware does (checked against
+// kernels/precision.cpp, written independently), graphs replay what was captured, streams run
+// late (a missing synchronisation or event wait shows), host pointers and wrong copy directions
+// fail, bad launch configurations fail, and the hardware rules a kernel can break (barrier
+// divergence, partial-warp or disagreeing collectives, too much static shared memory, misaligned
+// or non-shared cp.async and ldmatrix addresses) stop the program. The device instructions go
+// through gpu/ptx.h, as in the kernels. Built only in emulator builds.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
@@ -348,6 +349,91 @@ TEST(CudaEmu, LdmatrixFeedsMma) {
     }
 }
 
+// ---- cp.async ---------------------------------------------------------------------------------
+// 32 threads. Group 0: thread t copies floats 4t .. 4t+3 with a 16-byte cp.async.cg whose
+// src-size keeps the first t % 5 of them (the rest zero-filled); group 1: float 128 + t with a
+// 4-byte cp.async.ca. Then wait_group 1 (group 0 done, group 1 may be pending), read everything;
+// wait_group 0, read everything again. kWait = false is the planted mutation: the waits removed.
+template <bool kWait>
+__global__ void cp_async_kernel(const float* in, float* after_group0, float* after_all) {
+  DICE_SHARED(float, s, [160]);
+  const int t = static_cast<int>(threadIdx.x);
+  ptx::cp_async_cg(&s[4 * t], &in[4 * t], 4 * (t % 5));
+  ptx::cp_async_commit_group();
+  ptx::cp_async_ca<4>(&s[128 + t], &in[128 + t]);
+  ptx::cp_async_commit_group();
+  if (kWait) ptx::cp_async_wait_group<1>();
+  __syncthreads();
+  for (int i = 0; i < 4; ++i) after_group0[4 * t + i] = s[4 * t + i];
+  after_group0[128 + t] = s[128 + t];
+  __syncthreads();
+  if (kWait) ptx::cp_async_wait_group<0>();
+  __syncthreads();
+  for (int i = 0; i < 4; ++i) after_all[4 * t + i] = s[4 * t + i];
+  after_all[128 + t] = s[128 + t];
+}
+
+std::vector<float> cp_async_input() {
+  std::vector<float> in(160);
+  for (int i = 0; i < 160; ++i) in[i] = static_cast<float>(i + 1);
+  return in;
+}
+
+TEST(CudaEmu, CpAsyncDataAppearsAtItsWait) {
+  const std::vector<float> in = cp_async_input();
+  DeviceBuffer<float> d_in(in), group0(160), all(160);
+  launch_kernel(cp_async_kernel<true>, 1, 32, 0, nullptr, d_in.data(), group0.data(), all.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  const std::vector<float> g = group0.download(), a = all.download();
+  for (int i = 0; i < 128; ++i) {
+    const int t = i / 4;
+    const float want = i % 4 < t % 5 ? in[i] : 0.0f;  // src-size: the rest is zeros
+    EXPECT_EQ(g[i], want) << i;
+    EXPECT_EQ(a[i], want) << i;
+  }
+  for (int i = 128; i < 160; ++i) {
+    // The emulator completes a group as late as the ISA allows: after wait_group 1 the most
+    // recent group is still pending, its destination poison.
+    EXPECT_TRUE(std::isnan(g[i])) << i;
+    EXPECT_EQ(a[i], in[i]) << i;
+  }
+}
+
+// The acceptance's planted mutation "missing cp.async wait": the kernel above without its waits
+// reads poison everywhere, so every kernel test built on such a kernel fails on the emulator.
+TEST(CudaEmu, MissingCpAsyncWaitReadsPoison) {
+  DeviceBuffer<float> d_in(cp_async_input()), group0(160), all(160);
+  launch_kernel(cp_async_kernel<false>, 1, 32, 0, nullptr, d_in.data(), group0.data(), all.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  for (float v : group0.download()) EXPECT_TRUE(std::isnan(v));
+  for (float v : all.download()) EXPECT_TRUE(std::isnan(v));
+}
+
+// A reused stage: the destination held valid data, and a cp.async over it makes it undefined
+// until the wait (poison here), even before any wait could have been forgotten by another thread.
+// wait_all also commits copies that were never committed.
+__global__ void cp_async_reuse_kernel(const float* in, float* before, float* after) {
+  DICE_SHARED(float, s, [32]);
+  const int t = static_cast<int>(threadIdx.x);
+  s[t] = 1.0f;
+  __syncthreads();
+  ptx::cp_async_ca<4>(&s[t], &in[t]);
+  before[t] = s[t];
+  ptx::cp_async_wait_all();
+  after[t] = s[t];
+}
+
+TEST(CudaEmu, CpAsyncDestinationIsUndefinedUntilTheWait) {
+  DeviceBuffer<float> d_in(cp_async_input()), before(32), after(32);
+  launch_kernel(cp_async_reuse_kernel, 1, 32, 0, nullptr, d_in.data(), before.data(), after.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  const std::vector<float> b = before.download(), a = after.download();
+  for (int t = 0; t < 32; ++t) {
+    EXPECT_TRUE(std::isnan(b[t])) << t;
+    EXPECT_EQ(a[t], static_cast<float>(t + 1)) << t;
+  }
+}
+
 float bits_to_float(uint32_t b) {
   float f;
   std::memcpy(&f, &b, 4);
@@ -488,6 +574,21 @@ __global__ void divergent_shuffle_kernel(int* out) {
   }
 }
 
+__global__ void cp_async_to_global_kernel(const float* in, float* out) {
+  ptx::cp_async_ca<4>(&out[threadIdx.x], &in[threadIdx.x]);
+  ptx::cp_async_wait_all();
+}
+__global__ void cp_async_misaligned_kernel(const float* in, float*) {
+  DICE_SHARED(float, s, [64]);
+  ptx::cp_async_cg(&s[1 + 4 * threadIdx.x], &in[0]);
+  ptx::cp_async_wait_all();
+}
+__global__ void cp_async_same_bytes_kernel(const float* in, float*) {
+  DICE_SHARED(float, s, [64]);
+  ptx::cp_async_ca<8>(&s[0], &in[0]);
+  ptx::cp_async_ca<4>(&s[1], &in[1]);  // same group, overlapping destination
+  ptx::cp_async_wait_all();
+}
 __global__ void ldmatrix_misaligned_kernel(float* out) {
   DICE_SHARED(uint16_t, tile, [8 * 16]);
   for (int e = static_cast<int>(threadIdx.x); e < 8 * 16; e += 32) tile[e] = 0;
@@ -508,9 +609,15 @@ __global__ void ldmatrix_disagreeing_kernel(float* out) {
   out[threadIdx.x] = static_cast<float>(r[0]);
 }
 
-TEST(CudaEmuDeathTest, LdmatrixMisuseStopsTheProgram) {
+TEST(CudaEmuDeathTest, AsyncCopyAndLdmatrixMisuseStopsTheProgram) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  DeviceBuffer<float> out(64);
+  DeviceBuffer<float> in(cp_async_input()), out(64);
+  EXPECT_DEATH(launch_kernel(cp_async_to_global_kernel, 1, 32, 0, nullptr, in.data(), out.data()),
+               "destination is not inside the block's shared memory");
+  EXPECT_DEATH(launch_kernel(cp_async_misaligned_kernel, 1, 8, 0, nullptr, in.data(), out.data()),
+               "not aligned to cp-size");
+  EXPECT_DEATH(launch_kernel(cp_async_same_bytes_kernel, 1, 1, 0, nullptr, in.data(), out.data()),
+               "two cp.async of one group write the same shared memory");
   EXPECT_DEATH(launch_kernel(ldmatrix_misaligned_kernel, 1, 32, 0, nullptr, out.data()),
                "not 16-byte aligned");
   EXPECT_DEATH(launch_kernel(ldmatrix_disagreeing_kernel, 1, 32, 0, nullptr, out.data()),
