@@ -13,9 +13,9 @@
 //     bytes, is undefined.
 // The emulation is the latest completion the ISA allows: a copy is queued on its thread and
 // performed at the wait that covers it, and its destination is filled with poison (0xFF bytes) at
-// issue. So a kernel that reads a stage without waiting for it, or overwrites a stage another
-// thread still reads, sees NaN on every run instead of, as on a GPU, only when the timing is
-// unlucky. Copies a thread never waits for are dropped when its block ends (their destination was
+// issue. So a kernel that reads a stage without waiting for it sees NaN on every run, and one
+// that overwrites a stage another thread still reads sees it in one of the two thread orders
+// (DICE_EMU_ORDER), instead of, as on a GPU, only when the timing is unlucky. Copies a thread never waits for are dropped when its block ends (their destination was
 // about to disappear anyway). Misuses that ptxas or the hardware would not accept, or that the ISA
 // leaves undefined, stop the program with a message.
 #include <algorithm>

@@ -3,8 +3,8 @@
 // cp.async copies, and the device-side fatal error.
 //
 // Kept apart from the public header so that nothing a kernel includes can reach the emulator's
-// bookkeeping; every function here must be called on the OS thread that runs the block (the
-// block runner keeps its state per OS thread).
+// bookkeeping. The block runner's functions must be called on the OS thread that runs the block
+// (it keeps its state per OS thread).
 #pragma once
 #include <cstddef>
 #include <cstdint>
