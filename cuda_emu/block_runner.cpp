@@ -1,13 +1,19 @@
 // cuda_emu's execution of a grid on the CPU: blocks spread over the CPU thread pool, each block
 // run whole by one OS thread, the threads of a block as fibers on that OS thread.
 //
-// A fiber runs until it reaches __syncthreads, a warp collective (shuffle, mma.sync) or the end of
-// the kernel, then yields to the block's scheduler. The scheduler resumes every runnable fiber in
-// turn; when none is left runnable it completes the collectives of warps whose lanes have all
-// arrived, and when only the barrier is left it releases it. So a value written to shared memory
-// before a barrier is seen by every thread after it, and a read that lacks its barrier sees
+// A fiber runs until it reaches __syncthreads, a warp collective (shuffle, mma.sync, ldmatrix) or
+// the end of the kernel, then yields to the block's scheduler. The scheduler resumes every runnable
+// fiber in turn; when none is left runnable it completes the collectives of warps whose lanes have
+// all arrived, and when only the barrier is left it releases it. So a value written to shared
+// memory before a barrier is seen by every thread after it, and a read that lacks its barrier sees
 // whatever the scheduling order gives: DICE_EMU_ORDER=reverse resumes threads last to first, and a
 // kernel whose results change with the order has a race (the GPU check's racecheck, on a CPU).
+//
+// Shared memory starts every block as 0xFF bytes (NaN as float or half, -1 as an integer), as if
+// the block had inherited another's leftovers: dynamic shared memory is filled when the block
+// starts, each static array (DICE_SHARED) when the block's first thread reaches its declaration,
+// since an OS thread keeps one copy of it (thread_local) for all the blocks it runs. So a kernel
+// that reads shared memory nobody wrote, or a cp.async destination before its wait, sees poison.
 //
 // Hardware rules enforced with a message and abort (device code cannot throw): a barrier some
 // threads of the block never reach, collectives whose lanes disagree, and masks other than the
@@ -34,6 +40,7 @@
 #include <cuda_runtime.h>
 
 #include "core/parallel.h"
+#include "cuda_emu/internal.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DICE_EMU_ASAN 1
@@ -82,12 +89,22 @@ struct Fiber {
   void* out = nullptr;
   char* stack = nullptr;
   void* fake_stack = nullptr;  // ASan's saved fake frames while the fiber is suspended
+  AsyncCopies async;           // its cp.async copies not yet waited for
+};
+
+// A static shared array of the running block: where it is on this OS thread.
+struct SharedRange {
+  const char* begin;
+  size_t bytes;
 };
 
 struct Block {
   std::vector<std::unique_ptr<Fiber>> pool;  // kept across blocks and launches on this thread
   std::vector<Fiber*> fibers;                // the launch's threads: pool[0 .. n)
   std::vector<char> dynamic_shared;
+  std::vector<SharedRange> static_shared;  // declared so far in this block
+  size_t static_shared_bytes = 0;
+  uint64_t serial = 0;  // counts the blocks this OS thread has run: names the current one
   jmp_buf scheduler;
   void* scheduler_fake_stack = nullptr;  // ASan: the scheduler's, while a fiber runs
   const void* scheduler_stack_bottom = nullptr;
@@ -200,7 +217,7 @@ bool complete_warp_collectives(Block& b) {
       const Fiber& f = *b.fibers[w0 + l];
       if (f.op != first.op) {
         b.current = b.fibers[w0 + l];
-        die("the lanes of a warp reached different collectives (shuffle / mma.sync)");
+        die("the lanes of a warp reached different collectives (shuffle / mma.sync / ldmatrix)");
       }
       if ((f.mask & full) != full) {
         b.current = b.fibers[w0 + l];
@@ -218,9 +235,15 @@ bool complete_warp_collectives(Block& b) {
 
 void run_block(Block& b) {
   const int n = static_cast<int>(b.fibers.size());
-  for (Fiber* f : b.fibers) f->state = State::kRunnable;
-  // Dynamic shared memory starts as all-ones bytes (NaN floats), so reading what no thread wrote
-  // shows up in the results.
+  for (Fiber* f : b.fibers) {
+    f->state = State::kRunnable;
+    f->async.clear();  // copies a thread of the previous block never waited for are dropped
+  }
+  // Shared memory starts as poison (see the top of the file): the dynamic part now, each static
+  // array at its first declaration in this block (enter_static_shared).
+  ++b.serial;
+  b.static_shared.clear();
+  b.static_shared_bytes = 0;
   if (!b.dynamic_shared.empty()) std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
   const bool reverse = schedule_order() == Order::kReverse;
   for (;;) {
@@ -277,6 +300,41 @@ void* dynamic_shared() {
   current();
   return t_block.dynamic_shared.empty() ? nullptr : t_block.dynamic_shared.data();
 }
+void enter_static_shared(void* p, size_t bytes, uint64_t* block_seen) {
+  current();
+  Block& b = t_block;
+  if (*block_seen == b.serial) return;  // another thread of this block got here first
+  *block_seen = b.serial;
+  std::memset(p, 0xFF, bytes);
+  b.static_shared.push_back(SharedRange{static_cast<const char*>(p), bytes});
+  b.static_shared_bytes += bytes;
+  // ptxas refuses more than 48 KiB of static shared memory per block (only dynamic shared memory
+  // can go beyond, by opting in).
+  if (b.static_shared_bytes > 48 * 1024) die("more than 48 KiB of static shared memory in a block");
+}
+bool in_shared_memory(const void* p, size_t bytes) {
+  const Block& b = t_block;
+  const char* c = static_cast<const char*>(p);
+  auto inside = [&](const char* begin, size_t size) {
+    return c >= begin && static_cast<size_t>(c - begin) <= size &&
+           bytes <= size - static_cast<size_t>(c - begin);
+  };
+  if (!b.dynamic_shared.empty() && inside(b.dynamic_shared.data(), b.dynamic_shared.size()))
+    return true;
+  for (const SharedRange& r : b.static_shared)
+    if (inside(r.begin, r.bytes)) return true;
+  return false;
+}
+void die_in_kernel(const char* what) {
+  current();
+  die(what);
+}
+int lane_id() {
+  const Fiber& f = current();
+  const Block& b = t_block;
+  return static_cast<int>((f.tid.x + b.block_dim.x * (f.tid.y + b.block_dim.y * f.tid.z)) % 32);
+}
+AsyncCopies& async_copies() { return current().async; }
 void sync_threads() {
   current();
   yield(State::kAtBarrier);
@@ -297,7 +355,7 @@ void warp_collective(WarpOp op, unsigned mask, const void* in, void* out) {
 // Used by runtime.cpp once the configuration is validated. Blocks are independent (no kernel here
 // communicates between blocks), so they are spread over the CPU thread pool (core/parallel.h,
 // sized by --threads): each pool thread runs its share of blocks one after another with its own
-// fibers and its own copy of the static shared memory.
+// fibers and its own copy of the static shared memory (poisoned again for every block).
 void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes,
               const std::function<void()>& kernel) {
   if (t_in_kernel) die("a kernel launched another kernel (dynamic parallelism is not emulated)");

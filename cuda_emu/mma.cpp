@@ -1,5 +1,5 @@
 // cuda_emu's tensor cores: mma.sync.aligned.m16n8k16 (.f16, .bf16) and .m16n8k8 (.tf32), row.col,
-// f32 accumulators, as warp collectives.
+// f32 accumulators, and the ldmatrix that feeds them from shared memory, as warp collectives.
 //
 // The fragment layouts are transcribed here directly from the PTX ISA ("Matrix Fragments for
 // mma.m16n8k16 with floating point type" and "for mma.m16n8k8", .tf32), deliberately not taken from
@@ -15,11 +15,22 @@
 // Arithmetic: the operands are exact in float (a tf32 operand is its register with the low 13 bits
 // ignored, as the hardware does), each product is exact in double, and D = sum + C is rounded once;
 // hardware may truncate partial sums, so kernels are tested with a K-dependent tolerance anyway.
+//
+// ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{.trans}.shared.b16, transcribed from the PTX ISA 9.0,
+// section 9.7.14.5.15 "Warp-level matrix load instruction: ldmatrix" (its address table and
+// Figure 104, "ldmatrix fragment layout for one 8x8 Matrix with 16-bit elements"): matrix i of
+// .num (i < 1, 2 or 4) has its 8 rows of 16 bytes at the addresses held by lanes 8 * i .. 8 * i + 7
+// (row r by lane 8 * i + r; the other lanes' addresses are ignored), and register r[i] of lane l
+// receives, low half first,
+//   without .trans: row groupID, columns 2 * tig and 2 * tig + 1 (four lanes hold one row),
+//   with .trans (the matrix read column-major): column groupID of rows 2 * tig and 2 * tig + 1,
+// with groupID = l >> 2 and tig = l % 4 as above. Rows must be 16-byte aligned, in shared memory.
 #include <cstdlib>
 #include <cstring>
 
 #include <cuda_runtime.h>
 
+#include "cuda_emu/internal.h"
 #include "formats/half.h"  // the exact 16-bit -> float decoders the weight readers use
 
 namespace dice::emu {
@@ -88,7 +99,47 @@ void mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   warp_collective(&mma_op<T>, 0xFFFFFFFFu, &in, d);
 }
 
+// Each lane's ldmatrix row address; lanes 0 .. 8 * kNum - 1 have checked theirs.
+template <int kNum, bool kTrans>
+void ldmatrix_op(const void* const* in, void* const* out, int lanes) {
+  if (lanes != 32) std::abort();  // the runner checked the warp is whole
+  uint16_t m[kNum][8][8];         // [matrix][row][column] as stored
+  for (int i = 0; i < kNum; ++i)
+    for (int r = 0; r < 8; ++r)
+      std::memcpy(m[i][r], *static_cast<const void* const*>(in[8 * i + r]), 16);
+  for (int lane = 0; lane < 32; ++lane) {
+    uint32_t* d = static_cast<uint32_t*>(out[lane]);
+    const int g = lane >> 2, t = lane % 4;
+    for (int i = 0; i < kNum; ++i) {
+      const uint16_t lo = kTrans ? m[i][2 * t][g] : m[i][g][2 * t];
+      const uint16_t hi = kTrans ? m[i][2 * t + 1][g] : m[i][g][2 * t + 1];
+      d[i] = uint32_t{lo} | uint32_t{hi} << 16;
+    }
+  }
+}
+
+template <int kNum>
+WarpOp ldmatrix_op_for(bool trans) {
+  return trans ? &ldmatrix_op<kNum, true> : &ldmatrix_op<kNum, false>;
+}
+
 }  // namespace
+
+void ldmatrix(uint32_t* r, int num, bool trans, const void* row) {
+  if (num != 1 && num != 2 && num != 4) die_in_kernel("ldmatrix: .num must be .x1, .x2 or .x4");
+  if (lane_id() < 8 * num) {  // this lane's address is one of the rows
+    if (reinterpret_cast<uintptr_t>(row) % 16 != 0)
+      die_in_kernel("ldmatrix: a row address is not 16-byte aligned");
+    if (!in_shared_memory(row, 16))
+      die_in_kernel("ldmatrix: a row address is not inside the block's shared memory");
+  }
+  const WarpOp op = num == 1   ? ldmatrix_op_for<1>(trans)
+                    : num == 2 ? ldmatrix_op_for<2>(trans)
+                               : ldmatrix_op_for<4>(trans);
+  // The operands live on this fiber's stack until the collective completes.
+  const void* const address = row;
+  warp_collective(op, 0xFFFFFFFFu, &address, r);
+}
 
 void mma_m16n8k16_f16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   mma<Type::kF16>(d, a, b);

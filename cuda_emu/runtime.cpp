@@ -29,6 +29,8 @@
 
 #include <cuda_runtime.h>
 
+#include "cuda_emu/internal.h"
+
 struct CUgraph_st {
   std::vector<std::function<void()>> ops;
 };
@@ -47,11 +49,6 @@ struct CUevent_st {
   cudaStream_t stream = nullptr;  // where it was last recorded (null: the legacy stream)
   uint64_t seq = 0;               // ... as that stream's seq-th operation
 };
-
-namespace dice::emu {
-void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes,
-              const std::function<void()>& kernel);
-}
 
 namespace {
 
@@ -117,10 +114,17 @@ const std::pair<const char* const, size_t>* find_alloc(const std::map<const char
   const size_t off = static_cast<size_t>(c - it->first);
   return off <= it->second && bytes <= it->second - off ? &*it : nullptr;
 }
-bool in_device_memory(const void* p, size_t bytes) {
+
+}  // namespace
+
+bool dice::emu::in_device_memory(const void* p, size_t bytes) {
   std::lock_guard<std::mutex> lock(g_mutex);
   return find_alloc(g_device_allocs, p, bytes) != nullptr;
 }
+
+namespace {
+
+using dice::emu::in_device_memory;
 bool touches_device_memory(const void* p) { return in_device_memory(p, 1); }
 
 // Handles (streams, events, graphs) are plain heap objects.

@@ -1,8 +1,11 @@
-// launch_kernel and DICE_DYNAMIC_SHARED: the two spots where a kernel file would otherwise need
-// nvcc-only syntax (<<<...>>> and `extern __shared__`), written once so that the same .cu files
-// also build as plain C++ against cuda_emu (-DDICE_CUDA_EMU=ON), the CPU emulator that runs the
-// GPU tests on machines without a GPU. Under nvcc, launch_kernel is exactly the triple-chevron
-// launch; arguments convert to the kernel's parameter types as they would there.
+// launch_kernel, DICE_SHARED and DICE_DYNAMIC_SHARED: the spots where a kernel file would otherwise
+// need nvcc-only syntax (<<<...>>>, `__shared__` and `extern __shared__`), written once so that the
+// same .cu files also build as plain C++ against cuda_emu (-DDICE_CUDA_EMU=ON), the CPU emulator
+// that runs the GPU tests on machines without a GPU. Under nvcc, launch_kernel is exactly the
+// triple-chevron launch; arguments convert to the kernel's parameter types as they would there.
+// The shared-memory macros are plain declarations here; the emulator's forms (in its
+// cuda_runtime.h) poison the memory for every block, which a bare `__shared__` could not do.
+// (The device instructions beyond CUDA C++, such as mma.sync, ldmatrix and cp.async: gpu/ptx.h.)
 #pragma once
 #include <cstddef>
 #include <tuple>
@@ -12,6 +15,9 @@
 #include "gpu/cuda_check.h"
 
 #ifndef DICE_CUDA_EMU
+// DICE_SHARED(float, tile, [16][17]) declares `__shared__ float tile[16][17]`, 16-byte aligned
+// (what cp.async and ldmatrix need; the emulator aligns every array so).
+#define DICE_SHARED(type, name, dims) __shared__ __align__(16) type name dims
 #define DICE_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
 

@@ -50,8 +50,8 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int BM = 16 * TM;
   // As is the weight slab transposed (As[k][m]); the +1 pad spreads the transposing stores over
   // banks. Bs is the gathered input slab, Bs[k][n].
-  __shared__ float As[kTileK][BM + 1];
-  __shared__ float Bs[kTileK][kTileN];
+  DICE_SHARED(float, As, [kTileK][BM + 1]);
+  DICE_SHARED(float, Bs, [kTileK][kTileN]);
 
   const int tid = static_cast<int>(threadIdx.x);
   const int tx = tid % 16, ty = tid / 16;

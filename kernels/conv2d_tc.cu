@@ -39,6 +39,7 @@
 #include "kernels/conv2d_tc.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_launch.h"
+#include "gpu/ptx.h"
 #include "kernels/mma_fragments.h"
 
 namespace dice {
@@ -62,32 +63,10 @@ struct TcShape {
   int64_t in_stride, out_stride;
 };
 
-__device__ __forceinline__ uint32_t to_tf32(float x) {
-#ifdef DICE_CUDA_EMU
-  return emu::cvt_rna_tf32(x);
-#else
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
-  return r;
-#endif
-}
-
 // Operand traits: element size, mma K, conversion of float pairs into a 32-bit word, where register
 // r of the A and B fragments starts (its first element; a 16-bit register's second element is the
-// next K), and the mma itself.
-// The one inline-PTX mma.sync of all three operand types: D = A * B + D in place (f32
-// accumulators); `types` is the instruction's shape and type suffix, e.g. "m16n8k16.row.col.f32.
-// f16.f16.f32". Only where it can be assembled: the host refuses devices below sm_80
-// (tensor_cores_unsupported), and cuda_emu emulates the instruction instead.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-#define DICE_MMA_SYNC(types, d, a, b)                                                           \
-  asm volatile("mma.sync.aligned." types " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n" \
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                 \
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]))
-#else
-#define DICE_MMA_SYNC(types, d, a, b) __trap()
-#endif
-
+// next K), and the mma itself (gpu/ptx.h: inline PTX, or cuda_emu's emulation of it; the host
+// refuses devices below sm_80, tensor_cores_unsupported).
 // fp16 and bf16: the same m16n8k16 shape and fragments; they differ in the conversion and the
 // instruction's type.
 template <bool kBf16>
@@ -112,13 +91,10 @@ struct Half16Op {
   }
   static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
                                              const uint32_t (&b)[2]) {
-#if defined(DICE_CUDA_EMU)
-    if constexpr (kBf16) emu::mma_m16n8k16_bf16(d, a, b);
-    else emu::mma_m16n8k16_f16(d, a, b);
-#else
-    if constexpr (kBf16) DICE_MMA_SYNC("m16n8k16.row.col.f32.bf16.bf16.f32", d, a, b);
-    else DICE_MMA_SYNC("m16n8k16.row.col.f32.f16.f16.f32", d, a, b);
-#endif
+    if constexpr (kBf16)
+      ptx::mma_m16n8k16_bf16(d, a, b);
+    else
+      ptx::mma_m16n8k16_f16(d, a, b);
   }
 };
 using F16Op = Half16Op<false>;
@@ -126,7 +102,7 @@ using Bf16Op = Half16Op<true>;
 
 struct Tf32Op {
   static constexpr int kBytes = 4, kMmaK = 8;
-  static __device__ __forceinline__ uint32_t pack(float x, float) { return to_tf32(x); }
+  static __device__ __forceinline__ uint32_t pack(float x, float) { return ptx::cvt_rna_tf32(x); }
   static __device__ __forceinline__ mma::RowCol a_reg(int lane, int r) {
     return mma::a_m16n8k8_tf32(lane, r);
   }
@@ -135,11 +111,7 @@ struct Tf32Op {
   }
   static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
                                              const uint32_t (&b)[2]) {
-#if defined(DICE_CUDA_EMU)
-    emu::mma_m16n8k8_tf32(d, a, b);
-#else
-    DICE_MMA_SYNC("m16n8k8.row.col.f32.tf32.tf32.f32", d, a, b);
-#endif
+    ptx::mma_m16n8k8_tf32(d, a, b);
   }
 };
 
@@ -158,8 +130,8 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kBStep = kThreads / Tile::kN;          // word rows between a thread's words
   static_assert(kAChunks >= 1 && Tile::kM * kChunksPerRow % kThreads == 0, "A tile split");
   static_assert(kBStep * Tile::kN == kThreads, "B tile split");
-  __shared__ __align__(16) uint32_t As[Tile::kM * kRowWords];
-  __shared__ __align__(16) uint32_t Bs[Tile::kN * kRowWords];
+  DICE_SHARED(uint32_t, As, [Tile::kM * kRowWords]);
+  DICE_SHARED(uint32_t, Bs, [Tile::kN * kRowWords]);
 
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % 32, warp = tid / 32;

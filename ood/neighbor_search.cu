@@ -24,8 +24,8 @@ constexpr int kTile = 16;
 __global__ void __launch_bounds__(kTile * kTile)
     inner_product_tile_kernel(int nq, int nb, int dim, const float* __restrict__ queries,
                               const float* __restrict__ bank, float* __restrict__ out) {
-  __shared__ float qs[kTile][kTile + 1];
-  __shared__ float bs[kTile][kTile + 1];
+  DICE_SHARED(float, qs, [kTile][kTile + 1]);
+  DICE_SHARED(float, bs, [kTile][kTile + 1]);
   const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
   const int q = static_cast<int>(blockIdx.y) * kTile + ty;
   const int j = static_cast<int>(blockIdx.x) * kTile + tx;

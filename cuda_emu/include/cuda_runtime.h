@@ -5,10 +5,20 @@
 // index arithmetic that can be wrong in ways only running it shows. With -DDICE_CUDA_EMU=ON the .cu
 // files are compiled as C++ against this header and the kernels run on the host: a block's threads
 // are fibers (cuda_emu/block_runner.cpp) that switch at __syncthreads and at warp collectives
-// (shuffles, mma.sync), so barrier, shuffle and tensor-core semantics are the hardware's, and the
-// GPU tests compare them with the CPU ops exactly as on a device. It is a correctness tool, not a
-// model of performance: a stream runs its work at once, in order, before the call returns (the
-// blocks of a launch spread over the CPU thread pool of core/parallel.h).
+// (shuffles, mma.sync, ldmatrix), so barrier, shuffle and tensor-core semantics are the
+// hardware's, and the GPU tests compare them with the CPU ops exactly as on a device. It is a
+// correctness tool, not a model of performance: stream work runs late, when the host or another
+// stream needs it (cuda_emu/runtime.cpp), and the blocks of a launch spread over the CPU thread
+// pool of core/parallel.h.
+//
+// Shared memory is poisoned: every block starts with all of it, static and dynamic, filled with
+// 0xFF bytes (NaN as float or half), so a kernel that reads an element no thread of its block
+// wrote gets NaN or -1 rather than what the previous block left. Static shared arrays are
+// declared with DICE_SHARED(type, name, dims) instead of `__shared__` (which does not compile
+// here): a `__shared__` declaration can neither run code nor hand its address to the emulator,
+// so it could not be poisoned per block. cp.async copies (gpu/ptx.h) land only at the
+// cp.async.wait_group that covers them, their destination poisoned from issue to wait, so a
+// missing wait reads poison too.
 //
 // Device memory is host memory (so ASan or valgrind see kernel out-of-bounds accesses), the one
 // "device" reports compute capability 9.0, and unsupported uses (partial-warp shuffle masks,
@@ -35,11 +45,12 @@
 #define __noinline__
 #define __launch_bounds__(...)
 #define __align__(n) __attribute__((aligned(n)))
-// Static shared memory is one instance per OS thread; blocks run one after another on a thread, so
-// all fibers of a block see the same array, as on the GPU.
-#define __shared__ static thread_local
-// Dynamic shared memory (`extern __shared__ T name[]` on the GPU): see DICE_DYNAMIC_SHARED.
-#define DICE_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::dice::emu::dynamic_shared())
+// Shared memory: see DICE_SHARED and DICE_DYNAMIC_SHARED below (gpu/cuda_launch.h has their nvcc
+// forms). A plain `__shared__` declaration would escape the per-block poisoning, so it fails.
+#define __shared__                                                                    \
+  static_assert(false,                                                                \
+                "cuda_emu: declare shared memory with DICE_SHARED(type, name, dims) " \
+                "or DICE_DYNAMIC_SHARED(type, name) (gpu/cuda_launch.h)");
 
 // ---- vector types ------------------------------------------------------------------------------
 struct uint3 {
@@ -197,6 +208,23 @@ void* dynamic_shared();
 void sync_threads();
 [[noreturn]] void trap();
 
+// Called by every thread that reaches a DICE_SHARED declaration: the first of each block fills the
+// array's `bytes` at `p` with poison and records it as the block's shared memory (what cp.async
+// and ldmatrix may address); `block_seen` remembers which block did so last.
+void enter_static_shared(void* p, size_t bytes, uint64_t* block_seen);
+
+// One static shared array: an OS thread's copy (thread_local, zero-initialised without a
+// constructor, so no per-access guard), handed out poisoned to the first thread of every block.
+template <class T>
+struct StaticShared {
+  alignas(alignof(T) > 16 ? alignof(T) : 16) unsigned char bytes[sizeof(T)];
+  uint64_t block_seen;
+  T& get() {
+    enter_static_shared(bytes, sizeof bytes, &block_seen);
+    return *reinterpret_cast<T*>(bytes);
+  }
+};
+
 // A warp-wide collective: every lane of the calling thread's warp passes its own input and output;
 // once all lanes have arrived, `op` runs once with all of them (lane order), then they continue.
 using WarpOp = void (*)(const void* const* in, void* const* out, int lanes);
@@ -228,8 +256,30 @@ void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b
 void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 // cvt.rna.tf32.f32: round to nearest, ties away from zero, to 10 mantissa bits.
 uint32_t cvt_rna_tf32(float x);
+// ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{.trans}.shared.b16 (cuda_emu/mma.cpp): `num` 8x8 matrices
+// of 16-bit elements whose rows the warp's lanes 0 .. 8 * num - 1 address; r[i] receives this
+// lane's fragment of matrix i.
+void ldmatrix(uint32_t* r, int num, bool trans, const void* row);
+
+// cp.async.{ca,cg}.shared.global with its src-size operand, commit_group, wait_group and wait_all
+// (cuda_emu/async_copy.cpp): copies are queued per thread and performed at the wait that covers
+// them.
+void cp_async(void* dst, const void* src, int bytes, int src_bytes, bool cache_global);
+void cp_async_commit_group();
+void cp_async_wait_group(int n);
+void cp_async_wait_all();
 
 }  // namespace dice::emu
+
+// Shared memory. DICE_SHARED(float, tile, [16][17]) is the emulator's `__shared__ float
+// tile[16][17]`: `tile` is a reference to this OS thread's copy, poisoned for each block. Every
+// static array starts 16-byte aligned (the nvcc form says so too: what cp.async and ldmatrix need).
+#define DICE_SHARED(type, name, dims)                                          \
+  static thread_local ::dice::emu::StaticShared<type dims> dice_shared_##name; \
+  auto& name = dice_shared_##name.get()
+// Dynamic shared memory (`extern __shared__ T name[]` on the GPU), poisoned when a block starts.
+#define DICE_DYNAMIC_SHARED(type, name) \
+  type* name = static_cast<type*>(::dice::emu::dynamic_shared())
 
 #define threadIdx (::dice::emu::thread_idx())
 #define blockIdx (::dice::emu::block_idx())

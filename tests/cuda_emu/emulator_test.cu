@@ -1,12 +1,17 @@
 // The CPU emulator of the CUDA device (cuda_emu/, built with -DDICE_CUDA_EMU=ON), tested against
 // what the CUDA programming guide and the PTX ISA define, so that the GPU tests it runs mean what
-// they mean on a device: barriers publish shared-memory writes, shuffles read the right lanes,
-// mma.sync computes A*B+C from the ISA's fragment layouts, the fp16/bf16/tf32 conversions round as
-// the hardware does (checked against kernels/precision.cpp, written independently), graphs replay
-// what was captured, streams run late (a missing synchronisation or event wait shows), host
-// pointers and wrong copy directions fail, bad launch configurations fail, and the hardware rules
-// a kernel can break (barrier divergence, partial-warp collectives) stop the program. Built only
-// in emulator builds.
+// they mean on a device: barriers publish shared-memory writes, shared memory starts every block
+// as poison (static and dynamic, also for a block that follows another on the same OS thread),
+// shuffles read the right lanes, mma.sync computes A*B+C from the ISA's fragment layouts, ldmatrix
+// hands out the ISA's fragments (and feeds mma.sync as tensor-core kernels use it), cp.async data
+// appears only at the wait that covers it (so the planted mutation "missing cp.async wait" reads
+// poison), the fp16/bf16/tf32 conversions round as the hardware does (checked against
+// kernels/precision.cpp, written independently), graphs replay what was captured, streams run
+// late (a missing synchronisation or event wait shows), host pointers and wrong copy directions
+// fail, bad launch configurations fail, and the hardware rules a kernel can break (barrier
+// divergence, partial-warp or disagreeing collectives, too much static shared memory, misaligned
+// or non-shared cp.async and ldmatrix addresses) stop the program. The device instructions go
+// through gpu/ptx.h, as in the kernels. Built only in emulator builds.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <gtest/gtest.h>
@@ -17,9 +22,11 @@
 #include <random>
 #include <vector>
 
+#include "core/parallel.h"
 #include "formats/half.h"
 #include "gpu/cuda_launch.h"
 #include "gpu/cuda_memory.h"
+#include "gpu/ptx.h"
 #include "kernels/mma_fragments.h"
 #include "kernels/precision.h"
 
@@ -28,7 +35,7 @@ namespace {
 
 // Thread t publishes 2t, then reads its neighbour's value after the barrier.
 __global__ void neighbour_kernel(int* out) {
-  __shared__ int vals[256];
+  DICE_SHARED(int, vals, [256]);
   const int t = static_cast<int>(threadIdx.x), n = static_cast<int>(blockDim.x);
   vals[t] = 2 * t + 1000 * static_cast<int>(blockIdx.x);
   __syncthreads();
@@ -37,12 +44,10 @@ __global__ void neighbour_kernel(int* out) {
 
 // The same without the barrier: what a thread reads depends on who ran first.
 __global__ void racy_neighbour_kernel(int* out) {
-  __shared__ int vals[256];
+  DICE_SHARED(int, vals, [256]);
   const int t = static_cast<int>(threadIdx.x), n = static_cast<int>(blockDim.x);
   vals[t] = 2 * t + 1;
   out[t] = vals[(t + 1) % n];
-  __syncthreads();
-  vals[t] = -1;  // leave the array poisoned for the next launch
 }
 
 TEST(CudaEmu, BarrierPublishesSharedWrites) {
@@ -62,7 +67,6 @@ TEST(CudaEmu, BarrierPublishesSharedWrites) {
 
 TEST(CudaEmu, MissingBarrierShowsAsOrderDependence) {
   DeviceBuffer<int> out(256);
-  launch_kernel(racy_neighbour_kernel, 1, 256, 0, nullptr, out.data());  // leaves -1 behind
   std::vector<int> got[2];
   int i = 0;
   for (emu::Order order : {emu::Order::kForward, emu::Order::kReverse}) {
@@ -71,11 +75,58 @@ TEST(CudaEmu, MissingBarrierShowsAsOrderDependence) {
     got[i++] = out.download();
   }
   emu::set_schedule_order(emu::Order::kForward);
-  // Forward: thread t reads t+1 before t+1 has written (the -1 of the previous launch); reverse:
-  // t+1 has run first. A kernel with this race gives different results under the two orders.
+  // Forward: thread t reads t+1 before t+1 has written (the poison, -1 as an int); reverse: t+1
+  // has run first. A kernel with this race gives different results under the two orders.
   EXPECT_EQ(got[0][0], -1);
   EXPECT_EQ(got[1][0], 3);
   EXPECT_NE(got[0], got[1]);
+}
+
+// Thread t reads element t before any thread of its block wrote it, then writes it; after the
+// barrier it reads its neighbour's. The block that ran before on the same OS thread left its own
+// values in the (thread_local) static array, and in the dynamic one.
+__global__ void first_read_static_kernel(uint32_t* first, uint32_t* after) {
+  DICE_SHARED(uint32_t, vals, [64]);
+  const unsigned t = threadIdx.x, n = blockDim.x, b = blockIdx.x;
+  first[b * n + t] = vals[t];
+  vals[t] = b * 1000 + t;
+  __syncthreads();
+  after[b * n + t] = vals[(t + 1) % n];
+}
+__global__ void first_read_dynamic_kernel(uint32_t* first, uint32_t* after) {
+  DICE_DYNAMIC_SHARED(uint32_t, vals);
+  const unsigned t = threadIdx.x, n = blockDim.x, b = blockIdx.x;
+  first[b * n + t] = vals[t];
+  vals[t] = b * 1000 + t;
+  __syncthreads();
+  after[b * n + t] = vals[(t + 1) % n];
+}
+
+// Four blocks per pool thread: each OS thread runs several blocks one after another, so every
+// block but the first of each thread finds the previous block's values unless they are poisoned.
+TEST(CudaEmu, SharedMemoryStartsEveryBlockPoisoned) {
+  const int n = 64, blocks = 4 * num_threads();
+  DeviceBuffer<uint32_t> first(static_cast<size_t>(blocks) * n), after(first.size());
+  for (bool dynamic : {false, true}) {
+    SCOPED_TRACE(dynamic ? "dynamic" : "static");
+    first.poison();
+    after.poison();
+    if (dynamic)
+      launch_kernel(first_read_dynamic_kernel, blocks, n, n * sizeof(uint32_t), nullptr,
+                    first.data(), after.data());
+    else
+      launch_kernel(first_read_static_kernel, blocks, n, 0, nullptr, first.data(), after.data());
+    DICE_CUDA_CHECK_LAUNCH();
+    const std::vector<uint32_t> f = first.download(), a = after.download();
+    for (int b = 0; b < blocks; ++b)
+      for (int t = 0; t < n; ++t) {
+        ASSERT_EQ(f[b * n + t], 0xFFFFFFFFu) << "block " << b << " thread " << t;
+        // ...poisoned once per block, not once per thread: the writes of the threads that ran
+        // first survive the later threads' declarations.
+        ASSERT_EQ(a[b * n + t], static_cast<uint32_t>(b * 1000 + (t + 1) % n))
+            << "block " << b << " thread " << t;
+      }
+  }
 }
 
 // Lane l of each warp reads lanes l ^ 5 and l + 3 (its own value past the end).
@@ -111,7 +162,7 @@ TEST(CudaEmu, ShufflesReadTheRightLanes) {
 // One warp computes D = A (16xK) * B (Kx8) + C, every operand moving through mma_fragments.h's
 // maps (which a host test checks against spot values of the PTX tables).
 uint32_t operand_bits(float x, Precision kind) {
-  if (kind == Precision::kTf32) return emu::cvt_rna_tf32(x);
+  if (kind == Precision::kTf32) return ptx::cvt_rna_tf32(x);
   if (kind == Precision::kFp16) return __float2half_rn(x).bits;
   return __float2bfloat16_rn(x).bits;
 }
@@ -134,7 +185,7 @@ __global__ void mma_kernel(Precision kind, const float* A, const float* B, const
       const mma::RowCol rc = mma::b_m16n8k8_tf32(lane, i);
       b[i] = operand_bits(B[rc.row * 8 + rc.col], kind);
     }
-    emu::mma_m16n8k8_tf32(d, a, b);
+    ptx::mma_m16n8k8_tf32(d, a, b);
   } else {
     for (int i = 0; i < 8; ++i) {
       const mma::RowCol rc = mma::a_m16n8k16(lane, i);
@@ -145,9 +196,9 @@ __global__ void mma_kernel(Precision kind, const float* A, const float* B, const
       b[i / 2] |= operand_bits(B[rc.row * 8 + rc.col], kind) << (16 * (i % 2));
     }
     if (kind == Precision::kFp16)
-      emu::mma_m16n8k16_f16(d, a, b);
+      ptx::mma_m16n8k16_f16(d, a, b);
     else
-      emu::mma_m16n8k16_bf16(d, a, b);
+      ptx::mma_m16n8k16_bf16(d, a, b);
   }
   for (int i = 0; i < 4; ++i) {
     const mma::RowCol rc = mma::c_m16n8(lane, i);
@@ -184,6 +235,205 @@ TEST(CudaEmu, MmaComputesTheMatrixProduct) {
   }
 }
 
+// ---- ldmatrix --------------------------------------------------------------------------------
+// Element (matrix i, row r, column c) of the test tiles, as a 16-bit code.
+constexpr uint32_t tile_code(int i, int r, int c) {
+  return uint32_t(i) << 8 | uint32_t(r) << 4 | uint32_t(c);
+}
+constexpr int kLdPitch = 24;  // halves per stored row: 48 bytes, rows 16-byte aligned but apart
+
+// One warp: four 8x8 matrices of codes in shared memory, loaded with ldmatrix.x<kNum>{.trans};
+// lane l addresses row l % 8 of matrix l / 8, lanes past 8 * kNum pass null (ignored, per the
+// ISA's table). out[4 * lane + i] = register i.
+template <int kNum, bool kTrans>
+__global__ void ldmatrix_kernel(uint32_t* out) {
+  DICE_SHARED(uint16_t, tile, [4 * 8 * kLdPitch]);
+  const int lane = static_cast<int>(threadIdx.x);
+  for (int e = lane; e < 4 * 64; e += 32)
+    tile[(e / 8) * kLdPitch + e % 8] = static_cast<uint16_t>(tile_code(e / 64, e / 8 % 8, e % 8));
+  __syncthreads();
+  const void* row = lane < 8 * kNum ? &tile[(lane / 8 * 8 + lane % 8) * kLdPitch] : nullptr;
+  uint32_t r[kNum];
+  ptx::ldmatrix<kNum, kTrans>(r, row);
+  for (int i = 0; i < kNum; ++i) out[4 * lane + i] = r[i];
+}
+
+template <int kNum, bool kTrans>
+std::vector<uint32_t> run_ldmatrix() {
+  DeviceBuffer<uint32_t> out(32 * 4);
+  out.poison();
+  launch_kernel(ldmatrix_kernel<kNum, kTrans>, 1, 32, 0, nullptr, out.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  return out.download();
+}
+
+// The expectation, from the PTX ISA's "ldmatrix fragment layout for one 8x8 Matrix with 16-bit
+// elements" (section 9.7.14.5.15, Figure 104): lane l holds row l / 4, columns 2 * (l % 4) and
+// 2 * (l % 4) + 1, the lower column in the low half; .trans loads the matrix column-major, so the
+// same positions of the transpose. Register i comes from matrix i.
+void expect_ldmatrix(const std::vector<uint32_t>& got, int num, bool trans) {
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 4; ++i) {
+      const int g = lane / 4, c = 2 * (lane % 4);
+      const uint32_t lo = trans ? tile_code(i, c, g) : tile_code(i, g, c);
+      const uint32_t hi = trans ? tile_code(i, c + 1, g) : tile_code(i, g, c + 1);
+      const uint32_t want = i < num ? (lo | hi << 16) : 0xFFFFFFFFu;  // untouched past .num
+      ASSERT_EQ(got[4 * lane + i], want) << "lane " << lane << " register " << i;
+    }
+}
+
+TEST(CudaEmu, LdmatrixHandsOutTheIsaFragments) {
+  const std::vector<uint32_t> x1 = run_ldmatrix<1, false>(), x2 = run_ldmatrix<2, false>(),
+                              x4 = run_ldmatrix<4, false>(), x1t = run_ldmatrix<1, true>(),
+                              x2t = run_ldmatrix<2, true>(), x4t = run_ldmatrix<4, true>();
+  // Spot values read off the figure by hand (code = matrix << 8 | row << 4 | column):
+  EXPECT_EQ(x1[0], 0x00010000u);          // lane 0: row 0, columns 0 and 1
+  EXPECT_EQ(x1[4 * 5], 0x00130012u);      // lane 5: row 1, columns 2 and 3
+  EXPECT_EQ(x1[4 * 31], 0x00770076u);     // lane 31: row 7, columns 6 and 7
+  EXPECT_EQ(x1t[4 * 5], 0x00310021u);     // .trans, lane 5: column 1, rows 2 and 3
+  EXPECT_EQ(x1t[4 * 31], 0x00770067u);    // .trans, lane 31: column 7, rows 6 and 7
+  EXPECT_EQ(x4[4 * 9 + 2], 0x02230222u);  // .x4, lane 9, register 2: matrix 2, row 2, columns 2, 3
+  // .x4.trans, lane 9, register 3: matrix 3, column 2, rows 2 and 3
+  EXPECT_EQ(x4t[4 * 9 + 3], 0x03320322u);
+  expect_ldmatrix(x1, 1, false);
+  expect_ldmatrix(x2, 2, false);
+  expect_ldmatrix(x4, 4, false);
+  expect_ldmatrix(x1t, 1, true);
+  expect_ldmatrix(x2t, 2, true);
+  expect_ldmatrix(x4t, 4, true);
+}
+
+// How tensor-core kernels feed mma.sync: A (16x16, row-major) through ldmatrix.x4 (matrices: rows
+// 0-7 and 8-15 of k 0-7, then of k 8-15, matching registers a0..a3), B (16x8 stored row-major as
+// [k][n]) through ldmatrix.x2.trans (k 0-7, k 8-15). Checks that the emulator's ldmatrix and mma
+// tables agree with each other as the ISA means them.
+__global__ void ldmatrix_mma_kernel(const uint16_t* A, const uint16_t* B, float* D) {
+  DICE_SHARED(uint16_t, as, [16 * kLdPitch]);
+  DICE_SHARED(uint16_t, bs, [16 * kLdPitch]);
+  const int lane = static_cast<int>(threadIdx.x);
+  for (int e = lane; e < 16 * 16; e += 32) as[e / 16 * kLdPitch + e % 16] = A[e];
+  for (int e = lane; e < 16 * 8; e += 32) bs[e / 8 * kLdPitch + e % 8] = B[e];
+  __syncthreads();
+  const int q = lane / 8;
+  uint32_t a[4], b[2];
+  ptx::ldmatrix<4>(a, &as[((q % 2) * 8 + lane % 8) * kLdPitch + (q / 2) * 8]);
+  ptx::ldmatrix_trans<2>(b, &bs[(lane % 16) * kLdPitch]);
+  float d[4] = {0, 0, 0, 0};
+  ptx::mma_m16n8k16_f16(d, a, b);
+  for (int i = 0; i < 4; ++i) {
+    const mma::RowCol rc = mma::c_m16n8(lane, i);
+    D[rc.row * 8 + rc.col] = d[i];
+  }
+}
+
+TEST(CudaEmu, LdmatrixFeedsMma) {
+  std::vector<float> A(16 * 16), B(16 * 8);
+  std::vector<uint16_t> a16(A.size()), b16(B.size());
+  for (size_t i = 0; i < A.size(); ++i)
+    A[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6) * 0.25f;
+  for (size_t i = 0; i < B.size(); ++i)
+    B[i] = static_cast<float>(static_cast<int>(i * 5 % 11) - 5) * 0.5f;
+  for (size_t i = 0; i < A.size(); ++i) a16[i] = __float2half_rn(A[i]).bits;  // exact in fp16
+  for (size_t i = 0; i < B.size(); ++i) b16[i] = __float2half_rn(B[i]).bits;
+  DeviceBuffer<uint16_t> dA(a16), dB(b16);
+  DeviceBuffer<float> dD(16 * 8);
+  dD.poison();
+  launch_kernel(ldmatrix_mma_kernel, 1, 32, 0, nullptr, dA.data(), dB.data(), dD.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  const std::vector<float> D = dD.download();
+  for (int r = 0; r < 16; ++r)
+    for (int n = 0; n < 8; ++n) {
+      double want = 0;
+      for (int k = 0; k < 16; ++k) want += static_cast<double>(A[r * 16 + k]) * B[k * 8 + n];
+      ASSERT_EQ(D[r * 8 + n], static_cast<float>(want)) << "row " << r << " col " << n;
+    }
+}
+
+// ---- cp.async ---------------------------------------------------------------------------------
+// 32 threads. Group 0: thread t copies floats 4t .. 4t+3 with a 16-byte cp.async.cg whose
+// src-size keeps the first t % 5 of them (the rest zero-filled); group 1: float 128 + t with a
+// 4-byte cp.async.ca. Then wait_group 1 (group 0 done, group 1 may be pending), read everything;
+// wait_group 0, read everything again. kWait = false is the planted mutation: the waits removed.
+template <bool kWait>
+__global__ void cp_async_kernel(const float* in, float* after_group0, float* after_all) {
+  DICE_SHARED(float, s, [160]);
+  const int t = static_cast<int>(threadIdx.x);
+  ptx::cp_async_cg(&s[4 * t], &in[4 * t], 4 * (t % 5));
+  ptx::cp_async_commit_group();
+  ptx::cp_async_ca<4>(&s[128 + t], &in[128 + t]);
+  ptx::cp_async_commit_group();
+  if (kWait) ptx::cp_async_wait_group<1>();
+  __syncthreads();
+  for (int i = 0; i < 4; ++i) after_group0[4 * t + i] = s[4 * t + i];
+  after_group0[128 + t] = s[128 + t];
+  __syncthreads();
+  if (kWait) ptx::cp_async_wait_group<0>();
+  __syncthreads();
+  for (int i = 0; i < 4; ++i) after_all[4 * t + i] = s[4 * t + i];
+  after_all[128 + t] = s[128 + t];
+}
+
+std::vector<float> cp_async_input() {
+  std::vector<float> in(160);
+  for (int i = 0; i < 160; ++i) in[i] = static_cast<float>(i + 1);
+  return in;
+}
+
+TEST(CudaEmu, CpAsyncDataAppearsAtItsWait) {
+  const std::vector<float> in = cp_async_input();
+  DeviceBuffer<float> d_in(in), group0(160), all(160);
+  launch_kernel(cp_async_kernel<true>, 1, 32, 0, nullptr, d_in.data(), group0.data(), all.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  const std::vector<float> g = group0.download(), a = all.download();
+  for (int i = 0; i < 128; ++i) {
+    const int t = i / 4;
+    const float want = i % 4 < t % 5 ? in[i] : 0.0f;  // src-size: the rest is zeros
+    EXPECT_EQ(g[i], want) << i;
+    EXPECT_EQ(a[i], want) << i;
+  }
+  for (int i = 128; i < 160; ++i) {
+    // The emulator completes a group as late as the ISA allows: after wait_group 1 the most
+    // recent group is still pending, its destination poison.
+    EXPECT_TRUE(std::isnan(g[i])) << i;
+    EXPECT_EQ(a[i], in[i]) << i;
+  }
+}
+
+// The acceptance's planted mutation "missing cp.async wait": the kernel above without its waits
+// reads poison everywhere, so every kernel test built on such a kernel fails on the emulator.
+TEST(CudaEmu, MissingCpAsyncWaitReadsPoison) {
+  DeviceBuffer<float> d_in(cp_async_input()), group0(160), all(160);
+  launch_kernel(cp_async_kernel<false>, 1, 32, 0, nullptr, d_in.data(), group0.data(), all.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  for (float v : group0.download()) EXPECT_TRUE(std::isnan(v));
+  for (float v : all.download()) EXPECT_TRUE(std::isnan(v));
+}
+
+// A reused stage: the destination held valid data, and a cp.async over it makes it undefined
+// until the wait (poison here), even before any wait could have been forgotten by another thread.
+// wait_all also commits copies that were never committed.
+__global__ void cp_async_reuse_kernel(const float* in, float* before, float* after) {
+  DICE_SHARED(float, s, [32]);
+  const int t = static_cast<int>(threadIdx.x);
+  s[t] = 1.0f;
+  __syncthreads();
+  ptx::cp_async_ca<4>(&s[t], &in[t]);
+  before[t] = s[t];
+  ptx::cp_async_wait_all();
+  after[t] = s[t];
+}
+
+TEST(CudaEmu, CpAsyncDestinationIsUndefinedUntilTheWait) {
+  DeviceBuffer<float> d_in(cp_async_input()), before(32), after(32);
+  launch_kernel(cp_async_reuse_kernel, 1, 32, 0, nullptr, d_in.data(), before.data(), after.data());
+  DICE_CUDA_CHECK_LAUNCH();
+  const std::vector<float> b = before.download(), a = after.download();
+  for (int t = 0; t < 32; ++t) {
+    EXPECT_TRUE(std::isnan(b[t])) << t;
+    EXPECT_EQ(a[t], static_cast<float>(t + 1)) << t;
+  }
+}
+
 float bits_to_float(uint32_t b) {
   float f;
   std::memcpy(&f, &b, 4);
@@ -208,7 +458,7 @@ TEST(CudaEmu, ConversionsRoundAsTheHardware) {
     ASSERT_TRUE(h == want_h && std::signbit(h) == std::signbit(want_h)) << x;
     const float b = bits_to_float(static_cast<uint32_t>(__float2bfloat16_rn(x).bits) << 16);
     ASSERT_EQ(b, round_to_precision(x, Precision::kBf16)) << x;
-    ASSERT_EQ(bits_to_float(emu::cvt_rna_tf32(x)), round_to_precision(x, Precision::kTf32)) << x;
+    ASSERT_EQ(bits_to_float(ptx::cvt_rna_tf32(x)), round_to_precision(x, Precision::kTf32)) << x;
   }
 }
 
@@ -310,6 +560,11 @@ __global__ void early_exit_kernel(int* out) {
 __global__ void partial_mask_kernel(int* out) {
   out[threadIdx.x] = __shfl_xor_sync(0x0000ffffu, static_cast<int>(threadIdx.x), 1);
 }
+__global__ void too_much_static_shared_kernel(int* out) {
+  DICE_SHARED(float, big, [13 * 1024]);  // 52 KiB
+  big[threadIdx.x] = 1.0f;
+  out[threadIdx.x] = static_cast<int>(big[threadIdx.x]);
+}
 __global__ void divergent_shuffle_kernel(int* out) {
   const int t = static_cast<int>(threadIdx.x);
   if (t < 16) {
@@ -317,6 +572,56 @@ __global__ void divergent_shuffle_kernel(int* out) {
   } else {
     __syncthreads();
   }
+}
+
+__global__ void cp_async_to_global_kernel(const float* in, float* out) {
+  ptx::cp_async_ca<4>(&out[threadIdx.x], &in[threadIdx.x]);
+  ptx::cp_async_wait_all();
+}
+__global__ void cp_async_misaligned_kernel(const float* in, float*) {
+  DICE_SHARED(float, s, [64]);
+  ptx::cp_async_cg(&s[1 + 4 * threadIdx.x], &in[0]);
+  ptx::cp_async_wait_all();
+}
+__global__ void cp_async_same_bytes_kernel(const float* in, float*) {
+  DICE_SHARED(float, s, [64]);
+  ptx::cp_async_ca<8>(&s[0], &in[0]);
+  ptx::cp_async_ca<4>(&s[1], &in[1]);  // same group, overlapping destination
+  ptx::cp_async_wait_all();
+}
+__global__ void ldmatrix_misaligned_kernel(float* out) {
+  DICE_SHARED(uint16_t, tile, [8 * 16]);
+  for (int e = static_cast<int>(threadIdx.x); e < 8 * 16; e += 32) tile[e] = 0;
+  __syncthreads();
+  uint32_t r[1];
+  ptx::ldmatrix<1>(r, &tile[(threadIdx.x % 8) * 16 + 4]);
+  out[threadIdx.x] = static_cast<float>(r[0]);
+}
+__global__ void ldmatrix_disagreeing_kernel(float* out) {
+  DICE_SHARED(uint16_t, tile, [8 * 8]);
+  for (int e = static_cast<int>(threadIdx.x); e < 8 * 8; e += 32) tile[e] = 0;
+  __syncthreads();
+  uint32_t r[1];
+  if (threadIdx.x < 16)
+    ptx::ldmatrix<1>(r, &tile[(threadIdx.x % 8) * 8]);
+  else
+    ptx::ldmatrix_trans<1>(r, &tile[(threadIdx.x % 8) * 8]);
+  out[threadIdx.x] = static_cast<float>(r[0]);
+}
+
+TEST(CudaEmuDeathTest, AsyncCopyAndLdmatrixMisuseStopsTheProgram) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  DeviceBuffer<float> in(cp_async_input()), out(64);
+  EXPECT_DEATH(launch_kernel(cp_async_to_global_kernel, 1, 32, 0, nullptr, in.data(), out.data()),
+               "destination is not inside the block's shared memory");
+  EXPECT_DEATH(launch_kernel(cp_async_misaligned_kernel, 1, 8, 0, nullptr, in.data(), out.data()),
+               "not aligned to cp-size");
+  EXPECT_DEATH(launch_kernel(cp_async_same_bytes_kernel, 1, 1, 0, nullptr, in.data(), out.data()),
+               "two cp.async of one group write the same shared memory");
+  EXPECT_DEATH(launch_kernel(ldmatrix_misaligned_kernel, 1, 32, 0, nullptr, out.data()),
+               "not 16-byte aligned");
+  EXPECT_DEATH(launch_kernel(ldmatrix_disagreeing_kernel, 1, 32, 0, nullptr, out.data()),
+               "different collectives");
 }
 
 TEST(CudaEmuDeathTest, HardwareRulesStopTheProgram) {
@@ -328,6 +633,8 @@ TEST(CudaEmuDeathTest, HardwareRulesStopTheProgram) {
                "partial lane mask");
   EXPECT_DEATH(launch_kernel(divergent_shuffle_kernel, 1, 32, 0, nullptr, out.data()),
                "divergent code");
+  EXPECT_DEATH(launch_kernel(too_much_static_shared_kernel, 1, 32, 0, nullptr, out.data()),
+               "more than 48 KiB of static shared memory");
 }
 
 }  // namespace
