@@ -55,11 +55,40 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, flo
 struct Conv2dCpuPacked {
   std::vector<float> a;
   int mr = 0;
+  std::vector<float> winograd;  // transformed filters, when packed under CpuConvAlgo::kWinograd
 };
 Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight);
 // conv2d_cpu with weights from conv2d_cpu_pack(p, ...); results identical to the unpacked call.
 void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
                 const ConvFusion& f = {});
+
+// Which algorithm conv2d_cpu uses for 3x3, stride 1, pad 1 convs without a residual fusion:
+//   kDirect    the GEMM over implicit im2col, as every other conv shape runs
+//   kWinograd  the default: Winograd F(2x2, 3x3) where it measured faster (conv2d_winograd_pays:
+//              at least 32 output channels and 32 tiles per image, so ResNet-50's 3x3s but
+//              layer4's and none of DenseNet-BC's): 2.25x fewer multiply-adds, other rounding.
+//              Default because full ResNet-50 logits stay as close to PyTorch's as the direct
+//              path's (scripts/compare_resnet50_torch.py: 1.50e-6 vs 1.45e-6, bound 1e-4)
+//   kWinogradAll  Winograd on every conv of that shape (tests, measurements)
+// DICE_CPU_CONV=direct|winograd|winograd-all sets it for the process; set_cpu_conv_algo (tests, tools) returns
+// the previous setting. Weights packed by conv2d_cpu_pack carry the Winograd filters only when
+// packed while kWinograd was set; otherwise a Winograd call transforms them per call.
+enum class CpuConvAlgo { kDirect = 0, kWinograd = 1, kWinogradAll = 2 };
+CpuConvAlgo cpu_conv_algo();
+CpuConvAlgo set_cpu_conv_algo(CpuConvAlgo algo);
+// Sets the algorithm for its lifetime and restores the previous one (tests, tools).
+class ScopedCpuConvAlgo {
+ public:
+  explicit ScopedCpuConvAlgo(CpuConvAlgo algo) : old_(set_cpu_conv_algo(algo)) {}
+  ~ScopedCpuConvAlgo() { set_cpu_conv_algo(old_); }
+  ScopedCpuConvAlgo(const ScopedCpuConvAlgo&) = delete;
+  ScopedCpuConvAlgo& operator=(const ScopedCpuConvAlgo&) = delete;
+
+ private:
+  CpuConvAlgo old_;
+};
+// Parses "direct" / "winograd" / "winograd-all"; throws a one-line error naming `what` otherwise.
+CpuConvAlgo parse_cpu_conv_algo(const char* name, const char* what);
 
 // Straightforward loops: the spec that conv2d_cpu itself is tested against (slow).
 void conv2d_naive(const Conv2dParams& p, const float* in, const float* weight, float* out,

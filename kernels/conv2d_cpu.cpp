@@ -28,7 +28,9 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "kernels/aligned_buf.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_winograd.h"
 #include "kernels/gemm_cpu.h"
 
 namespace dice {
@@ -36,30 +38,6 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
-
-// A per-thread growable 64-byte-aligned buffer (contents are not preserved on growth).
-template <typename T>
-class AlignedBuf {
- public:
-  AlignedBuf() = default;
-  AlignedBuf(const AlignedBuf&) = delete;
-  AlignedBuf& operator=(const AlignedBuf&) = delete;
-  ~AlignedBuf() { std::free(p_); }
-  T* get(int64_t n) {
-    if (n > cap_) {
-      std::free(p_);
-      const size_t bytes = static_cast<size_t>(round_up(n * static_cast<int64_t>(sizeof(T)), 64));
-      p_ = static_cast<T*>(std::aligned_alloc(64, bytes));
-      DICE_ASSERT(p_ != nullptr);
-      cap_ = n;
-    }
-    return p_;
-  }
-
- private:
-  T* p_ = nullptr;
-  int64_t cap_ = 0;
-};
 
 thread_local AlignedBuf<float> t_panel, t_padded, t_scratch;
 thread_local AlignedBuf<int32_t> t_idx;
@@ -472,7 +450,33 @@ void run_batch(Plan& pl) {
   });
 }
 
+// -1: not read from the environment yet; otherwise the CpuConvAlgo value.
+std::atomic<int> g_conv_algo{-1};
+
 }  // namespace
+
+CpuConvAlgo parse_cpu_conv_algo(const char* name, const char* what) {
+  if (!std::strcmp(name, "direct")) return CpuConvAlgo::kDirect;
+  if (!std::strcmp(name, "winograd")) return CpuConvAlgo::kWinograd;
+  if (!std::strcmp(name, "winograd-all")) return CpuConvAlgo::kWinogradAll;
+  throw_error(what, "='", name, "' is not one of direct, winograd, winograd-all");
+}
+
+CpuConvAlgo cpu_conv_algo() {
+  int a = g_conv_algo.load(std::memory_order_relaxed);
+  if (a < 0) {
+    const char* e = std::getenv("DICE_CPU_CONV");
+    a = static_cast<int>(e && *e ? parse_cpu_conv_algo(e, "DICE_CPU_CONV") : CpuConvAlgo::kWinograd);
+    g_conv_algo.store(a, std::memory_order_relaxed);
+  }
+  return static_cast<CpuConvAlgo>(a);
+}
+
+CpuConvAlgo set_cpu_conv_algo(CpuConvAlgo algo) {
+  const CpuConvAlgo old = cpu_conv_algo();
+  g_conv_algo.store(static_cast<int>(algo), std::memory_order_relaxed);
+  return old;
+}
 
 // Parallel over (image, pixel tile) items, handed out dynamically; per item one GEMM tile of all
 // output channels (micro-tiles of isa.mr channels x isa.nr pixels, see gemm_kernels.inc).
@@ -488,6 +492,24 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
 
   const GemmIsa& isa = cpu_isa();
   std::vector<float> unpacked;
+  const CpuConvAlgo algo = cpu_conv_algo();
+  if (f.residual == nullptr && conv2d_winograd_shape(p) &&
+      (algo == CpuConvAlgo::kWinogradAll ||
+       (algo == CpuConvAlgo::kWinograd && conv2d_winograd_pays(p)))) {
+    if (prepacked && prepacked->mr == isa.mr && !prepacked->winograd.empty()) {
+      conv2d_winograd_cpu(p, in, prepacked->winograd.data(), out, f, isa);
+      return;
+    }
+    if (prepacked) {
+      unpacked.resize(prepacked->a.size());
+      unpack_weights(prepacked->a.data(), p.out_channels, p.in_channels * 9, prepacked->mr,
+                     unpacked.data());
+      weight = unpacked.data();
+    }
+    const std::vector<float> u = conv2d_winograd_pack(p, weight, isa.mr);
+    conv2d_winograd_cpu(p, in, u.data(), out, f, isa);
+    return;
+  }
   if (prepacked && prepacked->mr != isa.mr) {  // packed for another ISA (capped since): repack
     unpacked.resize(prepacked->a.size());
     unpack_weights(prepacked->a.data(), p.out_channels, p.in_channels * p.kernel * p.kernel,
@@ -520,6 +542,10 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight) {
   w.mr = cpu_isa().mr;
   w.a.resize(static_cast<size_t>(m * k));
   pack_weights(weight, m, k, w.mr, w.a.data());
+  const CpuConvAlgo algo = cpu_conv_algo();
+  if (conv2d_winograd_shape(p) && (algo == CpuConvAlgo::kWinogradAll ||
+                                   (algo == CpuConvAlgo::kWinograd && p.out_channels >= 32)))
+    w.winograd = conv2d_winograd_pack(p, weight, w.mr);
   return w;
 }
 

@@ -37,6 +37,7 @@ inline VI viload(const int32_t* p) {
 }
 inline V vgather(const float* base, VI idx) { return _mm256_i32gather_ps(base, idx, 4); }
 inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
+inline V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
 inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
 
 #include "kernels/gemm_kernels.inc"

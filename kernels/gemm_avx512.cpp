@@ -36,6 +36,7 @@ inline V vgather(const float* base, VI idx) {
                                   4);
 }
 inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
+inline V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
 // maskz form: GCC 12's _mm512_max_ps passes _mm512_undefined_ps(), which trips
 // -Wmaybe-uninitialized; with an all-ones mask the instruction is the same.
 inline V vmax(V a, V b) { return _mm512_maskz_max_ps(static_cast<__mmask16>(0xFFFF), a, b); }

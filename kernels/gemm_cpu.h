@@ -86,6 +86,30 @@ struct PadPlane {
   float* dst = nullptr;
 };
 
+// Winograd F(2x2, 3x3) input transform (see conv2d_winograd_cpu.cpp) for k channels from c0:
+// column j's 4x4 input patch of channel c is d(r,s) = src[(c0 + c) * plane + idx[j] + r * wp + s];
+// V = B^T d B, and V(r,s) goes to panel r*4+s at dst + (r*4+s) * xi_stride, each panel in the
+// B layout [ceil(n/nr)][k][nr] of GemmTile. idx is padded like PackGather's.
+struct WinoInput {
+  const float* src = nullptr;
+  const int32_t* idx = nullptr;
+  int64_t plane = 0, wp = 0, c0 = 0, k = 0, n = 0, xi_stride = 0;
+  float* dst = nullptr;
+};
+
+// Winograd F(2x2, 3x3) output transform for rows [r0, r1) of 16 GEMM results: m(r,s) of row o,
+// column j is src[(r*4+s) * xi_stride + o * ld + j]; Y = A^T m A, then y = y * alpha[o] + beta[o]
+// (alpha set) and max(y, 0) (relu); Y(dy,dx) goes to dst[(o * 4 + dy*2+dx) * ldd + j], j < n.
+struct WinoOutput {
+  const float* src = nullptr;
+  int64_t ld = 0, xi_stride = 0, r0 = 0, r1 = 0, n = 0;
+  const float* alpha = nullptr;
+  const float* beta = nullptr;
+  bool relu = false;
+  float* dst = nullptr;
+  int64_t ldd = 0;
+};
+
 // The kernel table of one instruction set.
 struct GemmIsa {
   const char* name;
@@ -100,6 +124,8 @@ struct GemmIsa {
   // dst[i] = epilogue(src[i]) as in GemmTile, for one row (alpha null: no affine).
   void (*epilogue_row)(const float* src, float* dst, int64_t n, const float* alpha,
                        const float* beta, const float* res, bool relu);
+  void (*wino_input)(const WinoInput& w);
+  void (*wino_output)(const WinoOutput& w);
 };
 
 const GemmIsa& gemm_isa_scalar();

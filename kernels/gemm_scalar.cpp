@@ -43,6 +43,7 @@ inline V vkeep(V x, int n) {
 }
 inline V vfma(V a, V b, V c) { return a * b + c; }
 inline V vadd(V a, V b) { return a + b; }
+inline V vsub(V a, V b) { return a - b; }
 // Lane-wise a > b ? a : b through the comparison mask (NaN in a gives b, like maxps).
 inline V vmax(V a, V b) {
   const VI m = a > b;

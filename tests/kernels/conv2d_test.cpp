@@ -2,6 +2,8 @@
 // 100 and ResNet-50 as the networks run them, odd sizes), against conv2d_naive, the spec.
 //   scalar, avx2, avx512   conv2d_cpu with the instruction set capped (force_cpu_isa); an ISA this
 //                          CPU lacks is skipped, saying so. Normalized error < 1e-5.
+//   winograd_<isa>         the same under CpuConvAlgo::kWinogradAll (every 3x3/1 pad-1 conv
+//                          without a residual runs Winograd F(2x2,3x3); others stay direct). 1e-5.
 //   fp32                   conv2d_cuda. < 1e-5.
 //   tf32, fp16, bf16       conv2d_tc, against two references, both conv2d_naive on the host:
 //     exact: the operands rounded as the kernel rounds them (round_to_precision), so only the
@@ -73,12 +75,16 @@ struct ConvImpl {
   CpuIsa isa;           // kCpu
   Precision precision;  // kTc; kCudnn: fp32 or tf32 math
   double tol;           // normalized error against conv2d_naive on the unrounded operands
+  bool winograd = false;  // kCpu: run under CpuConvAlgo::kWinograd
 };
 
 const std::vector<ConvImpl> kCpuImpls = {
     {"scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5},
     {"avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5},
-    {"avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5}};
+    {"avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5},
+    {"winograd_scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5, true},
+    {"winograd_avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5, true},
+    {"winograd_avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5, true}};
 
 using ConvRun = test::OpRun<ConvCase, ConvImpl>;
 
@@ -166,6 +172,7 @@ void expect_matches(const ConvData& d, const std::vector<float>& got,
       << what;
 }
 
+
 // Restores the ISA cap on scope exit.
 class IsaGuard {
  public:
@@ -180,6 +187,7 @@ void check_cpu(const ConvRun& r, const ConvData& d) {
   if (!cpu_isa_supported(r.impl.isa))
     GTEST_SKIP() << cpu_isa_name(r.impl.isa) << " not supported by this CPU";
   IsaGuard guard(r.impl.isa);
+  ScopedCpuConvAlgo algo(r.impl.winograd ? CpuConvAlgo::kWinogradAll : CpuConvAlgo::kDirect);
   ASSERT_EQ(cpu_isa().isa, r.impl.isa);
   for (int set : fusion_sets(r.c, Backend::kCpu)) {
     SCOPED_TRACE("fusion=" + fusion_name(set));

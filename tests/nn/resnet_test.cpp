@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/conv2d.h"
 #include "formats/npy.h"
 #include "kernels/head.h"
 #include "nn/exec_cpu.h"
@@ -75,6 +76,14 @@ TEST(ResNet, Resnet50MatchesTorchZip) { check_against_torch(kResNet50, "zip"); }
 TEST(ResNet, Resnet50MatchesTorchLegacy) { check_against_torch(kResNet50, "legacy"); }
 TEST(ResNet, Resnet18MatchesTorchZip) { check_against_torch(kResNet18, "zip"); }
 TEST(ResNet, Resnet18MatchesTorchLegacy) { check_against_torch(kResNet18, "legacy"); }
+
+// The opt-in Winograd path (DICE_CPU_CONV=winograd) on every 3x3/1 conv it can take, model built
+// (weights packed) under it: still within 1e-4 of PyTorch, the bound for making a mode the default.
+TEST(ResNet, WinogradMatchesTorch) {
+  const dice::ScopedCpuConvAlgo algo(dice::CpuConvAlgo::kWinogradAll);
+  check_against_torch(kResNet50, "zip");
+  check_against_torch(kResNet18, "zip");
+}
 
 TEST(ResNet, BothSerializationsLoadIdentically) {
   for (const char* name : {"resnet50w4", "resnet18w4"}) {

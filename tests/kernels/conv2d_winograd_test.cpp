@@ -1,0 +1,133 @@
+// conv2d_cpu's Winograd F(2x2, 3x3) path beyond the shape table (conv2d_test.cpp runs every case
+// of op_cases.h under CpuConvAlgo::kWinogradAll on each ISA against conv2d_naive): packed and
+// unpacked weights agree, what the path does not handle falls back to the direct GEMM, when the
+// "where it pays" setting uses it, and the switch's parsing.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/conv2d.h"
+#include "kernels/conv2d_winograd.h"
+#include "random.h"
+#include "test_util.h"
+
+namespace dice {
+namespace {
+
+
+struct Problem {
+  Conv2dParams p;
+  std::vector<float> x, w, res, y;
+  Problem(int64_t batch, int64_t c, int64_t m, int64_t side) {
+    p.batch = batch, p.in_channels = c, p.out_channels = m, p.height = side, p.width = side + 1;
+    p.kernel = 3, p.pad = 1;
+    x = test::random_floats(batch * c * side * (side + 1), 11, -1, 1);
+    w = test::random_floats(m * c * 9, 12, -0.2f, 0.2f);
+    res = test::random_floats(batch * m * side * (side + 1), 13, -1, 1);
+  }
+  std::vector<float> run(const ConvFusion& f = {}) {
+    y.assign(static_cast<size_t>(p.batch * p.out_stride()), 0.0f);
+    conv2d_cpu(p, x.data(), w.data(), y.data(), f);
+    return y;
+  }
+  std::vector<float> run_packed(const Conv2dCpuPacked& packed) {
+    y.assign(static_cast<size_t>(p.batch * p.out_stride()), 0.0f);
+    conv2d_cpu(p, x.data(), packed, y.data());
+    return y;
+  }
+};
+
+TEST(Conv2dWinograd, PackedWeightsGiveTheUnpackedResult) {
+  Problem pr(2, 40, 48, 9);
+  std::vector<float> unpacked, packed_direct;
+  Conv2dCpuPacked under_direct;
+  {
+    ScopedCpuConvAlgo g(CpuConvAlgo::kDirect);
+    under_direct = conv2d_cpu_pack(pr.p, pr.w.data());
+    EXPECT_TRUE(under_direct.winograd.empty());
+  }
+  ScopedCpuConvAlgo g(CpuConvAlgo::kWinogradAll);
+  const Conv2dCpuPacked under_winograd = conv2d_cpu_pack(pr.p, pr.w.data());
+  ASSERT_EQ(under_winograd.winograd.size(), static_cast<size_t>(16 * 48 * 40));
+  unpacked = pr.run();
+  EXPECT_EQ(pr.run_packed(under_winograd), unpacked);
+  // Packed while the direct path was on: transformed per call, same numbers.
+  EXPECT_EQ(pr.run_packed(under_direct), unpacked);
+}
+
+TEST(Conv2dWinograd, DiffersFromDirectOnlyByRounding) {
+  Problem pr(2, 40, 48, 9);
+  std::vector<float> direct, wino;
+  {
+    ScopedCpuConvAlgo g(CpuConvAlgo::kDirect);
+    direct = pr.run();
+  }
+  {
+    ScopedCpuConvAlgo g(CpuConvAlgo::kWinogradAll);
+    wino = pr.run();
+  }
+  EXPECT_NE(direct, wino) << "the Winograd path did not run (or rounds exactly like the direct one)";
+  EXPECT_LT(test::normalized_error(wino.data(), direct.data(), static_cast<int64_t>(direct.size()),
+                                   1e-5, "winograd vs direct"),
+            1e-5);
+}
+
+TEST(Conv2dWinograd, ResidualAndOtherShapesFallBackToDirect) {
+  Problem pr(2, 16, 32, 8);
+  ConvFusion f;
+  f.residual = pr.res.data();
+  f.out_relu = true;
+  std::vector<float> direct, wino;
+  {
+    ScopedCpuConvAlgo g(CpuConvAlgo::kDirect);
+    direct = pr.run(f);
+  }
+  {
+    ScopedCpuConvAlgo g(CpuConvAlgo::kWinogradAll);
+    wino = pr.run(f);
+  }
+  EXPECT_EQ(wino, direct);
+  Conv2dParams q = pr.p;
+  q.stride = 2;
+  EXPECT_FALSE(conv2d_winograd_shape(q));
+  q = pr.p;
+  q.pad = 0;
+  EXPECT_FALSE(conv2d_winograd_shape(q));
+  q = pr.p;
+  q.kernel = 5, q.pad = 2;
+  EXPECT_FALSE(conv2d_winograd_shape(q));
+  EXPECT_TRUE(conv2d_winograd_shape(pr.p));
+}
+
+TEST(Conv2dWinograd, WherePaysFollowsTheMeasurements) {
+  Conv2dParams p;
+  p.kernel = 3, p.pad = 1;
+  p.in_channels = p.out_channels = 512, p.height = p.width = 7;
+  p.batch = 1;
+  EXPECT_FALSE(conv2d_winograd_pays(p)) << "ResNet-50 layer4: 16 tiles per image";
+  p.batch = 32;
+  EXPECT_FALSE(conv2d_winograd_pays(p)) << "the choice must not depend on the batch";
+  p.in_channels = p.out_channels = 256, p.height = p.width = 14;
+  EXPECT_TRUE(conv2d_winograd_pays(p)) << "ResNet-50 layer3: 49 tiles per image";
+  p.batch = 1, p.in_channels = p.out_channels = 64, p.height = p.width = 56;
+  EXPECT_TRUE(conv2d_winograd_pays(p)) << "ResNet-50 layer1";
+  p.batch = 128, p.in_channels = 48, p.out_channels = 12, p.height = p.width = 32;
+  EXPECT_FALSE(conv2d_winograd_pays(p)) << "DenseNet-BC's 3x3 to 12 channels";
+}
+
+TEST(Conv2dWinograd, SwitchParsesItsThreeValues) {
+  EXPECT_EQ(parse_cpu_conv_algo("direct", "X"), CpuConvAlgo::kDirect);
+  EXPECT_EQ(parse_cpu_conv_algo("winograd", "X"), CpuConvAlgo::kWinograd);
+  EXPECT_EQ(parse_cpu_conv_algo("winograd-all", "X"), CpuConvAlgo::kWinogradAll);
+  try {
+    parse_cpu_conv_algo("fast", "DICE_CPU_CONV");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "DICE_CPU_CONV='fast' is not one of direct, winograd, winograd-all");
+  }
+}
+
+}  // namespace
+}  // namespace dice
