@@ -20,13 +20,14 @@ int cmd_features(int argc, char** argv) {
       "usage: dice features --model densenet101 --weights CKPT --data SPEC --out PREFIX\n"
       "                     [--batch N] [--threads N] [--limit N] [--device cpu|cuda|cuda:N]\n"
       "                     [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn] [--verbose] [--profile]\n"
+      "                     [--cpu-conv winograd|direct|winograd-all]\n"
       "writes PREFIX.features.npy (N x D float32), PREFIX.logits.npy (N x C float32) and\n"
       "PREFIX.labels.npy (N int64; -1 for unlabeled sets).\n"
       "  [--labels FILE]       labels of a flat image folder ('<file name> <class index>' lines)\n"
       "  [--skip-bad]          skip undecodable files (warned; their rows are left out)\n"
       "  [--decoder stb|turbo] JPEG decoder (default: env DICE_JPEG, else stb)\n"
       "  [--max-image-pixels N] refuse larger images (default 178956970, PIL's error threshold)";
-  Args args(argc, argv, 2, with_data_options({"model", "weights", "data", "out", "batch", "threads", "limit", "device", "precision", "backend"}),
+  Args args(argc, argv, 2, with_data_options({"model", "weights", "data", "out", "batch", "threads", "limit", "device", "precision", "backend", "cpu-conv"}),
             {"help", "quiet", "skip-bad", "verbose", "profile"}, usage);
   if (args.has("help")) {
     std::puts(usage);
@@ -39,6 +40,7 @@ int cmd_features(int argc, char** argv) {
   const Device device = device_option(args.get("device", "cpu"));
   const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
+  apply_cpu_conv_option(args.get("cpu-conv"));
   note_inputs({weights, args.get("labels")}, {spec});
   for (const char* suffix : {".features.npy", ".logits.npy", ".labels.npy", ".dice-set"})
     check_set_output(prefix + suffix);

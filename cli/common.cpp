@@ -17,6 +17,7 @@
 #include "data/image.h"
 #include "formats/npy.h"
 #include "gpu/cuda_check.h"
+#include "kernels/conv2d.h"
 #include "nn/plan.h"
 #include "weights/torch_checkpoint.h"
 
@@ -65,6 +66,11 @@ void print_profile(Model& model, int64_t batch) {
 
 void print_plan(const Model& model, int64_t batch) {
   if (const Plan* plan = model.plan()) std::fprintf(stderr, "%s", plan->describe(batch).c_str());
+}
+
+void apply_cpu_conv_option(const std::string& value) {
+  if (value.empty()) return;
+  set_cpu_conv_algo(parse_cpu_conv_algo(value.c_str(), "option --cpu-conv"));
 }
 
 ModelOptions model_options(const std::string& precision, const std::string& backend) {

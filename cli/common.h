@@ -37,6 +37,9 @@ void print_plan(const Model& model, int64_t batch);
 void print_profile(Model& model, int64_t batch);
 // The values of --precision (default "fp32") and --backend (default "ours"), parsed.
 ModelOptions model_options(const std::string& precision, const std::string& backend);
+// Applies --cpu-conv direct|winograd|winograd-all (kernels/conv2d.h) when given; before the
+// model is built, so its weights are packed for the chosen algorithm.
+void apply_cpu_conv_option(const std::string& value);
 // The value of --device (default "cpu"), parsed.
 Device device_option(const std::string& value);
 // The report's device line, without the "device: " prefix: "cpu, 16 threads" or

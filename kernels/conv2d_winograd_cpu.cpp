@@ -156,6 +156,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
     float* panel = t_panel.get(kXi * cb_max * nt);
     float* scratch = t_scratch.get(kXi * M * nt);
     float* stage = t_stage.get(4 * M * nt);
+    std::vector<WinoRun> runs;
     for (int64_t g; (g = next.fetch_add(1, std::memory_order_relaxed)) < groups;) {
       const int64_t c0 = g * nt, n = std::min(nt, T - c0);
       for (int64_t j = 0; j < nt; ++j) {
@@ -185,27 +186,22 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
       wo.relu = f.out_relu, wo.dst = stage, wo.ldd = nt;
       isa.wino_output(wo);
       // Scatter: each run of tiles along one tile row of one image, 2x2 pixels per tile.
+      runs.clear();
       for (int64_t col = c0; col < c0 + n;) {
         const int64_t img = col / per_img, t = col % per_img, ty = t / tw, tx0 = t % tw;
-        const int64_t len = std::min(tw - tx0, c0 + n - col), j0 = col - c0;
-        const bool two_rows = 2 * ty + 1 < H;
-        const int64_t full = 2 * (tx0 + len) <= W ? len : len - 1;  // tiles with both columns
-        for (int64_t o = 0; o < M; ++o) {
-          float* r0 = out + img * out_st + o * N + 2 * ty * W + 2 * tx0;
-          const float* y = stage + o * 4 * nt + j0;
-          for (int dy = 0; dy < (two_rows ? 2 : 1); ++dy) {
-            float* row = r0 + dy * W;
-            const float* ya = y + (dy * 2) * nt;
-            const float* yb = y + (dy * 2 + 1) * nt;
-            for (int64_t i = 0; i < full; ++i) {
-              row[2 * i] = ya[i];
-              row[2 * i + 1] = yb[i];
-            }
-            if (full < len) row[2 * full] = ya[full];
-          }
-        }
-        col += len;
+        WinoRun run;
+        run.j0 = col - c0;
+        run.len = std::min(tw - tx0, c0 + n - col);
+        run.dst = out + img * out_st + 2 * ty * W + 2 * tx0;
+        run.two_rows = 2 * ty + 1 < H;
+        run.odd_last = 2 * (tx0 + run.len) > W;
+        runs.push_back(run);
+        col += run.len;
       }
+      WinoScatter ws;
+      ws.src = stage, ws.ld = nt, ws.r0 = 0, ws.r1 = M, ws.row = W, ws.chan = N;
+      ws.runs = runs.data(), ws.nruns = static_cast<int64_t>(runs.size());
+      isa.wino_scatter(ws);
     }
   });
 }

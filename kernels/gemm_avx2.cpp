@@ -38,6 +38,11 @@ inline VI viload(const int32_t* p) {
 inline V vgather(const float* base, VI idx) { return _mm256_i32gather_ps(base, idx, 4); }
 inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 inline V vsub(V a, V b) { return _mm256_sub_ps(a, b); }
+inline void vzip(V a, V b, V* lo, V* hi) {
+  const V l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);  // a0 b0 a1 b1 | a4 b4 ..
+  *lo = _mm256_permute2f128_ps(l, h, 0x20);
+  *hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
 inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
 
 #include "kernels/gemm_kernels.inc"

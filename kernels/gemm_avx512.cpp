@@ -37,6 +37,12 @@ inline V vgather(const float* base, VI idx) {
 }
 inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 inline V vsub(V a, V b) { return _mm512_sub_ps(a, b); }
+inline void vzip(V a, V b, V* lo, V* hi) {
+  const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i ih = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  *lo = _mm512_permutex2var_ps(a, il, b);
+  *hi = _mm512_permutex2var_ps(a, ih, b);
+}
 // maskz form: GCC 12's _mm512_max_ps passes _mm512_undefined_ps(), which trips
 // -Wmaybe-uninitialized; with an all-ones mask the instruction is the same.
 inline V vmax(V a, V b) { return _mm512_maskz_max_ps(static_cast<__mmask16>(0xFFFF), a, b); }

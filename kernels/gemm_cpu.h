@@ -110,6 +110,23 @@ struct WinoOutput {
   int64_t ldd = 0;
 };
 
+// The last step of a Winograd tile group: output tiles out of the staging area WinoOutput wrote
+// (Y(dy,dx) of row o, column j at src[(o * 4 + dy*2+dx) * ld + j]) into NCHW output rows. A run is
+// `len` consecutive tiles of one tile row of one image, columns [j0, j0 + len): tile i's 2x2
+// pixels go to dst + o * chan + dy * row + 2 * i + dx, for rows o in [r0, r1); the second pixel
+// row only when two_rows, and the last tile's second column not when odd_last (odd sizes).
+struct WinoRun {
+  int64_t j0 = 0, len = 0;
+  float* dst = nullptr;
+  bool two_rows = true, odd_last = false;
+};
+struct WinoScatter {
+  const float* src = nullptr;
+  int64_t ld = 0, r0 = 0, r1 = 0, row = 0, chan = 0;
+  const WinoRun* runs = nullptr;
+  int64_t nruns = 0;
+};
+
 // The kernel table of one instruction set.
 struct GemmIsa {
   const char* name;
@@ -126,6 +143,7 @@ struct GemmIsa {
                        const float* beta, const float* res, bool relu);
   void (*wino_input)(const WinoInput& w);
   void (*wino_output)(const WinoOutput& w);
+  void (*wino_scatter)(const WinoScatter& w);
 };
 
 const GemmIsa& gemm_isa_scalar();

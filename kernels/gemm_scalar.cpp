@@ -44,6 +44,10 @@ inline V vkeep(V x, int n) {
 inline V vfma(V a, V b, V c) { return a * b + c; }
 inline V vadd(V a, V b) { return a + b; }
 inline V vsub(V a, V b) { return a - b; }
+inline void vzip(V a, V b, V* lo, V* hi) {
+  *lo = V{a[0], b[0], a[1], b[1]};
+  *hi = V{a[2], b[2], a[3], b[3]};
+}
 // Lane-wise a > b ? a : b through the comparison mask (NaN in a gives b, like maxps).
 inline V vmax(V a, V b) {
   const VI m = a > b;

@@ -228,3 +228,26 @@ TEST(Cli, BadOptionsAreUsageErrors) {
   EXPECT_NE(run_dice("eval --bogus 1", &out), 0);
   EXPECT_NE(out.find("--bogus"), std::string::npos) << out;
 }
+
+// --cpu-conv picks the CPU algorithm for 3x3 convs: a bad value is a one-line error naming the
+// option, and on a ResNet (whose 3x3s take Winograd) direct and winograd-all give features that
+// differ by rounding only.
+TEST(Cli, CpuConvOption) {
+  expect_one_line_error("features --weights " + kNet + " --data gaussian:2 --out /tmp/x --cpu-conv fast",
+                        "--cpu-conv");
+  const std::string dir = dice::test::temp_dir();
+  const std::string net = dice::test::fixture("nn/resnet18w4.zip.pth");
+  std::string out;
+  for (const char* algo : {"direct", "winograd-all"})
+    ASSERT_EQ(run_dice(std::string("features --weights ") + net + " --data gaussian:3 --batch 3 --cpu-conv " +
+                           algo + " --out " + dir + "/" + algo,
+                       &out),
+              0)
+        << out;
+  const std::vector<float> a = dice::npy_to_float(dice::read_npy(dir + "/direct.features.npy"), "a");
+  const std::vector<float> b = dice::npy_to_float(dice::read_npy(dir + "/winograd-all.features.npy"), "b");
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_NE(a, b) << "--cpu-conv changed nothing";
+  EXPECT_LT(dice::test::normalized_error(b.data(), a.data(), static_cast<int64_t>(a.size()), 1e-5, "features"),
+            1e-5);
+}
