@@ -141,23 +141,35 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
   });
   std::memset(padded + p.batch * img_floats, 0, sizeof(float) * static_cast<size_t>(slack));
 
-  // Column groups: as wide as the scratch budget allows, at least two per thread when the batch
-  // has the columns; channel blocks as deep as the panel budget allows.
-  const int64_t cap = std::max(nr, kScratchFloats / (kXi * M) / nr * nr);
-  int64_t groups = std::max(ceil_div(T, cap), std::min(2 * threads, ceil_div(T, nr)));
+  // Output-channel slices: when the columns are too few to give every thread two groups
+  // (ResNet-50's layer3 at batch 1: 49 tiles), each thread takes a slice of the output channels
+  // for the group instead, so the 16 transformed filter matrices are streamed once in all rather
+  // than once per thread. (Each slice transforms the group's input itself: cheap at that size.)
+  const int64_t blocks = gemm_row_blocks(M, isa.mr);
+  const int64_t mslices =
+      threads > 1 && ceil_div(T, nr) < 2 * threads && blocks >= 2 * threads ? threads : 1;
+  const int64_t m_slice = ceil_div(M, mslices);
+  // Column groups: as wide as the scratch budget allows (for one slice of rows), at least two per
+  // thread when the batch has the columns; channel blocks as deep as the panel budget allows.
+  const int64_t cap = std::max(nr, kScratchFloats / (kXi * m_slice) / nr * nr);
+  int64_t groups = std::max(ceil_div(T, cap), mslices > 1 ? 1 : std::min(2 * threads, ceil_div(T, nr)));
   const int64_t nt = round_up(ceil_div(T, groups), nr);
   groups = ceil_div(T, nt);
+  const int64_t items = groups * mslices;
   const int64_t kblocks = ceil_div(C, std::max<int64_t>(8, kPanelFloats / (kXi * nt)));
   const int64_t cb_max = ceil_div(C, kblocks);
 
   std::atomic<int64_t> next{0};
-  parallel_for(std::min(threads, groups), [&](int64_t, int64_t) {
+  parallel_for(std::min(threads, items), [&](int64_t, int64_t) {
     int32_t* idx = t_idx.get(nt);
     float* panel = t_panel.get(kXi * cb_max * nt);
     float* scratch = t_scratch.get(kXi * M * nt);
     float* stage = t_stage.get(4 * M * nt);
     std::vector<WinoRun> runs;
-    for (int64_t g; (g = next.fetch_add(1, std::memory_order_relaxed)) < groups;) {
+    for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
+      const int64_t g = item / mslices, s = item % mslices;
+      const int64_t rb0 = blocks * s / mslices, rb1 = blocks * (s + 1) / mslices;
+      const int64_t r0 = gemm_row_block_start(M, blocks, rb0), r1 = gemm_row_block_start(M, blocks, rb1);
       const int64_t c0 = g * nt, n = std::min(nt, T - c0);
       for (int64_t j = 0; j < nt; ++j) {
         const int64_t col = c0 + std::min(j, n - 1);  // tail columns repeat the last tile
@@ -173,6 +185,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
         for (int xi = 0; xi < kXi; ++xi) {
           GemmTile t;
           t.m = M, t.n = n, t.k = cb;
+          t.rb_begin = rb0, t.rb_end = rb1;
           t.a = u + xi * M * C, t.a_k_total = C, t.a_k0 = k0, t.accumulate = kb > 0;
           t.b = panel + xi * cb * nt, t.b_kstride = nr, t.b_chunk = cb * nr;
           t.c = scratch + xi * M * nt, t.ldc = nt;
@@ -180,7 +193,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
         }
       }
       WinoOutput wo;
-      wo.src = scratch, wo.ld = nt, wo.xi_stride = M * nt, wo.r0 = 0, wo.r1 = M, wo.n = n;
+      wo.src = scratch, wo.ld = nt, wo.xi_stride = M * nt, wo.r0 = r0, wo.r1 = r1, wo.n = n;
       wo.alpha = alpha.empty() ? nullptr : alpha.data();
       wo.beta = beta.empty() ? nullptr : beta.data();
       wo.relu = f.out_relu, wo.dst = stage, wo.ldd = nt;
@@ -199,7 +212,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
         col += run.len;
       }
       WinoScatter ws;
-      ws.src = stage, ws.ld = nt, ws.r0 = 0, ws.r1 = M, ws.row = W, ws.chan = N;
+      ws.src = stage, ws.ld = nt, ws.r0 = r0, ws.r1 = r1, ws.row = W, ws.chan = N;
       ws.runs = runs.data(), ws.nruns = static_cast<int64_t>(runs.size());
       isa.wino_scatter(ws);
     }
