@@ -264,6 +264,63 @@ void run_rows(Plan& pl) {
   });
 }
 
+// rows mode across images: for 1x1 convs on maps whose pixel count is not a multiple of nr
+// (ResNet-50's 28x28, 14x14 and 7x7 stages), the per-image tiles end in a part-filled micro-tile
+// (196 pixels run as 224) and small last tiles (196 = 96 + 96 + 4 under the panel budget at
+// K = 1024) that stream all the weights for a few columns. Here the columns are the whole batch's
+// pixels, image after image: each tile's panel is packed from the images it spans (PackRows::d0),
+// and the GEMM writes each image's columns straight into its output through segments
+// (GemmTile::segs), with the fused epilogue; only the micro-tiles that span two images go through
+// a local buffer.
+thread_local std::vector<GemmSeg> t_segs;
+
+bool use_rows_batch(const Conv2dParams& p, int64_t nr) {
+  const int64_t N = p.out_height() * p.out_width();
+  return p.kernel == 1 && p.stride == 1 && p.pad == 0 && p.batch >= 2 && N % nr != 0;
+}
+
+void run_rows_batch(Plan& pl) {
+  const Conv2dParams& p = pl.p;
+  const int64_t nr = pl.isa.nr, K = pl.K, N = pl.N, T = p.batch * N;
+  pl.choose_slices(T);
+  int64_t tile, tiles;
+  plan_tiles(T, nr, kPanelFloats / K, pl.mslices > 1 ? 1 : 2 * pl.threads, &tile, &tiles);
+  // Few tiles: a count the threads divide evenly (5 tiles on 2 threads idle one for a fifth).
+  if (pl.mslices == 1 && tiles < 8 * pl.threads && tiles % pl.threads != 0)
+    plan_tiles(T, nr, tile, round_up(tiles, pl.threads), &tile, &tiles);
+  pl.schedule(tiles, 1, [&](int64_t item, const Plan::Slice& sl) {
+    float* panel = t_panel.get(K * round_up(tile, nr));
+    const int64_t c0 = item * tile, n = std::min(tile, T - c0);
+    std::vector<GemmSeg>& segs = t_segs;
+    segs.clear();
+    for (int64_t c = c0; c < c0 + n;) {
+      const int64_t img = c / N, pix = c % N, len = std::min(N - pix, c0 + n - c);
+      PackRows pr;
+      pr.src = pl.in + img * pl.in_st, pr.plane = N, pr.k = K, pr.n0 = pix, pr.n = len;
+      pr.d0 = c - c0;
+      pr.scale = pl.f.in_scale, pr.shift = pl.f.in_shift, pr.dst = panel;
+      pl.isa.pack_rows(pr);
+      GemmSeg sg;
+      sg.col = c - c0;
+      sg.c = pl.out + img * pl.out_st + pix;
+      sg.res = pl.f.residual ? pl.f.residual + img * pl.out_st + pix : nullptr;
+      segs.push_back(sg);
+      c += len;
+    }
+    GemmTile t;
+    t.m = pl.M, t.n = n, t.k = K;
+    t.segs = segs.data(), t.nsegs = static_cast<int64_t>(segs.size());
+    t.rb_begin = sl.rb0, t.rb_end = sl.rb1;
+    t.a = pl.a;
+    t.b = panel, t.b_kstride = nr, t.b_chunk = K * nr;
+    t.ldc = N;
+    t.alpha = pl.al(), t.beta = pl.be();
+    t.res = pl.f.residual, t.ldr = N;
+    t.relu = pl.f.out_relu;
+    pl.isa.gemm(t);
+  });
+}
+
 // implicit mode: parallel over (image, grid tile); the image is padded once per thread and
 // image, the GEMM reads it through the tap offsets, and the epilogue pass drops the grid columns
 // past the right edge.
@@ -518,7 +575,9 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
     prepacked = nullptr;
   }
   Plan pl(p, f, isa, in, weight, prepacked, out);
-  if (use_batch_mode(p, isa.nr))
+  if (use_rows_batch(p, isa.nr))
+    run_rows_batch(pl);
+  else if (use_batch_mode(p, isa.nr))
     run_batch(pl);
   else if (p.kernel == 1 && p.stride == 1 && p.pad == 0)
     run_rows(pl);

@@ -153,6 +153,9 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
   // thread when the batch has the columns; channel blocks as deep as the panel budget allows.
   const int64_t cap = std::max(nr, kScratchFloats / (kXi * m_slice) / nr * nr);
   int64_t groups = std::max(ceil_div(T, cap), mslices > 1 ? 1 : std::min(2 * threads, ceil_div(T, nr)));
+  // Few groups: a count the threads divide evenly.
+  if (mslices == 1 && groups < 8 * threads && groups % threads != 0)
+    groups = std::min(round_up(groups, threads), ceil_div(T, nr));
   const int64_t nt = round_up(ceil_div(T, groups), nr);
   groups = ceil_div(T, nt);
   const int64_t items = groups * mslices;

@@ -33,8 +33,23 @@ enum class CpuIsa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
 // Row blocks: the tile covers blocks [rb_begin, rb_end) of m's partition (gemm_row_blocks; -1:
 // to the last), so callers that split the output channels between threads keep the packing's
 // blocks.
+// One segment of a tile's columns that belong to one output (see GemmTile::segs).
+struct GemmSeg {
+  int64_t col = 0;             // first column of the tile in this segment
+  float* c = nullptr;          // where that column's row 0 goes (rows ldc apart)
+  const float* res = nullptr;  // its residual (rows ldr apart), when the tile has one
+};
+
+// Columns spread over several outputs (conv2d_cpu's rows mode across the images of a batch): with
+// segs set, the tile's columns are nsegs segments in order, segment s covering columns
+// [segs[s].col, segs[s+1].col) (the last one to n), written to segs[s].c with residual
+// segs[s].res; c and res are then unused, and res is only a flag (non-null: add the residual).
+// A micro-tile whose columns span two segments is computed into a local buffer and copied out.
+// Not with accumulate.
 struct GemmTile {
   int64_t m = 0, n = 0, k = 0;
+  const GemmSeg* segs = nullptr;
+  int64_t nsegs = 0;
   int64_t rb_begin = 0, rb_end = -1;
   int64_t a_k_total = 0, a_k0 = 0;
   bool accumulate = false;
@@ -52,11 +67,12 @@ struct GemmTile {
 };
 
 // Packs rows [n0, n0 + n) of a [k rows][plane] layout (channels of an image, stride `plane`) into
-// B panels [ceil(n/nr)][k][nr] (tail columns zero), applying relu(x * scale[kk] + shift[kk])
-// when scale is set.
+// B panels [chunks][k][nr] as panel columns [d0, d0 + n) (the lanes after them in their last
+// chunk zero), applying relu(x * scale[kk] + shift[kk]) when scale is set. Several images fill
+// one panel by packing them in column order with increasing d0.
 struct PackRows {
   const float* src = nullptr;
-  int64_t plane = 0, k = 0, n0 = 0, n = 0;
+  int64_t plane = 0, k = 0, n0 = 0, n = 0, d0 = 0;
   const float* scale = nullptr;
   const float* shift = nullptr;
   float* dst = nullptr;

@@ -238,6 +238,9 @@ inline std::vector<ConvCase> odd_conv_cases() {
     // whose prologue is applied while gathering, and a padded 3x3 on a map smaller than a chunk.
     {"odd_batch_1x1s2_k2100_13x13", 3,2100,13, 13, 64, 1, 2, 0,  0, 0,  0, 0, E},
     {"odd_batch_3x3p1_k4140_5x5",   3,460,  5,  5, 64, 3, 1, 1,  0, 0,  0, 0, E},
+    // conv2d_cpu's rows mode across images (1x1 on a map that is no multiple of nr): micro-tiles
+    // that span two images, slices of wider buffers.
+    {"odd_rows_batch_1x1_k300_7x7", 4,300,  7,  7, 70, 1, 1, 0,301, 1, 72, 1, E},
   };
   // clang-format on
   std::vector<ConvCase> v;
