@@ -81,6 +81,23 @@ void plan_tiles(int64_t n, int64_t nr, int64_t cap, int64_t min_tiles, int64_t* 
   *tiles = ceil_div(n, *tile);
 }
 
+// When a call has few work items (images x tiles, each handed out whole) and the threads do not
+// divide them, one thread idles at the end for a whole item (9 tiles on 2 threads: a tenth of
+// the call): re-plan n's tiles so that images x tiles is a multiple of the threads, if some
+// count up to 8 items per thread gives one.
+void even_out_tiles(int64_t n, int64_t nr, int64_t images, int64_t threads, int64_t* tile,
+                    int64_t* tiles) {
+  if (threads <= 1 || images * *tiles >= 8 * threads || images * *tiles % threads == 0) return;
+  for (int64_t want = *tiles + 1; want <= ceil_div(n, nr) && images * want <= 8 * threads; ++want) {
+    int64_t t, ts;
+    plan_tiles(n, nr, round_up(ceil_div(n, want), nr), want, &t, &ts);
+    if (images * ts % threads == 0) {
+      *tile = t, *tiles = ts;
+      return;
+    }
+  }
+}
+
 // The zero-bordered copy of one image used by the implicit and gather modes: planes of plane_p
 // floats (Hp x Wp used, the rest zero) with the prologue applied, then `slack` zeros so the
 // micro-kernel may read whole vectors past the last plane.
@@ -253,6 +270,7 @@ void run_rows(Plan& pl) {
   pl.choose_slices(p.batch * N);
   int64_t tile, tiles;
   plan_tiles(N, nr, kPanelFloats / K, pl.min_tiles, &tile, &tiles);
+  if (pl.mslices == 1 && pl.unit(tiles) == 1) even_out_tiles(N, nr, p.batch, pl.threads, &tile, &tiles);
   pl.schedule(p.batch * tiles, pl.unit(tiles), [&](int64_t item, const Plan::Slice& sl) {
     float* panel = t_panel.get(K * tile);
     const int64_t img = item / tiles, n0 = item % tiles * tile, n = std::min(tile, N - n0);
@@ -285,9 +303,7 @@ void run_rows_batch(Plan& pl) {
   pl.choose_slices(T);
   int64_t tile, tiles;
   plan_tiles(T, nr, kPanelFloats / K, pl.mslices > 1 ? 1 : 2 * pl.threads, &tile, &tiles);
-  // Few tiles: a count the threads divide evenly (5 tiles on 2 threads idle one for a fifth).
-  if (pl.mslices == 1 && tiles < 8 * pl.threads && tiles % pl.threads != 0)
-    plan_tiles(T, nr, tile, round_up(tiles, pl.threads), &tile, &tiles);
+  if (pl.mslices == 1) even_out_tiles(T, nr, 1, pl.threads, &tile, &tiles);
   pl.schedule(tiles, 1, [&](int64_t item, const Plan::Slice& sl) {
     float* panel = t_panel.get(K * round_up(tile, nr));
     const int64_t c0 = item * tile, n = std::min(tile, T - c0);
@@ -338,6 +354,7 @@ void run_implicit(Plan& pl) {
   pl.choose_slices(p.batch * pl.N);
   int64_t tile, tiles;
   plan_tiles(grid, nr, kScratchFloats / M, pl.min_tiles, &tile, &tiles);
+  if (pl.mslices == 1 && pl.unit(tiles) == 1) even_out_tiles(grid, nr, p.batch, pl.threads, &tile, &tiles);
   const uint64_t call = ++g_calls;
   pl.schedule(p.batch * tiles, pl.unit(tiles), [&](int64_t item, const Plan::Slice& sl) {
     float* padded = t_padded.get(lay.floats(p.in_channels));
@@ -382,6 +399,7 @@ void run_gather(Plan& pl) {
   pl.choose_slices(p.batch * N);
   int64_t tile, tiles;
   plan_tiles(N, nr, kPanelFloats / K, pl.min_tiles, &tile, &tiles);
+  if (pl.mslices == 1 && pl.unit(tiles) == 1) even_out_tiles(N, nr, p.batch, pl.threads, &tile, &tiles);
   const uint64_t call = ++g_calls;
   pl.schedule(p.batch * tiles, pl.unit(tiles), [&](int64_t item, const Plan::Slice& sl) {
     float* panel = t_panel.get(K * tile);
@@ -469,6 +487,7 @@ void run_batch(Plan& pl) {
   pl.choose_slices(T);
   int64_t tile, tiles;
   plan_tiles(T, nr, kBatchScratchFloats / M, pl.mslices > 1 ? 1 : 2 * pl.threads, &tile, &tiles);
+  if (pl.mslices == 1) even_out_tiles(T, nr, 1, pl.threads, &tile, &tiles);
   // K blocks of at most kBatchPanelFloats / tile rows, balanced.
   const int64_t kblocks = ceil_div(K, std::max<int64_t>(16, kBatchPanelFloats / tile));
   pl.schedule(tiles, 1, [&](int64_t item, const Plan::Slice& sl) {
