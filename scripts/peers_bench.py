@@ -81,7 +81,10 @@ def table(path):
             print(f"{net:<12} {r['engine']:<27} {ips:9.2f} {ips / ort if ort else 0:6.2f}x {lat:>10} "
                   f"{g:8.1f} {100 * g / ceil.get('fma_peak', float('inf')):9.1f}% "
                   f"{100 * g / ceil.get('sgemm', float('inf')):7.1f}%")
-    print(f"(GFLOP per image from the plan: {', '.join(f'{k} {v}' for k, v in gflop.items())})")
+    print(f"(GFLOP per image from the plan: {', '.join(f'{k} {v}' for k, v in gflop.items())}; "
+          "GFLOP/s counts these direct-convolution FLOPs for every engine, so for dice-cuda, which "
+          "runs ResNet's 3x3 convs as Winograd F(2x2,3x3) by default (--cpu-conv), it is an "
+          "effective rate)")
 
 
 def main():
