@@ -54,8 +54,7 @@ class Pool {
   ~Pool() {
     {
       std::lock_guard<std::mutex> lk(mu_);
-      stop_ = true;
-      stopping_.store(true, std::memory_order_relaxed);
+      stop_.store(true, std::memory_order_relaxed);
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
@@ -108,12 +107,15 @@ class Pool {
       if (spin_)
         spin_until([&] {
           return generation_.load(std::memory_order_acquire) != seen ||
-                 stopping_.load(std::memory_order_relaxed);
+                 stop_.load(std::memory_order_relaxed);
         });
       // The job's fields are read under the lock, as the caller writes them under it.
       std::unique_lock<std::mutex> lk(mu_);
-      cv_.wait(lk, [&] { return stop_ || generation_.load(std::memory_order_relaxed) != seen; });
-      if (stop_) return;
+      cv_.wait(lk, [&] {
+        return stop_.load(std::memory_order_relaxed) ||
+               generation_.load(std::memory_order_relaxed) != seen;
+      });
+      if (stop_.load(std::memory_order_relaxed)) return;
       seen = generation_.load(std::memory_order_relaxed);
       if (index >= chunks_) continue;
       lk.unlock();
@@ -138,8 +140,7 @@ class Pool {
   int64_t n_ = 0, chunks_ = 0;
   std::atomic<int> pending_{0};
   std::atomic<uint64_t> generation_{0};
-  bool stop_ = false;
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stop_{false};  // written under mu_; atomic for the spinning workers
   std::exception_ptr error_;
 };
 

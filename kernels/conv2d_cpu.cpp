@@ -28,16 +28,13 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
-#include "kernels/aligned_buf.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_cpu_util.h"
 #include "kernels/conv2d_winograd.h"
 #include "kernels/gemm_cpu.h"
 
 namespace dice {
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 thread_local AlignedBuf<float> t_panel, t_padded, t_scratch;
 thread_local AlignedBuf<int32_t> t_idx;
@@ -98,27 +95,6 @@ void even_out_tiles(int64_t n, int64_t nr, int64_t images, int64_t threads, int6
   }
 }
 
-// The zero-bordered copy of one image used by the implicit and gather modes: planes of plane_p
-// floats (Hp x Wp used, the rest zero) with the prologue applied, then `slack` zeros so the
-// micro-kernel may read whole vectors past the last plane.
-struct PaddedLayout {
-  int64_t wp = 0, plane = 0, slack = 0;
-  int64_t floats(int64_t channels) const { return channels * plane + slack; }
-};
-
-void pad_image(const Conv2dParams& p, const float* x, const ConvFusion& f, const GemmIsa& isa,
-               const PaddedLayout& l, float* dst) {
-  PadPlane pp;
-  pp.height = p.height, pp.width = p.width, pp.pad = p.pad, pp.plane = l.plane;
-  for (int64_t c = 0; c < p.in_channels; ++c) {
-    pp.src = x + c * p.height * p.width;
-    pp.dst = dst + c * l.plane;
-    if (f.in_scale) pp.scale = f.in_scale + c, pp.shift = f.in_shift + c;
-    isa.pad_plane(pp);
-  }
-  std::memset(dst + p.in_channels * l.plane, 0, sizeof(float) * static_cast<size_t>(l.slack));
-}
-
 // Per-tap offsets into planes of `plane` floats with rows `wp` floats apart.
 std::vector<int32_t> tap_offsets(const Conv2dParams& p, int64_t plane, int64_t wp) {
   const int64_t R = p.kernel, K = p.in_channels * R * R;
@@ -166,17 +142,7 @@ struct Plan {
       pack_weights(weight, M, K, isa.mr, packed.data());
       a = packed.data();
     }
-    // One affine map per channel: (acc + bias) * s + t = acc * s + (bias * s + t).
-    if (f.out_scale || f.bias) {
-      alpha.resize(static_cast<size_t>(M));
-      beta.resize(static_cast<size_t>(M));
-      for (int64_t o = 0; o < M; ++o) {
-        const float s = f.out_scale ? f.out_scale[o] : 1.0f;
-        const float b = f.bias ? f.bias[o] : 0.0f;
-        alpha[o] = s;
-        beta[o] = f.out_scale ? b * s + f.out_shift[o] : b;
-      }
-    }
+    fold_epilogue(f, M, &alpha, &beta);
   }
   const float* al() const { return alpha.empty() ? nullptr : alpha.data(); }
   const float* be() const { return beta.empty() ? nullptr : beta.data(); }
@@ -436,23 +402,23 @@ void run_gather(Plan& pl) {
 // for ResNet-50's layer4 at batch 32).
 // Measured on one core of a Xeon (AVX-512, 2 MB L2), ResNet-50 at batch 8: layer4's 3x3 convs
 // 17.8-18.6 -> 14.8-15.9 ms, its 1x1s 8.2-8.5 -> 7.0-7.9, the strided convs into 14x14 4-7% faster.
-// For stride-1 convs into 14x14 (12.5% waste) it measured no faster, and the 1x1 256->1024 with its
-// residual 10% slower (the scatter pass costs what the waste did), so those stay per image.
+// For stride-1 convs into 14x14 (12.5% waste) it measured no faster, so those stay per image; the
+// stride-1 1x1s (where the scatter pass cost what the waste did) go to rows mode across images.
 constexpr int64_t kBatchScratchFloats = 256 * 1024;  // M x tile scratch: 1 MB of L2
 constexpr int64_t kBatchPanelFloats = 128 * 1024;    // K-block x tile panel: 512 KB of L2
 
 thread_local AlignedBuf<float> t_batch_padded;
 
-// Whether batch mode beats the per-image modes for this call: more than one image, enough output
-// channels to repay gathering B (each gathered float feeds 2 * M FLOPs), a small map whose
-// per-image chunk tails cost at least 20% (8% where the per-image mode is a gather anyway), and
-// offsets that fit in int32.
+// Whether batch mode beats the per-image modes for this call: not a stride-1 unpadded 1x1 (rows
+// mode, across images when that pays), more than one image, enough output channels to repay
+// gathering B (each gathered float feeds 2 * M FLOPs), a small map whose per-image chunk tails
+// cost at least 20% (8% where the per-image mode is a gather anyway), and offsets that fit in
+// int32.
 bool use_batch_mode(const Conv2dParams& p, int64_t nr) {
+  if (p.kernel == 1 && p.stride == 1 && p.pad == 0) return false;
   if (p.batch < 2 || p.out_channels < 64) return false;
   const int64_t N = p.out_height() * p.out_width();
-  const bool rows = p.kernel == 1 && p.stride == 1 && p.pad == 0;
-  const bool implicit = !rows && p.stride == 1;
-  const int64_t cols = implicit ? p.out_height() * (p.width + 2 * p.pad) : N;
+  const int64_t cols = p.stride == 1 ? p.out_height() * (p.width + 2 * p.pad) : N;
   const int64_t waste_pct = (round_up(cols, nr) - N) * 100 / N;
   if (N > 1024 || waste_pct < (p.stride > 1 ? 8 : 20)) return false;
   const int64_t per_image = p.pad > 0 ? p.in_channels * (p.height + 2 * p.pad) * (p.width + 2 * p.pad)
@@ -469,19 +435,8 @@ void run_batch(Plan& pl) {
   lay.plane = copy ? (p.height + 2 * p.pad) * lay.wp : p.height * p.width;
   lay.slack = 16;
   const int64_t img_floats = copy ? p.in_channels * lay.plane : pl.in_st;
-  const float* src = pl.in;
-  if (copy) {
-    float* padded = t_batch_padded.get(p.batch * img_floats + lay.slack);
-    parallel_for(p.batch, [&](int64_t begin, int64_t end) {
-      for (int64_t img = begin; img < end; ++img) {
-        PaddedLayout one = lay;
-        one.slack = 0;
-        pad_image(p, pl.in + img * pl.in_st, pl.f, pl.isa, one, padded + img * img_floats);
-      }
-    });
-    std::memset(padded + p.batch * img_floats, 0, sizeof(float) * static_cast<size_t>(lay.slack));
-    src = padded;
-  }
+  const float* src = copy ? pad_batch(p, pl.in, pl.f, pl.isa, lay, pl.threads, &t_batch_padded)
+                          : pl.in;
   const std::vector<int32_t> off = tap_offsets(p, lay.plane, lay.wp);
   const int64_t T = p.batch * N;
   pl.choose_slices(T);
@@ -531,6 +486,50 @@ std::atomic<int> g_conv_algo{-1};
 
 }  // namespace
 
+void pad_image(const Conv2dParams& p, const float* x, const ConvFusion& f, const GemmIsa& isa,
+               const PaddedLayout& l, float* dst) {
+  PadPlane pp;
+  pp.height = p.height, pp.width = p.width, pp.pad = p.pad, pp.plane = l.plane;
+  for (int64_t c = 0; c < p.in_channels; ++c) {
+    pp.src = x + c * p.height * p.width;
+    pp.dst = dst + c * l.plane;
+    if (f.in_scale) pp.scale = f.in_scale + c, pp.shift = f.in_shift + c;
+    isa.pad_plane(pp);
+  }
+  std::memset(dst + p.in_channels * l.plane, 0, sizeof(float) * static_cast<size_t>(l.slack));
+}
+
+float* pad_batch(const Conv2dParams& p, const float* in, const ConvFusion& f, const GemmIsa& isa,
+                 const PaddedLayout& l, int64_t threads, AlignedBuf<float>* buf) {
+  const int64_t img_floats = p.in_channels * l.plane;
+  float* padded = buf->get(p.batch * img_floats + l.slack);
+  PaddedLayout one = l;
+  one.slack = 0;
+  auto pad = [&](int64_t begin, int64_t end) {
+    for (int64_t img = begin; img < end; ++img)
+      pad_image(p, in + img * p.in_stride(), f, isa, one, padded + img * img_floats);
+  };
+  if (threads > 1)
+    parallel_for(p.batch, pad);
+  else
+    pad(0, p.batch);
+  std::memset(padded + p.batch * img_floats, 0, sizeof(float) * static_cast<size_t>(l.slack));
+  return padded;
+}
+
+void fold_epilogue(const ConvFusion& f, int64_t channels, std::vector<float>* alpha,
+                   std::vector<float>* beta) {
+  alpha->clear(), beta->clear();
+  if (!f.out_scale && !f.bias) return;
+  alpha->resize(static_cast<size_t>(channels));
+  beta->resize(static_cast<size_t>(channels));
+  for (int64_t o = 0; o < channels; ++o) {
+    const float s = f.out_scale ? f.out_scale[o] : 1.0f, b = f.bias ? f.bias[o] : 0.0f;
+    (*alpha)[o] = s;
+    (*beta)[o] = f.out_scale ? b * s + f.out_shift[o] : b;
+  }
+}
+
 CpuConvAlgo parse_cpu_conv_algo(const char* name, const char* what) {
   if (!std::strcmp(name, "direct")) return CpuConvAlgo::kDirect;
   if (!std::strcmp(name, "winograd")) return CpuConvAlgo::kWinograd;
@@ -567,31 +566,25 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
   if (p.batch == 0) return;
 
   const GemmIsa& isa = cpu_isa();
-  std::vector<float> unpacked;
-  const CpuConvAlgo algo = cpu_conv_algo();
-  if (f.residual == nullptr && conv2d_winograd_shape(p) &&
-      (algo == CpuConvAlgo::kWinogradAll ||
-       (algo == CpuConvAlgo::kWinograd && conv2d_winograd_pays(p)))) {
-    if (prepacked && prepacked->mr == isa.mr && !prepacked->winograd.empty()) {
-      conv2d_winograd_cpu(p, in, prepacked->winograd.data(), out, f, isa);
-      return;
-    }
-    if (prepacked) {
-      unpacked.resize(prepacked->a.size());
-      unpack_weights(prepacked->a.data(), p.out_channels, p.in_channels * 9, prepacked->mr,
-                     unpacked.data());
-      weight = unpacked.data();
-    }
-    const std::vector<float> u = conv2d_winograd_pack(p, weight, isa.mr);
-    conv2d_winograd_cpu(p, in, u.data(), out, f, isa);
+  const bool winograd = conv2d_winograd_selected(p, f.residual != nullptr);
+  if (winograd && prepacked && prepacked->mr == isa.mr && !prepacked->winograd.empty()) {
+    conv2d_winograd_cpu(p, in, prepacked->winograd.data(), out, f, isa);
     return;
   }
-  if (prepacked && prepacked->mr != isa.mr) {  // packed for another ISA (capped since): repack
+  std::vector<float> unpacked;
+  // Packed for another ISA (capped since), or without the Winograd filters this call needs: back
+  // to PyTorch's layout, and packed below as for an unpacked call.
+  if (prepacked && (prepacked->mr != isa.mr || winograd)) {
     unpacked.resize(prepacked->a.size());
     unpack_weights(prepacked->a.data(), p.out_channels, p.in_channels * p.kernel * p.kernel,
                    prepacked->mr, unpacked.data());
     weight = unpacked.data();
     prepacked = nullptr;
+  }
+  if (winograd) {
+    const std::vector<float> u = conv2d_winograd_pack(p, weight, isa.mr);
+    conv2d_winograd_cpu(p, in, u.data(), out, f, isa);
+    return;
   }
   Plan pl(p, f, isa, in, weight, prepacked, out);
   if (use_rows_batch(p, isa.nr))
@@ -620,10 +613,7 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight) {
   w.mr = cpu_isa().mr;
   w.a.resize(static_cast<size_t>(m * k));
   pack_weights(weight, m, k, w.mr, w.a.data());
-  const CpuConvAlgo algo = cpu_conv_algo();
-  if (conv2d_winograd_shape(p) && (algo == CpuConvAlgo::kWinogradAll ||
-                                   (algo == CpuConvAlgo::kWinograd && p.out_channels >= 32)))
-    w.winograd = conv2d_winograd_pack(p, weight, w.mr);
+  if (conv2d_winograd_selected(p, false)) w.winograd = conv2d_winograd_pack(p, weight, w.mr);
   return w;
 }
 

@@ -20,6 +20,11 @@ bool conv2d_winograd_shape(const Conv2dParams& p);
 // (ResNet-50's 7x7 stage at batch 1: 16 tiles against 16/9 as many weights to stream).
 bool conv2d_winograd_pays(const Conv2dParams& p);
 
+// Whether conv2d_cpu runs this call as Winograd: the shape, no residual, and the CpuConvAlgo
+// setting (kWinogradAll, or kWinograd where it pays). conv2d_cpu_pack asks it with residual =
+// false to decide whether to pack the transformed filters.
+bool conv2d_winograd_selected(const Conv2dParams& p, bool residual);
+
 // The 16 transformed filters U_xi = (G g G^T)(xi), each an [out_channels x in_channels] matrix
 // packed for micro-kernels of `mr` rows (pack_weights), one after another.
 std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight, int mr);

@@ -22,22 +22,17 @@
 // difference against conv2d_naive.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "core/error.h"
 #include "core/parallel.h"
-#include "kernels/aligned_buf.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_cpu_util.h"
 #include "kernels/conv2d_winograd.h"
 #include "kernels/gemm_cpu.h"
 
 namespace dice {
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 constexpr int kXi = 16;  // positions of the 4x4 transform
 
@@ -71,30 +66,36 @@ bool conv2d_winograd_pays(const Conv2dParams& p) {
   return p.out_channels >= 32 && tiles >= 32;
 }
 
+bool conv2d_winograd_selected(const Conv2dParams& p, bool residual) {
+  if (residual || !conv2d_winograd_shape(p)) return false;
+  const CpuConvAlgo algo = cpu_conv_algo();
+  return algo == CpuConvAlgo::kWinogradAll ||
+         (algo == CpuConvAlgo::kWinograd && conv2d_winograd_pays(p));
+}
+
+// Each U(o, c) is computed in double and written straight to its place in the pack_weights
+// layout of matrix xi (row block of o: [C][rows] from r0 * C), so no unpacked copy is made.
 std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight, int mr) {
   DICE_ASSERT(p.kernel == 3);
-  const int64_t M = p.out_channels, C = p.in_channels;
+  const int64_t M = p.out_channels, C = p.in_channels, blocks = gemm_row_blocks(M, mr);
   // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
   static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   std::vector<float> u(static_cast<size_t>(kXi * M * C));
-  std::vector<float> plain(static_cast<size_t>(M * C));
-  std::vector<double> all(static_cast<size_t>(kXi * M * C));
-  for (int64_t o = 0; o < M; ++o)
-    for (int64_t c = 0; c < C; ++c) {
-      const float* g = weight + (o * C + c) * 9;
-      double t[4][3];  // G g
-      for (int r = 0; r < 4; ++r)
-        for (int j = 0; j < 3; ++j)
-          t[r][j] = G[r][0] * g[0 * 3 + j] + G[r][1] * g[1 * 3 + j] + G[r][2] * g[2 * 3 + j];
-      for (int r = 0; r < 4; ++r)
-        for (int s = 0; s < 4; ++s)
-          all[static_cast<size_t>(((r * 4 + s) * M + o) * C + c)] =
-              t[r][0] * G[s][0] + t[r][1] * G[s][1] + t[r][2] * G[s][2];
-    }
-  for (int xi = 0; xi < kXi; ++xi) {
-    for (int64_t i = 0; i < M * C; ++i)
-      plain[static_cast<size_t>(i)] = static_cast<float>(all[static_cast<size_t>(xi * M * C + i)]);
-    pack_weights(plain.data(), M, C, mr, u.data() + xi * M * C);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t r0 = gemm_row_block_start(M, blocks, b);
+    const int64_t rows = gemm_row_block_start(M, blocks, b + 1) - r0;
+    for (int64_t o = r0; o < r0 + rows; ++o)
+      for (int64_t c = 0; c < C; ++c) {
+        const float* g = weight + (o * C + c) * 9;
+        double t[4][3];  // G g
+        for (int r = 0; r < 4; ++r)
+          for (int j = 0; j < 3; ++j)
+            t[r][j] = G[r][0] * g[0 * 3 + j] + G[r][1] * g[1 * 3 + j] + G[r][2] * g[2 * 3 + j];
+        for (int r = 0; r < 4; ++r)
+          for (int s = 0; s < 4; ++s)
+            u[static_cast<size_t>((r * 4 + s) * M * C + r0 * C + c * rows + (o - r0))] =
+                static_cast<float>(t[r][0] * G[s][0] + t[r][1] * G[s][1] + t[r][2] * G[s][2]);
+      }
   }
   return u;
 }
@@ -103,43 +104,21 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
                          const ConvFusion& f, const GemmIsa& isa) {
   DICE_ASSERT(conv2d_winograd_shape(p) && f.residual == nullptr);
   const int64_t M = p.out_channels, C = p.in_channels, H = p.height, W = p.width;
-  const int64_t nr = isa.nr, N = H * W, in_st = p.in_stride(), out_st = p.out_stride();
+  const int64_t nr = isa.nr, N = H * W, out_st = p.out_stride();
   const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, per_img = th * tw, T = p.batch * per_img;
   const int64_t wp = W + 2, plane = (H + 2) * wp, img_floats = C * plane;
   int64_t threads = num_threads();
   if (p.flops() < kMinParallelFlops) threads = 1;
 
-  // One affine map per output channel, as conv2d_cpu: (acc + bias) * s + t.
   std::vector<float> alpha, beta;
-  if (f.out_scale || f.bias) {
-    alpha.resize(static_cast<size_t>(M));
-    beta.resize(static_cast<size_t>(M));
-    for (int64_t o = 0; o < M; ++o) {
-      const float s = f.out_scale ? f.out_scale[o] : 1.0f, b = f.bias ? f.bias[o] : 0.0f;
-      alpha[o] = s;
-      beta[o] = f.out_scale ? b * s + f.out_shift[o] : b;
-    }
-  }
+  fold_epilogue(f, M, &alpha, &beta);
 
   // The zero-bordered batch. An odd-sized map's last tile reads one row / column past the border:
   // that lands on the next row's left border, the next plane's top border or the slack, all zero,
   // and only feeds outputs that are dropped.
-  const int64_t slack = 2 * wp + 16;
-  float* padded = t_padded.get(p.batch * img_floats + slack);
-  const int64_t pad_threads = std::min<int64_t>(threads, p.batch);
-  parallel_for(pad_threads, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t)
-      for (int64_t img = p.batch * t / pad_threads; img < p.batch * (t + 1) / pad_threads; ++img)
-        for (int64_t c = 0; c < C; ++c) {
-          PadPlane pp;
-          pp.src = in + img * in_st + c * N;
-          pp.height = H, pp.width = W, pp.pad = 1, pp.plane = plane;
-          if (f.in_scale) pp.scale = f.in_scale + c, pp.shift = f.in_shift + c;
-          pp.dst = padded + img * img_floats + c * plane;
-          isa.pad_plane(pp);
-        }
-  });
-  std::memset(padded + p.batch * img_floats, 0, sizeof(float) * static_cast<size_t>(slack));
+  PaddedLayout lay;
+  lay.wp = wp, lay.plane = plane, lay.slack = 2 * wp + 16;
+  const float* padded = pad_batch(p, in, f, isa, lay, threads, &t_padded);
 
   // Output-channel slices: when the columns are too few to give every thread two groups
   // (ResNet-50's layer3 at batch 1: 49 tiles), each thread takes a slice of the output channels

@@ -1,0 +1,62 @@
+// Pieces shared by the CPU conv paths, conv2d_cpu.cpp (direct GEMM) and conv2d_winograd_cpu.cpp:
+// tile arithmetic, the per-thread aligned scratch buffer, the zero-bordered input copy and the
+// folded epilogue. Internal to kernels/.
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <vector>
+
+#include "core/error.h"
+#include "kernels/conv2d.h"
+#include "kernels/gemm_cpu.h"
+
+namespace dice {
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// A growable 64-byte-aligned buffer, kept per thread so a call allocates only when it needs more
+// than the last one did. Contents are not preserved when it grows.
+template <typename T>
+class AlignedBuf {
+ public:
+  AlignedBuf() = default;
+  AlignedBuf(const AlignedBuf&) = delete;
+  AlignedBuf& operator=(const AlignedBuf&) = delete;
+  ~AlignedBuf() { std::free(p_); }
+  T* get(int64_t n) {
+    if (n > cap_) {
+      std::free(p_);
+      const int64_t bytes = round_up(n * static_cast<int64_t>(sizeof(T)), 64);
+      p_ = static_cast<T*>(std::aligned_alloc(64, static_cast<size_t>(bytes)));
+      DICE_ASSERT(p_ != nullptr);
+      cap_ = n;
+    }
+    return p_;
+  }
+
+ private:
+  T* p_ = nullptr;
+  int64_t cap_ = 0;
+};
+
+// The zero-bordered copy of one image: planes of `plane` floats ((H+2P) x wp used, the rest zero)
+// with the prologue (ConvFusion::in_scale) applied, so padding is zero after the activation, then
+// `slack` zeros so a micro-kernel may read whole vectors past the last plane.
+struct PaddedLayout {
+  int64_t wp = 0, plane = 0, slack = 0;
+  int64_t floats(int64_t channels) const { return channels * plane + slack; }
+};
+void pad_image(const Conv2dParams& p, const float* x, const ConvFusion& f, const GemmIsa& isa,
+               const PaddedLayout& l, float* dst);
+// The same for the whole batch, image after image (l.plane * in_channels floats each), then
+// l.slack zeros; on `threads` threads (1: the caller's). Returns the copy, held in `buf`.
+float* pad_batch(const Conv2dParams& p, const float* in, const ConvFusion& f, const GemmIsa& isa,
+                 const PaddedLayout& l, int64_t threads, AlignedBuf<float>* buf);
+
+// The bias and folded BN of ConvFusion as one affine map per output channel,
+// (acc + bias) * s + t = acc * alpha + beta; both left empty when there is neither.
+void fold_epilogue(const ConvFusion& f, int64_t channels, std::vector<float>* alpha,
+                   std::vector<float>* beta);
+
+}  // namespace dice
