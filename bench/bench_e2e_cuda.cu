@@ -98,12 +98,17 @@ std::vector<float> random_images(int64_t n, int64_t image, uint64_t state) {
   return lcg_uniform(n * image, state, -2.0f, 2.0f);
 }
 
-// A mode name "ours_fp16" -> options; throws on anything else.
+// A mode name "ours_fp16" (or "ours-nchw_fp16": a --gpu-layout after the backend) -> options;
+// throws on anything else.
 ModelOptions parse_mode(const std::string& mode) {
   const size_t u = mode.find('_');
-  if (u == std::string::npos) throw_error("bench_e2e_cuda: mode ", mode, " is not BACKEND_PRECISION");
+  if (u == std::string::npos)
+    throw_error("bench_e2e_cuda: mode ", mode, " is not BACKEND[-LAYOUT]_PRECISION");
   ModelOptions o;
-  o.backend = parse_backend(mode.substr(0, u));
+  const std::string impl = mode.substr(0, u);
+  const size_t dash = impl.find('-');
+  o.backend = parse_backend(impl.substr(0, dash));
+  if (dash != std::string::npos) o.layout = parse_gpu_layout(impl.substr(dash + 1));
   o.precision = parse_precision(mode.substr(u + 1));
   return o;
 }

@@ -34,7 +34,7 @@ const char* kEvalUsage =
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp | --method SPEC ...] [--train PREFIX] [--clip T]\n"
     "                 [--batch N] [--threads N] [--limit N] [--verbose]\n"
-    "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn]\n"
+    "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn] [--gpu-layout auto|nchw|nhwc]\n"
     "                 [--cpu-conv winograd|direct|winograd-all]\n"
     "                 [--json OUT.json|-] [--report OUT.html]   (--json -: the JSON alone on\n"
     "                 stdout, the tables on stderr)\n"
@@ -50,7 +50,7 @@ const char* kEvalUsage =
 int cmd_eval(int argc, char** argv) {
   Args args(argc, argv, 2,
             with_data_options({"model", "weights", "feat-stat", "p", "id", "ood...", "method...", "clip", "batch",
-                               "threads", "limit", "json", "device", "precision", "backend", "report", "train", "cpu-conv"}),
+                               "threads", "limit", "json", "device", "precision", "backend", "gpu-layout", "report", "train", "cpu-conv"}),
             {"help", "quiet", "skip-bad", "verbose"}, kEvalUsage);
   if (args.has("help")) {
     std::puts(kEvalUsage);
@@ -68,7 +68,8 @@ int cmd_eval(int argc, char** argv) {
   const int64_t limit = args.get_int("limit", -1, 1, INT64_MAX);
   const std::string json = args.get("json");
   const Device device = device_option(args.get("device", "cpu"));
-  const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
+  const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"),
+                                              args.get("gpu-layout", "auto"));
   apply_cpu_conv_option(args.get("cpu-conv"));
   if (!args.has("id")) args.usage_error("missing --id NAME=SPEC (the in-distribution test set)");
   if (!args.has("ood")) args.usage_error("missing --ood NAME=SPEC (at least one OOD set)");

@@ -19,7 +19,7 @@ int cmd_features(int argc, char** argv) {
   const char* usage =
       "usage: dice features --model densenet101 --weights CKPT --data SPEC --out PREFIX\n"
       "                     [--batch N] [--threads N] [--limit N] [--device cpu|cuda|cuda:N]\n"
-      "                     [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn] [--verbose] [--profile]\n"
+      "                     [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn] [--gpu-layout auto|nchw|nhwc] [--verbose] [--profile]\n"
       "                     [--cpu-conv winograd|direct|winograd-all]\n"
       "writes PREFIX.features.npy (N x D float32), PREFIX.logits.npy (N x C float32) and\n"
       "PREFIX.labels.npy (N int64; -1 for unlabeled sets).\n"
@@ -27,7 +27,7 @@ int cmd_features(int argc, char** argv) {
       "  [--skip-bad]          skip undecodable files (warned; their rows are left out)\n"
       "  [--decoder stb|turbo] JPEG decoder (default: env DICE_JPEG, else stb)\n"
       "  [--max-image-pixels N] refuse larger images (default 178956970, PIL's error threshold)";
-  Args args(argc, argv, 2, with_data_options({"model", "weights", "data", "out", "batch", "threads", "limit", "device", "precision", "backend", "cpu-conv"}),
+  Args args(argc, argv, 2, with_data_options({"model", "weights", "data", "out", "batch", "threads", "limit", "device", "precision", "backend", "gpu-layout", "cpu-conv"}),
             {"help", "quiet", "skip-bad", "verbose", "profile"}, usage);
   if (args.has("help")) {
     std::puts(usage);
@@ -38,7 +38,8 @@ int cmd_features(int argc, char** argv) {
   const int64_t batch = args.get_int("batch", 128, 1, 1 << 16);
   const int64_t limit = args.get_int("limit", -1, 1, INT64_MAX);
   const Device device = device_option(args.get("device", "cpu"));
-  const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"));
+  const ModelOptions options = model_options(args.get("precision", "fp32"), args.get("backend", "ours"),
+                                              args.get("gpu-layout", "auto"));
   set_num_threads(static_cast<int>(args.get_int("threads", 0, 0, 1024)));
   apply_cpu_conv_option(args.get("cpu-conv"));
   note_inputs({weights, args.get("labels")}, {spec});

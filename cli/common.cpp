@@ -73,8 +73,12 @@ void apply_cpu_conv_option(const std::string& value) {
   set_cpu_conv_algo(parse_cpu_conv_algo(value.c_str(), "option --cpu-conv"));
 }
 
-ModelOptions model_options(const std::string& precision, const std::string& backend) {
+ModelOptions model_options(const std::string& precision, const std::string& backend,
+                           const std::string& layout) {
   ModelOptions o;
+  if (layout != "auto" && layout != "nchw" && layout != "nhwc")
+    throw_error("option --gpu-layout must be auto, nchw or nhwc, got '", layout, "'");
+  o.layout = parse_gpu_layout(layout);
   if (precision != "fp32" && precision != "tf32" && precision != "fp16" && precision != "bf16")
     throw_error("option --precision must be fp32, tf32, fp16 or bf16, got '", precision, "'");
   if (backend != "ours" && backend != "cudnn")

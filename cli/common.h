@@ -36,7 +36,9 @@ void print_plan(const Model& model, int64_t batch);
 // share of the total: where a model's time goes, before anything else runs.
 void print_profile(Model& model, int64_t batch);
 // The values of --precision (default "fp32") and --backend (default "ours"), parsed.
-ModelOptions model_options(const std::string& precision, const std::string& backend);
+// --gpu-layout (default "auto") picks how our fp16/bf16 GPU kernels hold activations (nn/model.h).
+ModelOptions model_options(const std::string& precision, const std::string& backend,
+                           const std::string& layout = "auto");
 // Applies --cpu-conv direct|winograd|winograd-all (kernels/conv2d.h) when given; before the
 // model is built, so its weights are packed for the chosen algorithm.
 void apply_cpu_conv_option(const std::string& value);

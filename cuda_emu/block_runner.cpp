@@ -2,12 +2,14 @@
 // run whole by one OS thread, the threads of a block as fibers on that OS thread.
 //
 // A fiber runs until it reaches __syncthreads, a warp collective (shuffle, mma.sync, ldmatrix) or
-// the end of the kernel, then yields to the block's scheduler. The scheduler resumes every runnable
-// fiber in turn; when none is left runnable it completes the collectives of warps whose lanes have
-// all arrived, and when only the barrier is left it releases it. So a value written to shared
-// memory before a barrier is seen by every thread after it, and a read that lacks its barrier sees
-// whatever the scheduling order gives: DICE_EMU_ORDER=reverse resumes threads last to first, and a
-// kernel whose results change with the order has a race (the GPU check's racecheck, on a CPU).
+// the end of the kernel, then yields to the block's scheduler. The scheduler runs one warp at a
+// time as far as it goes: its lanes in turn, its collective as soon as all 32 lanes are there, again,
+// until the whole warp waits at __syncthreads (or is done); then the next warp; when every thread
+// is at the barrier it releases it. So a value written to shared memory before a barrier is seen
+// by every thread after it, and a read that lacks its barrier sees whatever the scheduling order
+// gives: one warp runs ahead of the others up to its next barrier (the first warp; the last one,
+// lanes last to first, with DICE_EMU_ORDER=reverse), and a kernel whose results change with the
+// order has a race (the GPU check's racecheck, on a CPU).
 //
 // Shared memory starts every block as 0xFF bytes (NaN as float or half, -1 as an integer), as if
 // the block had inherited another's leftovers: dynamic shared memory is filled when the block
@@ -191,48 +193,50 @@ void yield(State why) {
 std::atomic<int> g_order{-1};  // -1: not yet read from DICE_EMU_ORDER
 
 
-// Completes the collective of every warp whose live lanes have all arrived; true if any did.
-bool complete_warp_collectives(Block& b) {
-  bool any = false;
-  const int n = static_cast<int>(b.fibers.size());
+// Completes the collective of warp w0 / 32 (lanes w0 .. w0 + lanes) if its lanes have all arrived
+// at one; true if it did. Lanes split between a collective and a barrier or the exit are an error.
+bool complete_warp_collective(Block& b, int w0, int lanes) {
+  int arrived = 0, done = 0;
+  for (int l = 0; l < lanes; ++l) {
+    const State s = b.fibers[w0 + l]->state;
+    if (s == State::kRunnable) return false;  // not all there yet
+    arrived += s == State::kAtWarp;
+    done += s == State::kDone;
+  }
+  if (arrived == 0) return false;
+  if (arrived != lanes) {
+    b.current = b.fibers[w0];
+    die(done ? "a warp collective waits for lanes that have exited"
+             : "a warp collective waits for lanes that are at __syncthreads (divergent code)");
+  }
   std::array<const void*, 32> ins;
   std::array<void*, 32> outs;
-  for (int w0 = 0; w0 < n; w0 += 32) {
-    const int lanes = n - w0 < 32 ? n - w0 : 32;
-    int arrived = 0, done = 0;
-    for (int l = 0; l < lanes; ++l) {
-      const State s = b.fibers[w0 + l]->state;
-      arrived += s == State::kAtWarp;
-      done += s == State::kDone;
+  const Fiber& first = *b.fibers[w0];
+  const unsigned full = lanes == 32 ? 0xFFFFFFFFu : (1u << lanes) - 1u;
+  for (int l = 0; l < lanes; ++l) {
+    const Fiber& f = *b.fibers[w0 + l];
+    if (f.op != first.op) {
+      b.current = b.fibers[w0 + l];
+      die("the lanes of a warp reached different collectives (shuffle / mma.sync / ldmatrix)");
     }
-    if (arrived == 0) continue;
-    if (arrived != lanes) {
-      b.current = b.fibers[w0];
-      die(done ? "a warp collective waits for lanes that have exited"
-               : "a warp collective waits for lanes that are at __syncthreads (divergent code)");
+    if ((f.mask & full) != full) {
+      b.current = b.fibers[w0 + l];
+      die("a warp collective with a partial lane mask (the emulator supports full warps only)");
     }
-    const Fiber& first = *b.fibers[w0];
-    const unsigned full = lanes == 32 ? 0xFFFFFFFFu : (1u << lanes) - 1u;
-    for (int l = 0; l < lanes; ++l) {
-      const Fiber& f = *b.fibers[w0 + l];
-      if (f.op != first.op) {
-        b.current = b.fibers[w0 + l];
-        die("the lanes of a warp reached different collectives (shuffle / mma.sync / ldmatrix)");
-      }
-      if ((f.mask & full) != full) {
-        b.current = b.fibers[w0 + l];
-        die("a warp collective with a partial lane mask (the emulator supports full warps only)");
-      }
-      ins[l] = f.in;
-      outs[l] = f.out;
-    }
-    first.op(ins.data(), outs.data(), lanes);
-    for (int l = 0; l < lanes; ++l) b.fibers[w0 + l]->state = State::kRunnable;
-    any = true;
+    ins[l] = f.in;
+    outs[l] = f.out;
   }
-  return any;
+  first.op(ins.data(), outs.data(), lanes);
+  for (int l = 0; l < lanes; ++l) b.fibers[w0 + l]->state = State::kRunnable;
+  return true;
 }
 
+// Scheduling, warp by warp: the first warp (the last with DICE_EMU_ORDER=reverse) runs as far as
+// it can, through all of its collectives, until every lane is at __syncthreads or done; then the
+// next warp. Warps on a GPU are not synchronised between barriers, and this order is the most
+// adversarial one for that: a warp that reads shared memory other warps fill, without the barrier
+// in between, runs ahead of them and reads poison (or cp.async data they have not waited for).
+// Within a warp the lanes run first to last (last to first in reverse).
 void run_block(Block& b) {
   const int n = static_cast<int>(b.fibers.size());
   for (Fiber* f : b.fibers) {
@@ -246,12 +250,18 @@ void run_block(Block& b) {
   b.static_shared_bytes = 0;
   if (!b.dynamic_shared.empty()) std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
   const bool reverse = schedule_order() == Order::kReverse;
+  const int warps = (n + 31) / 32;
   for (;;) {
-    for (int k = 0; k < n; ++k) {
-      Fiber& f = *b.fibers[reverse ? n - 1 - k : k];
-      if (f.state == State::kRunnable) resume(f);
+    for (int wk = 0; wk < warps; ++wk) {
+      const int w0 = (reverse ? warps - 1 - wk : wk) * 32;
+      const int lanes = n - w0 < 32 ? n - w0 : 32;
+      do {
+        for (int k = 0; k < lanes; ++k) {
+          Fiber& f = *b.fibers[w0 + (reverse ? lanes - 1 - k : k)];
+          if (f.state == State::kRunnable) resume(f);
+        }
+      } while (complete_warp_collective(b, w0, lanes));
     }
-    if (complete_warp_collectives(b)) continue;
     int at_barrier = 0, done = 0;
     for (const Fiber* f : b.fibers) {
       at_barrier += f->state == State::kAtBarrier;

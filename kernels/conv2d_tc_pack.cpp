@@ -29,23 +29,6 @@ size_t element_bytes(Precision precision) {
               " is not a tensor-core precision (use conv2d_cuda for fp32)");
 }
 
-// Bits of a float that is exactly representable in binary16 (the output of round_to_precision).
-uint16_t half_bits(float r) {
-  const uint16_t sign = std::signbit(r) ? 0x8000 : 0;
-  if (std::isnan(r)) return 0x7E00;
-  const float a = std::fabs(r);
-  if (std::isinf(a)) return sign | 0x7C00;
-  if (a == 0.0f) return sign;
-  int e;
-  const float m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
-  const int biased = e + 14;           // a = (2m) * 2^(e-1), exponent bias 15
-  if (biased >= 1) {
-    const auto mant = static_cast<uint16_t>(std::lround((2.0f * m - 1.0f) * 1024.0f));
-    return sign | static_cast<uint16_t>(biased << 10) | mant;
-  }
-  return sign | static_cast<uint16_t>(std::lround(std::ldexp(a, 24)));  // subnormal: units of 2^-24
-}
-
 }  // namespace
 
 size_t conv2d_tc_packed_bytes(const Conv2dParams& p, Precision precision) {
@@ -62,19 +45,13 @@ std::vector<uint8_t> conv2d_tc_pack_weights(const Conv2dParams& p, Precision pre
   std::vector<uint8_t> out(conv2d_tc_packed_bytes(p, precision), 0);
   for (int64_t o = 0; o < p.out_channels; ++o) {
     for (int64_t j = 0; j < k_real; ++j) {
-      const float r = round_to_precision(weight[o * k_real + j], precision);
+      const float w = weight[o * k_real + j];
       uint8_t* dst = out.data() + static_cast<size_t>(o * cols + j) * eb;
       if (precision == Precision::kTf32) {
+        const float r = round_to_precision(w, precision);
         std::memcpy(dst, &r, 4);
       } else {
-        uint16_t h;
-        if (precision == Precision::kFp16) {
-          h = half_bits(r);
-        } else {
-          uint32_t b;
-          std::memcpy(&b, &r, 4);
-          h = static_cast<uint16_t>(b >> 16);  // r is already a bfloat16 value
-        }
+        const uint16_t h = to_bits16(w, precision);
         std::memcpy(dst, &h, 2);  // little-endian, as the device reads it
       }
     }

@@ -82,4 +82,48 @@ float round_to_precision(float x, Precision p) {
   return x;
 }
 
+
+namespace {
+
+// Bits of a float that is exactly representable in binary16 (the output of round_fp16).
+uint16_t half_bits(float r) {
+  const uint16_t sign = std::signbit(r) ? 0x8000 : 0;
+  if (std::isnan(r)) return 0x7E00;
+  const float a = std::fabs(r);
+  if (std::isinf(a)) return sign | 0x7C00;
+  if (a == 0.0f) return sign;
+  int e;
+  const float m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
+  const int biased = e + 14;           // a = (2m) * 2^(e-1), exponent bias 15
+  if (biased >= 1) {
+    const auto mant = static_cast<uint16_t>(std::lround((2.0f * m - 1.0f) * 1024.0f));
+    return sign | static_cast<uint16_t>(biased << 10) | mant;
+  }
+  return sign | static_cast<uint16_t>(std::lround(std::ldexp(a, 24)));  // subnormal: units of 2^-24
+}
+
+void check_bits16(Precision p) {
+  if (p != Precision::kFp16 && p != Precision::kBf16)
+    throw_error("precision ", precision_name(p), " has no 16-bit storage; use fp16 or bf16");
+}
+
+}  // namespace
+
+uint16_t to_bits16(float x, Precision p) {
+  check_bits16(p);
+  const float r = round_to_precision(x, p);
+  if (p == Precision::kFp16) return half_bits(r);
+  return static_cast<uint16_t>(bits_of(r) >> 16);  // r is already a bfloat16 value
+}
+
+float from_bits16(uint16_t b, Precision p) {
+  check_bits16(p);
+  if (p == Precision::kBf16) return float_of(static_cast<uint32_t>(b) << 16);
+  const float sign = (b & 0x8000u) ? -1.0f : 1.0f;
+  const int exp = (b >> 10) & 0x1F, mant = b & 0x3FF;
+  if (exp == 0x1F) return mant ? std::nanf("") : sign * INFINITY;
+  if (exp == 0) return sign * std::ldexp(static_cast<float>(mant), -24);
+  return sign * std::ldexp(static_cast<float>(mant + 1024), exp - 25);
+}
+
 }  // namespace dice

@@ -7,6 +7,7 @@
 // for fp16/bf16, round to nearest with ties away from zero for tf32 as cvt.rna.tf32.f32 does), in
 // plain C++ so tests can build an exact host reference without a GPU.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace dice {
@@ -23,5 +24,11 @@ inline bool is_tensor_core(Precision p) { return p != Precision::kFp32; }
 // x rounded to the operand type of `p` and widened back to float (fp32: x itself). Overflow gives
 // +-inf (fp16 above 65504), as the device conversion does; NaN stays NaN.
 float round_to_precision(float x, Precision p);
+
+// The 16-bit storage of the fp16/bf16 operands and of the NHWC half activations
+// (kernels/conv2d_nhwc.h): x rounded as round_to_precision does, as IEEE binary16 or bfloat16 bits;
+// and those bits widened back to float (exact). `p` must be kFp16 or kBf16 (dice::Error otherwise).
+uint16_t to_bits16(float x, Precision p);
+float from_bits16(uint16_t bits, Precision p);
 
 }  // namespace dice

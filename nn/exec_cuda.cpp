@@ -11,7 +11,9 @@
 
 #include "core/error.h"
 #include "kernels/conv2d_cuda.h"
+#include "kernels/conv2d_nhwc.h"
 #include "kernels/conv2d_tc.h"
+#include "kernels/nhwc.h"
 #include "kernels/pool_cuda.h"
 #ifdef DICE_HAVE_CUDNN
 #include "kernels/cudnn/conv2d_cudnn.h"
@@ -38,7 +40,72 @@ struct Packer {
   static const T* at(const T* base, size_t off) { return off == kNone ? nullptr : base + off; }
 };
 
+int64_t round_up8(int64_t v) { return (v + 7) / 8 * 8; }
+
+// conv2d_nhwc's description of conv step `s` at `batch`. Tensors are stored with their channels
+// rounded up to a multiple of 8 (nhwc_pitches); a conv that reads or writes a whole tensor takes
+// those padding channels along: it reads them (zero, as written; the packed weights are zero
+// there too) and writes them (zero weight rows, zero bias/scale/shift: zeros again).
+NhwcConv nhwc_conv(const Plan& plan, const Step& s, int64_t batch, const std::vector<int64_t>& ldc) {
+  NhwcConv c;
+  c.p = plan.conv_params(s, batch);
+  c.p.in_batch_stride = c.p.out_batch_stride = 0;
+  auto whole = [&](const View& v) {
+    return v.channel == 0 && v.channels == plan.tensors[static_cast<size_t>(v.tensor)].channels;
+  };
+  if (whole(s.in)) c.p.in_channels = ldc[static_cast<size_t>(s.in.tensor)];
+  if (whole(s.out)) c.p.out_channels = ldc[static_cast<size_t>(s.out.tensor)];
+  c.in_ldc = ldc[static_cast<size_t>(s.in.tensor)];
+  c.out_ldc = ldc[static_cast<size_t>(s.out.tensor)];
+  c.residual_ldc = s.residual.valid() ? ldc[static_cast<size_t>(s.residual.tensor)] : 0;
+  return c;
+}
+
+std::vector<int64_t> nhwc_pitches(const Plan& plan) {
+  std::vector<int64_t> ldc;
+  for (const PlanTensor& t : plan.tensors) ldc.push_back(round_up8(t.channels));
+  return ldc;
+}
+
 }  // namespace
+
+std::string CudaModel::nhwc_unsupported(const Plan& plan) {
+  const std::vector<int64_t> ldc = nhwc_pitches(plan);
+  for (size_t t = 0; t < plan.tensors.size(); ++t)  // 16-bit NHWC must fit the float32 slot
+    if (static_cast<int>(t) != Plan::kInput && static_cast<int>(t) != plan.features &&
+        ldc[t] > 2 * plan.tensors[t].channels)
+      return "tensor " + plan.tensors[t].name + " has " + std::to_string(plan.tensors[t].channels) +
+             " channels (fewer than 4)";
+  for (const Step& s : plan.steps) {
+    const std::string where = "step " + s.name + ": ";
+    if (!s.in_scale.empty()) return where + "a pre-activation (relu(x*s+t)) on its input";
+    for (const View* v : {&s.in, &s.out, &s.residual})
+      if (v->valid() && v->tensor != plan.features &&
+          v->channels != plan.tensors[static_cast<size_t>(v->tensor)].channels &&
+          (v->channel % 8 != 0 || v->channels % 8 != 0))
+        return where + "a channel slice off a multiple of 8";
+    switch (s.op) {
+      case StepOp::kConv: {
+        NhwcFusion f;
+        f.relu = s.relu;
+        const std::string why = conv2d_nhwc_unsupported(nhwc_conv(plan, s, 1, ldc), f, Precision::kFp16);
+        if (!why.empty()) return where + why;
+        break;
+      }
+      case StepOp::kMaxPool:
+        if (s.in.channels != plan.tensors[static_cast<size_t>(s.in.tensor)].channels ||
+            s.out.channels != plan.tensors[static_cast<size_t>(s.out.tensor)].channels ||
+            ldc[static_cast<size_t>(s.in.tensor)] != ldc[static_cast<size_t>(s.out.tensor)])
+          return where + "a max pool of a channel slice";
+        break;
+      case StepOp::kAvgPool: return where + "an average pool (no NHWC kernel yet)";
+      case StepOp::kGlobalAvgPool:
+        if (s.out.tensor != plan.features) return where + "a global pool that is not the features";
+        break;
+    }
+  }
+  return {};
+}
 
 // The cuDNN backend's state: one context on the compute stream, and the planned layers per batch
 // size (descriptors carry the batch), indexed by step.
@@ -58,8 +125,19 @@ CudaModel::CudaModel(Plan plan, const ModelOptions& options)
     const std::string why = tensor_cores_unsupported(0);
     if (!why.empty()) throw_error("--precision ", precision_name(options_.precision), ": ", why);
   }
+  const bool half16 = options_.backend == Backend::kOurs &&
+                      (options_.precision == Precision::kFp16 || options_.precision == Precision::kBf16);
+  if (half16 && options_.layout != GpuLayout::kNchw) {
+    const std::string why = nhwc_unsupported(plan_);
+    if (why.empty())
+      nhwc_ = true;
+    else if (options_.layout == GpuLayout::kNhwc)
+      throw_error("--gpu-layout nhwc: ", plan_.name, " cannot run in NHWC: ", why,
+                  "; use --gpu-layout nchw or auto");
+  }
+  if (nhwc_) ldc_ = nhwc_pitches(plan_);
   name_ = plan_.name + ", cuda " + precision_name(options_.precision) +
-          (options_.backend == Backend::kCudnn ? ", cudnn" : "");
+          (options_.backend == Backend::kCudnn ? ", cudnn" : "") + (nhwc_ ? ", nhwc" : "");
   fc_weight_ = plan_.fc_weight;
   fc_bias_ = plan_.fc_bias;
 
@@ -73,11 +151,26 @@ CudaModel::CudaModel(Plan plan, const ModelOptions& options)
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const Step& s = plan_.steps[i];
     Offsets& o = off[i];
-    o.weight = fp.add(s.weight), o.bias = fp.add(s.bias);
+    // NHWC convs write their tensor's padding channels: zero bias, scale and shift there.
+    const int64_t out_pad = nhwc_ && s.op == StepOp::kConv
+                                ? nhwc_conv(plan_, s, 1, ldc_).p.out_channels - s.out.channels
+                                : 0;
+    auto padded = [&](const std::vector<float>& v) {
+      std::vector<float> w = v;
+      if (!w.empty()) w.resize(w.size() + static_cast<size_t>(out_pad), 0.0f);
+      return w;
+    };
+    o.weight = fp.add(s.weight), o.bias = fp.add(padded(s.bias));
     o.in_scale = fp.add(s.in_scale), o.in_shift = fp.add(s.in_shift);
-    o.out_scale = fp.add(s.out_scale), o.out_shift = fp.add(s.out_shift);
+    o.out_scale = fp.add(padded(s.out_scale)), o.out_shift = fp.add(padded(s.out_shift));
     o.packed = Packer<uint8_t>::kNone;
-    if (tc && s.op == StepOp::kConv) {
+    if (tc && s.op == StepOp::kConv && nhwc_) {
+      NhwcConv c = nhwc_conv(plan_, s, 1, ldc_);
+      c.p.out_channels = s.out.channels;  // the real rows; the padding rows pack as zeros
+      const std::vector<uint16_t> w =
+          conv2d_nhwc_pack_weights(c.p, options_.precision, s.weight.data(), s.in.channels);
+      o.packed = tp.add(reinterpret_cast<const uint8_t*>(w.data()), w.size() * sizeof(uint16_t));
+    } else if (tc && s.op == StepOp::kConv) {
       const std::vector<uint8_t> bytes =
           conv2d_tc_pack_weights(plan_.conv_params(s, 1), options_.precision, s.weight.data());
       o.packed = tp.add(bytes);
@@ -132,8 +225,13 @@ void CudaModel::grow(int64_t batch) {
   // Called by the pipeline with both streams idle and no graphs alive: the old arena is unused.
   arena_.reset();
   base_ = nullptr;
-  arena_.reserve(DeviceArena::aligned(static_cast<size_t>(plan_.arena_floats() * batch) * sizeof(float)));
+  const size_t act_bytes = static_cast<size_t>(plan_.arena_floats() * batch) * sizeof(float);
+  const PlanTensor& image = plan_.tensors[Plan::kInput];
+  const int64_t image16 = nhwc_ ? batch * image.height * image.width * ldc_[Plan::kInput] : 0;
+  arena_.reserve(DeviceArena::aligned(act_bytes) +
+                 DeviceArena::aligned(static_cast<size_t>(image16) * sizeof(uint16_t)));
   base_ = arena_.alloc<float>(plan_.arena_floats() * batch);
+  input16_ = nhwc_ ? arena_.alloc<uint16_t>(image16) : nullptr;
   capacity_ = batch;
 #ifdef DICE_HAVE_CUDNN
   if (cudnn_) cudnn_->layers.clear();  // nothing in flight (the streams are idle)
@@ -173,9 +271,65 @@ void CudaModel::run_conv(size_t i, int64_t batch, const float* in, float* out,
   }
 }
 
+void CudaModel::enqueue_forward_nhwc(int64_t batch, const float* in, float* features,
+                                     cudaStream_t stream, OpTimer* timer) {
+  const PlanTensor& image = plan_.tensors[Plan::kInput];
+  if (timer) timer->begin("to_nhwc", 0, stream);
+  nchw_to_nhwc16(batch, image.channels, image.height * image.width, in, input16_,
+                 ldc_[Plan::kInput], options_.precision, stream);
+  if (timer) timer->end(stream);
+  // A tensor's 16-bit NHWC data starts at the same byte as its float32 NCHW slot would.
+  auto at = [&](const View& v) -> uint16_t* {
+    uint16_t* base = v.tensor == Plan::kInput
+                         ? input16_
+                         : reinterpret_cast<uint16_t*>(base_) +
+                               2 * plan_.tensors[static_cast<size_t>(v.tensor)].offset * batch;
+    return base + v.channel;
+  };
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const Step& s = plan_.steps[i];
+    const DeviceStep& d = dev_[i];
+    if (timer) timer->begin(s.name, s.flops(batch, plan_.tensors), stream);
+    switch (s.op) {
+      case StepOp::kConv: {
+        NhwcFusion f;
+        f.bias = d.bias, f.out_scale = d.out_scale, f.out_shift = d.out_shift, f.relu = s.relu;
+        f.residual = s.residual.valid() ? at(s.residual) : nullptr;
+        conv2d_nhwc(nhwc_conv(plan_, s, batch, ldc_), options_.precision, at(s.in),
+                    static_cast<const uint16_t*>(d.packed), at(s.out), f, stream);
+        break;
+      }
+      case StepOp::kMaxPool: {
+        Pool2dParams p = plan_.pool_params(s, batch);
+        p.in_batch_stride = p.out_batch_stride = 0;
+        p.channels = ldc_[static_cast<size_t>(s.in.tensor)];  // whole tensors (nhwc_unsupported)
+        max_pool_nhwc16(p, ldc_[static_cast<size_t>(s.in.tensor)],
+                        ldc_[static_cast<size_t>(s.out.tensor)], at(s.in), at(s.out),
+                        options_.precision, stream);
+        break;
+      }
+      case StepOp::kGlobalAvgPool: {
+        const PlanTensor& t = plan_.tensors[static_cast<size_t>(s.in.tensor)];
+        global_avg_pool_nhwc16(batch, s.in.channels, t.height * t.width,
+                               ldc_[static_cast<size_t>(s.in.tensor)], at(s.in),
+                               features + plan_.view_offset(s.out, batch), options_.precision,
+                               stream);
+        break;
+      }
+      case StepOp::kAvgPool:
+        DICE_ASSERT(false);  // excluded by nhwc_unsupported
+    }
+    if (timer) timer->end(stream);
+  }
+}
+
 void CudaModel::enqueue_forward(int64_t batch, const float* in, float* features,
                                 cudaStream_t stream, OpTimer* timer) {
   DICE_ASSERT(batch >= 1 && batch <= capacity_ && base_);
+  if (nhwc_) {
+    enqueue_forward_nhwc(batch, in, features, stream, timer);
+    return;
+  }
   auto at = [&](const View& v) -> float* {
     DICE_ASSERT(v.tensor != Plan::kInput);
     return (v.tensor == plan_.features ? features : base_) + plan_.view_offset(v, batch);
@@ -226,7 +380,8 @@ std::vector<OpTime> CudaModel::profile(const float* x, int64_t batch) {
 
 std::vector<std::string> CudaModel::tc_fallbacks(int64_t batch) const {
   std::vector<std::string> names;
-  if (options_.backend != Backend::kOurs || !is_tensor_core(options_.precision)) return names;
+  if (options_.backend != Backend::kOurs || !is_tensor_core(options_.precision) || nhwc_)
+    return names;
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const Step& s = plan_.steps[i];
     if (s.op != StepOp::kConv) continue;

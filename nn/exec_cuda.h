@@ -7,10 +7,19 @@
 //                        a step conv2d_tc cannot implement (conv2d_tc_unsupported: pre-activation
 //                        BN, channel slices, ...) falls back to conv2d_cuda, and tc_fallbacks()
 //                        names such steps;
+//   ours, fp16/bf16 in NHWC (ModelOptions::layout nhwc, or auto where the plan allows it)
+//                        every activation 16-bit NHWC, each tensor's channels padded with zeros
+//                        to a multiple of 8 (the image's 3 to 8): the image converted once
+//                        (nchw_to_nhwc16), each conv on conv2d_nhwc, the max pool and the global
+//                        pool on kernels/nhwc.h, the features float32. All or nothing:
+//                        nhwc_unsupported(plan) says why a plan cannot (pre-activation BN, channel
+//                        slices off a multiple of 8, an average pool);
 //   cudnn, fp32/tf32     cuDNN through CudnnConvLayer, the vendor baseline (fastest algorithm per
 //                        shape, cached per batch size). cuDNN has no pre-activation prologue, so
 //                        only plans without one (ResNet) run on it.
-// Pools run on the project's kernels in every mode. Activations are NCHW float32.
+// Pools run on the project's kernels in every mode. Activations are NCHW float32 except in NHWC
+// mode, where a tensor of the plan occupies the same arena bytes as 16-bit NHWC (half its float32
+// size), and the converted image sits after the arena.
 //
 // Memory: every weight, bias and folded BN is uploaded once into one device buffer (and the
 // tensor-core operands once into another); the plan's host copy of the conv weights is then
@@ -61,6 +70,11 @@ class CudaModel : public Model {
   void collect(float* features) override { pipeline_->collect(features); }
 
   const ModelOptions& options() const { return options_; }
+  // Whether this model runs in 16-bit NHWC (see the top of the file).
+  bool nhwc() const { return nhwc_; }
+  // Empty when every step of `plan` can run in 16-bit NHWC; otherwise the first step that cannot,
+  // and why (one line).
+  static std::string nhwc_unsupported(const Plan& plan);
   // Conv steps that run on conv2d_cuda instead of conv2d_tc at `batch` (empty for fp32, cudnn).
   std::vector<std::string> tc_fallbacks(int64_t batch) const;
 
@@ -96,6 +110,8 @@ class CudaModel : public Model {
   void run_conv(size_t i, int64_t batch, const float* in, float* out, const float* residual,
                 cudaStream_t stream);
   ConvFusion fusion(size_t i, const float* residual) const;
+  void enqueue_forward_nhwc(int64_t batch, const float* in, float* features, cudaStream_t stream,
+                            OpTimer* timer);
 
   Plan plan_;
   std::string name_;
@@ -105,6 +121,9 @@ class CudaModel : public Model {
   DeviceBuffer<uint8_t> packed_;
   DeviceArena arena_;
   float* base_ = nullptr;  // the arena's activations at the planned capacity
+  bool nhwc_ = false;
+  std::vector<int64_t> ldc_;     // NHWC: each tensor's pixel stride (channels rounded up to 8)
+  uint16_t* input16_ = nullptr;  // NHWC: the converted image, after the activations
   int64_t capacity_ = 0;
   std::unique_ptr<CudnnState> cudnn_;
   // Made last; the destructor releases it first (it waits for both streams, which may still be

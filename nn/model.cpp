@@ -48,6 +48,22 @@ Backend parse_backend(const std::string& name) {
   throw_error("unknown backend '", name, "'; known: ours, cudnn");
 }
 
+const char* gpu_layout_name(GpuLayout layout) {
+  switch (layout) {
+    case GpuLayout::kAuto: return "auto";
+    case GpuLayout::kNchw: return "nchw";
+    case GpuLayout::kNhwc: return "nhwc";
+  }
+  return "?";
+}
+
+GpuLayout parse_gpu_layout(const std::string& name) {
+  if (name == "auto") return GpuLayout::kAuto;
+  if (name == "nchw") return GpuLayout::kNchw;
+  if (name == "nhwc") return GpuLayout::kNhwc;
+  throw_error("unknown GPU layout '", name, "'; known: auto, nchw, nhwc");
+}
+
 bool cudnn_backend_built() {
 #if defined(DICE_HAVE_CUDA) && defined(DICE_HAVE_CUDNN)
   return true;
@@ -59,6 +75,11 @@ bool cudnn_backend_built() {
 void check_model_options(const std::string& family, Device device, const ModelOptions& options) {
   const bool exact = options.precision == Precision::kFp32;
   const bool cudnn = options.backend == Backend::kCudnn;
+  if (options.layout == GpuLayout::kNhwc &&
+      (device != Device::kCuda || cudnn ||
+       (options.precision != Precision::kFp16 && options.precision != Precision::kBf16)))
+    throw_error("--gpu-layout nhwc runs our GPU kernels at fp16 or bf16 only; add --device cuda "
+                "--precision fp16 (or bf16), or use --gpu-layout auto");
   if (device == Device::kCpu) {
     if (!exact)
       throw_error("--precision ", precision_name(options.precision),

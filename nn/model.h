@@ -22,6 +22,12 @@ enum class Device { kCpu, kCuda };
 // Whose convolutions a GPU model runs: the project's kernels (the default) or cuDNN's, the vendor
 // baseline (ResNet only; needs a build whose nn library links dice_vendor, see cudnn_backend_built).
 enum class Backend { kOurs, kCudnn };
+// How our GPU kernels hold the activations at fp16/bf16 (nn/exec_cuda.h):
+//   nchw  float32 NCHW between the layers, operands rounded as conv2d_tc stages them;
+//   nhwc  16-bit NHWC end to end on conv2d_nhwc (cp.async, ldmatrix), PyTorch AMP channels_last's
+//         arithmetic: every activation is stored in the operand type (ResNet only);
+//   auto  nhwc where the plan and precision allow it, nchw otherwise.
+enum class GpuLayout { kAuto, kNchw, kNhwc };
 
 // How a model computes, beyond the device. The CPU path is fp32 on our kernels only; on the GPU,
 // ResNet takes every precision on our kernels and fp32/tf32 on cuDNN; DenseNet and WideResNet
@@ -29,12 +35,16 @@ enum class Backend { kOurs, kCudnn };
 struct ModelOptions {
   Precision precision = Precision::kFp32;
   Backend backend = Backend::kOurs;
+  GpuLayout layout = GpuLayout::kAuto;
 };
 
 // "ours" / "cudnn".
 const char* backend_name(Backend backend);
 // Parses "ours" or "cudnn"; throws dice::Error naming the accepted values otherwise.
 Backend parse_backend(const std::string& name);
+// "auto" / "nchw" / "nhwc", and its parser (dice::Error naming the accepted values otherwise).
+const char* gpu_layout_name(GpuLayout layout);
+GpuLayout parse_gpu_layout(const std::string& name);
 // True when this build can run Backend::kCudnn (CUDA on and dice_nn linked with cuDNN).
 bool cudnn_backend_built();
 // Throws a one-line dice::Error when `options` cannot run on `device` for `family` ("densenet",

@@ -23,7 +23,8 @@
 #   dn_e2e      DenseNet-101 end to end at batch 1, 256, 1024, ours fp32 (bench_e2e_cuda)
 #   dn_torch    PyTorch eager DenseNet-101, fp32 (cudnn.benchmark, TF32 off) and channels_last AMP
 #   eval        the CIFAR-10 `dice eval --device cuda`, wall time and stages (needs --assets)
-#   rn_e2e      ResNet-50 end to end at batch 256: ours fp32/tf32/fp16/bf16, cuDNN fp32/tf32
+#   rn_e2e      ResNet-50 end to end at batch 256: ours fp32/tf32/fp16/bf16 (fp16/bf16 in 16-bit NHWC
+#               on conv2d_nhwc), ours-nchw fp16 (float32 NCHW on conv2d_tc), cuDNN fp32/tf32
 #   rn_torch    PyTorch eager ResNet-50 at batch 256, fp32 and channels_last AMP
 #   sanitize    compute-sanitizer memcheck and racecheck on small kernel tests and a small forward,
 #               when the probe says the sanitizer works
@@ -339,7 +340,8 @@ step_eval() {
 
 step_rn_e2e() {
   [ -x "$E2E_BIN" ] || { echo "missing $E2E_BIN"; return 3; }
-  "$E2E_BIN" --model resnet50 --modes ours_fp32,ours_tf32,ours_fp16,ours_bf16,cudnn_fp32,cudnn_tf32 \
+  "$E2E_BIN" --model resnet50 \
+    --modes ours_fp32,ours_tf32,ours_fp16,ours_bf16,ours-nchw_fp16,cudnn_fp32,cudnn_tf32 \
     --batches 256 --jsonl "$RESULTS"
 }
 
@@ -361,7 +363,7 @@ step_sanitize() {
     extra=(--leak-check full)
     [ "$tool" = racecheck ] && extra=(--racecheck-report all)
     "$SANITIZER" --tool "$tool" "${extra[@]}" --error-exitcode 86 "$BUILD/tests/test_kernels" \
-      --gtest_filter='Shapes/Conv2dCuda.MatchesNaive/odd_*:Shapes/Conv2dTc.MatchesNaive/odd_*:Shapes/PoolCuda.*:Shapes/HeadCuda.*/odd_*' --gtest_brief=1
+      --gtest_filter='Shapes/Conv2dCuda.MatchesNaive/odd_*:Shapes/Conv2dTc.MatchesNaive/odd_*:Shapes/Conv2dNhwcCuda.*/odd_*:NhwcOpsCuda.*:Shapes/PoolCuda.*:Shapes/HeadCuda.*/odd_*' --gtest_brief=1
     rc=$?
     result kind=sanitize tool=$tool target=kernels rc=$rc
     [ $rc -eq 0 ] || ok=1

@@ -81,13 +81,13 @@ def e2e_table(rows, model, batches, modes, ratios):
         return
     print()
     print("%s end to end, images/s: median [min-max] of >= 10 timed forwards, input on the GPU" % model)
-    print("%-12s" % "run" + "".join(" %22s" % ("batch %d" % b) for b in batches))
+    print("%-15s" % "run" + "".join(" %22s" % ("batch %d" % b) for b in batches))
     for impl, prec in modes:
-        print("%-12s" % (impl + " " + prec) + "".join(" %22s" % fmt_rate(e2e.get((impl, prec, b))) for b in batches))
+        print("%-15s" % (impl + " " + prec) + "".join(" %22s" % fmt_rate(e2e.get((impl, prec, b))) for b in batches))
     for x, y in ratios:
         cells = [ratio(e2e.get(x + (b,)), e2e.get(y + (b,))) for b in batches]
         if any(c != "-" for c in cells):
-            print("%-12s" % "" + "".join(" %22s" % c for c in cells) + "   %s %s / %s %s" % (x + y))
+            print("%-15s" % "" + "".join(" %22s" % c for c in cells) + "   %s %s / %s %s" % (x + y))
     for (impl, prec, _), r in sorted(e2e.items()):
         if r.get("status") != "ok" and r.get("batch") in (0, None) and _ == batches[0]:
             print("  %s %s: %s: %s" % (impl, prec, r.get("status"),
@@ -205,9 +205,10 @@ def main():
               [(("ours", "fp32"), ("torch", "fp32"))])
     e2e_table(rows, "resnet50", [256],
               [("ours", "fp32"), ("ours", "tf32"), ("ours", "fp16"), ("ours", "bf16"),
-               ("cudnn", "fp32"), ("cudnn", "tf32"), ("torch", "fp32"), ("torch", "amp")],
+               ("ours-nchw", "fp16"), ("cudnn", "fp32"), ("cudnn", "tf32"), ("torch", "fp32"), ("torch", "amp")],
               [(("ours", "fp32"), ("cudnn", "fp32")), (("ours", "fp32"), ("torch", "fp32")),
-               (("ours", "tf32"), ("cudnn", "tf32")), (("ours", "fp16"), ("torch", "amp"))])
+               (("ours", "tf32"), ("cudnn", "tf32")), (("ours", "fp16"), ("torch", "amp")),
+               (("ours", "fp16"), ("ours-nchw", "fp16"))])
 
     for r in rows:
         if r.get("kind") == "eval":

@@ -23,3 +23,10 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
 inline __nv_bfloat162 __floats2bfloat162_rn(float lo, float hi) {
   return __nv_bfloat162{__float2bfloat16_rn(lo), __float2bfloat16_rn(hi)};
 }
+// bfloat16 -> float, exact.
+inline float __bfloat162float(__nv_bfloat16 h) {
+  const uint32_t x = static_cast<uint32_t>(h.bits) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}

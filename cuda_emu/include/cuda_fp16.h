@@ -43,3 +43,24 @@ inline __half __float2half_rn(float f) { return __half{::dice::emu::float_to_hal
 inline __half2 __floats2half2_rn(float lo, float hi) {
   return __half2{__float2half_rn(lo), __float2half_rn(hi)};
 }
+// binary16 -> float, exact (every binary16 value is a float).
+inline float __half2float(__half h) {
+  const uint32_t sign = static_cast<uint32_t>(h.bits & 0x8000u) << 16;
+  const uint32_t exp = (h.bits >> 10) & 0x1Fu, mant = h.bits & 0x3FFu;
+  uint32_t x;
+  if (exp == 0x1Fu) {
+    x = sign | 0x7F800000u | (mant << 13);  // inf, or NaN with its payload
+  } else if (exp != 0) {
+    x = sign | ((exp + 112u) << 23) | (mant << 13);  // rebias 15 -> 127
+  } else if (mant == 0) {
+    x = sign;
+  } else {  // subnormal: mant * 2^-24, normalised
+    int e = -1;
+    uint32_t m = mant;
+    while (!(m & 0x400u)) m <<= 1, ++e;
+    x = sign | (static_cast<uint32_t>(112 - e) << 23) | ((m & 0x3FFu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
+}

@@ -1,6 +1,7 @@
 // The CPU emulator of the CUDA device (cuda_emu/, built with -DDICE_CUDA_EMU=ON), tested against
 // what the CUDA programming guide and the PTX ISA define, so that the GPU tests it runs mean what
-// they mean on a device: barriers publish shared-memory writes, shared memory starts every block
+// they mean on a device: barriers publish shared-memory writes, warp collectives do not (one warp
+// runs ahead of the others up to its next barrier), shared memory starts every block
 // as poison (static and dynamic, also for a block that follows another on the same OS thread),
 // shuffles read the right lanes, mma.sync computes A*B+C from the ISA's fragment layouts, ldmatrix
 // hands out the ISA's fragments (and feeds mma.sync as tensor-core kernels use it), cp.async data
@@ -80,6 +81,33 @@ TEST(CudaEmu, MissingBarrierShowsAsOrderDependence) {
   EXPECT_EQ(got[0][0], -1);
   EXPECT_EQ(got[1][0], 3);
   EXPECT_NE(got[0], got[1]);
+}
+
+// Each thread fills its slot, the warp meets at a shuffle, then every thread reads a slot of the
+// other warp, with no barrier in between: a race across warps that a warp collective must not hide.
+__global__ void cross_warp_racy_kernel(int* out) {
+  DICE_SHARED(int, vals, [64]);
+  const int t = static_cast<int>(threadIdx.x);
+  vals[t] = t + 1;
+  const int partner = __shfl_xor_sync(0xFFFFFFFFu, t, 1);
+  out[t] = vals[(t + 32) % 64] + 0 * partner;
+}
+
+TEST(CudaEmu, WarpCollectivesDoNotSynchroniseWarps) {
+  // One warp runs ahead to its next barrier (here the end), so in either order one warp reads the
+  // other's slots before they are written: poison (-1) shows up. A scheduler that completed the
+  // shuffle only once every warp had reached it would publish all the writes and hide the race.
+  DeviceBuffer<int> out(64);
+  for (emu::Order order : {emu::Order::kForward, emu::Order::kReverse}) {
+    emu::set_schedule_order(order);
+    out.poison();
+    launch_kernel(cross_warp_racy_kernel, 1, 64, 0, nullptr, out.data());
+    DICE_CUDA_CHECK_LAUNCH();
+    const std::vector<int> got = out.download();
+    const int first_warp = order == emu::Order::kForward ? 0 : 32;  // the one that ran ahead
+    for (int t = first_warp; t < first_warp + 32; ++t) EXPECT_EQ(got[t], -1) << "thread " << t;
+  }
+  emu::set_schedule_order(emu::Order::kForward);
 }
 
 // Thread t reads element t before any thread of its block wrote it, then writes it; after the

@@ -18,6 +18,7 @@
 #include "gpu/cuda_check.h"
 #include "kernels/head.h"
 #include "nn/model.h"
+#include "nn/densenet.h"
 #include "nn/resnet.h"
 #include "nn_test_util.h"
 #include "test_util.h"
@@ -65,12 +66,33 @@ TEST(ResNetCudaOptions, UnsupportedCombinationsAreOneLineErrors) {
   msg = one_line_error("nn/resnet18w4.zip.pth", dice::Device::kCuda, cudnn16);
   EXPECT_NE(msg.find("--backend cudnn"), std::string::npos) << msg;
 
+  dice::ModelOptions nhwc32;
+  nhwc32.layout = dice::GpuLayout::kNhwc;  // fp32 has no 16-bit layout
+  msg = one_line_error("nn/resnet18w4.zip.pth", dice::Device::kCuda, nhwc32);
+  EXPECT_NE(msg.find("--gpu-layout nhwc"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  EXPECT_EQ(dice::parse_gpu_layout("nhwc"), dice::GpuLayout::kNhwc);
+  EXPECT_THROW(dice::parse_gpu_layout("nchw16c"), dice::Error);
+
   EXPECT_EQ(dice::parse_backend("cudnn"), dice::Backend::kCudnn);
   EXPECT_THROW(dice::parse_backend("tensorrt"), dice::Error);
   EXPECT_STREQ(dice::backend_name(dice::Backend::kOurs), "ours");
 }
 
 #ifdef DICE_HAVE_CUDA
+
+// Which plans run in 16-bit NHWC: the ResNets whole; DenseNet not (pre-activation, 12-channel
+// growth). Host-only: no GPU needed.
+TEST(ResNetCudaOptions, NhwcCoversResNetsOnly) {
+  for (const char* name : {"nn/resnet18w4.zip.pth", "nn/resnet50w4.zip.pth"}) {
+    dice::StateDict sd = dice::load_weights(fixture(name));
+    EXPECT_EQ(dice::CudaModel::nhwc_unsupported(dice::resnet_plan(sd)), "") << name;
+  }
+  dice::StateDict sd = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
+  const std::string why = dice::CudaModel::nhwc_unsupported(dice::densenet_plan(sd));
+  EXPECT_NE(why, "");
+  EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+}
 
 constexpr int64_t kBatch = 2, kSide = 224, kImage = 3 * kSide * kSide;
 
@@ -96,12 +118,16 @@ double tolerance(dice::Precision p) {
 }
 
 void check_fixture(const std::string& name, const dice::ModelOptions& o) {
-  SCOPED_TRACE(name + " " + dice::precision_name(o.precision) + " " + dice::backend_name(o.backend));
+  SCOPED_TRACE(name + " " + dice::precision_name(o.precision) + " " + dice::backend_name(o.backend) +
+               " " + dice::gpu_layout_name(o.layout));
   dice::StateDict sd = dice::load_weights(fixture("nn/" + name + ".zip.pth"));
   auto model = dice::make_model("auto", sd, dice::Device::kCuda, o);
   auto* gpu = dynamic_cast<dice::CudaModel*>(model.get());
   ASSERT_NE(gpu, nullptr);
   EXPECT_TRUE(gpu->tc_fallbacks(kBatch).empty());
+  const bool half16 = o.precision == dice::Precision::kFp16 || o.precision == dice::Precision::kBf16;
+  EXPECT_EQ(gpu->nhwc(), half16 && o.backend == dice::Backend::kOurs &&
+                             o.layout != dice::GpuLayout::kNchw);
   const int64_t d = model->feature_dim(), c = model->num_classes();
   const std::vector<float> x = formula_input();
   const std::vector<float> got = dice::test::run_features(*model, x, kBatch);
@@ -116,10 +142,12 @@ void check_fixture(const std::string& name, const dice::ModelOptions& o) {
   EXPECT_LT(dice::test::normalized_error(logits.data(), wl.data(), kBatch * c, tol, "logits"), tol);
 }
 
-dice::ModelOptions opts(dice::Precision p, dice::Backend b = dice::Backend::kOurs) {
+dice::ModelOptions opts(dice::Precision p, dice::Backend b = dice::Backend::kOurs,
+                        dice::GpuLayout layout = dice::GpuLayout::kAuto) {
   dice::ModelOptions o;
   o.precision = p;
   o.backend = b;
+  o.layout = layout;
   return o;
 }
 
@@ -136,8 +164,14 @@ TEST(ResNetCuda, TensorCoreModesStayClose) {
     // Not resnet50w4 in fp16: its random BatchNorm statistics grow activations past 65504, the
     // largest binary16 value (features reach 1.5e5), so its fp16 operands overflow to infinity on
     // any tensor core, as they would under PyTorch AMP. Found by running this test on cuda_emu.
-    if (p != dice::Precision::kFp16) check_fixture("resnet50w4", opts(p));
-    check_fixture("resnet18w4", opts(p));
+    // fp16 and bf16 run both layouts: auto is 16-bit NHWC (conv2d_nhwc), nchw keeps float32
+    // activations (conv2d_tc).
+    for (dice::GpuLayout layout : {dice::GpuLayout::kAuto, dice::GpuLayout::kNchw}) {
+      if (p == dice::Precision::kTf32 && layout == dice::GpuLayout::kNchw) continue;
+      const dice::ModelOptions o = opts(p, dice::Backend::kOurs, layout);
+      if (p != dice::Precision::kFp16) check_fixture("resnet50w4", o);
+      check_fixture("resnet18w4", o);
+    }
   }
 }
 
