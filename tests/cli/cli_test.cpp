@@ -232,6 +232,14 @@ TEST(Cli, BadOptionsAreUsageErrors) {
 // --cpu-conv picks the CPU algorithm for 3x3 convs: a bad value is a one-line error naming the
 // option, and on a ResNet (whose 3x3s take Winograd) direct and winograd-all give features that
 // differ by rounding only.
+// --gpu-layout: a bad value, and nhwc on the CPU, are one-line errors before anything loads.
+TEST(Cli, GpuLayoutOption) {
+  expect_one_line_error("features --weights " + kNet + " --data gaussian:2 --out /tmp/x --gpu-layout nchwc",
+                        "--gpu-layout");
+  expect_one_line_error("features --weights " + kNet + " --data gaussian:2 --out /tmp/x --gpu-layout nhwc",
+                        "--gpu-layout nhwc");
+}
+
 TEST(Cli, CpuConvOption) {
   expect_one_line_error("features --weights " + kNet + " --data gaussian:2 --out /tmp/x --cpu-conv fast",
                         "--cpu-conv");
