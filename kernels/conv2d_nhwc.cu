@@ -20,7 +20,6 @@
 // Grid: 1-D, the channel tiles fastest, so the blocks that read the same pixels run together and
 // the input comes from DRAM about once.
 #include <climits>
-#include <cstring>
 #include <sstream>
 
 #include "gpu/cuda_check.h"

@@ -151,24 +151,26 @@ CudaModel::CudaModel(Plan plan, const ModelOptions& options)
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const Step& s = plan_.steps[i];
     Offsets& o = off[i];
-    // NHWC convs write their tensor's padding channels: zero bias, scale and shift there.
-    const int64_t out_pad = nhwc_ && s.op == StepOp::kConv
-                                ? nhwc_conv(plan_, s, 1, ldc_).p.out_channels - s.out.channels
-                                : 0;
+    // NHWC convs write their tensor's padding channels: zero bias, scale and shift there. They
+    // have no float32 fallback, so only their packed weights go to the device.
+    const bool nhwc_conv_step = nhwc_ && s.op == StepOp::kConv;
+    const NhwcConv nc = nhwc_conv_step ? nhwc_conv(plan_, s, 1, ldc_) : NhwcConv{};
+    const int64_t out_pad = nhwc_conv_step ? nc.p.out_channels - s.out.channels : 0;
     auto padded = [&](const std::vector<float>& v) {
       std::vector<float> w = v;
       if (!w.empty()) w.resize(w.size() + static_cast<size_t>(out_pad), 0.0f);
       return w;
     };
-    o.weight = fp.add(s.weight), o.bias = fp.add(padded(s.bias));
+    o.weight = nhwc_conv_step ? Packer<float>::kNone : fp.add(s.weight);
+    o.bias = fp.add(padded(s.bias));
     o.in_scale = fp.add(s.in_scale), o.in_shift = fp.add(s.in_shift);
     o.out_scale = fp.add(padded(s.out_scale)), o.out_shift = fp.add(padded(s.out_shift));
     o.packed = Packer<uint8_t>::kNone;
-    if (tc && s.op == StepOp::kConv && nhwc_) {
-      NhwcConv c = nhwc_conv(plan_, s, 1, ldc_);
-      c.p.out_channels = s.out.channels;  // the real rows; the padding rows pack as zeros
+    if (nhwc_conv_step) {
+      Conv2dParams real = nc.p;
+      real.out_channels = s.out.channels;  // the real rows; the padding rows pack as zeros
       const std::vector<uint16_t> w =
-          conv2d_nhwc_pack_weights(c.p, options_.precision, s.weight.data(), s.in.channels);
+          conv2d_nhwc_pack_weights(real, options_.precision, s.weight.data(), s.in.channels);
       o.packed = tp.add(reinterpret_cast<const uint8_t*>(w.data()), w.size() * sizeof(uint16_t));
     } else if (tc && s.op == StepOp::kConv) {
       const std::vector<uint8_t> bytes =
