@@ -3,6 +3,8 @@
 // limit loses only what it had not yet written):
 //
 //   bench_e2e_cuda --model densenet101|resnet50 --modes ours_fp32,ours_fp16,cudnn_fp32,...
+//                  (ours-nchw_fp16: ResNet in float32 NCHW on conv2d_tc; ours-gemm_fp32: every
+//                  fp32 conv on conv2d_cuda's implicit GEMM, no conv2d_thin)
 //                  --batches 1,256,1024 [--jsonl FILE] [--warmup-ms 200] [--replays 10]
 //                  [--min-ms 300]
 //   bench_e2e_cuda --probe [--jsonl FILE]
@@ -98,19 +100,30 @@ std::vector<float> random_images(int64_t n, int64_t image, uint64_t state) {
   return lcg_uniform(n * image, state, -2.0f, 2.0f);
 }
 
-// A mode name "ours_fp16" (or "ours-nchw_fp16": a --gpu-layout after the backend) -> options;
-// throws on anything else.
-ModelOptions parse_mode(const std::string& mode) {
+// A mode name "ours_fp16", "ours-nchw_fp16" (a --gpu-layout after the backend) or
+// "ours-gemm_fp32" (conv2d_cuda's implicit GEMM for every conv, CudaConvAlgo::kGemm: the kernel
+// before conv2d_thin) -> options; throws on anything else.
+struct Mode {
+  ModelOptions options;
+  bool gemm = false;
+};
+Mode parse_mode(const std::string& mode) {
   const size_t u = mode.find('_');
   if (u == std::string::npos)
-    throw_error("bench_e2e_cuda: mode ", mode, " is not BACKEND[-LAYOUT]_PRECISION");
-  ModelOptions o;
+    throw_error("bench_e2e_cuda: mode ", mode, " is not BACKEND[-LAYOUT|-gemm]_PRECISION");
+  Mode m;
   const std::string impl = mode.substr(0, u);
   const size_t dash = impl.find('-');
-  o.backend = parse_backend(impl.substr(0, dash));
-  if (dash != std::string::npos) o.layout = parse_gpu_layout(impl.substr(dash + 1));
-  o.precision = parse_precision(mode.substr(u + 1));
-  return o;
+  m.options.backend = parse_backend(impl.substr(0, dash));
+  if (dash != std::string::npos) {
+    const std::string variant = impl.substr(dash + 1);
+    if (variant == "gemm")
+      m.gemm = true;
+    else
+      m.options.layout = parse_gpu_layout(variant);
+  }
+  m.options.precision = parse_precision(mode.substr(u + 1));
+  return m;
 }
 
 // Features' normalized error a mode may have against the CPU network before it counts as wrong:
@@ -247,7 +260,10 @@ int run(const Options& o) {
   int failures = 0;
   for (const std::string& mode : o.modes) {
     try {
-      const ModelOptions mo = parse_mode(mode);
+      const Mode parsed = parse_mode(mode);
+      const ModelOptions& mo = parsed.options;
+      // Held while the model is made, checked and timed (its CUDA graphs keep the kernels).
+      ScopedCudaConvAlgo algo(parsed.gemm ? CudaConvAlgo::kGemm : CudaConvAlgo::kAuto);
       std::unique_ptr<CudaModel> m;
       if (dense) {
         if (mo.backend != Backend::kOurs || mo.precision != Precision::kFp32)

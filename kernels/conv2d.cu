@@ -1,4 +1,6 @@
 // conv2d_cuda: 2-D convolution as an implicit GEMM, fp32, with the fusions of kernels/conv2d.h.
+// (conv2d_cuda hands the thin shapes, DenseNet-BC's convs among them, to conv2d_thin.cu unless
+// CudaConvAlgo::kGemm is set; see conv2d_cuda.h.)
 //
 // GEMM view: M = out_channels (rows of the weight matrix [O][C*k*k], contiguous in K),
 // N = batch * out_height * out_width (one column per output pixel), K = in_channels * k * k.
@@ -18,10 +20,14 @@
 //
 // The kernel size is a template parameter for 1 and 3 (the divisions decoding k -> (c, ky, kx)
 // become multiplications); other sizes (ResNet's 7x7 stem) take the generic instance.
+#include <atomic>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "kernels/conv2d_cuda.h"
+#include "kernels/conv2d_thin.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_launch.h"
 
@@ -182,7 +188,38 @@ void launch_for_kernel_size(const ConvShape& s, const float* in, const float* we
   DICE_CUDA_CHECK_LAUNCH();
 }
 
+std::atomic<int> g_algo{-1};  // -1: not read from DICE_CUDA_CONV yet
+
 }  // namespace
+
+CudaConvAlgo parse_cuda_conv_algo(const char* name, const char* what) {
+  if (!std::strcmp(name, "auto")) return CudaConvAlgo::kAuto;
+  if (!std::strcmp(name, "gemm")) return CudaConvAlgo::kGemm;
+  throw_error(what, "='", name, "' is not one of auto, gemm");
+}
+
+CudaConvAlgo cuda_conv_algo() {
+  int a = g_algo.load(std::memory_order_relaxed);
+  if (a < 0) {
+    const char* e = std::getenv("DICE_CUDA_CONV");
+    a = static_cast<int>(e && *e ? parse_cuda_conv_algo(e, "DICE_CUDA_CONV") : CudaConvAlgo::kAuto);
+    g_algo.store(a, std::memory_order_relaxed);
+  }
+  return static_cast<CudaConvAlgo>(a);
+}
+
+CudaConvAlgo set_cuda_conv_algo(CudaConvAlgo algo) {
+  const CudaConvAlgo old = cuda_conv_algo();
+  g_algo.store(static_cast<int>(algo), std::memory_order_relaxed);
+  return old;
+}
+
+const char* conv2d_cuda_kernel(const Conv2dParams& p, const ConvFusion& f, const float* in,
+                               const float* out) {
+  const bool thin = cuda_conv_algo() == CudaConvAlgo::kAuto &&
+                    conv2d_thin_unsupported(p, f, in, out).empty();
+  return thin ? "thin" : "gemm";
+}
 
 std::string conv2d_cuda_unsupported(const Conv2dParams& p, const ConvFusion& f) {
   std::ostringstream why;
@@ -219,6 +256,10 @@ void conv2d_cuda(const Conv2dParams& p, const float* in, const float* weight, fl
   const std::string why = conv2d_cuda_unsupported(p, f);
   if (!why.empty()) throw Error(why);
   if (p.batch == 0) return;
+  if (std::strcmp(conv2d_cuda_kernel(p, f, in, out), "thin") == 0) {
+    conv2d_thin(p, in, weight, out, f, stream);
+    return;
+  }
 
   ConvShape s;
   s.C = static_cast<int>(p.in_channels);

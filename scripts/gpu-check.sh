@@ -20,7 +20,8 @@
 #               compute-sanitizer works here (gVisor machines refuse it)
 #   tests       the GPU tests: test_kernels (CUDA kernels, tensor cores), test_nn (DenseNet and
 #               ResNet on the GPU vs the CPU), test_cli (the CLI on the GPU)
-#   dn_e2e      DenseNet-101 end to end at batch 1, 256, 1024, ours fp32 (bench_e2e_cuda)
+#   dn_e2e      DenseNet-101 end to end at batch 1, 256, 1024, ours fp32 (bench_e2e_cuda), and at
+#               1024 ours-gemm fp32 (every conv on the implicit GEMM: what conv2d_thin replaced)
 #   dn_torch    PyTorch eager DenseNet-101, fp32 (cudnn.benchmark, TF32 off) and channels_last AMP
 #   eval        the CIFAR-10 `dice eval --device cuda`, wall time and stages (needs --assets)
 #   rn_e2e      ResNet-50 end to end at batch 256: ours fp32/tf32/fp16/bf16 (fp16/bf16 in 16-bit NHWC
@@ -63,7 +64,7 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 # ---- the plan: name, time limit in seconds, what it does ----
-PLAN=(probe:15 tests:70 dn_e2e:30 dn_torch:50 eval:45 rn_e2e:70 rn_torch:40 sanitize:40)
+PLAN=(probe:15 tests:70 dn_e2e:35 dn_torch:50 eval:45 rn_e2e:70 rn_torch:40 sanitize:35)
 FULL_PLAN=(kernels:150 rn_shapes:240 dn_layers:90)
 if [ "${DICE_GPU_CHECK_SELFTEST:-0}" = 1 ]; then
   PLAN=(fake_a:5 fake_slow:2 fake_b:5) FULL_PLAN=()
@@ -309,7 +310,8 @@ step_tests() {
 
 step_dn_e2e() {
   [ -x "$E2E_BIN" ] || { echo "missing $E2E_BIN"; return 3; }
-  "$E2E_BIN" --model densenet101 --modes ours_fp32 --batches 1,256,1024 --jsonl "$RESULTS"
+  "$E2E_BIN" --model densenet101 --modes ours_fp32 --batches 1,256,1024 --jsonl "$RESULTS" || return
+  "$E2E_BIN" --model densenet101 --modes ours-gemm_fp32 --batches 1024 --jsonl "$RESULTS"
 }
 
 step_dn_torch() {

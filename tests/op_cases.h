@@ -241,6 +241,19 @@ inline std::vector<ConvCase> odd_conv_cases() {
     // conv2d_cpu's rows mode across images (1x1 on a map that is no multiple of nr): micro-tiles
     // that span two images, slices of wider buffers.
     {"odd_rows_batch_1x1_k300_7x7", 4,300,  7,  7, 70, 1, 1, 0,301, 1, 72, 1, E},
+    // conv2d_thin's shapes (3x3/1 pad 1 with width % 4 == 0, 1x1/1 with H*W % 4 == 0): rows of 1,
+    // 3 and 5 quads (3 and 5 straddle warps, so lanes load their halo themselves), 1 to 16 groups
+    // of 12 output channels (3 groups straddle warps), weight chunks (3x3 with 12 outputs takes
+    // 75 input channels per chunk, 36 outputs 25, 1x1 with 150 outputs 52), and 193 outputs, one
+    // past its limit (the implicit GEMM then).
+    {"odd_thin_3x3_w4_m12",         5,  5,  3,  4, 12, 3, 1, 1,  0, 0,  0, 0, E},
+    {"odd_thin_3x3_w12_m13",        3,  7,  5, 12, 13, 3, 1, 1,  0, 0,  0, 0, E},
+    {"odd_thin_3x3_w8_m40",         3, 20,  4,  8, 40, 3, 1, 1,  0, 0,  0, 0, E},
+    {"odd_thin_3x3_w16_m36_k50",    2, 50,  6, 16, 36, 3, 1, 1, 50, 0, 40, 4, B | R | U},
+    {"odd_thin_3x3_w20_k100",       3,100,  7, 20, 12, 3, 1, 1,104, 4, 24, 8, I | O | U},
+    {"odd_thin_1x1_k300_m150",      3,300,  4,  5,150, 1, 1, 0,  0, 0,  0, 0, I | O | U},
+    {"odd_thin_1x1_m192",           2,  9,  4,  4,192, 1, 1, 0,  0, 0,  0, 0, E},
+    {"odd_thin_1x1_m193",           2,  9,  4,  4,193, 1, 1, 0,  0, 0,  0, 0, B | R},
   };
   // clang-format on
   std::vector<ConvCase> v;

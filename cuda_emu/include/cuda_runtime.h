@@ -70,6 +70,7 @@ struct alignas(8) float2 {
 struct alignas(16) float4 {
   float x, y, z, w;
 };
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 
 // ---- runtime types -----------------------------------------------------------------------------
 enum cudaError_t {
@@ -236,15 +237,15 @@ struct ShflIn {
   int arg;    // xor mask or delta
   int width;  // 32 or a smaller power of two
 };
-// Lane l reads lane l ^ arg (kXor) or l + arg (down) of its width-sized segment, or keeps its own
-// value where that lane is outside the segment.
+// Lane l reads lane l ^ arg (kXor) or l + arg (down; up passes a negative arg) of its width-sized
+// segment, or keeps its own value where that lane is outside the segment.
 template <class T, bool kXor>
 void shfl_op(const void* const* in, void* const* out, int lanes) {
   for (int l = 0; l < lanes; ++l) {
     const auto* me = static_cast<const ShflIn<T>*>(in[l]);
     const int base = l & ~(me->width - 1);
     const int src = kXor ? base + ((l - base) ^ me->arg) : l + me->arg;
-    const int from = src < lanes && src < base + me->width ? src : l;
+    const int from = src >= base && src < lanes && src < base + me->width ? src : l;
     *static_cast<T*>(out[l]) = static_cast<const ShflIn<T>*>(in[from])->value;
   }
 }
@@ -309,6 +310,13 @@ T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
 template <class T>
 T __shfl_down_sync(unsigned mask, T value, unsigned delta, int width = 32) {
   const ::dice::emu::ShflIn<T> in{value, static_cast<int>(delta), width};
+  T out;
+  ::dice::emu::warp_collective(&::dice::emu::shfl_op<T, false>, mask, &in, &out);
+  return out;
+}
+template <class T>
+T __shfl_up_sync(unsigned mask, T value, unsigned delta, int width = 32) {
+  const ::dice::emu::ShflIn<T> in{value, -static_cast<int>(delta), width};
   T out;
   ::dice::emu::warp_collective(&::dice::emu::shfl_op<T, false>, mask, &in, &out);
   return out;

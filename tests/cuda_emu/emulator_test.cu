@@ -157,12 +157,14 @@ TEST(CudaEmu, SharedMemoryStartsEveryBlockPoisoned) {
   }
 }
 
-// Lane l of each warp reads lanes l ^ 5 and l + 3 (its own value past the end).
-__global__ void shuffle_kernel(const int* in, int* xor_out, int* down_out, double* sum_out) {
+// Lane l of each warp reads lanes l ^ 5, l + 3 and l - 2 (its own value past either end).
+__global__ void shuffle_kernel(const int* in, int* xor_out, int* down_out, int* up_out,
+                               double* sum_out) {
   const int t = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int v = in[t];
   xor_out[t] = __shfl_xor_sync(0xffffffffu, v, 5);
   down_out[t] = __shfl_down_sync(0xffffffffu, v, 3);
+  up_out[t] = __shfl_up_sync(0xffffffffu, v, 2);
   double s = v;
   for (int offset = 16; offset > 0; offset /= 2) s += __shfl_xor_sync(0xffffffffu, s, offset);
   sum_out[t] = s;
@@ -172,15 +174,17 @@ TEST(CudaEmu, ShufflesReadTheRightLanes) {
   const int n = 2 * 64;
   std::vector<int> in(n);
   for (int i = 0; i < n; ++i) in[i] = i * 7 % 31 - 11;
-  DeviceBuffer<int> d_in(in), xo(n), dn(n);
+  DeviceBuffer<int> d_in(in), xo(n), dn(n), up(n);
   DeviceBuffer<double> sum(n);
-  launch_kernel(shuffle_kernel, 2, 64, 0, nullptr, d_in.data(), xo.data(), dn.data(), sum.data());
-  const std::vector<int> x = xo.download(), d = dn.download();
+  launch_kernel(shuffle_kernel, 2, 64, 0, nullptr, d_in.data(), xo.data(), dn.data(), up.data(),
+                sum.data());
+  const std::vector<int> x = xo.download(), d = dn.download(), u = up.download();
   const std::vector<double> s = sum.download();
   for (int i = 0; i < n; ++i) {
     const int warp0 = i / 32 * 32, lane = i % 32;
     EXPECT_EQ(x[i], in[warp0 + (lane ^ 5)]) << i;
     EXPECT_EQ(d[i], lane + 3 < 32 ? in[i + 3] : in[i]) << i;
+    EXPECT_EQ(u[i], lane >= 2 ? in[i - 2] : in[i]) << i;
     double want = 0;
     for (int l = 0; l < 32; ++l) want += in[warp0 + l];
     EXPECT_EQ(s[i], want) << i;

@@ -78,6 +78,7 @@ struct ConvImpl {
   Precision precision;  // kTc; kCudnn: fp32 or tf32 math
   double tol;           // normalized error against conv2d_naive on the unrounded operands
   bool winograd = false;  // kCpu: run under CpuConvAlgo::kWinograd
+  bool cuda_gemm = false;  // kCuda: run under CudaConvAlgo::kGemm (else kAuto)
 };
 
 const std::vector<ConvImpl> kCpuImpls = {
@@ -205,7 +206,8 @@ void check_cpu(const ConvRun& r, const ConvData& d) {
 #ifdef DICE_HAVE_CUDA
 
 const std::vector<ConvImpl> kCudaImpls = {
-    {"fp32", Backend::kCuda, CpuIsa::kScalar, Precision::kFp32, 1e-5}};
+    {"fp32", Backend::kCuda, CpuIsa::kScalar, Precision::kFp32, 1e-5},
+    {"fp32_gemm", Backend::kCuda, CpuIsa::kScalar, Precision::kFp32, 1e-5, false, true}};
 const std::vector<ConvImpl> kTcImpls = {
     {"tf32", Backend::kTc, CpuIsa::kScalar, Precision::kTf32, 5e-3},
     {"fp16", Backend::kTc, CpuIsa::kScalar, Precision::kFp16, 5e-3},
@@ -277,6 +279,19 @@ void check_gpu(const ConvRun& r, const ConvData& d) {
   }
 
   DeviceConvData dev(d);
+  std::unique_ptr<ScopedCudaConvAlgo> algo;
+  if (im.backend == Backend::kCuda) {
+    const ConvFusion f = conv_fusion(fusion_sets(r.c, im.backend)[0], dev.ptrs(d));
+    const char* kernel =
+        conv2d_cuda_kernel(d.p, f, dev.input.data() + d.in.start(), dev.out.data() + d.out.start());
+    if (im.cuda_gemm && std::string(kernel) == "gemm")
+      GTEST_SKIP() << "the default runs the implicit GEMM here too: the fp32 row covers it";
+    algo = std::make_unique<ScopedCudaConvAlgo>(im.cuda_gemm ? CudaConvAlgo::kGemm
+                                                             : CudaConvAlgo::kAuto);
+    std::printf("  conv2d_cuda kernel: %s\n",
+                conv2d_cuda_kernel(d.p, f, dev.input.data() + d.in.start(),
+                                   dev.out.data() + d.out.start()));
+  }
   Stream stream;
 #ifdef DICE_HAVE_CUDNN
   std::unique_ptr<CudnnConv2d> cudnn;
@@ -420,6 +435,50 @@ TEST(Conv2dCudaArgs, RejectsBadShapes) {
   Conv2dParams empty = p;
   empty.batch = 0;  // nothing to do: returns without touching the device
   EXPECT_NO_THROW(conv2d_cuda(empty, nullptr, nullptr, nullptr));
+}
+
+// Which kernel conv2d_cuda picks (host-side, no GPU needed): conv2d_thin for every DenseNet-BC
+// conv and the odd rows made for it, the implicit GEMM past 192 outputs, for misaligned tensors,
+// other shapes, and everything under CudaConvAlgo::kGemm. Pointers are only checked, never read.
+TEST(Conv2dCudaArgs, ThinKernelTakesTheThinShapes) {
+  const float* in = reinterpret_cast<const float*>(uintptr_t{1} << 20);
+  float* out = reinterpret_cast<float*>(uintptr_t{1} << 21);
+  ScopedCudaConvAlgo algo(CudaConvAlgo::kAuto);
+  int thin = 0;
+  for (const ConvCase& c : test::densenet_conv_cases()) {
+    EXPECT_STREQ(conv2d_cuda_kernel(c.params(), {}, in, out), "thin") << c.name;
+    ++thin;
+  }
+  for (const ConvCase& c : test::odd_conv_cases()) {
+    if (c.name.rfind("odd_thin_", 0) != 0) continue;
+    const bool want_thin = c.out_channels <= 192;
+    EXPECT_STREQ(conv2d_cuda_kernel(c.params(), {}, in, out), want_thin ? "thin" : "gemm") << c.name;
+    thin += want_thin;
+  }
+  EXPECT_GE(thin, 15);
+  Conv2dParams p;
+  p.batch = 2, p.in_channels = 48, p.height = 8, p.width = 8, p.out_channels = 12;
+  p.kernel = 3, p.pad = 1;
+  EXPECT_STREQ(conv2d_cuda_kernel(p, {}, in, out), "thin");
+  EXPECT_STREQ(conv2d_cuda_kernel(p, {}, in + 1, out), "gemm");  // not 16-byte aligned
+  ConvFusion f;
+  f.residual = out + 2;
+  EXPECT_STREQ(conv2d_cuda_kernel(p, f, in, out), "gemm");
+  Conv2dParams odd = p;
+  odd.width = 6;
+  EXPECT_STREQ(conv2d_cuda_kernel(odd, {}, in, out), "gemm");
+  odd = p, odd.stride = 2;
+  EXPECT_STREQ(conv2d_cuda_kernel(odd, {}, in, out), "gemm");
+  odd = p, odd.in_batch_stride = 48 * 64 + 2;
+  EXPECT_STREQ(conv2d_cuda_kernel(odd, {}, in, out), "gemm");
+  odd = p, odd.kernel = 1, odd.pad = 0, odd.height = 3, odd.width = 5;  // 15 pixels
+  EXPECT_STREQ(conv2d_cuda_kernel(odd, {}, in, out), "gemm");
+  odd.width = 4;
+  EXPECT_STREQ(conv2d_cuda_kernel(odd, {}, in, out), "thin");
+  ScopedCudaConvAlgo gemm(CudaConvAlgo::kGemm);
+  EXPECT_STREQ(conv2d_cuda_kernel(p, {}, in, out), "gemm");
+  EXPECT_THROW(parse_cuda_conv_algo("thin", "DICE_CUDA_CONV"), Error);
+  EXPECT_EQ(parse_cuda_conv_algo("gemm", "x"), CudaConvAlgo::kGemm);
 }
 
 TEST(Conv2dTcArgs, CanImplement) {
