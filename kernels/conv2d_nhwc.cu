@@ -15,8 +15,10 @@
 // Fragments: ldmatrix.x4 gives an A fragment of m16n8k16 (4 matrices: rows 0-7 / 8-15 x K 0-7 /
 // 8-15, in kernels/mma_fragments.h's register order) or two B fragments (channels 0-7 and 8-15
 // of a 16-channel pair, K 0-7 and 8-15 each).
-// Epilogue: bias, optional scale/shift, the 16-bit residual and ReLU in float32, then a pair of
-// channels rounded to the operand type and stored as one 32-bit word at pixel * ldc + channel.
+// Epilogue: bias and optional scale/shift in float32 into a warp-private tile of shared memory
+// (the pipeline's, reused), then per 16-byte chunk of 8 channels of one pixel the 16-bit residual
+// and ReLU, rounded once to the operand type and stored as one 16-byte word: a row's 8 chunks
+// come from 8 adjacent lanes, so the stores are 128-byte coalesced.
 // Grid: 1-D, the channel tiles fastest, so the blocks that read the same pixels run together and
 // the input comes from DRAM about once.
 #include <climits>
@@ -79,8 +81,10 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kBPer = kBN * kChunks / kThreads;          // B chunks per thread per stage: 4 or 2
   constexpr int kRowsPerPass = kThreads / kChunks;         // 32
   static_assert(kNj % 2 == 0, "B fragments come in pairs from one ldmatrix.x4");
-  DICE_SHARED(uint4, As, [Tile::kStages * Tile::kM * kChunks]);
-  DICE_SHARED(uint4, Bs, [Tile::kStages * kBN * kChunks]);
+  // One array: the pipeline's A and B stages, then the epilogue's staging tiles.
+  DICE_SHARED(uint4, smem, [Tile::kStages * (Tile::kM + kBN) * kChunks]);
+  uint4* const As = smem;
+  uint4* const Bs = smem + Tile::kStages * Tile::kM * kChunks;
 
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % 32, warp = tid / 32;
@@ -184,36 +188,72 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   ptx::cp_async_wait_all();  // nothing is left in flight when the block exits (empty groups only)
+  __syncthreads();           // every warp is done with As / Bs: the epilogue reuses the memory
 
-  // Epilogue: accumulator e of tile (i, j) is pixel m0 + wm + 16 i + lane / 4 (+ 8 for e >= 2),
-  // channel n0 + wn + 8 j + 2 (lane % 4) (+ 1 for odd e).
+  // Epilogue, per warp, in two passes of 32 of its 64 rows: the accumulators plus bias and
+  // scale/shift go as float pairs into a warp-private tile of shared memory (rows kPitch floats
+  // apart: the float2 writes of a half-warp hit 32 different banks); then each lane takes 16-byte
+  // output chunks, 8 channels of one pixel, adds the 16-bit residual and ReLU, rounds once to the
+  // operand type and stores 16 bytes, 8 lanes covering a row's 128 contiguous bytes.
+  // Accumulator e of tile (i, j) is row 16 i + lane / 4 (+ 8 for e >= 2) of the warp's tile,
+  // channel 8 j + 2 (lane % 4) (+ 1 for odd e).
+  constexpr int kPitch = kWarpN + 8;
+  constexpr int kCpr = kWarpN / 8;  // 16-byte chunks per row
+  static_assert(4 * 32 * kPitch * 4 <= sizeof(uint4) * Tile::kStages * (Tile::kM + kBN) * kChunks,
+                "the staging tiles fit the pipeline's shared memory");
+  float* const stage = reinterpret_cast<float*>(smem) + warp * 32 * kPitch;
   const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int j = 0; j < kNj; ++j) {
-    const int ch = n0 + wn + j * 8 + 2 * t;
-    if (ch >= s.O) continue;  // O is a multiple of 8: the pair is wholly in or out
-    const float b0 = f.bias ? __ldg(f.bias + ch) : 0.0f, b1 = f.bias ? __ldg(f.bias + ch + 1) : 0.0f;
-    float sc0 = 1.0f, sc1 = 1.0f, sh0 = 0.0f, sh1 = 0.0f;
-    if (f.out_scale) {
-      sc0 = __ldg(f.out_scale + ch), sc1 = __ldg(f.out_scale + ch + 1);
-      sh0 = __ldg(f.out_shift + ch), sh1 = __ldg(f.out_shift + ch + 1);
-    }
+  for (int pass = 0; pass < 2; ++pass) {
 #pragma unroll
-    for (int i = 0; i < kMi; ++i)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int m = m0 + wm + i * 16 + g + h * 8;
-        if (m >= s.N) continue;
-        float y0 = acc[i][j][2 * h] + b0, y1 = acc[i][j][2 * h + 1] + b1;
-        if (f.out_scale) y0 = y0 * sc0 + sh0, y1 = y1 * sc1 + sh1;
-        if (f.residual) {
-          const uint32_t rv = *reinterpret_cast<const uint32_t*>(f.residual + m * s.res_ldc + ch);
-          y0 += Op::to_float(static_cast<uint16_t>(rv & 0xFFFFu));
-          y1 += Op::to_float(static_cast<uint16_t>(rv >> 16));
+    for (int j = 0; j < kNj; ++j) {
+      const int ch = n0 + wn + j * 8 + 2 * t;
+      float b0 = 0.0f, b1 = 0.0f, sc0 = 1.0f, sc1 = 1.0f, sh0 = 0.0f, sh1 = 0.0f;
+      if (ch < s.O) {  // O is a multiple of 8: the pair is wholly in or out
+        if (f.bias) b0 = __ldg(f.bias + ch), b1 = __ldg(f.bias + ch + 1);
+        if (f.out_scale) {
+          sc0 = __ldg(f.out_scale + ch), sc1 = __ldg(f.out_scale + ch + 1);
+          sh0 = __ldg(f.out_shift + ch), sh1 = __ldg(f.out_shift + ch + 1);
         }
-        if (f.relu) y0 = fmaxf(y0, 0.0f), y1 = fmaxf(y1, 0.0f);
-        *reinterpret_cast<uint32_t*>(out + m * s.out_ldc + ch) = Op::pack(y0, y1);
       }
+#pragma unroll
+      for (int ii = 0; ii < 2; ++ii)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int i = pass * 2 + ii;
+          float y0 = acc[i][j][2 * h] + b0, y1 = acc[i][j][2 * h + 1] + b1;
+          if (f.out_scale) y0 = y0 * sc0 + sh0, y1 = y1 * sc1 + sh1;
+          *reinterpret_cast<float2*>(stage + (ii * 16 + g + h * 8) * kPitch + j * 8 + 2 * t) =
+              make_float2(y0, y1);
+        }
+    }
+    __syncwarp();  // the warp's tile is complete
+#pragma unroll
+    for (int it = 0; it < kCpr; ++it) {
+      const int idx = it * 32 + lane, r = idx / kCpr, c = idx % kCpr;
+      const int m = m0 + wm + pass * 32 + r, ch = n0 + wn + c * 8;
+      if (m >= s.N || ch >= s.O) continue;
+      const float4 v0 = *reinterpret_cast<const float4*>(stage + r * kPitch + c * 8);
+      const float4 v1 = *reinterpret_cast<const float4*>(stage + r * kPitch + c * 8 + 4);
+      float y[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
+      if (f.residual) {
+        const uint4 rv = *reinterpret_cast<const uint4*>(f.residual + m * s.res_ldc + ch);
+        const uint32_t words[4] = {rv.x, rv.y, rv.z, rv.w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          y[2 * q] += Op::to_float(static_cast<uint16_t>(words[q] & 0xFFFFu));
+          y[2 * q + 1] += Op::to_float(static_cast<uint16_t>(words[q] >> 16));
+        }
+      }
+      if (f.relu)
+#pragma unroll
+        for (int q = 0; q < 8; ++q) y[q] = fmaxf(y[q], 0.0f);
+      uint4 o;
+      o.x = Op::pack(y[0], y[1]), o.y = Op::pack(y[2], y[3]);
+      o.z = Op::pack(y[4], y[5]), o.w = Op::pack(y[6], y[7]);
+      *reinterpret_cast<uint4*>(out + m * s.out_ldc + ch) = o;
+    }
+    __syncwarp();  // everyone has read the tile before the next pass rewrites it
   }
 }
 
@@ -282,8 +322,8 @@ void conv2d_nhwc(const NhwcConv& c, Precision precision, const uint16_t* in,
   if (c.p.batch == 0) return;
   if (reinterpret_cast<uintptr_t>(in) % 16 != 0 || reinterpret_cast<uintptr_t>(packed_weight) % 16 != 0)
     throw_error("conv2d_nhwc: the input and the packed weights must be 16-byte aligned");
-  if (reinterpret_cast<uintptr_t>(out) % 4 != 0 || reinterpret_cast<uintptr_t>(f.residual) % 4 != 0)
-    throw_error("conv2d_nhwc: the output and the residual must be 4-byte aligned");
+  if (reinterpret_cast<uintptr_t>(out) % 16 != 0 || reinterpret_cast<uintptr_t>(f.residual) % 16 != 0)
+    throw_error("conv2d_nhwc: the output and the residual must be 16-byte aligned");
   const Conv2dParams& p = c.p;
   NhwcShape s;
   s.C8 = static_cast<int>(p.in_channels / 8);

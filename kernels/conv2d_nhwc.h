@@ -15,9 +15,10 @@
 // `ldc` elements from one pixel to the next (the tensor's channel count; larger when the conv
 // reads or writes a channel slice of a wider tensor). Pointers point at the slice's first channel.
 // Requirements (conv2d_nhwc_unsupported says which one fails): in_channels, out_channels and every
-// ldc multiples of 8, the input 16-byte aligned and the output and residual 4-byte aligned; no
-// pre-activation (a cp.async lands in shared memory untouched). A 3-channel image is padded to 8
-// channels by nchw_to_nhwc16 (kernels/nhwc.h) and its weights by the packer.
+// ldc multiples of 8, the input, output and residual 16-byte aligned (slices start at channel
+// offsets that are multiples of 8); no pre-activation (a cp.async lands in shared memory
+// untouched). A 3-channel image is padded to 8 channels by nchw_to_nhwc16 (kernels/nhwc.h) and its
+// weights by the packer.
 // Without DICE_HAVE_CUDA this header declares the host-side packing only.
 #pragma once
 #include <cstddef>

@@ -71,6 +71,7 @@ struct alignas(16) float4 {
   float x, y, z, w;
 };
 inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+inline float2 make_float2(float x, float y) { return float2{x, y}; }
 
 // ---- runtime types -----------------------------------------------------------------------------
 enum cudaError_t {
@@ -299,6 +300,15 @@ inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fdividef(float a, float b) { return a / b; }
 using std::isinf;
 using std::isnan;
+
+// __syncwarp: a warp collective that does nothing but wait for all 32 lanes (the emulator knows
+// full warps only), which orders the lanes' shared-memory accesses as the GPU's does.
+namespace dice::emu {
+inline void warp_noop(const void* const*, void* const*, int) {}
+}  // namespace dice::emu
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  ::dice::emu::warp_collective(&::dice::emu::warp_noop, mask, nullptr, nullptr);
+}
 
 template <class T>
 T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {

@@ -83,6 +83,30 @@ TEST(CudaEmu, MissingBarrierShowsAsOrderDependence) {
   EXPECT_NE(got[0], got[1]);
 }
 
+// __syncwarp orders a warp's shared-memory writes before its lanes' reads (the epilogue of
+// conv2d_nhwc stages its tile so); without it the first lanes read poison.
+template <bool kSync>
+__global__ void warp_neighbour_kernel(int* out) {
+  DICE_SHARED(int, vals, [64]);
+  const int t = static_cast<int>(threadIdx.x), lane = t % 32, base = t - lane;
+  vals[t] = 3 * t + 1;
+  if (kSync) __syncwarp();
+  out[t] = vals[base + (lane + 1) % 32];
+}
+
+TEST(CudaEmu, SyncwarpPublishesTheWarpsWrites) {
+  DeviceBuffer<int> out(64);
+  for (emu::Order order : {emu::Order::kForward, emu::Order::kReverse}) {
+    emu::set_schedule_order(order);
+    launch_kernel(warp_neighbour_kernel<true>, 1, 64, 0, nullptr, out.data());
+    const std::vector<int> got = out.download();
+    for (int t = 0; t < 64; ++t) ASSERT_EQ(got[t], 3 * (t - t % 32 + (t % 32 + 1) % 32) + 1) << t;
+  }
+  emu::set_schedule_order(emu::Order::kForward);
+  launch_kernel(warp_neighbour_kernel<false>, 1, 64, 0, nullptr, out.data());
+  EXPECT_EQ(out.download()[0], -1);  // lane 0 ran before lane 1 wrote
+}
+
 // Each thread fills its slot, the warp meets at a shuffle, then every thread reads a slot of the
 // other warp, with no barrier in between: a race across warps that a warp collective must not hide.
 __global__ void cross_warp_racy_kernel(int* out) {
