@@ -49,6 +49,7 @@ void complete_groups(AsyncCopies& q, uint64_t group_end) {
     if (c->src_bytes > 0) std::memcpy(c->dst, c->src, static_cast<size_t>(c->src_bytes));
     std::memset(static_cast<char*>(c->dst) + c->src_bytes, 0,
                 static_cast<size_t>(c->bytes - c->src_bytes));
+    q.unfenced.emplace_back(static_cast<const char*>(c->dst), static_cast<size_t>(c->bytes));
   }
   q.copies.erase(q.copies.begin(), end);
   q.completed = group_end;
@@ -86,6 +87,10 @@ void cp_async_wait_group(int n) {
   const uint64_t pending_allowed = static_cast<uint64_t>(n);
   if (q.committed > pending_allowed && q.completed < q.committed - pending_allowed)
     complete_groups(q, q.committed - pending_allowed);
+}
+
+void fence_proxy_async() {
+  async_copies().unfenced.clear();
 }
 
 void cp_async_wait_all() {

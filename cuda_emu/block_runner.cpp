@@ -77,7 +77,7 @@ inline void asan_arrive(void* fake_stack_save, const void** from_bottom, size_t*
 
 constexpr size_t kStackBytes = 256 * 1024;
 
-enum class State { kRunnable, kAtBarrier, kAtWarp, kDone };
+enum class State { kRunnable, kAtBarrier, kAtWarp, kAtWarpgroup, kDone };
 
 struct Fiber {
   ucontext_t start;
@@ -86,6 +86,7 @@ struct Fiber {
   State state = State::kRunnable;
   uint3 tid{0, 0, 0};
   WarpOp op = nullptr;
+  WarpgroupOp group_op = nullptr;
   unsigned mask = 0;
   const void* in = nullptr;
   void* out = nullptr;
@@ -94,11 +95,14 @@ struct Fiber {
   AsyncCopies async;           // its cp.async copies not yet waited for
 };
 
-// A static shared array of the running block: where it is on this OS thread.
+// A shared array of the running block: where it is on this OS thread, and its .shared window
+// address (what cvta.to.shared would give; equal to the host address modulo 2048).
 struct SharedRange {
   const char* begin;
   size_t bytes;
+  uint32_t window;
 };
+constexpr uint32_t kWindowBytes = 256 * 1024;  // what an 18-bit wgmma descriptor address reaches
 
 struct Block {
   std::vector<std::unique_ptr<Fiber>> pool;  // kept across blocks and launches on this thread
@@ -106,6 +110,7 @@ struct Block {
   std::vector<char> dynamic_shared;
   std::vector<SharedRange> static_shared;  // declared so far in this block
   size_t static_shared_bytes = 0;
+  uint32_t next_window = 0;  // where the next array's window may start
   uint64_t serial = 0;  // counts the blocks this OS thread has run: names the current one
   jmp_buf scheduler;
   void* scheduler_fake_stack = nullptr;  // ASan: the scheduler's, while a fiber runs
@@ -231,6 +236,53 @@ bool complete_warp_collective(Block& b, int w0, int lanes) {
   return true;
 }
 
+// Completes the collective of warpgroup g (threads 128 g .. 128 g + 127, wgmma's unit) once all
+// of its threads wait at one; true if it did. Called when no thread can run: a group with some
+// threads at a warpgroup collective and others at a barrier or done is divergent code.
+bool complete_warpgroup_collective(Block& b, int g) {
+  const int n = static_cast<int>(b.fibers.size());
+  const int t0 = 128 * g;
+  int arrived = 0;
+  for (int t = t0; t < t0 + 128 && t < n; ++t) arrived += b.fibers[t]->state == State::kAtWarpgroup;
+  if (arrived == 0) return false;
+  if (n - t0 < 128) {
+    b.current = b.fibers[t0];
+    die("a warpgroup collective (wgmma) in a block whose size is not a multiple of 128");
+  }
+  if (arrived != 128) {
+    for (int t = t0; t < t0 + 128; ++t)
+      if (b.fibers[t]->state != State::kAtWarpgroup) b.current = b.fibers[t];
+    die("a warpgroup collective waits for threads at __syncthreads or exited (divergent code)");
+  }
+  std::array<const void*, 128> ins;
+  std::array<void*, 128> outs;
+  const WarpgroupOp op = b.fibers[t0]->group_op;
+  for (int l = 0; l < 128; ++l) {
+    const Fiber& f = *b.fibers[t0 + l];
+    if (f.group_op != op) {
+      b.current = b.fibers[t0 + l];
+      die("the threads of a warpgroup reached different wgmma instructions");
+    }
+    ins[l] = f.in;
+    outs[l] = f.out;
+  }
+  b.current = b.fibers[t0];  // names the group in messages
+  op(ins.data(), outs.data(), g);
+  b.current = nullptr;
+  for (int l = 0; l < 128; ++l) b.fibers[t0 + l]->state = State::kRunnable;
+  return true;
+}
+
+// Gives [p, p + bytes) the next window in the block's .shared address space; static arrays are
+// kept in b.static_shared (the dynamic array is found by its own range).
+uint32_t add_window(Block& b, const char* p, size_t bytes) {
+  const uint32_t low = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p) % 2048);
+  const uint32_t window = (b.next_window + 2047) / 2048 * 2048 + low;
+  if (window + bytes > kWindowBytes) die("the block's shared memory exceeds 256 KiB of .shared addresses");
+  b.next_window = window + static_cast<uint32_t>(bytes);
+  return window;
+}
+
 // Scheduling, warp by warp: the first warp (the last with DICE_EMU_ORDER=reverse) runs as far as
 // it can, through all of its collectives, until every lane is at __syncthreads or done; then the
 // next warp. Warps on a GPU are not synchronised between barriers, and this order is the most
@@ -248,9 +300,15 @@ void run_block(Block& b) {
   ++b.serial;
   b.static_shared.clear();
   b.static_shared_bytes = 0;
-  if (!b.dynamic_shared.empty()) std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
+  b.next_window = 0;
+  if (!b.dynamic_shared.empty()) {
+    std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
+    add_window(b, b.dynamic_shared.data(), b.dynamic_shared.size());
+  }
   const bool reverse = schedule_order() == Order::kReverse;
   const int warps = (n + 31) / 32;
+  const int groups = (n + 127) / 128;
+  wgmma_block_start(groups);
   for (;;) {
     for (int wk = 0; wk < warps; ++wk) {
       const int w0 = (reverse ? warps - 1 - wk : wk) * 32;
@@ -262,12 +320,20 @@ void run_block(Block& b) {
         }
       } while (complete_warp_collective(b, w0, lanes));
     }
+    // Every warp now waits at a barrier, at a warpgroup collective, or is done.
+    bool progressed = false;
+    for (int gk = 0; gk < groups; ++gk)
+      progressed = complete_warpgroup_collective(b, reverse ? groups - 1 - gk : gk) || progressed;
+    if (progressed) continue;
     int at_barrier = 0, done = 0;
     for (const Fiber* f : b.fibers) {
       at_barrier += f->state == State::kAtBarrier;
       done += f->state == State::kDone;
     }
-    if (done == n) return;
+    if (done == n) {
+      wgmma_block_end();
+      return;
+    }
     if (done > 0) {
       for (Fiber* f : b.fibers)
         if (f->state == State::kAtBarrier) b.current = f;
@@ -316,7 +382,8 @@ void enter_static_shared(void* p, size_t bytes, uint64_t* block_seen) {
   if (*block_seen == b.serial) return;  // another thread of this block got here first
   *block_seen = b.serial;
   std::memset(p, 0xFF, bytes);
-  b.static_shared.push_back(SharedRange{static_cast<const char*>(p), bytes});
+  const uint32_t window = add_window(b, static_cast<const char*>(p), bytes);
+  b.static_shared.push_back(SharedRange{static_cast<const char*>(p), bytes, window});
   b.static_shared_bytes += bytes;
   // ptxas refuses more than 48 KiB of static shared memory per block (only dynamic shared memory
   // can go beyond, by opting in).
@@ -334,6 +401,30 @@ bool in_shared_memory(const void* p, size_t bytes) {
   for (const SharedRange& r : b.static_shared)
     if (inside(r.begin, r.bytes)) return true;
   return false;
+}
+uint32_t shared_window_address(const void* p) {
+  current();
+  const Block& b = t_block;
+  const char* c = static_cast<const char*>(p);
+  if (!b.dynamic_shared.empty() && c >= b.dynamic_shared.data() &&
+      c <= b.dynamic_shared.data() + b.dynamic_shared.size()) {
+    const uint32_t low = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(b.dynamic_shared.data()) % 2048);
+    return low + static_cast<uint32_t>(c - b.dynamic_shared.data());
+  }
+  for (const SharedRange& r : b.static_shared)
+    if (c >= r.begin && c <= r.begin + r.bytes) return r.window + static_cast<uint32_t>(c - r.begin);
+  die("a .shared address was asked for a pointer outside the block's shared memory");
+}
+const char* shared_at_window(uint32_t address, size_t bytes) {
+  const Block& b = t_block;
+  if (!b.dynamic_shared.empty()) {
+    const uint32_t low = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(b.dynamic_shared.data()) % 2048);
+    if (address >= low && address - low + bytes <= b.dynamic_shared.size())
+      return b.dynamic_shared.data() + (address - low);
+  }
+  for (const SharedRange& r : b.static_shared)
+    if (address >= r.window && address - r.window + bytes <= r.bytes) return r.begin + (address - r.window);
+  return nullptr;
 }
 void die_in_kernel(const char* what) {
   current();
@@ -360,6 +451,20 @@ void warp_collective(WarpOp op, unsigned mask, const void* in, void* out) {
   f.in = in;
   f.out = out;
   yield(State::kAtWarp);
+}
+
+void warpgroup_collective(WarpgroupOp op, const void* in, void* out) {
+  Fiber& f = current();
+  f.group_op = op;
+  f.in = in;
+  f.out = out;
+  yield(State::kAtWarpgroup);
+}
+bool unfenced_shared_write(const char* p, size_t bytes) {
+  for (const Fiber* f : t_block.fibers)
+    for (const auto& w : f->async.unfenced)
+      if (w.first < p + bytes && p < w.first + w.second) return true;
+  return false;
 }
 
 // Used by runtime.cpp once the configuration is validated. Blocks are independent (no kernel here

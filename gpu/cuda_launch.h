@@ -18,6 +18,9 @@
 // DICE_SHARED(float, tile, [16][17]) declares `__shared__ float tile[16][17]`, 16-byte aligned
 // (what cp.async and ldmatrix need; the emulator aligns every array so).
 #define DICE_SHARED(type, name, dims) __shared__ __align__(16) type name dims
+// The same aligned to `align` bytes (a power of two, 16 .. 2048): a wgmma swizzle atom needs 512
+// (64-byte swizzle) or 1024 (128-byte).
+#define DICE_SHARED_ALIGNED(type, name, dims, align) __shared__ __align__(align) type name dims
 #define DICE_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
 

@@ -211,26 +211,42 @@ void sync_threads();
 [[noreturn]] void trap();
 
 // Called by every thread that reaches a DICE_SHARED declaration: the first of each block fills the
-// array's `bytes` at `p` with poison and records it as the block's shared memory (what cp.async
-// and ldmatrix may address); `block_seen` remembers which block did so last.
+// array's `bytes` at `p` with poison and records it as the block's shared memory (what cp.async,
+// ldmatrix and wgmma may address); `block_seen` remembers which block did so last.
 void enter_static_shared(void* p, size_t bytes, uint64_t* block_seen);
 
 // One static shared array: an OS thread's copy (thread_local, zero-initialised without a
 // constructor, so no per-access guard), handed out poisoned to the first thread of every block.
-template <class T>
+// It is placed at an address aligned to kAlign but deliberately not to 2 * kAlign (up to 2048),
+// so a kernel that needs more alignment than it declares (a wgmma swizzle atom: 512 or 1024
+// bytes) goes wrong here as it would on a GPU, where nothing promises more.
+template <class T, size_t kAlign>
 struct StaticShared {
-  alignas(alignof(T) > 16 ? alignof(T) : 16) unsigned char bytes[sizeof(T)];
+  static_assert(kAlign >= 16 && (kAlign & (kAlign - 1)) == 0 && kAlign <= 2048,
+                "shared arrays are aligned to a power of two from 16 to 2048 bytes");
+  static constexpr size_t kOffset = kAlign * 3 % 2048;  // aligned to kAlign, not to 2 * kAlign
+  alignas(2048) unsigned char bytes[kOffset + sizeof(T)];
   uint64_t block_seen;
   T& get() {
-    enter_static_shared(bytes, sizeof bytes, &block_seen);
-    return *reinterpret_cast<T*>(bytes);
+    enter_static_shared(bytes + kOffset, sizeof(T), &block_seen);
+    return *reinterpret_cast<T*>(bytes + kOffset);
   }
 };
+// The 32-bit .shared address a GPU would give `p` (cvta.to.shared): each array of the block
+// gets a window of its own whose address agrees with the host address in the low 11 bits, so
+// swizzles computed on either agree (wgmma descriptors carry such addresses).
+uint32_t shared_window_address(const void* p);
 
 // A warp-wide collective: every lane of the calling thread's warp passes its own input and output;
 // once all lanes have arrived, `op` runs once with all of them (lane order), then they continue.
 using WarpOp = void (*)(const void* const* in, void* const* out, int lanes);
 void warp_collective(WarpOp op, unsigned mask, const void* in, void* out);
+
+// A warpgroup-wide collective (wgmma): the 128 threads of the calling thread's warpgroup pass
+// their inputs and outputs; once all have arrived, `op` runs once with all of them (thread
+// order) and the index of the warpgroup in the block.
+using WarpgroupOp = void (*)(const void* const* in, void* const* out, int group);
+void warpgroup_collective(WarpgroupOp op, const void* in, void* out);
 
 template <class T>
 struct ShflIn {
@@ -270,14 +286,29 @@ void cp_async(void* dst, const void* src, int bytes, int src_bytes, bool cache_g
 void cp_async_commit_group();
 void cp_async_wait_group(int n);
 void cp_async_wait_all();
+// fence.proxy.async.shared::cta: the calling thread's completed cp.async writes become visible
+// to the async proxy (wgmma reads).
+void fence_proxy_async();
+
+// wgmma (cuda_emu/wgmma.cpp): wgmma.fence, wgmma.mma_async.m64nNk16.f32.{f16,bf16} with both
+// operands in shared memory (K-major, descriptors as in the PTX ISA), wgmma.commit_group and
+// wgmma.wait_group, emulated with the latest completion the ISA allows: an mma_async is performed
+// at the wait_group that covers it, reading shared memory then; its accumulators hold NaN from
+// the issue to that wait.
+void wgmma_fence();
+void wgmma_mma(float* d, int n, uint64_t desc_a, uint64_t desc_b, bool bf16, bool scale_d);
+void wgmma_commit_group();
+void wgmma_wait_group(int pending);
 
 }  // namespace dice::emu
 
 // Shared memory. DICE_SHARED(float, tile, [16][17]) is the emulator's `__shared__ float
 // tile[16][17]`: `tile` is a reference to this OS thread's copy, poisoned for each block. Every
 // static array starts 16-byte aligned (the nvcc form says so too: what cp.async and ldmatrix need).
-#define DICE_SHARED(type, name, dims)                                          \
-  static thread_local ::dice::emu::StaticShared<type dims> dice_shared_##name; \
+#define DICE_SHARED(type, name, dims) DICE_SHARED_ALIGNED(type, name, dims, 16)
+// The same aligned to `align` bytes (a power of two, 16 .. 2048).
+#define DICE_SHARED_ALIGNED(type, name, dims, align)                                    \
+  static thread_local ::dice::emu::StaticShared<type dims, align> dice_shared_##name; \
   auto& name = dice_shared_##name.get()
 // Dynamic shared memory (`extern __shared__ T name[]` on the GPU), poisoned when a block starts.
 #define DICE_DYNAMIC_SHARED(type, name) \
