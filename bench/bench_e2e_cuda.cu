@@ -4,7 +4,8 @@
 //
 //   bench_e2e_cuda --model densenet101|resnet50 --modes ours_fp32,ours_fp16,cudnn_fp32,...
 //                  (ours-nchw_fp16: ResNet in float32 NCHW on conv2d_tc; ours-gemm_fp32: every
-//                  fp32 conv on conv2d_cuda's implicit GEMM, no conv2d_thin)
+//                  fp32 conv on conv2d_cuda's implicit GEMM, no conv2d_thin; ours-wgmma_fp16:
+//                  conv2d_nhwc on its sm_90a wgmma mainloop)
 //                  --batches 1,256,1024 [--jsonl FILE] [--warmup-ms 200] [--replays 10]
 //                  [--min-ms 300]
 //   bench_e2e_cuda --probe [--jsonl FILE]
@@ -40,6 +41,7 @@
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cuda.h"
+#include "kernels/conv2d_nhwc.h"
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_memory.h"
 #include "nn/densenet.h"
@@ -102,10 +104,11 @@ std::vector<float> random_images(int64_t n, int64_t image, uint64_t state) {
 
 // A mode name "ours_fp16", "ours-nchw_fp16" (a --gpu-layout after the backend) or
 // "ours-gemm_fp32" (conv2d_cuda's implicit GEMM for every conv, CudaConvAlgo::kGemm: the kernel
-// before conv2d_thin) -> options; throws on anything else.
+// before conv2d_thin) or "ours-wgmma_fp16" (conv2d_nhwc's wgmma mainloop) -> options; throws on
+// anything else.
 struct Mode {
   ModelOptions options;
-  bool gemm = false;
+  bool gemm = false, wgmma = false;
 };
 Mode parse_mode(const std::string& mode) {
   const size_t u = mode.find('_');
@@ -119,6 +122,8 @@ Mode parse_mode(const std::string& mode) {
     const std::string variant = impl.substr(dash + 1);
     if (variant == "gemm")
       m.gemm = true;
+    else if (variant == "wgmma")
+      m.wgmma = true;
     else
       m.options.layout = parse_gpu_layout(variant);
   }
@@ -264,6 +269,12 @@ int run(const Options& o) {
       const ModelOptions& mo = parsed.options;
       // Held while the model is made, checked and timed (its CUDA graphs keep the kernels).
       ScopedCudaConvAlgo algo(parsed.gemm ? CudaConvAlgo::kGemm : CudaConvAlgo::kAuto);
+      struct MainloopGuard {
+        NhwcMainloop old;
+        ~MainloopGuard() { set_nhwc_mainloop(old); }
+      } mainloop{set_nhwc_mainloop(parsed.wgmma ? NhwcMainloop::kWgmma : NhwcMainloop::kMma)};
+      if (parsed.wgmma && !nhwc_wgmma_unavailable().empty())
+        throw_error("wgmma: ", nhwc_wgmma_unavailable());
       std::unique_ptr<CudaModel> m;
       if (dense) {
         if (mo.backend != Backend::kOurs || mo.precision != Precision::kFp32)

@@ -1,75 +1,38 @@
 // conv2d_nhwc: the tensor-core implicit GEMM on NHWC half activations (see conv2d_nhwc.h for the
-// GEMM view and the layout). The pieces, each one an sm_80 idiom:
+// GEMM view and the layout), and the host side of both of its mainloops. This file holds the
+// mma.sync one (sm_80 and up); conv2d_nhwc_wgmma.cu the sm_90a one; conv2d_nhwc_device.h what
+// they share: the 3-stage cp.async loader and the swizzled stage layout, the epilogue's store.
 //
 // Tiles: a block of 128 threads (4 warps, 2 x 2) computes 128 pixels x kBN channels (kBN = 128, or
 // 64 for the 64-channel layers); a warp owns 64 x kBN/2, i.e. 4 x kBN/16 mma tiles of 16 x 8 and
-// that many x 4 float accumulators per thread. K advances 32 at a time.
-// Loads: a 3-stage cp.async pipeline. A stage is 128 rows of A and kBN rows of B, 32 K-elements
-// (64 bytes = four 16-byte chunks) per row; each thread copies 4 A chunks and kBN/32 B chunks per
-// stage. An A chunk is 8 consecutive channels of one input pixel at one (ky, kx): one predicate
-// per (pixel, ky, kx), and the border, the K tail and the rows past the last pixel are zero-filled
-// by cp.async itself (src-size 0, nothing read). Stage s + 2 is in flight while stage s is used.
-// Shared memory: rows of four 16-byte chunks stored at chunk ^ ((row >> 1) & 3), so the eight
-// rows an ldmatrix phase reads (one chunk each) fall in eight different 16-byte bank groups, and
-// the cp.async writes of a warp spread the same way.
+// that many x 4 float accumulators per thread. K advances 32 at a time; stage s + 2 is in flight
+// while stage s is used.
 // Fragments: ldmatrix.x4 gives an A fragment of m16n8k16 (4 matrices: rows 0-7 / 8-15 x K 0-7 /
 // 8-15, in kernels/mma_fragments.h's register order) or two B fragments (channels 0-7 and 8-15
-// of a 16-channel pair, K 0-7 and 8-15 each).
+// of a 16-channel pair, K 0-7 and 8-15 each); the stage's swizzle puts the eight rows an
+// ldmatrix phase reads in eight different 16-byte bank groups.
 // Epilogue: bias and optional scale/shift in float32 into a warp-private tile of shared memory
 // (the pipeline's, reused), then per 16-byte chunk of 8 channels of one pixel the 16-bit residual
 // and ReLU, rounded once to the operand type and stored as one 16-byte word: a row's 8 chunks
 // come from 8 adjacent lanes, so the stores are 128-byte coalesced.
 // Grid: 1-D, the channel tiles fastest, so the blocks that read the same pixels run together and
 // the input comes from DRAM about once.
+#include <atomic>
 #include <climits>
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "gpu/cuda_check.h"
 #include "gpu/cuda_launch.h"
-#include "gpu/half16.h"
-#include "gpu/ptx.h"
-#include "kernels/conv2d_nhwc.h"
+#include "kernels/conv2d_nhwc_device.h"
 
 namespace dice {
 namespace {
 
-using Tile = Conv2dNhwcTile;
-constexpr int kThreads = 128;
-constexpr int kChunks = Tile::kK / 8;  // 16-byte chunks per shared row: 4
-static_assert(kChunks == 4, "the swizzle below assumes four chunks per row");
-static_assert(Tile::kM * kChunks % kThreads == 0, "A chunks split evenly");
+using namespace nhwc;
 
-struct NhwcShape {
-  int C8;            // input channels / 8
-  int H, W, OH, OW;  // input and output sides
-  int ks, stride, pad;
-  int O;             // output channels
-  int Kc;            // k * k * C / 8: 16-byte chunks of K
-  int Kt;            // stages of 32 along K (Kp / 32)
-  int Kp;            // packed row length in elements
-  int N;             // batch * OH * OW pixels
-  int64_t in_ldc, out_ldc, res_ldc;
-};
-
-// Position of chunk `chunk` of shared row `row`, in 16-byte units.
-__device__ __forceinline__ int swizzle(int row, int chunk) {
-  return row * kChunks + (chunk ^ ((row >> 1) & 3));
-}
-
-template <bool kBf16>
-struct Op16 {
-  static __device__ __forceinline__ float to_float(uint16_t b) { return half16::to_float<kBf16>(b); }
-  static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-    return half16::pack2<kBf16>(lo, hi);
-  }
-  static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
-                                             const uint32_t (&b)[2]) {
-    if constexpr (kBf16)
-      ptx::mma_m16n8k16_bf16(d, a, b);
-    else
-      ptx::mma_m16n8k16_f16(d, a, b);
-  }
-};
+std::atomic<int> g_mainloop{-1};  // -1: not read from DICE_NHWC_MMA yet
 
 template <class Op, int kBN, int KS>
 __global__ void __launch_bounds__(kThreads)
@@ -77,9 +40,6 @@ __global__ void __launch_bounds__(kThreads)
                        const uint16_t* __restrict__ wp, uint16_t* out, NhwcFusion f) {
   constexpr int kWarpM = Tile::kM / 2, kWarpN = kBN / 2;  // 2 x 2 warps
   constexpr int kMi = kWarpM / 16, kNj = kWarpN / 8;       // mma tiles per warp
-  constexpr int kAPer = Tile::kM * kChunks / kThreads;     // A chunks per thread per stage: 4
-  constexpr int kBPer = kBN * kChunks / kThreads;          // B chunks per thread per stage: 4 or 2
-  constexpr int kRowsPerPass = kThreads / kChunks;         // 32
   static_assert(kNj % 2 == 0, "B fragments come in pairs from one ldmatrix.x4");
   // One array: the pipeline's A and B stages, then the epilogue's staging tiles.
   DICE_SHARED(uint4, smem, [Tile::kStages * (Tile::kM + kBN) * kChunks]);
@@ -92,51 +52,9 @@ __global__ void __launch_bounds__(kThreads)
   const int n_tiles = (s.O + kBN - 1) / kBN;
   const int n0 = static_cast<int>(blockIdx.x % static_cast<unsigned>(n_tiles)) * kBN;
   const int m0 = static_cast<int>(blockIdx.x / static_cast<unsigned>(n_tiles)) * Tile::kM;
-  const int ks = KS > 0 ? KS : s.ks;
-
-  // Loader state. Thread tid copies chunk column cc of rows tid / 4 + 32 * i.
-  const int cc = tid % kChunks, row0 = tid / kChunks;
-  int64_t a_pix[kAPer];  // element offset of the pixel's (iy0, ix0) corner, or -1 past the end
-  int a_iy[kAPer], a_ix[kAPer];
-#pragma unroll
-  for (int i = 0; i < kAPer; ++i) {
-    const int m = m0 + row0 + i * kRowsPerPass;
-    a_pix[i] = -1, a_iy[i] = 0, a_ix[i] = 0;
-    if (m < s.N) {
-      const int ohw = s.OH * s.OW;
-      const int img = m / ohw, pix = m - img * ohw;
-      const int oy = pix / s.OW, ox = pix - oy * s.OW;
-      a_iy[i] = oy * s.stride - s.pad;
-      a_ix[i] = ox * s.stride - s.pad;
-      a_pix[i] = static_cast<int64_t>(img) * s.H * s.W;  // pixel index of the image's origin
-    }
-  }
-  const uint16_t* b_src = wp + static_cast<int64_t>(n0 + row0) * s.Kp + cc * 8;
-
+  const Loader<kBN, KS> loader(s, in, wp, tid, m0, n0);
   auto load_stage = [&](int stage, int kt) {
-    const int q = kt * kChunks + cc;  // this thread's chunk of K
-    int c8 = q, ky = 0, kx = 0;
-    if (KS != 1) {
-      const int r = q / s.C8;
-      c8 = q - r * s.C8;
-      ky = r / ks;
-      kx = r - ky * ks;
-    }
-    const bool q_ok = q < s.Kc;
-    uint4* as = As + stage * Tile::kM * kChunks;
-#pragma unroll
-    for (int i = 0; i < kAPer; ++i) {
-      const int iy = a_iy[i] + ky, ix = a_ix[i] + kx;
-      const bool ok = q_ok && a_pix[i] >= 0 && iy >= 0 && iy < s.H && ix >= 0 && ix < s.W;
-      const uint16_t* src =
-          ok ? in + (a_pix[i] + static_cast<int64_t>(iy) * s.W + ix) * s.in_ldc + c8 * 8 : in;
-      ptx::cp_async_cg(as + swizzle(row0 + i * kRowsPerPass, cc), src, ok ? 16 : 0);
-    }
-    uint4* bs = Bs + stage * kBN * kChunks;
-#pragma unroll
-    for (int i = 0; i < kBPer; ++i)
-      ptx::cp_async_cg(bs + swizzle(row0 + i * kRowsPerPass, cc),
-                       b_src + static_cast<int64_t>(i * kRowsPerPass) * s.Kp + kt * Tile::kK);
+    loader.load(As + stage * Tile::kM * kChunks, Bs + stage * kBN * kChunks, kt);
   };
 
   float acc[kMi][kNj][4];
@@ -192,13 +110,10 @@ __global__ void __launch_bounds__(kThreads)
 
   // Epilogue, per warp, in two passes of 32 of its 64 rows: the accumulators plus bias and
   // scale/shift go as float pairs into a warp-private tile of shared memory (rows kPitch floats
-  // apart: the float2 writes of a half-warp hit 32 different banks); then each lane takes 16-byte
-  // output chunks, 8 channels of one pixel, adds the 16-bit residual and ReLU, rounds once to the
-  // operand type and stores 16 bytes, 8 lanes covering a row's 128 contiguous bytes.
-  // Accumulator e of tile (i, j) is row 16 i + lane / 4 (+ 8 for e >= 2) of the warp's tile,
-  // channel 8 j + 2 (lane % 4) (+ 1 for odd e).
+  // apart: the float2 writes of a half-warp hit 32 different banks); then store_staged adds the
+  // residual and ReLU and stores 16-byte chunks. Accumulator e of tile (i, j) is row 16 i +
+  // lane / 4 (+ 8 for e >= 2) of the warp's tile, channel 8 j + 2 (lane % 4) (+ 1 for odd e).
   constexpr int kPitch = kWarpN + 8;
-  constexpr int kCpr = kWarpN / 8;  // 16-byte chunks per row
   static_assert(4 * 32 * kPitch * 4 <= sizeof(uint4) * Tile::kStages * (Tile::kM + kBN) * kChunks,
                 "the staging tiles fit the pipeline's shared memory");
   float* const stage = reinterpret_cast<float*>(smem) + warp * 32 * kPitch;
@@ -207,78 +122,26 @@ __global__ void __launch_bounds__(kThreads)
   for (int pass = 0; pass < 2; ++pass) {
 #pragma unroll
     for (int j = 0; j < kNj; ++j) {
-      const int ch = n0 + wn + j * 8 + 2 * t;
-      float b0 = 0.0f, b1 = 0.0f, sc0 = 1.0f, sc1 = 1.0f, sh0 = 0.0f, sh1 = 0.0f;
-      if (ch < s.O) {  // O is a multiple of 8: the pair is wholly in or out
-        if (f.bias) b0 = __ldg(f.bias + ch), b1 = __ldg(f.bias + ch + 1);
-        if (f.out_scale) {
-          sc0 = __ldg(f.out_scale + ch), sc1 = __ldg(f.out_scale + ch + 1);
-          sh0 = __ldg(f.out_shift + ch), sh1 = __ldg(f.out_shift + ch + 1);
-        }
-      }
+      const PairAffine aff(f, n0 + wn + j * 8 + 2 * t, s.O);
 #pragma unroll
       for (int ii = 0; ii < 2; ++ii)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int i = pass * 2 + ii;
-          float y0 = acc[i][j][2 * h] + b0, y1 = acc[i][j][2 * h + 1] + b1;
-          if (f.out_scale) y0 = y0 * sc0 + sh0, y1 = y1 * sc1 + sh1;
-          *reinterpret_cast<float2*>(stage + (ii * 16 + g + h * 8) * kPitch + j * 8 + 2 * t) =
-              make_float2(y0, y1);
+          aff.stage(stage, kPitch, ii * 16 + g + h * 8, j * 8 + 2 * t, acc[i][j][2 * h],
+                    acc[i][j][2 * h + 1], f.out_scale != nullptr);
         }
     }
     __syncwarp();  // the warp's tile is complete
-#pragma unroll
-    for (int it = 0; it < kCpr; ++it) {
-      const int idx = it * 32 + lane, r = idx / kCpr, c = idx % kCpr;
-      const int m = m0 + wm + pass * 32 + r, ch = n0 + wn + c * 8;
-      if (m >= s.N || ch >= s.O) continue;
-      const float4 v0 = *reinterpret_cast<const float4*>(stage + r * kPitch + c * 8);
-      const float4 v1 = *reinterpret_cast<const float4*>(stage + r * kPitch + c * 8 + 4);
-      float y[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
-      if (f.residual) {
-        const uint4 rv = *reinterpret_cast<const uint4*>(f.residual + m * s.res_ldc + ch);
-        const uint32_t words[4] = {rv.x, rv.y, rv.z, rv.w};
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          y[2 * q] += Op::to_float(static_cast<uint16_t>(words[q] & 0xFFFFu));
-          y[2 * q + 1] += Op::to_float(static_cast<uint16_t>(words[q] >> 16));
-        }
-      }
-      if (f.relu)
-#pragma unroll
-        for (int q = 0; q < 8; ++q) y[q] = fmaxf(y[q], 0.0f);
-      uint4 o;
-      o.x = Op::pack(y[0], y[1]), o.y = Op::pack(y[2], y[3]);
-      o.z = Op::pack(y[4], y[5]), o.w = Op::pack(y[6], y[7]);
-      *reinterpret_cast<uint4*>(out + m * s.out_ldc + ch) = o;
-    }
+    store_staged<Op, 32, kWarpN>(stage, lane, m0 + wm + pass * 32, n0 + wn, s, out, f);
     __syncwarp();  // everyone has read the tile before the next pass rewrites it
   }
 }
 
-template <class Op, int kBN>
-void launch_tile(const NhwcShape& s, const uint16_t* in, const uint16_t* w, uint16_t* out,
-                 const NhwcFusion& f, cudaStream_t stream) {
-  const int64_t blocks =
-      static_cast<int64_t>((s.N + Tile::kM - 1) / Tile::kM) * ((s.O + kBN - 1) / kBN);
-  const dim3 grid(static_cast<unsigned>(blocks)), block(kThreads);
-  switch (s.ks) {
-    case 1: launch_kernel(conv2d_nhwc_kernel<Op, kBN, 1>, grid, block, 0, stream, s, in, w, out, f); break;
-    case 3: launch_kernel(conv2d_nhwc_kernel<Op, kBN, 3>, grid, block, 0, stream, s, in, w, out, f); break;
-    default: launch_kernel(conv2d_nhwc_kernel<Op, kBN, 0>, grid, block, 0, stream, s, in, w, out, f); break;
-  }
-  DICE_CUDA_CHECK_LAUNCH();
-}
-
-template <class Op>
-void launch_op(const NhwcShape& s, const uint16_t* in, const uint16_t* w, uint16_t* out,
-               const NhwcFusion& f, cudaStream_t stream) {
-  if (s.O <= 64)
-    launch_tile<Op, 64>(s, in, w, out, f, stream);
-  else
-    launch_tile<Op, Tile::kN>(s, in, w, out, f, stream);
-}
+template <class Op, int kBN, int KS>
+struct MmaKernel {
+  static constexpr auto kernel = conv2d_nhwc_kernel<Op, kBN, KS>;
+};
 
 }  // namespace
 
@@ -338,10 +201,56 @@ void conv2d_nhwc(const NhwcConv& c, Precision precision, const uint16_t* in,
   s.Kt = s.Kp / Tile::kK;
   s.N = static_cast<int>(p.batch * p.out_height() * p.out_width());
   s.in_ldc = c.in_pitch(), s.out_ldc = c.out_pitch(), s.res_ldc = c.residual_pitch();
-  if (precision == Precision::kBf16)
-    launch_op<Op16<true>>(s, in, packed_weight, out, f, stream);
-  else
-    launch_op<Op16<false>>(s, in, packed_weight, out, f, stream);
+  if (nhwc_mainloop() == NhwcMainloop::kWgmma) {
+    const std::string no = nhwc_wgmma_unavailable();
+    if (!no.empty()) throw_error("conv2d_nhwc: DICE_NHWC_MMA=wgmma: ", no);
+    launch_wgmma(s, precision == Precision::kBf16, in, packed_weight, out, f, stream);
+  } else {
+    launch<MmaKernel>(s, precision == Precision::kBf16, in, packed_weight, out, f, stream);
+  }
+}
+
+NhwcMainloop parse_nhwc_mainloop(const char* name, const char* what) {
+  if (!std::strcmp(name, "mma")) return NhwcMainloop::kMma;
+  if (!std::strcmp(name, "wgmma")) return NhwcMainloop::kWgmma;
+  throw_error(what, "='", name, "' is not one of mma, wgmma");
+}
+
+const char* nhwc_mainloop_name(NhwcMainloop m) { return m == NhwcMainloop::kWgmma ? "wgmma" : "mma"; }
+
+NhwcMainloop nhwc_mainloop() {
+  int m = g_mainloop.load(std::memory_order_relaxed);
+  if (m < 0) {
+    const char* e = std::getenv("DICE_NHWC_MMA");
+    m = static_cast<int>(e && *e ? parse_nhwc_mainloop(e, "DICE_NHWC_MMA") : NhwcMainloop::kMma);
+    g_mainloop.store(m, std::memory_order_relaxed);
+  }
+  return static_cast<NhwcMainloop>(m);
+}
+
+NhwcMainloop set_nhwc_mainloop(NhwcMainloop m) {
+  const NhwcMainloop old = nhwc_mainloop();
+  g_mainloop.store(static_cast<int>(m), std::memory_order_relaxed);
+  return old;
+}
+
+std::string nhwc_wgmma_unavailable() {
+#ifdef DICE_CUDA_EMU
+  return {};  // the emulator implements wgmma (cuda_emu/wgmma.cpp)
+#else
+#ifndef DICE_CUDA_SM90A
+  return "this build has no sm_90a code (configure with CMAKE_CUDA_ARCHITECTURES \"80;90a\")";
+#else
+  int device = 0, major = 0, minor = 0;
+  DICE_CUDA_CHECK(cudaGetDevice(&device));
+  DICE_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  DICE_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+  if (major != 9 || minor != 0)
+    return "compute capability " + std::to_string(major) + "." + std::to_string(minor) +
+           " (wgmma needs 9.0)";
+  return {};
+#endif
+#endif
 }
 
 }  // namespace dice

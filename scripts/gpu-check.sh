@@ -25,7 +25,8 @@
 #   dn_torch    PyTorch eager DenseNet-101, fp32 (cudnn.benchmark, TF32 off) and channels_last AMP
 #   eval        the CIFAR-10 `dice eval --device cuda`, wall time and stages (needs --assets)
 #   rn_e2e      ResNet-50 end to end at batch 256: ours fp32/tf32/fp16/bf16 (fp16/bf16 in 16-bit NHWC
-#               on conv2d_nhwc), ours-nchw fp16 (float32 NCHW on conv2d_tc), cuDNN fp32/tf32
+#               on conv2d_nhwc, mma.sync), ours-wgmma fp16 (the same on the sm_90a wgmma mainloop),
+#               ours-nchw fp16 (float32 NCHW on conv2d_tc), cuDNN fp32/tf32
 #   rn_torch    PyTorch eager ResNet-50 at batch 256, fp32 and channels_last AMP
 #   sanitize    compute-sanitizer memcheck and racecheck on small kernel tests and a small forward,
 #               when the probe says the sanitizer works
@@ -39,7 +40,7 @@
 # ../shared/assets` puts the binaries the plan needs, their libraries and the evaluation's assets
 # into build/gpu-carry (about 50 MiB; with --full the benchmarks too, without --assets) and says
 # how big it is; carry that one path and run `scripts/gpu-check.sh build/gpu-carry`. Binaries that
-# are missing there are built first (the "build" step, sm_80 and sm_90, outside the plan's 6
+# are missing there are built first (the "build" step, sm_80 and sm_90a, outside the plan's 6
 # minutes). The exit status is non-zero if any step failed, timed out or was skipped.
 # DICE_GPU_CHECK_SELFTEST=1 swaps the plan for fake steps (one of them past its limit) so
 # tests/scripts/gpu_check_test.sh can check the runner and the summary anywhere.
@@ -343,7 +344,7 @@ step_eval() {
 step_rn_e2e() {
   [ -x "$E2E_BIN" ] || { echo "missing $E2E_BIN"; return 3; }
   "$E2E_BIN" --model resnet50 \
-    --modes ours_fp32,ours_tf32,ours_fp16,ours_bf16,ours-nchw_fp16,cudnn_fp32,cudnn_tf32 \
+    --modes ours_fp32,ours_tf32,ours_fp16,ours_bf16,ours-wgmma_fp16,ours-nchw_fp16,cudnn_fp32,cudnn_tf32 \
     --batches 256 --jsonl "$RESULTS"
 }
 
@@ -406,13 +407,13 @@ step_fake_b() {
 }
 
 # The fallback when binaries built elsewhere are missing (or do not run there): build them here,
-# for sm_80 and sm_90 as the normal build does. It costs device time, so it is a step of its own.
+# for sm_80 and sm_90a as the normal build does. It costs device time, so it is a step of its own.
 step_build() {
   local missing=() b
   for b in "${NEED_BINS[@]}"; do [ -x "$b" ] || missing+=("$(basename "$b")"); done
   echo "building ${missing[*]} in $BUILD/fallback"
   cmake -S "$ROOT" -B "$BUILD/fallback" -DCMAKE_BUILD_TYPE=Release -DDICE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES="80;90" >/dev/null || return 1
+    -DCMAKE_CUDA_ARCHITECTURES="80;90a" >/dev/null || return 1
   cmake --build "$BUILD/fallback" --target "${missing[@]}" -j"$(nproc)" || return 1
   for b in "${NEED_BINS[@]}"; do
     [ -x "$b" ] || { mkdir -p "$(dirname "$b")" && cp "$BUILD/fallback/${b#"$BUILD"/}" "$b"; } || return 1

@@ -14,8 +14,9 @@
 //   sum |x * w| * |scale| (the tensor cores' float accumulation, as for conv2d_tc)
 // so an indexing, fragment or swizzle error (of the order of a whole product) fails, and every
 // element outside the written slice must keep its poison. Small problems run twice (nothing may
-// depend on what the first run left in shared memory). The pools and the layout conversion are
-// exact: bit-for-bit against the host.
+// depend on what the first run left in shared memory). Both mainloops run every case: mma.sync
+// (fp16, bf16) and sm_90a wgmma (fp16_wgmma, bf16_wgmma; skipped on GPUs without it). The pools
+// and the layout conversion are exact: bit-for-bit against the host.
 #include "kernels/conv2d_nhwc.h"
 
 #include <gtest/gtest.h>
@@ -112,6 +113,17 @@ std::vector<NhwcCase> nhwc_cases() {
 struct NhwcImpl {
   std::string name;
   Precision precision;
+  NhwcMainloop mainloop = NhwcMainloop::kMma;
+};
+
+// Sets the mainloop for its lifetime.
+class MainloopGuard {
+ public:
+  explicit MainloopGuard(NhwcMainloop m) : old_(set_nhwc_mainloop(m)) {}
+  ~MainloopGuard() { set_nhwc_mainloop(old_); }
+
+ private:
+  NhwcMainloop old_;
 };
 using NhwcRun = test::OpRun<NhwcCase, NhwcImpl>;
 
@@ -131,6 +143,11 @@ void check_nhwc(const NhwcRun& run) {
   const Precision prec = run.impl.precision;
   const std::string tc_why = tensor_cores_unsupported(0);
   if (!tc_why.empty()) GTEST_SKIP() << tc_why;
+  if (run.impl.mainloop == NhwcMainloop::kWgmma) {
+    const std::string no = nhwc_wgmma_unavailable();
+    if (!no.empty()) GTEST_SKIP() << "wgmma: " << no;  // another GPU, not a broken setup
+  }
+  const MainloopGuard mainloop(run.impl.mainloop);
 
   NhwcConv conv;
   Conv2dParams& p = conv.p;
@@ -234,7 +251,10 @@ void check_nhwc(const NhwcRun& run) {
   }
 }
 
-const std::vector<NhwcImpl> kNhwcImpls = {{"fp16", Precision::kFp16}, {"bf16", Precision::kBf16}};
+const std::vector<NhwcImpl> kNhwcImpls = {{"fp16", Precision::kFp16},
+                                          {"bf16", Precision::kBf16},
+                                          {"fp16_wgmma", Precision::kFp16, NhwcMainloop::kWgmma},
+                                          {"bf16_wgmma", Precision::kBf16, NhwcMainloop::kWgmma}};
 
 class Conv2dNhwcTest : public ::testing::TestWithParam<NhwcRun> {};
 DICE_OP_TEST(Conv2dNhwcCuda, Conv2dNhwcTest, MatchesHostReference, check_nhwc, nhwc_cases(),
