@@ -12,8 +12,10 @@
 // caches, the launches rotate over enough copies of them that each launch reads from DRAM, as in
 // the network. Reported: TFLOP/s and GB/s (compulsory traffic: input, weights and output once).
 // conv2d_cuda runs with the fusions the network runs ("fused": the bottleneck 1x1s' BN+ReLU
-// prologue and BN+ReLU epilogue; the other rows have none) and without ("plain"); cuDNN runs the
-// plain convolution only, so compare it with "plain". Shape names are the table's less its
+// prologue and BN+ReLU epilogue; the other rows have none) and without ("plain"), labelled with
+// the kernel it picked (conv2d_thin or the implicit GEMM); "gemm_fused" forces the implicit GEMM
+// (CudaConvAlgo::kGemm) with the network's fusions, for the ours/GEMM ratio; cuDNN runs the plain convolution only, so
+// compare it with "plain". Shape names are the table's less its
 // "densenet_" prefix; "count" is how many of the network's 99 convolutions the row stands for.
 // Without a GPU every benchmark is skipped with an error message.
 #include <benchmark/benchmark.h>
@@ -42,7 +44,7 @@ constexpr int kLaunchesPerIteration = 10;
 
 using Shape = test::ConvCase;
 
-enum class Impl { kCudaFused, kCudaPlain, kCudnn };
+enum class Impl { kCudaFused, kCudaPlain, kCudnn, kGemmFused };
 
 // Device data of one benchmark case, with host copies for the CPU check. The input and output
 // exist in `copies` instances (see the file comment); launch i uses instance i % copies.
@@ -126,7 +128,7 @@ struct Cached {
   std::unique_ptr<Problem> problem;
   std::unique_ptr<Stream> stream;
   std::unique_ptr<CudnnConv2d> cudnn;
-  double err[3] = {-1, -1, -1};  // per Impl; -1 = not checked yet
+  double err[4] = {-1, -1, -1, -1};  // per Impl; -1 = not checked yet
 };
 
 Cached& cache() {
@@ -166,7 +168,10 @@ void bm_conv(benchmark::State& state, const Shape& shape, int64_t batch, Impl im
     Cached& c = cached(shape, batch);
     Problem& pr = *c.problem;
     const cudaStream_t stream = c.stream->get();
-    const ConvFusion f = impl == Impl::kCudaFused ? pr.fusion(shape, true) : ConvFusion{};
+    const bool fused = impl == Impl::kCudaFused || impl == Impl::kGemmFused;
+    const ConvFusion f = fused ? pr.fusion(shape, true) : ConvFusion{};
+    // kGemmFused: the implicit GEMM conv2d_thin replaced (CudaConvAlgo::kGemm), for the ratio.
+    ScopedCudaConvAlgo algo(impl == Impl::kGemmFused ? CudaConvAlgo::kGemm : CudaConvAlgo::kAuto);
     if (impl == Impl::kCudnn && !c.cudnn) c.cudnn = std::make_unique<CudnnConv2d>(pr.p, stream);
     auto launch = [&] {
       const auto [in, out] = pr.take();
@@ -182,7 +187,7 @@ void bm_conv(benchmark::State& state, const Shape& shape, int64_t batch, Impl im
       pr.next = 0;
       launch();
       DICE_CUDA_CHECK(cudaStreamSynchronize(stream));
-      err = pr.check(impl == Impl::kCudaFused ? pr.fusion(shape, false) : ConvFusion{});
+      err = pr.check(fused ? pr.fusion(shape, false) : ConvFusion{});
       for (int i = 0; i < 3; ++i) launch();
     }
     if (!(err <= (impl == Impl::kCudnn ? 1e-4 : 1e-5))) {
@@ -212,6 +217,7 @@ void bm_conv(benchmark::State& state, const Shape& shape, int64_t batch, Impl im
     state.counters["count"] = shape.count;
     state.counters["copies"] = static_cast<double>(pr.d_in.size());
     if (impl == Impl::kCudnn) state.SetLabel("cudnn " + c.cudnn->algo_name());
+    else state.SetLabel(conv2d_cuda_kernel(pr.p, f, pr.d_in[0].data(), pr.d_out[0].data()));
   } catch (const std::exception& e) {
     state.SkipWithError(e.what());
   }
@@ -227,10 +233,13 @@ int register_all() {
         const char* prefix;
         Impl impl;
       } impls[] = {{"conv2d_cuda_fused/", Impl::kCudaFused},
+                   {"conv2d_gemm_fused/", Impl::kGemmFused},
                    {"conv2d_cuda_plain/", Impl::kCudaPlain},
                    {"conv2d_cudnn/", Impl::kCudnn}};
       for (const auto& im : impls) {
-        if (im.impl == Impl::kCudaFused && s.fusion == 0) continue;  // the network never does
+        // The network never runs a fused prologue on rows without one; the gemm row is the
+        // network's conv either way.
+        if (im.impl == Impl::kCudaFused && s.fusion == 0) continue;
         const Shape* sp = &s;
         const Impl impl = im.impl;
         benchmark::RegisterBenchmark(

@@ -110,8 +110,11 @@ def kernels_table(benchmarks):
     if not rows:
         return
     print()
-    print("DenseNet-101 convolutions (fp32, NCHW), TFLOP/s; plain = ours without the fused prologue, as cuDNN runs")
-    print("%-24s %6s %5s %8s %8s %8s %11s" % ("shape", "batch", "count", "fused", "plain", "cudnn", "plain/cudnn"))
+    print("DenseNet-101 convolutions (fp32, NCHW), TFLOP/s; fused = ours with the network's prologue (conv2d_thin where")
+    print("it applies), gemm = the network's conv forced onto the implicit GEMM, ours/gemm = (fused, else plain) / gemm;")
+    print("plain = ours without the fused prologue, as cuDNN runs")
+    print("%-24s %6s %5s %8s %8s %10s %8s %8s %11s" % ("shape", "batch", "count", "fused", "gemm", "ours/gemm",
+                                                    "plain", "cudnn", "plain/cudnn"))
     tot = {}
     for shape, batch in order:
         r = rows[(shape, batch)]
@@ -119,11 +122,12 @@ def kernels_table(benchmarks):
         def tf(k):
             b = r.get(k)
             return None if not b or b.get("error_occurred") else b.get("TFLOP/s")
-        f, p, c = tf("conv2d_cuda_fused"), tf("conv2d_cuda_plain"), tf("conv2d_cudnn")
+        f, g, p, c = tf("conv2d_cuda_fused"), tf("conv2d_gemm_fused"), tf("conv2d_cuda_plain"), tf("conv2d_cudnn")
         cnt = next((int(b.get("count", 0)) for b in r.values() if b.get("count")), 0)
-        print("%-24s %6d %5d %8s %8s %8s %11s" % (shape, batch, cnt, "%.2f" % f if f else "-",
-                                               "%.2f" % p if p else "-", "%.2f" % c if c else "-",
-                                               "%.2fx" % (p / c) if p and c else "-"))
+        print("%-24s %6d %5d %8s %8s %10s %8s %8s %11s" % (
+            shape, batch, cnt, "%.2f" % f if f else "-", "%.2f" % g if g else "-",
+            "%.2fx" % ((f or p) / g) if (f or p) and g else "-", "%.2f" % p if p else "-", "%.2f" % c if c else "-",
+            "%.2fx" % (p / c) if p and c else "-"))
         for k in ("conv2d_cuda_plain", "conv2d_cudnn"):
             b = r.get(k)
             if b and not b.get("error_occurred"):
