@@ -4,8 +4,8 @@
 //
 //   bench_e2e_cuda --model densenet101|resnet50 --modes ours_fp32,ours_fp16,cudnn_fp32,...
 //                  (ours-nchw_fp16: ResNet in float32 NCHW on conv2d_tc; ours-gemm_fp32: every
-//                  fp32 conv on conv2d_cuda's implicit GEMM, no conv2d_thin; ours-wgmma_fp16:
-//                  conv2d_nhwc on its sm_90a wgmma mainloop)
+//                  fp32 conv on conv2d_cuda's implicit GEMM, no conv2d_thin; ours-wgmma_fp16,
+//                  ours-wgmma-ws_fp16: conv2d_nhwc on its sm_90a wgmma mainloops)
 //                  --batches 1,256,1024 [--jsonl FILE] [--warmup-ms 200] [--replays 10]
 //                  [--min-ms 300]
 //   bench_e2e_cuda --probe [--jsonl FILE]
@@ -104,11 +104,12 @@ std::vector<float> random_images(int64_t n, int64_t image, uint64_t state) {
 
 // A mode name "ours_fp16", "ours-nchw_fp16" (a --gpu-layout after the backend) or
 // "ours-gemm_fp32" (conv2d_cuda's implicit GEMM for every conv, CudaConvAlgo::kGemm: the kernel
-// before conv2d_thin) or "ours-wgmma_fp16" (conv2d_nhwc's wgmma mainloop) -> options; throws on
-// anything else.
+// before conv2d_thin), "ours-wgmma_fp16" / "ours-wgmma-ws_fp16" (conv2d_nhwc's wgmma mainloops)
+// -> options; throws on anything else.
 struct Mode {
   ModelOptions options;
-  bool gemm = false, wgmma = false;
+  bool gemm = false;
+  NhwcMainloop mainloop = NhwcMainloop::kMma;
 };
 Mode parse_mode(const std::string& mode) {
   const size_t u = mode.find('_');
@@ -122,8 +123,8 @@ Mode parse_mode(const std::string& mode) {
     const std::string variant = impl.substr(dash + 1);
     if (variant == "gemm")
       m.gemm = true;
-    else if (variant == "wgmma")
-      m.wgmma = true;
+    else if (variant == "wgmma" || variant == "wgmma-ws")
+      m.mainloop = parse_nhwc_mainloop(variant.c_str(), "bench_e2e_cuda mode");
     else
       m.options.layout = parse_gpu_layout(variant);
   }
@@ -272,8 +273,8 @@ int run(const Options& o) {
       struct MainloopGuard {
         NhwcMainloop old;
         ~MainloopGuard() { set_nhwc_mainloop(old); }
-      } mainloop{set_nhwc_mainloop(parsed.wgmma ? NhwcMainloop::kWgmma : NhwcMainloop::kMma)};
-      if (parsed.wgmma && !nhwc_wgmma_unavailable().empty())
+      } mainloop{set_nhwc_mainloop(parsed.mainloop)};
+      if (parsed.mainloop != NhwcMainloop::kMma && !nhwc_wgmma_unavailable().empty())
         throw_error("wgmma: ", nhwc_wgmma_unavailable());
       std::unique_ptr<CudaModel> m;
       if (dense) {

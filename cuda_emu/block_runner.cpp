@@ -17,9 +17,13 @@
 // since an OS thread keeps one copy of it (thread_local) for all the blocks it runs. So a kernel
 // that reads shared memory nobody wrote, or a cp.async destination before its wait, sees poison.
 //
+// Named barriers (bar.sync / bar.arrive with an id 1..15 and a thread count, the producer /
+// consumer handshake of warp-specialised kernels) release their waiters when the count is
+// reached; warpgroup collectives (wgmma) complete when all 128 threads of the group are there.
+//
 // Hardware rules enforced with a message and abort (device code cannot throw): a barrier some
-// threads of the block never reach, collectives whose lanes disagree, and masks other than the
-// full warp. Fibers start once through ucontext and then switch with _setjmp/_longjmp, which save
+// threads of the block never reach, named barriers that deadlock or disagree on their count,
+// collectives whose lanes disagree, and masks other than the full warp. Fibers start once through ucontext and then switch with _setjmp/_longjmp, which save
 // no signal mask (no system call per switch). They live as long as the OS thread and run block
 // after block; each has a 256 KiB stack with a guard page below it. Under AddressSanitizer every
 // switch is announced (__sanitizer_start/finish_switch_fiber), so that ASan checks the kernels'
@@ -77,7 +81,7 @@ inline void asan_arrive(void* fake_stack_save, const void** from_bottom, size_t*
 
 constexpr size_t kStackBytes = 256 * 1024;
 
-enum class State { kRunnable, kAtBarrier, kAtWarp, kAtWarpgroup, kDone };
+enum class State { kRunnable, kAtBarrier, kAtNamedBarrier, kAtWarp, kAtWarpgroup, kDone };
 
 struct Fiber {
   ucontext_t start;
@@ -87,6 +91,7 @@ struct Fiber {
   uint3 tid{0, 0, 0};
   WarpOp op = nullptr;
   WarpgroupOp group_op = nullptr;
+  int named_id = 0;  // the named barrier it waits at (State::kAtNamedBarrier)
   unsigned mask = 0;
   const void* in = nullptr;
   void* out = nullptr;
@@ -111,6 +116,9 @@ struct Block {
   std::vector<SharedRange> static_shared;  // declared so far in this block
   size_t static_shared_bytes = 0;
   uint32_t next_window = 0;  // where the next array's window may start
+  // Named barriers 1..15 (bar.sync / bar.arrive id, count): threads counted so far in the current
+  // phase and the count they expect (0: idle). Barrier 0 is __syncthreads.
+  std::array<int, 16> named_arrived{}, named_expected{};
   uint64_t serial = 0;  // counts the blocks this OS thread has run: names the current one
   jmp_buf scheduler;
   void* scheduler_fake_stack = nullptr;  // ASan: the scheduler's, while a fiber runs
@@ -250,8 +258,11 @@ bool complete_warpgroup_collective(Block& b, int g) {
     die("a warpgroup collective (wgmma) in a block whose size is not a multiple of 128");
   }
   if (arrived != 128) {
-    for (int t = t0; t < t0 + 128; ++t)
-      if (b.fibers[t]->state != State::kAtWarpgroup) b.current = b.fibers[t];
+    for (int t = t0; t < t0 + 128; ++t) {
+      const State st = b.fibers[t]->state;
+      if (st == State::kAtNamedBarrier) return false;  // may still come, once released
+      if (st != State::kAtWarpgroup) b.current = b.fibers[t];
+    }
     die("a warpgroup collective waits for threads at __syncthreads or exited (divergent code)");
   }
   std::array<const void*, 128> ins;
@@ -301,6 +312,8 @@ void run_block(Block& b) {
   b.static_shared.clear();
   b.static_shared_bytes = 0;
   b.next_window = 0;
+  b.named_arrived.fill(0);
+  b.named_expected.fill(0);
   if (!b.dynamic_shared.empty()) {
     std::memset(b.dynamic_shared.data(), 0xFF, b.dynamic_shared.size());
     add_window(b, b.dynamic_shared.data(), b.dynamic_shared.size());
@@ -320,19 +333,43 @@ void run_block(Block& b) {
         }
       } while (complete_warp_collective(b, w0, lanes));
     }
-    // Every warp now waits at a barrier, at a warpgroup collective, or is done.
+    // Every warp now waits at a barrier, at a warpgroup collective, or is done, or was released
+    // from a named barrier after its turn in this pass: those run first, in another pass. Only
+    // then do the threads parked at a bar.arrive go on, so whatever they write after the arrive
+    // comes too late for the threads it released.
+    // (Warpgroup collectives complete before that too: the released threads' wgmma must be
+    // issued while the arriving thread still waits.)
     bool progressed = false;
+    for (const Fiber* f : b.fibers) progressed = progressed || f->state == State::kRunnable;
+    if (progressed) continue;
     for (int gk = 0; gk < groups; ++gk)
       progressed = complete_warpgroup_collective(b, reverse ? groups - 1 - gk : gk) || progressed;
     if (progressed) continue;
-    int at_barrier = 0, done = 0;
+    for (Fiber* f : b.fibers)
+      if (f->state == State::kAtNamedBarrier && f->named_id == -1) {
+        f->state = State::kRunnable;
+        progressed = true;
+      }
+    if (progressed) continue;
+    int at_barrier = 0, done = 0, at_named = 0, runnable = 0;
     for (const Fiber* f : b.fibers) {
       at_barrier += f->state == State::kAtBarrier;
       done += f->state == State::kDone;
+      at_named += f->state == State::kAtNamedBarrier;
+      runnable += f->state == State::kRunnable;  // released from a named barrier this pass
     }
+    if (runnable > 0) continue;
     if (done == n) {
+      for (int id = 1; id < 16; ++id)
+        if (b.named_arrived[static_cast<size_t>(id)] != 0)
+          die("the block ended with threads counted at a named barrier that never completed");
       wgmma_block_end();
       return;
+    }
+    if (at_named > 0) {
+      for (Fiber* f : b.fibers)
+        if (f->state == State::kAtNamedBarrier) b.current = f;
+      die("deadlock: threads wait at a named barrier (bar.sync) that the others never complete");
     }
     if (done > 0) {
       for (Fiber* f : b.fibers)
@@ -439,6 +476,29 @@ AsyncCopies& async_copies() { return current().async; }
 void sync_threads() {
   current();
   yield(State::kAtBarrier);
+}
+// bar.sync / bar.arrive: `count` threads (whole warps) meet at barrier `id` (1..15); the phase
+// completes when the last of them arrives, releasing those that wait (bar.sync), and the barrier
+// is ready for its next phase.
+void named_barrier(int id, int count, bool wait) {
+  Fiber& f = current();
+  Block& b = t_block;
+  if (id < 1 || id > 15) die("named barrier id must be 1..15 (0 is __syncthreads)");
+  if (count <= 0 || count % 32 != 0 || count > static_cast<int>(b.fibers.size()))
+    die("named barrier thread count must be a positive multiple of 32, at most the block");
+  const size_t i = static_cast<size_t>(id);
+  if (b.named_arrived[i] == 0) b.named_expected[i] = count;
+  if (b.named_expected[i] != count) die("threads meet at a named barrier with different counts");
+  if (++b.named_arrived[i] == count) {
+    b.named_arrived[i] = 0;
+    for (Fiber* g : b.fibers)
+      if (g->state == State::kAtNamedBarrier && g->named_id == id) g->state = State::kRunnable;
+    if (wait) return;
+  }
+  // bar.arrive parks the thread until the scheduler's pass over the warps ends, so the threads it
+  // released see memory as it was at the arrive: a write after the arrive shows as a race.
+  f.named_id = wait ? id : -1;
+  yield(State::kAtNamedBarrier);
 }
 void trap() {
   current();

@@ -20,10 +20,11 @@
 // until the wgmma.wait_group that covers its commit group; the accumulator registers must not be
 // touched meanwhile, and wgmma.fence must separate the threads' own register accesses from the
 // mma_async that uses those registers. The emulation is the latest completion the ISA allows: at
-// the issue each accumulator array is saved and filled with NaN; the operation runs at the wait,
-// reading shared memory then, and writes the result back. So a kernel that reads accumulators
-// early, refills a stage an outstanding wgmma still reads, or forgets the wait gets wrong numbers
-// on every run. Stopped with a message: an mma_async with no wgmma.fence since the warpgroup's last
+// the issue each accumulator array is saved and filled with NaN; the operation runs at the wait
+// and writes the result back; the operands are read at the issue and again at the wait, and must
+// not differ. So a kernel that reads accumulators early gets NaN, and one that refills a stage an
+// outstanding wgmma still reads, or lets a wgmma read a stage whose cp.async has not landed
+// (poison until its wait), is stopped. Stopped with a message: an mma_async with no wgmma.fence since the warpgroup's last
 // wait (or the kernel's start); operands outside shared memory, or holding bytes a cp.async wrote
 // without the writer's fence.proxy.async since (generic-proxy writes seen by the async proxy);
 // threads of a warpgroup disagreeing on operands; a block ending with wgmma not waited for.
@@ -66,6 +67,7 @@ struct Op {
   MmaArgs args;  // thread 0's; the others agree but for d
   std::array<int, 128> shadow;  // per thread, into Group::shadows
   uint64_t group = kUncommitted;
+  std::vector<uint16_t> operands;  // A then B as they were at the issue
 };
 
 struct Group {
@@ -90,13 +92,24 @@ uint32_t element_address(uint64_t desc, int r, int k) {
   return a ^ (((a >> 7) & (width / 16 - 1)) << 4);
 }
 
-// Element (r, k) of an operand, read from shared memory now.
-double element(uint64_t desc, int r, int k, bool bf16) {
+// The bits of element (r, k) of an operand, read from shared memory now.
+uint16_t element_bits(uint64_t desc, int r, int k) {
   const char* p = shared_at_window(element_address(desc, r, k), 2);
   if (p == nullptr) die_in_kernel("wgmma: an operand element lies outside the block's shared memory");
   uint16_t h;
   std::memcpy(&h, p, 2);
-  return bf16 ? bf16_to_float(h) : half_to_float(h);
+  return h;
+}
+
+// A (64 x 16) then B (n x 16), row by row, as shared memory holds them now.
+std::vector<uint16_t> read_operands(const MmaArgs& a) {
+  std::vector<uint16_t> v;
+  v.reserve(static_cast<size_t>(64 + a.n) * 16);
+  for (int r = 0; r < 64; ++r)
+    for (int k = 0; k < 16; ++k) v.push_back(element_bits(a.desc_a, r, k));
+  for (int c = 0; c < a.n; ++c)
+    for (int k = 0; k < 16; ++k) v.push_back(element_bits(a.desc_b, c, k));
+  return v;
 }
 
 // Checks an operand of `rows` x 16 elements: in shared memory, and no unfenced cp.async bytes.
@@ -116,11 +129,16 @@ void check_operand(uint64_t desc, int rows, const char* which) {
 
 void run(Group& g, const Op& op) {
   const MmaArgs& a = op.args;
+  // The hardware may read the operands at any moment from the issue to the wait: they must not
+  // change in between (a stage refilled too early, or read before its cp.async landed).
+  const std::vector<uint16_t> now = read_operands(a);
+  if (now != op.operands)
+    die_in_kernel("shared memory under an outstanding wgmma changed between its issue and its wait "
+                  "(a stage refilled too early, or read before its data landed)");
+  auto value = [&](size_t i) { return a.bf16 ? bf16_to_float(now[i]) : half_to_float(now[i]); };
   std::vector<double> A(64 * 16), B(static_cast<size_t>(a.n) * 16);
-  for (int r = 0; r < 64; ++r)
-    for (int k = 0; k < 16; ++k) A[static_cast<size_t>(r * 16 + k)] = element(a.desc_a, r, k, a.bf16);
-  for (int c = 0; c < a.n; ++c)
-    for (int k = 0; k < 16; ++k) B[static_cast<size_t>(c * 16 + k)] = element(a.desc_b, c, k, a.bf16);
+  for (size_t i = 0; i < A.size(); ++i) A[i] = value(i);
+  for (size_t i = 0; i < B.size(); ++i) B[i] = value(A.size() + i);
   for (int t = 0; t < 128; ++t) {
     Shadow& s = g.shadows[static_cast<size_t>(op.shadow[static_cast<size_t>(t)])];
     const int w = t / 32, l = t % 32;
@@ -156,6 +174,7 @@ void mma_op(const void* const* in, void* const*, int group) {
   check_operand(a0.desc_b, a0.n, "B");
   Op op;
   op.args = a0;
+  op.operands = read_operands(a0);
   for (int t = 0; t < 128; ++t) {
     float* d = static_cast<const MmaArgs*>(in[t])->d;
     int found = -1;

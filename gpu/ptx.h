@@ -211,6 +211,27 @@ __device__ __forceinline__ void cp_async_wait_all() {
 #undef DICE_PTX_SM80
 #endif
 
+// ---- named barriers: bar.sync / bar.arrive ----------------------------------------------------
+// `count` threads (a multiple of 32, whole warps) meet at barrier `id` (1..15; 0 is
+// __syncthreads): named_barrier_sync waits until all have arrived, named_barrier_arrive counts
+// the calling warp and goes on. A producer arrives where its data is ready and its consumers
+// sync, and the other way round for an emptied buffer; shared-memory writes before the arrive are
+// visible to the threads after their sync (as across __syncthreads).
+__device__ __forceinline__ void named_barrier_sync(int id, int count) {
+#if defined(DICE_CUDA_EMU)
+  emu::named_barrier(id, count, /*wait=*/true);
+#else
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+#endif
+}
+__device__ __forceinline__ void named_barrier_arrive(int id, int count) {
+#if defined(DICE_CUDA_EMU)
+  emu::named_barrier(id, count, /*wait=*/false);
+#else
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+#endif
+}
+
 // ---- sm_90a: wgmma (warpgroup MMA from shared memory) -------------------------------------------
 // The warpgroup (128 threads, 4 consecutive warps) computes D[64 x N] += A[64 x 16] B[16 x N]
 // asynchronously: wgmma_fence() before the first mma (and whenever the threads touched the
@@ -221,7 +242,8 @@ __device__ __forceinline__ void cp_async_wait_all() {
 // before a wgmma (the async proxy) reads it. D fragment: thread t (warp w = t / 32, lane l) holds
 // d[4 j + e] = row 16 w + l / 4 + 8 (e / 2), column 8 j + 2 (l % 4) + (e % 2), as mma.sync's C
 // repeated over N / 8. These need sm_90a (nvcc -gencode arch=compute_90a,code=sm_90a): compiled
-// for anything else they trap, and conv2d_nhwc launches them only where wgmma_supported() says so.
+// for anything else they trap, and conv2d_nhwc launches them only where nhwc_wgmma_unavailable()
+// is empty.
 #if !defined(DICE_CUDA_EMU) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define DICE_PTX_SM90A 1
 #endif

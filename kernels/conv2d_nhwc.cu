@@ -140,6 +140,8 @@ __global__ void __launch_bounds__(kThreads)
 
 template <class Op, int kBN, int KS>
 struct MmaKernel {
+  static constexpr int kBlockThreads = kThreads;
+  static_assert(kBlockThreads % 128 == 0, "whole warpgroups");
   static constexpr auto kernel = conv2d_nhwc_kernel<Op, kBN, KS>;
 };
 
@@ -201,10 +203,12 @@ void conv2d_nhwc(const NhwcConv& c, Precision precision, const uint16_t* in,
   s.Kt = s.Kp / Tile::kK;
   s.N = static_cast<int>(p.batch * p.out_height() * p.out_width());
   s.in_ldc = c.in_pitch(), s.out_ldc = c.out_pitch(), s.res_ldc = c.residual_pitch();
-  if (nhwc_mainloop() == NhwcMainloop::kWgmma) {
+  const NhwcMainloop loop = nhwc_mainloop();
+  if (loop != NhwcMainloop::kMma) {
     const std::string no = nhwc_wgmma_unavailable();
-    if (!no.empty()) throw_error("conv2d_nhwc: DICE_NHWC_MMA=wgmma: ", no);
-    launch_wgmma(s, precision == Precision::kBf16, in, packed_weight, out, f, stream);
+    if (!no.empty()) throw_error("conv2d_nhwc: DICE_NHWC_MMA=", nhwc_mainloop_name(loop), ": ", no);
+    launch_wgmma(s, precision == Precision::kBf16, loop == NhwcMainloop::kWgmmaWs, in,
+                 packed_weight, out, f, stream);
   } else {
     launch<MmaKernel>(s, precision == Precision::kBf16, in, packed_weight, out, f, stream);
   }
@@ -213,10 +217,13 @@ void conv2d_nhwc(const NhwcConv& c, Precision precision, const uint16_t* in,
 NhwcMainloop parse_nhwc_mainloop(const char* name, const char* what) {
   if (!std::strcmp(name, "mma")) return NhwcMainloop::kMma;
   if (!std::strcmp(name, "wgmma")) return NhwcMainloop::kWgmma;
-  throw_error(what, "='", name, "' is not one of mma, wgmma");
+  if (!std::strcmp(name, "wgmma-ws")) return NhwcMainloop::kWgmmaWs;
+  throw_error(what, "='", name, "' is not one of mma, wgmma, wgmma-ws");
 }
 
-const char* nhwc_mainloop_name(NhwcMainloop m) { return m == NhwcMainloop::kWgmma ? "wgmma" : "mma"; }
+const char* nhwc_mainloop_name(NhwcMainloop m) {
+  return m == NhwcMainloop::kWgmma ? "wgmma" : m == NhwcMainloop::kWgmmaWs ? "wgmma-ws" : "mma";
+}
 
 NhwcMainloop nhwc_mainloop() {
   int m = g_mainloop.load(std::memory_order_relaxed);

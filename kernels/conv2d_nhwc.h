@@ -79,16 +79,19 @@ namespace dice {
 // The pointer alignments are checked by conv2d_nhwc itself.
 std::string conv2d_nhwc_unsupported(const NhwcConv& c, const NhwcFusion& f, Precision precision);
 
-// Which tensor-core mainloop conv2d_nhwc runs (DICE_NHWC_MMA=mma|wgmma sets it for the process):
-//   kMma    mma.sync fed by ldmatrix (conv2d_nhwc.cu), sm_80 and up: the default
-//   kWgmma  Hopper's wgmma reading the stages from shared memory (conv2d_nhwc_wgmma.cu): needs a
-//           compute capability 9.0 GPU and a build with sm_90a code (CMAKE_CUDA_ARCHITECTURES
-//           with 90a and without plain 90, the default "80;90a"). Opt-in until a GPU run has
-//           checked it: it has run only on the emulator so far.
-enum class NhwcMainloop { kMma = 0, kWgmma = 1 };
+// Which tensor-core mainloop conv2d_nhwc runs (DICE_NHWC_MMA=mma|wgmma|wgmma-ws sets it for the
+// process):
+//   kMma      mma.sync fed by ldmatrix (conv2d_nhwc.cu), sm_80 and up: the default
+//   kWgmma    Hopper's wgmma reading the stages from shared memory, one warpgroup loading and
+//             multiplying (conv2d_nhwc_wgmma.cu)
+//   kWgmmaWs  the same warp-specialised: a producer warpgroup loads, two consumers multiply
+// The wgmma ones need a compute capability 9.0 GPU and a build with sm_90a code
+// (CMAKE_CUDA_ARCHITECTURES with 90a and without plain 90, the default "80;90a"). Opt-in until a
+// GPU run has checked them: they have run only on the emulator so far.
+enum class NhwcMainloop { kMma = 0, kWgmma = 1, kWgmmaWs = 2 };
 NhwcMainloop nhwc_mainloop();
 NhwcMainloop set_nhwc_mainloop(NhwcMainloop m);  // returns the previous setting
-NhwcMainloop parse_nhwc_mainloop(const char* name, const char* what);  // "mma" / "wgmma"
+NhwcMainloop parse_nhwc_mainloop(const char* name, const char* what);  // mma, wgmma, wgmma-ws
 const char* nhwc_mainloop_name(NhwcMainloop m);
 // Empty when the wgmma mainloop can run on the current device; otherwise why not (one line).
 std::string nhwc_wgmma_unavailable();

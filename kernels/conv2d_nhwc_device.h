@@ -1,7 +1,8 @@
-// Device pieces shared by conv2d_nhwc's two mainloops (conv2d_nhwc.cu: mma.sync fed by ldmatrix,
-// sm_80 and up; conv2d_nhwc_wgmma.cu: wgmma from shared memory, sm_90a): the problem shape, the
-// shared-memory layout of a pipeline stage, the cp.async loader that fills it, the 16-bit
-// conversions, and the epilogue's store of a staged float tile. Internal to kernels/.
+// Device pieces shared by conv2d_nhwc's mainloops (conv2d_nhwc.cu: mma.sync fed by ldmatrix,
+// sm_80 and up; conv2d_nhwc_wgmma.cu: wgmma from shared memory, sm_90a, one warpgroup or warp-
+// specialised): the problem shape, the shared-memory layout of a pipeline stage, the cp.async
+// loader that fills it, the 16-bit conversions, the epilogue's store of a staged float tile, and
+// the host-side launcher. Internal to kernels/.
 //
 // A stage holds 128 rows of A (pixels) and kBN rows of B (output channels), 32 K-elements each:
 // rows of four 16-byte chunks, chunk c of row r stored at c ^ ((r >> 1) & 3). Eight consecutive
@@ -179,7 +180,7 @@ __device__ __forceinline__ void store_staged(const float* tile, int lane, int m_
   }
 }
 
-// Enqueues K<Op, kBN, KS>::kernel for `s`: one block of kThreads per 128 pixels x kBN channels
+// Enqueues K<Op, kBN, KS>::kernel for `s`: one block of K::kBlockThreads per 128 pixels x kBN channels
 // (kBN 64 for at most 64 output channels, else 128; the channel tiles fastest), KS 1, 3 or 0 (any
 // other kernel size), Op the 16-bit type. K names a mainloop's kernel template.
 template <template <class, int, int> class K, class Op, int kBN>
@@ -187,7 +188,7 @@ void launch_tile(const NhwcShape& s, const uint16_t* in, const uint16_t* w, uint
                  const NhwcFusion& f, cudaStream_t stream) {
   const int64_t blocks =
       static_cast<int64_t>((s.N + Tile::kM - 1) / Tile::kM) * ((s.O + kBN - 1) / kBN);
-  const dim3 grid(static_cast<unsigned>(blocks)), block(kThreads);
+  const dim3 grid(static_cast<unsigned>(blocks)), block(K<Op, kBN, 1>::kBlockThreads);
   if (s.ks == 1)
     launch_kernel(K<Op, kBN, 1>::kernel, grid, block, 0, stream, s, in, w, out, f);
   else if (s.ks == 3)
@@ -205,8 +206,9 @@ void launch(const NhwcShape& s, bool bf16, const uint16_t* in, const uint16_t* w
   else launch_tile<K, Op16<false>, Tile::kN>(s, in, w, out, f, stream);
 }
 
-// conv2d_nhwc_wgmma.cu: enqueues the sm_90a mainloop (the caller checked that it may run).
-void launch_wgmma(const NhwcShape& s, bool bf16, const uint16_t* in, const uint16_t* w,
-                  uint16_t* out, const NhwcFusion& f, cudaStream_t stream);
+// conv2d_nhwc_wgmma.cu: enqueues an sm_90a mainloop (the caller checked that it may run):
+// one warpgroup doing both (warp_specialized false) or a producer warpgroup and two consumers.
+void launch_wgmma(const NhwcShape& s, bool bf16, bool warp_specialized, const uint16_t* in,
+                  const uint16_t* w, uint16_t* out, const NhwcFusion& f, cudaStream_t stream);
 
 }  // namespace dice::nhwc

@@ -99,7 +99,7 @@ __global__ void __launch_bounds__(kThreads, 3)
     for (int r = 0; r < KS; ++r) {
       const float* row = p + (r - R) * s.W;
       d.v[r] = row_ok[r] ? load4(row) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      if (KS == 3) {
+      if constexpr (KS == 3) {
         d.left[r] = row_ok[r] && has_left && !left_in_warp ? __ldg(row - 1) : 0.0f;
         d.right[r] = row_ok[r] && has_right && !right_in_warp ? __ldg(row + 4) : 0.0f;
       }
@@ -140,7 +140,7 @@ __global__ void __launch_bounds__(kThreads, 3)
           cur.v[r].y = relu_affine(cur.v[r].y, a, b);
           cur.v[r].z = relu_affine(cur.v[r].z, a, b);
           cur.v[r].w = relu_affine(cur.v[r].w, a, b);
-          if (KS == 3) {
+          if constexpr (KS == 3) {
             cur.left[r] = relu_affine(cur.left[r], a, b);
             cur.right[r] = relu_affine(cur.right[r], a, b);
           }
@@ -152,7 +152,7 @@ __global__ void __launch_bounds__(kThreads, 3)
         float win[4 + 2 * R];
         win[R + 0] = cur.v[ky].x, win[R + 1] = cur.v[ky].y;
         win[R + 2] = cur.v[ky].z, win[R + 3] = cur.v[ky].w;
-        if (KS == 3) {
+        if constexpr (KS == 3) {
           // Every lane takes part in the shuffles; the value is used only where valid.
           const float l = __shfl_up_sync(0xffffffffu, cur.v[ky].w, G);
           const float rt = __shfl_down_sync(0xffffffffu, cur.v[ky].x, G);
@@ -173,7 +173,7 @@ __global__ void __launch_bounds__(kThreads, 3)
             for (int p = 0; p < 4; ++p) acc[j][p] = fmaf(w[j], win[p + kx], acc[j][p]);
         }
       }
-      cur = nxt;
+      if (c + 1 < s.C) cur = nxt;
     }
   }
 

@@ -25,7 +25,8 @@
 #   dn_torch    PyTorch eager DenseNet-101, fp32 (cudnn.benchmark, TF32 off) and channels_last AMP
 #   eval        the CIFAR-10 `dice eval --device cuda`, wall time and stages (needs --assets)
 #   rn_e2e      ResNet-50 end to end at batch 256: ours fp32/tf32/fp16/bf16 (fp16/bf16 in 16-bit NHWC
-#               on conv2d_nhwc, mma.sync), ours-wgmma fp16 (the same on the sm_90a wgmma mainloop),
+#               on conv2d_nhwc, mma.sync), ours-wgmma / ours-wgmma-ws fp16 (the sm_90a wgmma
+#               mainloops: one warpgroup; producer + two consumer warpgroups),
 #               ours-nchw fp16 (float32 NCHW on conv2d_tc), cuDNN fp32/tf32
 #   rn_torch    PyTorch eager ResNet-50 at batch 256, fp32 and channels_last AMP
 #   sanitize    compute-sanitizer memcheck and racecheck on small kernel tests and a small forward,
@@ -65,7 +66,7 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 # ---- the plan: name, time limit in seconds, what it does ----
-PLAN=(probe:15 tests:70 dn_e2e:35 dn_torch:50 eval:45 rn_e2e:70 rn_torch:40 sanitize:35)
+PLAN=(probe:15 tests:70 dn_e2e:35 dn_torch:45 eval:40 rn_e2e:85 rn_torch:35 sanitize:35)
 FULL_PLAN=(kernels:150 rn_shapes:240 dn_layers:90)
 if [ "${DICE_GPU_CHECK_SELFTEST:-0}" = 1 ]; then
   PLAN=(fake_a:5 fake_slow:2 fake_b:5) FULL_PLAN=()
@@ -344,7 +345,7 @@ step_eval() {
 step_rn_e2e() {
   [ -x "$E2E_BIN" ] || { echo "missing $E2E_BIN"; return 3; }
   "$E2E_BIN" --model resnet50 \
-    --modes ours_fp32,ours_tf32,ours_fp16,ours_bf16,ours-wgmma_fp16,ours-nchw_fp16,cudnn_fp32,cudnn_tf32 \
+    --modes ours_fp32,ours_tf32,ours_fp16,ours_bf16,ours-wgmma_fp16,ours-wgmma-ws_fp16,ours-nchw_fp16,cudnn_fp32,cudnn_tf32 \
     --batches 256 --jsonl "$RESULTS"
 }
 

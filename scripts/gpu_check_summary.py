@@ -209,11 +209,12 @@ def main():
               [(("ours", "fp32"), ("torch", "fp32")), (("ours", "fp32"), ("ours-gemm", "fp32"))])
     e2e_table(rows, "resnet50", [256],
               [("ours", "fp32"), ("ours", "tf32"), ("ours", "fp16"), ("ours", "bf16"),
-               ("ours-wgmma", "fp16"), ("ours-nchw", "fp16"), ("cudnn", "fp32"), ("cudnn", "tf32"), ("torch", "fp32"), ("torch", "amp")],
+               ("ours-wgmma", "fp16"), ("ours-wgmma-ws", "fp16"), ("ours-nchw", "fp16"), ("cudnn", "fp32"), ("cudnn", "tf32"), ("torch", "fp32"), ("torch", "amp")],
               [(("ours", "fp32"), ("cudnn", "fp32")), (("ours", "fp32"), ("torch", "fp32")),
                (("ours", "tf32"), ("cudnn", "tf32")), (("ours", "fp16"), ("torch", "amp")),
                (("ours", "fp16"), ("ours-nchw", "fp16")), (("ours-wgmma", "fp16"), ("ours", "fp16")),
-               (("ours-wgmma", "fp16"), ("torch", "amp"))])
+               (("ours-wgmma-ws", "fp16"), ("ours", "fp16")), (("ours-wgmma", "fp16"), ("torch", "amp")),
+               (("ours-wgmma-ws", "fp16"), ("torch", "amp"))])
 
     for r in rows:
         if r.get("kind") == "eval":

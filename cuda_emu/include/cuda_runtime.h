@@ -208,6 +208,8 @@ const dim3& block_dim();
 const dim3& grid_dim();
 void* dynamic_shared();
 void sync_threads();
+// bar.sync (wait) / bar.arrive: `count` threads meet at named barrier `id` (1..15).
+void named_barrier(int id, int count, bool wait);
 [[noreturn]] void trap();
 
 // Called by every thread that reaches a DICE_SHARED declaration: the first of each block fills the

@@ -11,7 +11,8 @@
 // late (a missing synchronisation or event wait shows), host pointers and wrong copy directions
 // fail, bad launch configurations fail, and the hardware rules a kernel can break (barrier
 // divergence, partial-warp or disagreeing collectives, too much static shared memory, misaligned
-// or non-shared cp.async and ldmatrix addresses) stop the program. The device instructions go
+// or non-shared cp.async and ldmatrix addresses, named barriers that deadlock) stop the program.
+// Named barriers hand a buffer over between warps, and a write after bar.arrive shows. The device instructions go
 // through gpu/ptx.h, as in the kernels. Built only in emulator builds.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -105,6 +106,54 @@ TEST(CudaEmu, SyncwarpPublishesTheWarpsWrites) {
   emu::set_schedule_order(emu::Order::kForward);
   launch_kernel(warp_neighbour_kernel<false>, 1, 64, 0, nullptr, out.data());
   EXPECT_EQ(out.download()[0], -1);  // lane 0 ran before lane 1 wrote
+}
+
+// Producer / consumer over named barriers, three rounds: warp 0 fills the buffer and arrives at
+// FULL (1); warps 1 and 2 sync there, read, and arrive at EMPTY (2), where the producer syncs
+// before the next round. kLate writes after the arrive instead: a race the consumers must see.
+template <bool kLate>
+__global__ void named_barrier_kernel(int* out) {
+  DICE_SHARED(int, vals, [64]);
+  const int t = static_cast<int>(threadIdx.x);
+  for (int round = 0; round < 3; ++round) {
+    if (t < 32) {
+      if (round > 0) ptx::named_barrier_sync(2, 96);
+      if (!kLate) vals[t] = 100 * round + t, vals[t + 32] = 100 * round + t + 32;
+      ptx::named_barrier_arrive(1, 96);
+      if (kLate) vals[t] = 100 * round + t, vals[t + 32] = 100 * round + t + 32;
+    } else {
+      ptx::named_barrier_sync(1, 96);
+      out[round * 64 + t - 32] = vals[t - 32];
+      ptx::named_barrier_arrive(2, 96);
+    }
+  }
+  if (t < 32) ptx::named_barrier_sync(2, 96);  // the last round's EMPTY phase
+}
+
+TEST(CudaEmu, NamedBarriersHandOverBetweenWarps) {
+  DeviceBuffer<int> out(3 * 64);
+  for (emu::Order order : {emu::Order::kForward, emu::Order::kReverse}) {
+    emu::set_schedule_order(order);
+    out.poison();
+    launch_kernel(named_barrier_kernel<false>, 1, 96, 0, nullptr, out.data());
+    DICE_CUDA_CHECK_LAUNCH();
+    const std::vector<int> got = out.download();
+    for (int r = 0; r < 3; ++r)
+      for (int i = 0; i < 64; ++i) ASSERT_EQ(got[r * 64 + i], 100 * r + i) << "round " << r << " " << i;
+    // Writing after the arrive: the consumers read the buffer as it was at the arrive.
+    out.poison();
+    launch_kernel(named_barrier_kernel<true>, 1, 96, 0, nullptr, out.data());
+    const std::vector<int> late = out.download();
+    EXPECT_EQ(late[0], -1) << "round 0 must read the poison";
+    EXPECT_EQ(late[64], 0) << "round 1 must read round 0's values";
+  }
+  emu::set_schedule_order(emu::Order::kForward);
+}
+
+__global__ void named_barrier_deadlock_kernel(int* out) {
+  const int t = static_cast<int>(threadIdx.x);
+  if (t >= 32) ptx::named_barrier_sync(1, 64);  // the producer warp never arrives
+  out[t] = t;
 }
 
 // Each thread fills its slot, the warp meets at a shuffle, then every thread reads a slot of the
@@ -691,6 +740,8 @@ TEST(CudaEmuDeathTest, HardwareRulesStopTheProgram) {
                "divergent code");
   EXPECT_DEATH(launch_kernel(too_much_static_shared_kernel, 1, 32, 0, nullptr, out.data()),
                "more than 48 KiB of static shared memory");
+  EXPECT_DEATH(launch_kernel(named_barrier_deadlock_kernel, 1, 64, 0, nullptr, out.data()),
+               "deadlock");
 }
 
 }  // namespace

@@ -14,8 +14,9 @@
 //   sum |x * w| * |scale| (the tensor cores' float accumulation, as for conv2d_tc)
 // so an indexing, fragment or swizzle error (of the order of a whole product) fails, and every
 // element outside the written slice must keep its poison. Small problems run twice (nothing may
-// depend on what the first run left in shared memory). Both mainloops run every case: mma.sync
-// (fp16, bf16) and sm_90a wgmma (fp16_wgmma, bf16_wgmma; skipped on GPUs without it). The pools
+// depend on what the first run left in shared memory). Every mainloop runs every case: mma.sync
+// (fp16, bf16) and sm_90a wgmma, one warpgroup (fp16_wgmma, bf16_wgmma) and warp-specialised
+// (*_wgmma_ws); the wgmma ones skip on GPUs without it. The pools
 // and the layout conversion are exact: bit-for-bit against the host.
 #include "kernels/conv2d_nhwc.h"
 
@@ -143,7 +144,7 @@ void check_nhwc(const NhwcRun& run) {
   const Precision prec = run.impl.precision;
   const std::string tc_why = tensor_cores_unsupported(0);
   if (!tc_why.empty()) GTEST_SKIP() << tc_why;
-  if (run.impl.mainloop == NhwcMainloop::kWgmma) {
+  if (run.impl.mainloop != NhwcMainloop::kMma) {
     const std::string no = nhwc_wgmma_unavailable();
     if (!no.empty()) GTEST_SKIP() << "wgmma: " << no;  // another GPU, not a broken setup
   }
@@ -254,7 +255,9 @@ void check_nhwc(const NhwcRun& run) {
 const std::vector<NhwcImpl> kNhwcImpls = {{"fp16", Precision::kFp16},
                                           {"bf16", Precision::kBf16},
                                           {"fp16_wgmma", Precision::kFp16, NhwcMainloop::kWgmma},
-                                          {"bf16_wgmma", Precision::kBf16, NhwcMainloop::kWgmma}};
+                                          {"bf16_wgmma", Precision::kBf16, NhwcMainloop::kWgmma},
+                                          {"fp16_wgmma_ws", Precision::kFp16, NhwcMainloop::kWgmmaWs},
+                                          {"bf16_wgmma_ws", Precision::kBf16, NhwcMainloop::kWgmmaWs}};
 
 class Conv2dNhwcTest : public ::testing::TestWithParam<NhwcRun> {};
 DICE_OP_TEST(Conv2dNhwcCuda, Conv2dNhwcTest, MatchesHostReference, check_nhwc, nhwc_cases(),
