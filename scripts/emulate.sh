@@ -20,8 +20,10 @@ cd "$BUILD"
 CUDA_TESTS='Cuda|Conv2dTc|DeviceArena|DeviceBuffer'
 status=0
 ctest --output-on-failure -j"$JOBS" --timeout 900 -R "$CUDA_TESTS" "$@" || status=$?
+# The reverse pass leaves out the whole networks and the ResNet-size rows of the two wgmma
+# mainloops (minutes of emulation; their odd-shape rows, which every planted race fails, stay).
 DICE_EMU_ORDER=reverse ctest --output-on-failure -j"$JOBS" --timeout 900 -R "$CUDA_TESTS" \
-  -E 'DenseNetCuda|ResNetCuda' "$@" || status=$?
+  -E 'DenseNetCuda|ResNetCuda|Conv2dNhwcCuda[.]MatchesHostReference/(conv1|l[1-4])_.*wgmma' "$@" || status=$?
 end=$(date +%s)
 echo "emulate.sh: build $((built - start)) s, tests $((end - built)) s"
 exit "$status"
