@@ -270,10 +270,7 @@ int run(const Options& o) {
       const ModelOptions& mo = parsed.options;
       // Held while the model is made, checked and timed (its CUDA graphs keep the kernels).
       ScopedCudaConvAlgo algo(parsed.gemm ? CudaConvAlgo::kGemm : CudaConvAlgo::kAuto);
-      struct MainloopGuard {
-        NhwcMainloop old;
-        ~MainloopGuard() { set_nhwc_mainloop(old); }
-      } mainloop{set_nhwc_mainloop(parsed.mainloop)};
+      ScopedNhwcMainloop mainloop(parsed.mainloop);
       if (parsed.mainloop != NhwcMainloop::kMma && !nhwc_wgmma_unavailable().empty())
         throw_error("wgmma: ", nhwc_wgmma_unavailable());
       std::unique_ptr<CudaModel> m;

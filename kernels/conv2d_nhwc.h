@@ -93,6 +93,17 @@ NhwcMainloop nhwc_mainloop();
 NhwcMainloop set_nhwc_mainloop(NhwcMainloop m);  // returns the previous setting
 NhwcMainloop parse_nhwc_mainloop(const char* name, const char* what);  // mma, wgmma, wgmma-ws
 const char* nhwc_mainloop_name(NhwcMainloop m);
+// Sets the mainloop for its lifetime and restores the previous one (tests, benchmarks).
+class ScopedNhwcMainloop {
+ public:
+  explicit ScopedNhwcMainloop(NhwcMainloop m) : old_(set_nhwc_mainloop(m)) {}
+  ~ScopedNhwcMainloop() { set_nhwc_mainloop(old_); }
+  ScopedNhwcMainloop(const ScopedNhwcMainloop&) = delete;
+  ScopedNhwcMainloop& operator=(const ScopedNhwcMainloop&) = delete;
+
+ private:
+  NhwcMainloop old_;
+};
 // Empty when the wgmma mainloop can run on the current device; otherwise why not (one line).
 std::string nhwc_wgmma_unavailable();
 

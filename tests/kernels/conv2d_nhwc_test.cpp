@@ -117,15 +117,6 @@ struct NhwcImpl {
   NhwcMainloop mainloop = NhwcMainloop::kMma;
 };
 
-// Sets the mainloop for its lifetime.
-class MainloopGuard {
- public:
-  explicit MainloopGuard(NhwcMainloop m) : old_(set_nhwc_mainloop(m)) {}
-  ~MainloopGuard() { set_nhwc_mainloop(old_); }
-
- private:
-  NhwcMainloop old_;
-};
 using NhwcRun = test::OpRun<NhwcCase, NhwcImpl>;
 
 // 16-bit ulp of |x| (binary16 or bfloat16), at least the smallest subnormal.
@@ -148,7 +139,7 @@ void check_nhwc(const NhwcRun& run) {
     const std::string no = nhwc_wgmma_unavailable();
     if (!no.empty()) GTEST_SKIP() << "wgmma: " << no;  // another GPU, not a broken setup
   }
-  const MainloopGuard mainloop(run.impl.mainloop);
+  const ScopedNhwcMainloop mainloop(run.impl.mainloop);
 
   NhwcConv conv;
   Conv2dParams& p = conv.p;
