@@ -2,7 +2,7 @@
 // pixels along the vector lanes so results land in NCHW rows and the epilogue is fused into the
 // single store. The micro-kernels are in gemm_kernels.inc; this file plans tiles and builds B.
 //
-// B is formed one of three ways, picked per call:
+// B is formed one of four ways, picked per call:
 //   rows:     1x1, stride 1, no padding (DenseNet's bottleneck and transition convs, ResNet's
 //             1x1s). B is the input itself (channel rows); it is still copied into panels
 //             [chunk][K][nr], because the copy applies the BN+ReLU prologue, zero-pads the pixel
@@ -14,9 +14,11 @@
 //             per-k offset table (implicit im2col, no 9x copy). The k-1 grid columns past the
 //             right edge are computed and discarded (6% extra at 32x32); results go to a scratch
 //             tile and a row-wise epilogue pass moves the valid pixels to the output.
-//   gather:   everything else (strided convs: ResNet's 7x7/2 stem, 3x3/2, 1x1/2; padded 1x1s).
-//             Panels are packed with vector gathers, pixel j of tap kk at off[kk] + idx[j], from
-//             the padded copy (or straight from the input when there is no padding).
+//   phase:    stride > 1 (ResNet's 7x7/2 stem, 3x3/2, 1x1/2). The zero-bordered image is split
+//             into its stride x stride phases, which turns the strided conv into a stride-1 one
+//             over the phases: then as implicit mode, with whole-vector loads of B, no gathers.
+//   batch:    small output maps (see use_batch_mode): the columns are the whole batch's pixels,
+//             gathered into panels (pixel j of tap kk at off[kk] + idx[j]) one K block at a time.
 // Work is split into (image, pixel tile) items handed out dynamically to the parallel_for workers;
 // each thread keeps its own aligned buffers. Tiles are sized so one item's B panel or scratch
 // stays in L2.
@@ -303,45 +305,165 @@ void run_rows_batch(Plan& pl) {
   });
 }
 
-// implicit mode: parallel over (image, grid tile); the image is padded once per thread and
-// image, the GEMM reads it through the tap offsets, and the epilogue pass drops the grid columns
-// past the right edge.
-void run_implicit(Plan& pl) {
-  const Conv2dParams& p = pl.p;
-  const int64_t nr = pl.isa.nr, M = pl.M, K = pl.K;
-  const int64_t Wo = p.out_width(), Wp = p.width + 2 * p.pad, Hp = p.height + 2 * p.pad;
-  PaddedLayout lay;
-  lay.wp = Wp;
-  lay.plane = round_up(Hp * Wp, 16);
+// The input copy the grid modes (implicit, phase) read, and how their GEMM addresses it: output
+// pixel (y, x) is grid column q = y * wq + x, and tap kk of column q reads copy[off[kk] + q].
+struct GridInput {
+  PaddedLayout lay;          // planes of lay.plane floats, rows lay.wp = wq apart
+  int64_t planes = 0;        // per input channel: 1 (implicit), or the phases some tap reads
+  std::vector<int32_t> off;  // per tap
+  int64_t floats(int64_t channels) const { return lay.floats(channels * planes); }
+};
+
+// implicit mode (stride 1): the zero-bordered image; tap (c, kh, kw) is at
+// c * plane + kh * wp + kw.
+GridInput implicit_input(const Conv2dParams& p, int64_t nr) {
+  GridInput g;
+  const int64_t Wp = p.width + 2 * p.pad, Hp = p.height + 2 * p.pad;
+  g.lay.wp = Wp;
+  g.lay.plane = round_up(Hp * Wp, 16);
   // The last grid chunk reads up to nr-1 columns past the grid, plus the largest tap offset.
-  lay.slack = nr + p.kernel + 16;
-  const std::vector<int32_t> off = tap_offsets(p, lay.plane, Wp);
-  const int64_t grid = p.out_height() * Wp;
+  g.lay.slack = nr + p.kernel + 16;
+  g.planes = 1;
+  g.off = tap_offsets(p, g.lay.plane, Wp);
+  return g;
+}
+
+// phase mode (stride S > 1): the zero-bordered image split into its phases, phase (py, px)
+// holding the padded pixels (i * S + py, j * S + px) as a plane of Hq x Wq (Hq = ceil(Hp / S), Wq
+// likewise); only the min(S, k)^2 phases that some tap reads are made (one for a 1x1/2: the
+// subsampled image). Tap (c, kh, kw) of output pixel (y, x) is then phase (kh % S, kw % S) of
+// channel c at (y + kh / S, x + kw / S): a stride-1 read, so B is loaded as whole vectors instead
+// of gathered.
+// The grid is Ho x Wq columns; Wq - Wo of each row are computed and dropped (ResNet-50's stem:
+// 115 for 112, its 3x3/2 into 28x28: 29 for 28; none for the 1x1/2 downsamples of even maps).
+GridInput phase_input(const Conv2dParams& p, int64_t nr) {
+  GridInput g;
+  const int64_t S = p.stride, R = p.kernel, Su = std::min(S, R);
+  const int64_t Hq = ceil_div(p.height + 2 * p.pad, S), Wq = ceil_div(p.width + 2 * p.pad, S);
+  g.lay.wp = Wq;
+  g.lay.plane = round_up(Hq * Wq, 16);
+  g.lay.slack = nr + R + 16;
+  g.planes = Su * Su;
+  const int64_t K = p.in_channels * R * R;
+  DICE_ASSERT(p.in_channels * g.planes * g.lay.plane + g.lay.slack < (int64_t{1} << 31));
+  g.off.resize(static_cast<size_t>(K));
+  for (int64_t kk = 0; kk < K; ++kk) {
+    const int64_t c = kk / (R * R), kh = kk / R % R, kw = kk % R;
+    const int64_t plane = (c * Su + kh % S) * Su + kw % S;
+    const int64_t o = plane * g.lay.plane + kh / S * Wq + kw / S;
+    g.off[static_cast<size_t>(kk)] = static_cast<int32_t>(o);
+  }
+  return g;
+}
+
+// Fills phase_input's copy of one image, the prologue applied to the pixels (padding stays zero).
+// Stride 2 (every strided conv of ResNet-50) splits each input row into its even and odd columns
+// with vector shuffles (GemmIsa::deinterleave); other strides copy element by element.
+void split_phases(const Conv2dParams& p, const float* x, const ConvFusion& f, const GridInput& g,
+                  const GemmIsa& isa, float* dst) {
+  const int64_t S = p.stride, P = p.pad, H = p.height, W = p.width, Su = std::min(S, p.kernel);
+  const int64_t Wq = g.lay.wp, Hq = ceil_div(H + 2 * P, S), plane = g.lay.plane;
+  // Phase column j of phase px reads input column j * S + px - P: inside the image for j in
+  // [j0(px), j1(px)).
+  auto j0 = [&](int64_t px) { return std::min(Wq, ceil_div(std::max<int64_t>(0, P - px), S)); };
+  auto j1 = [&](int64_t px) { return std::max(j0(px), std::min(Wq, ceil_div(W + P - px, S))); };
+  // With Su = 1 (a 1x1/2) the odd columns go to a scratch row.
+  std::vector<float> junk(S == 2 && Su == 1 ? static_cast<size_t>(Wq + 1) : 0);
+  for (int64_t c = 0; c < p.in_channels; ++c) {
+    const float* xc = x + c * H * W;
+    const float* sc = f.in_scale ? f.in_scale + c : nullptr;
+    const float* sh = f.in_scale ? f.in_shift + c : nullptr;
+    for (int64_t py = 0; py < Su; ++py) {
+      float* d[2] = {nullptr, nullptr};
+      for (int64_t i = 0; i < Hq; ++i) {
+        const int64_t r = i * S + py - P;
+        for (int64_t px = 0; px < Su; ++px) {
+          float* drow = dst + ((c * Su + py) * Su + px) * plane + i * Wq;
+          if (r < 0 || r >= H) {
+            std::fill(drow, drow + Wq, 0.0f);
+            continue;
+          }
+          std::fill(drow, drow + j0(px), 0.0f);
+          std::fill(drow + j1(px), drow + Wq, 0.0f);
+          if (S != 2) {
+            const float* s = xc + r * W + px - P;
+            if (sc)
+              for (int64_t j = j0(px); j < j1(px); ++j)
+                drow[j] = std::max(0.0f, s[j * S] * *sc + *sh);
+            else
+              for (int64_t j = j0(px); j < j1(px); ++j) drow[j] = s[j * S];
+          }
+          d[px] = drow;
+        }
+        if (S != 2 || r < 0 || r >= H) continue;
+        // Input column u goes to phase (u + P) % 2, column (u + P) / 2.
+        float* even = d[0];
+        float* odd = Su > 1 ? d[1] : junk.data();
+        const float* s = xc + r * W;
+        int64_t u = 0;
+        float one[2];
+        if (P % 2) {  // column 0 is odd-phase: alone, through the same kernel (same rounding)
+          float pair[2] = {s[0], 0.0f};
+          isa.deinterleave(pair, 1, one, one + 1, sc, sh);
+          if (Su > 1) odd[P / 2] = one[0];
+          u = 1;
+        }
+        const int64_t pairs = (W - u) / 2, j = (u + P) / 2;
+        isa.deinterleave(s + u, pairs, even + j, odd + j, sc, sh);
+        if (u + 2 * pairs < W) {  // the last column, even-phase
+          float pair[2] = {s[W - 1], 0.0f};
+          isa.deinterleave(pair, 1, one, one + 1, sc, sh);
+          even[j + pairs] = one[0];
+        }
+      }
+    }
+    for (int64_t ph = 0; ph < Su * Su; ++ph) {
+      float* d = dst + (c * Su * Su + ph) * plane;
+      std::fill(d + Hq * Wq, d + plane, 0.0f);
+    }
+  }
+  const int64_t total = p.in_channels * Su * Su * plane;
+  std::fill(dst + total, dst + total + g.lay.slack, 0.0f);
+}
+
+// The grid modes (implicit for stride 1, phase for larger strides): parallel over (image, grid
+// tile); each thread copies an image once (padded, or split into phases) for all its tiles of it,
+// the GEMM reads the copy through the tap offsets into a scratch tile, and the epilogue pass moves
+// the valid columns (x < Wo) to the output.
+void run_grid(Plan& pl, bool phases) {
+  const Conv2dParams& p = pl.p;
+  const int64_t nr = pl.isa.nr, M = pl.M, K = pl.K, Wo = p.out_width();
+  const GridInput g = phases ? phase_input(p, nr) : implicit_input(p, nr);
+  const int64_t Wq = g.lay.wp, grid = p.out_height() * Wq;
   pl.choose_slices(p.batch * pl.N);
   int64_t tile, tiles;
   plan_tiles(grid, nr, kScratchFloats / M, pl.min_tiles, &tile, &tiles);
   if (pl.mslices == 1 && pl.unit(tiles) == 1) even_out_tiles(grid, nr, p.batch, pl.threads, &tile, &tiles);
   const uint64_t call = ++g_calls;
   pl.schedule(p.batch * tiles, pl.unit(tiles), [&](int64_t item, const Plan::Slice& sl) {
-    float* padded = t_padded.get(lay.floats(p.in_channels));
+    float* copy = t_padded.get(g.floats(p.in_channels));
     float* scratch = t_scratch.get(M * tile);
     const int64_t img = item / tiles, q0 = item % tiles * tile, nq = std::min(tile, grid - q0);
     if (t_padded_call != call || t_padded_img != img) {
-      pad_image(p, pl.in + img * pl.in_st, pl.f, pl.isa, lay, padded);
+      const float* x = pl.in + img * pl.in_st;
+      if (phases)
+        split_phases(p, x, pl.f, g, pl.isa, copy);
+      else
+        pad_image(p, x, pl.f, pl.isa, g.lay, copy);
       t_padded_call = call, t_padded_img = img;
     }
     GemmTile t;
     t.m = M, t.n = nq, t.k = K;
     t.rb_begin = sl.rb0, t.rb_end = sl.rb1;
     t.a = pl.a;
-    t.b = padded + q0, t.b_off = off.data(), t.b_chunk = nr;
+    t.b = copy + q0, t.b_off = g.off.data(), t.b_chunk = nr;
     t.c = scratch, t.ldc = tile;
     pl.isa.gemm(t);
     // Move the valid pixels (x < Wo) of grid range [q0, q0+nq) to the output, row by row.
     for (int64_t q = q0; q < q0 + nq;) {
-      const int64_t y = q / Wp, x = q % Wp;
+      const int64_t y = q / Wq, x = q % Wq;
       if (x >= Wo) {
-        q = (y + 1) * Wp;
+        q = (y + 1) * Wq;
         continue;
       }
       const int64_t len = std::min(Wo - x, q0 + nq - q);
@@ -351,55 +473,16 @@ void run_implicit(Plan& pl) {
   });
 }
 
-// gather mode: parallel over (image, pixel tile); panels gathered from the padded copy (or the
-// input itself when pad == 0, the prologue then applied after the gather), one GEMM tile.
-void run_gather(Plan& pl) {
-  const Conv2dParams& p = pl.p;
-  const int64_t nr = pl.isa.nr, K = pl.K, N = pl.N, S = p.stride, Wo = p.out_width();
-  const bool copy = p.pad > 0;
-  PaddedLayout lay;
-  lay.wp = p.width + 2 * p.pad;
-  lay.plane = copy ? round_up((p.height + 2 * p.pad) * lay.wp, 16) : p.height * p.width;
-  lay.slack = 16;
-  const std::vector<int32_t> off = tap_offsets(p, lay.plane, lay.wp);
-  pl.choose_slices(p.batch * N);
-  int64_t tile, tiles;
-  plan_tiles(N, nr, kPanelFloats / K, pl.min_tiles, &tile, &tiles);
-  if (pl.mslices == 1 && pl.unit(tiles) == 1) even_out_tiles(N, nr, p.batch, pl.threads, &tile, &tiles);
-  const uint64_t call = ++g_calls;
-  pl.schedule(p.batch * tiles, pl.unit(tiles), [&](int64_t item, const Plan::Slice& sl) {
-    float* panel = t_panel.get(K * tile);
-    int32_t* idx = t_idx.get(tile);
-    float* padded = copy ? t_padded.get(lay.floats(p.in_channels)) : nullptr;
-    const int64_t img = item / tiles, n0 = item % tiles * tile, n = std::min(tile, N - n0);
-    if (copy && (t_padded_call != call || t_padded_img != img)) {
-      pad_image(p, pl.in + img * pl.in_st, pl.f, pl.isa, lay, padded);
-      t_padded_call = call, t_padded_img = img;
-    }
-    for (int64_t j = 0; j < round_up(n, nr); ++j) {
-      const int64_t pix = n0 + std::min(j, n - 1);  // tail columns repeat the last pixel
-      idx[j] = static_cast<int32_t>(pix / Wo * S * lay.wp + pix % Wo * S);
-    }
-    PackGather pg;
-    pg.src = copy ? padded : pl.in + img * pl.in_st;
-    pg.off = off.data(), pg.idx = idx, pg.k = K, pg.n = n, pg.taps = p.kernel * p.kernel;
-    if (!copy) pg.scale = pl.f.in_scale, pg.shift = pl.f.in_shift;
-    pg.dst = panel;
-    pl.isa.pack_gather(pg);
-    pl.gemm_into_output(panel, img, n0, n, sl);
-  });
-}
-
 // batch mode: for layers whose output map is small (ResNet-50's 7x7 stage, and the strided convs
 // down to 14x14 and 7x7) the per-image modes waste the tail of each image's last nr-wide chunk (49
 // pixels run as 64, 196 as 224) and, with tiles one image wide, stream the whole weight matrix
 // (up to 9.4 MB, more than L2) once per 64 or so pixels. Here the columns are the whole batch's
 // pixels, image after image, so chunks run full across image boundaries, and tiles are as wide as
-// L2 allows. B is gathered (as in gather mode) one K block at a time into a panel that stays in
-// L2, the GEMM accumulates the blocks into a scratch tile, and an epilogue pass scatters the
-// finished tile into each image's output rows with the fusions. Inputs that need padding are first
-// copied, zero-bordered and with the prologue applied, for the whole batch (small maps only: 5 MB
-// for ResNet-50's layer4 at batch 32).
+// L2 allows. B is gathered (vector gathers through a per-column index) one K block at a time
+// into a panel that stays in L2, the GEMM accumulates the blocks into a scratch tile, and an
+// epilogue pass scatters the finished tile into each image's output rows with the fusions. Inputs
+// that need padding are first copied, zero-bordered and with the prologue applied, for the whole
+// batch (small maps only: 5 MB for ResNet-50's layer4 at batch 32).
 // Measured on one core of a Xeon (AVX-512, 2 MB L2), ResNet-50 at batch 8: layer4's 3x3 convs
 // 17.8-18.6 -> 14.8-15.9 ms, its 1x1s 8.2-8.5 -> 7.0-7.9, the strided convs into 14x14 4-7% faster.
 // For stride-1 convs into 14x14 (12.5% waste) it measured no faster, so those stay per image; the
@@ -593,10 +676,8 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
     run_batch(pl);
   else if (p.kernel == 1 && p.stride == 1 && p.pad == 0)
     run_rows(pl);
-  else if (p.stride == 1)
-    run_implicit(pl);
   else
-    run_gather(pl);
+    run_grid(pl, p.stride > 1);
 }
 
 }  // namespace

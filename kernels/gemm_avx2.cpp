@@ -43,6 +43,12 @@ inline void vzip(V a, V b, V* lo, V* hi) {
   *lo = _mm256_permute2f128_ps(l, h, 0x20);
   *hi = _mm256_permute2f128_ps(l, h, 0x31);
 }
+inline void vunzip(V a, V b, V* even, V* odd) {
+  // Per 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6; then the 64-bit pairs reordered 0 2 1 3.
+  const V e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
+  *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+  *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
 inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
 
 #include "kernels/gemm_kernels.inc"

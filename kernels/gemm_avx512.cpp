@@ -45,6 +45,12 @@ inline void vzip(V a, V b, V* lo, V* hi) {
 }
 // maskz form: GCC 12's _mm512_max_ps passes _mm512_undefined_ps(), which trips
 // -Wmaybe-uninitialized; with an all-ones mask the instruction is the same.
+inline void vunzip(V a, V b, V* even, V* odd) {
+  const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  *even = _mm512_permutex2var_ps(a, ie, b);
+  *odd = _mm512_permutex2var_ps(a, io, b);
+}
 inline V vmax(V a, V b) { return _mm512_maskz_max_ps(static_cast<__mmask16>(0xFFFF), a, b); }
 
 #include "kernels/gemm_kernels.inc"

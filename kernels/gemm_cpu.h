@@ -154,6 +154,10 @@ struct GemmIsa {
   void (*pack_rows)(const PackRows& p);
   void (*pack_gather)(const PackGather& p);
   void (*pad_plane)(const PadPlane& p);
+  // even[j] = src[2j], odd[j] = src[2j + 1] for j < n, through relu(x * *scale + *shift) when
+  // scale is set: one input row into two phases (conv2d_cpu's phase mode, stride 2).
+  void (*deinterleave)(const float* src, int64_t n, float* even, float* odd, const float* scale,
+                       const float* shift);
   // dst[i] = epilogue(src[i]) as in GemmTile, for one row (alpha null: no affine).
   void (*epilogue_row)(const float* src, float* dst, int64_t n, const float* alpha,
                        const float* beta, const float* res, bool relu);

@@ -48,6 +48,10 @@ inline void vzip(V a, V b, V* lo, V* hi) {
   *lo = V{a[0], b[0], a[1], b[1]};
   *hi = V{a[2], b[2], a[3], b[3]};
 }
+inline void vunzip(V a, V b, V* even, V* odd) {
+  *even = V{a[0], a[2], b[0], b[2]};
+  *odd = V{a[1], a[3], b[1], b[3]};
+}
 // Lane-wise a > b ? a : b through the comparison mask (NaN in a gives b, like maxps).
 inline V vmax(V a, V b) {
   const VI m = a > b;
