@@ -39,7 +39,7 @@ void print_profile(Model& model, int64_t batch);
 // --gpu-layout (default "auto") picks how our fp16/bf16 GPU kernels hold activations (nn/model.h).
 ModelOptions model_options(const std::string& precision, const std::string& backend,
                            const std::string& layout = "auto");
-// Applies --cpu-conv direct|winograd|winograd-all (kernels/conv2d.h) when given; before the
+// Applies --cpu-conv direct|winograd|winograd-all|winograd4-all (kernels/conv2d.h) when given; before the
 // model is built, so its weights are packed for the chosen algorithm.
 void apply_cpu_conv_option(const std::string& value);
 // The value of --device (default "cpu"), parsed.

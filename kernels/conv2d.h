@@ -55,7 +55,8 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, flo
 struct Conv2dCpuPacked {
   std::vector<float> a;
   int mr = 0;
-  std::vector<float> winograd;  // transformed filters, when packed under CpuConvAlgo::kWinograd
+  std::vector<float> winograd;  // transformed filters, when packed under a Winograd CpuConvAlgo
+  int winograd_tile = 0;        // their output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
 };
 Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight);
 // conv2d_cpu with weights from conv2d_cpu_pack(p, ...); results identical to the unpacked call.
@@ -64,16 +65,21 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w
 
 // Which algorithm conv2d_cpu uses for 3x3, stride 1, pad 1 convs without a residual fusion:
 //   kDirect    the GEMM over implicit im2col, as every other conv shape runs
-//   kWinograd  the default: Winograd F(2x2, 3x3) where it measured faster (conv2d_winograd_pays:
-//              at least 32 output channels and 32 tiles per image, so ResNet-50's 3x3s but
-//              layer4's and none of DenseNet-BC's): 2.25x fewer multiply-adds, other rounding.
-//              Default because full ResNet-50 logits stay as close to PyTorch's as the direct
-//              path's (scripts/compare_resnet50_torch.py: 1.50e-6 vs 1.45e-6, bound 1e-4)
-//   kWinogradAll  Winograd on every conv of that shape (tests, measurements)
-// DICE_CPU_CONV=direct|winograd|winograd-all sets it for the process; set_cpu_conv_algo (tests, tools) returns
-// the previous setting. Weights packed by conv2d_cpu_pack carry the Winograd filters only when
-// packed while kWinograd was set; otherwise a Winograd call transforms them per call.
-enum class CpuConvAlgo { kDirect = 0, kWinograd = 1, kWinogradAll = 2 };
+//   kWinograd  the default: Winograd where it measured faster (conv2d_winograd.h): F(4x4, 3x3)
+//              (4x fewer multiply-adds) on maps of whole 4x4 tiles, at least 49 of them
+//              (ResNet-50's 56x56 and 28x28 3x3s), else F(2x2, 3x3) (2.25x fewer) with at least
+//              32 output channels and 32 2x2 tiles per image (ResNet-50's 14x14 3x3s; not layer4's,
+//              none of DenseNet-BC's); other rounding. The rule looks at one image, never the
+//              batch, so an image's features do not depend on the batch it came in. Default
+//              because full ResNet-50 logits stay within the 1e-4 of PyTorch that
+//              tests/nn/resnet_test.cpp and scripts/compare_resnet50_torch.py check.
+//   kWinogradAll   F(2x2, 3x3) on every conv of that shape (tests, measurements)
+//   kWinograd4All  F(4x4, 3x3) on every conv of that shape (tests, measurements)
+// DICE_CPU_CONV=direct|winograd|winograd-all|winograd4-all sets it for the process;
+// set_cpu_conv_algo (tests, tools) returns the previous setting. Weights packed by conv2d_cpu_pack
+// carry the Winograd filters of the setting they were packed under; a call under another setting
+// transforms them per call.
+enum class CpuConvAlgo { kDirect = 0, kWinograd = 1, kWinogradAll = 2, kWinograd4All = 3 };
 CpuConvAlgo cpu_conv_algo();
 CpuConvAlgo set_cpu_conv_algo(CpuConvAlgo algo);
 // Sets the algorithm for its lifetime and restores the previous one (tests, tools).
@@ -87,7 +93,7 @@ class ScopedCpuConvAlgo {
  private:
   CpuConvAlgo old_;
 };
-// Parses "direct" / "winograd" / "winograd-all"; throws a one-line error naming `what` otherwise.
+// Parses "direct" / "winograd" / "winograd-all" / "winograd4-all"; throws a one-line error naming `what` otherwise.
 CpuConvAlgo parse_cpu_conv_algo(const char* name, const char* what);
 
 // Straightforward loops: the spec that conv2d_cpu itself is tested against (slow).

@@ -572,7 +572,7 @@ std::atomic<int> g_conv_algo{-1};
 void pad_image(const Conv2dParams& p, const float* x, const ConvFusion& f, const GemmIsa& isa,
                const PaddedLayout& l, float* dst) {
   PadPlane pp;
-  pp.height = p.height, pp.width = p.width, pp.pad = p.pad, pp.plane = l.plane;
+  pp.height = p.height, pp.width = p.width, pp.pad = p.pad, pp.plane = l.plane, pp.wp = l.wp;
   for (int64_t c = 0; c < p.in_channels; ++c) {
     pp.src = x + c * p.height * p.width;
     pp.dst = dst + c * l.plane;
@@ -617,7 +617,8 @@ CpuConvAlgo parse_cpu_conv_algo(const char* name, const char* what) {
   if (!std::strcmp(name, "direct")) return CpuConvAlgo::kDirect;
   if (!std::strcmp(name, "winograd")) return CpuConvAlgo::kWinograd;
   if (!std::strcmp(name, "winograd-all")) return CpuConvAlgo::kWinogradAll;
-  throw_error(what, "='", name, "' is not one of direct, winograd, winograd-all");
+  if (!std::strcmp(name, "winograd4-all")) return CpuConvAlgo::kWinograd4All;
+  throw_error(what, "='", name, "' is not one of direct, winograd, winograd-all, winograd4-all");
 }
 
 CpuConvAlgo cpu_conv_algo() {
@@ -649,9 +650,10 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
   if (p.batch == 0) return;
 
   const GemmIsa& isa = cpu_isa();
-  const bool winograd = conv2d_winograd_selected(p, f.residual != nullptr);
-  if (winograd && prepacked && prepacked->mr == isa.mr && !prepacked->winograd.empty()) {
-    conv2d_winograd_cpu(p, in, prepacked->winograd.data(), out, f, isa);
+  const int wtile = conv2d_winograd_tile(p, f.residual != nullptr);
+  const bool winograd = wtile > 0;
+  if (winograd && prepacked && prepacked->mr == isa.mr && prepacked->winograd_tile == wtile) {
+    conv2d_winograd_cpu(p, in, prepacked->winograd.data(), out, f, isa, wtile);
     return;
   }
   std::vector<float> unpacked;
@@ -665,8 +667,8 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
     prepacked = nullptr;
   }
   if (winograd) {
-    const std::vector<float> u = conv2d_winograd_pack(p, weight, isa.mr);
-    conv2d_winograd_cpu(p, in, u.data(), out, f, isa);
+    const std::vector<float> u = conv2d_winograd_pack(p, weight, isa.mr, wtile);
+    conv2d_winograd_cpu(p, in, u.data(), out, f, isa, wtile);
     return;
   }
   Plan pl(p, f, isa, in, weight, prepacked, out);
@@ -694,7 +696,8 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight) {
   w.mr = cpu_isa().mr;
   w.a.resize(static_cast<size_t>(m * k));
   pack_weights(weight, m, k, w.mr, w.a.data());
-  if (conv2d_winograd_selected(p, false)) w.winograd = conv2d_winograd_pack(p, weight, w.mr);
+  w.winograd_tile = conv2d_winograd_tile(p, false);
+  if (w.winograd_tile) w.winograd = conv2d_winograd_pack(p, weight, w.mr, w.winograd_tile);
   return w;
 }
 

@@ -1,6 +1,6 @@
-// Winograd F(2x2, 3x3) convolution on the CPU (conv2d_winograd_cpu.cpp): the pieces conv2d_cpu
-// dispatches to when cpu_conv_algo() is kWinograd. Internal to kernels/; users go through
-// conv2d_cpu and the switch in conv2d.h.
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) convolution on the CPU (conv2d_winograd_cpu.cpp): the
+// pieces conv2d_cpu dispatches to (see CpuConvAlgo in conv2d.h). Internal to kernels/; users go
+// through conv2d_cpu and the switch in conv2d.h.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -20,18 +20,26 @@ bool conv2d_winograd_shape(const Conv2dParams& p);
 // (ResNet-50's 7x7 stage at batch 1: 16 tiles against 16/9 as many weights to stream).
 bool conv2d_winograd_pays(const Conv2dParams& p);
 
-// Whether conv2d_cpu runs this call as Winograd: the shape, no residual, and the CpuConvAlgo
-// setting (kWinogradAll, or kWinograd where it pays). conv2d_cpu_pack asks it with residual =
-// false to decide whether to pack the transformed filters.
-bool conv2d_winograd_selected(const Conv2dParams& p, bool residual);
+// F(4x4, 3x3) instead of F(2x2, 3x3): only where the map is whole 4x4 tiles (no wasted tile
+// columns) and at least 49 of them per image (ResNet-50's 56x56 and 28x28 3x3s, not its 14x14
+// and 7x7: 16 and 4 tiles, 31% of them past the map, against 36/9 as many weights to stream).
+bool conv2d_winograd4_pays(const Conv2dParams& p);
 
-// The 16 transformed filters U_xi = (G g G^T)(xi), each an [out_channels x in_channels] matrix
-// packed for micro-kernels of `mr` rows (pack_weights), one after another.
-std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight, int mr);
+// The output tile conv2d_cpu runs this call with: 0 (the direct GEMM), 2 (F(2x2, 3x3)) or 4
+// (F(4x4, 3x3)), from the shape, the residual (not handled) and the CpuConvAlgo setting
+// (kWinograd: F(4x4) where conv2d_winograd4_pays, else F(2x2) where conv2d_winograd_pays;
+// kWinogradAll / kWinograd4All: F(2x2) / F(4x4) wherever the shape allows). conv2d_cpu_pack asks
+// with residual = false to decide which filters to pack.
+int conv2d_winograd_tile(const Conv2dParams& p, bool residual);
+
+// The (m+2)^2 transformed filters U_xi = (G g G^T)(xi) of F(m x m, 3x3), m = 2 or 4, each an
+// [out_channels x in_channels] matrix packed for micro-kernels of `mr` rows (pack_weights), one
+// after another.
+std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight, int mr, int m);
 
 // The convolution with the fusions of ConvFusion except the residual; u from conv2d_winograd_pack
-// for isa.mr.
+// for isa.mr and the same m.
 void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u, float* out,
-                         const ConvFusion& f, const GemmIsa& isa);
+                         const ConvFusion& f, const GemmIsa& isa, int m);
 
 }  // namespace dice

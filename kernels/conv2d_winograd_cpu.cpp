@@ -1,25 +1,28 @@
-// Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional
-// Neural Networks", 2016) for 3x3, stride 1, pad 1 convolutions on the CPU: the opt-in
-// alternative to conv2d_cpu's direct GEMM (DICE_CPU_CONV=winograd, see conv2d.h).
+// Winograd's minimal filtering F(m x m, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2016) for 3x3, stride 1, pad 1 convolutions on the CPU, with output tiles of
+// m = 2 (F(2x2, 3x3): 4x4 transforms) or m = 4 (F(4x4, 3x3): 6x6 transforms); conv2d_cpu picks
+// per layer (conv2d_winograd_tile, DICE_CPU_CONV in conv2d.h).
 //
-// Each 2x2 block of output pixels ("tile") is Y = A^T [ sum_c U_c (.) V_c ] A, with U = G g G^T
-// the 4x4 transform of a 3x3 filter (done once per plan, in double) and V = B^T d B that of the
-// tile's 4x4 input patch d. Spelled out per position xi = (r,s) of the 4x4 transform, that is 16
-// independent GEMMs M_xi[o][tile] = sum_c U_xi[o][c] V_xi[c][tile]: 16 multiply-adds per output
-// tile and input channel instead of 36, 2.25x fewer, on the same register-blocked micro-kernel as
-// the direct path (gemm_kernels.inc), plus two cheap transforms.
+// Each m x m block of output pixels ("tile") is Y = A^T [ sum_c U_c (.) V_c ] A, with U = G g G^T
+// the t x t transform (t = m + 2) of a 3x3 filter (done once per plan, in double) and V = B^T d B
+// that of the tile's t x t input patch d. Spelled out per position xi = (r,s) of the transform,
+// that is t*t independent GEMMs M_xi[o][tile] = sum_c U_xi[o][c] V_xi[c][tile]: per output pixel
+// and input channel 4 multiply-adds (m = 2) or 2.25 (m = 4) instead of 9, on the same
+// register-blocked micro-kernel as the direct path (gemm_kernels.inc), plus two transforms.
 //
 // The columns are the tiles of the whole batch, image after image, so small maps (ResNet-50's 7x7
 // stage has 16 tiles per image) still fill whole micro-tiles. The input is first copied
-// zero-bordered for the whole batch with the prologue applied (as conv2d_cpu's batch mode does);
-// work items are groups of columns, handed out dynamically, each: input transform into 16 panels
-// (one channel block at a time), 16 GEMM tiles accumulating into 16 scratch tiles, the output
-// transform with the epilogue into a staging tile, and a scatter of each 2x2 tile into the NCHW
+// zero-bordered for the whole batch with the prologue applied (as conv2d_cpu's batch mode does),
+// rows and columns rounded up to whole tiles with zeros, so every patch reads zeros past the map;
+// work items are groups of columns, handed out dynamically, each: input transform into t*t panels
+// (one channel block at a time), t*t GEMM tiles accumulating into t*t scratch tiles, the output
+// transform with the epilogue into a staging tile, and a scatter of each tile into the NCHW
 // output (which may be a channel slice, as DenseNet's layers write).
 //
 // Rounding differs from the direct sum (the transforms add and subtract inputs before the
-// products), which is why this path is opt-in; tests/kernels/conv2d_winograd_test.cpp bounds the
-// difference against conv2d_naive.
+// products; F(4x4) scales some by up to 8), bounded against conv2d_naive by
+// tests/kernels/conv2d_test.cpp and conv2d_winograd_test.cpp, and against PyTorch's ResNet logits
+// by tests/nn/resnet_test.cpp.
 #include <algorithm>
 #include <atomic>
 #include <vector>
@@ -34,12 +37,10 @@
 namespace dice {
 namespace {
 
-constexpr int kXi = 16;  // positions of the 4x4 transform
-
 thread_local AlignedBuf<float> t_padded, t_panel, t_scratch, t_stage;
 thread_local AlignedBuf<int32_t> t_idx;
 
-// Budgets (floats) per work item: the 16 scratch tiles (M x columns each) and the 16 input
+// Budgets (floats) per work item: the t*t scratch tiles (M x columns each) and the t*t input
 // panels (channel block x columns each) together stay within a core's 2 MB L2.
 constexpr int64_t kScratchFloats = 128 * 1024;
 constexpr int64_t kPanelFloats = 128 * 1024;
@@ -48,11 +49,20 @@ constexpr double kMinParallelFlops = 8e6;
 
 }  // namespace
 
+namespace {
+// The zero-bordered copy of one image for tiles of m: (ceil(H/m)*m + 2) x (ceil(W/m)*m + 2).
+struct WinoLayout {
+  int64_t wp, plane;
+  WinoLayout(const Conv2dParams& p, int m)
+      : wp(round_up(p.width, m) + 2), plane((round_up(p.height, m) + 2) * wp) {}
+};
+}  // namespace
+
 bool conv2d_winograd_shape(const Conv2dParams& p) {
   if (p.kernel != 3 || p.stride != 1 || p.pad != 1) return false;
-  const int64_t wp = p.width + 2, plane = (p.height + 2) * wp;
+  const WinoLayout l(p, 4);  // the larger of the two layouts
   // Column offsets (image, tile) and the channel offsets within an image are int32.
-  return (p.batch * p.in_channels + 1) * plane + 2 * wp < (int64_t{1} << 31);
+  return (p.batch * p.in_channels + 1) * l.plane + 16 < (int64_t{1} << 31);
 }
 
 // Measured with bench_kernels_cpu and `dice features --profile` (Xeon, 2 cores, AVX-512), direct
@@ -66,58 +76,84 @@ bool conv2d_winograd_pays(const Conv2dParams& p) {
   return p.out_channels >= 32 && tiles >= 32;
 }
 
-bool conv2d_winograd_selected(const Conv2dParams& p, bool residual) {
-  if (residual || !conv2d_winograd_shape(p)) return false;
-  const CpuConvAlgo algo = cpu_conv_algo();
-  return algo == CpuConvAlgo::kWinogradAll ||
-         (algo == CpuConvAlgo::kWinograd && conv2d_winograd_pays(p));
+bool conv2d_winograd4_pays(const Conv2dParams& p) {
+  return p.out_channels >= 32 && p.height % 4 == 0 && p.width % 4 == 0 &&
+         p.height / 4 * (p.width / 4) >= 49;
+}
+
+int conv2d_winograd_tile(const Conv2dParams& p, bool residual) {
+  if (residual || !conv2d_winograd_shape(p)) return 0;
+  switch (cpu_conv_algo()) {
+    case CpuConvAlgo::kDirect:
+      return 0;
+    case CpuConvAlgo::kWinograd:
+      return conv2d_winograd4_pays(p) ? 4 : conv2d_winograd_pays(p) ? 2 : 0;
+    case CpuConvAlgo::kWinogradAll:
+      return 2;
+    case CpuConvAlgo::kWinograd4All:
+      return 4;
+  }
+  return 0;
 }
 
 // Each U(o, c) is computed in double and written straight to its place in the pack_weights
 // layout of matrix xi (row block of o: [C][rows] from r0 * C), so no unpacked copy is made.
-std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight, int mr) {
-  DICE_ASSERT(p.kernel == 3);
+std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight, int mr, int m) {
+  DICE_ASSERT(p.kernel == 3 && (m == 2 || m == 4));
   const int64_t M = p.out_channels, C = p.in_channels, blocks = gemm_row_blocks(M, mr);
-  // G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
-  static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  std::vector<float> u(static_cast<size_t>(kXi * M * C));
+  // F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+  static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  // F(4x4), points 0, 1, -1, 2, -2, infinity (the B^T and A^T of gemm_kernels.inc)
+  static const double G4[6][3] = {{0.25, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
+  const int t = m + 2;
+  auto G = [&](int r, int j) { return m == 2 ? G2[r][j] : G4[r][j]; };
+  std::vector<float> u(static_cast<size_t>(t * t * M * C));
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t r0 = gemm_row_block_start(M, blocks, b);
     const int64_t rows = gemm_row_block_start(M, blocks, b + 1) - r0;
     for (int64_t o = r0; o < r0 + rows; ++o)
       for (int64_t c = 0; c < C; ++c) {
         const float* g = weight + (o * C + c) * 9;
-        double t[4][3];  // G g
-        for (int r = 0; r < 4; ++r)
+        double gg[6][3];  // G g
+        for (int r = 0; r < t; ++r)
           for (int j = 0; j < 3; ++j)
-            t[r][j] = G[r][0] * g[0 * 3 + j] + G[r][1] * g[1 * 3 + j] + G[r][2] * g[2 * 3 + j];
-        for (int r = 0; r < 4; ++r)
-          for (int s = 0; s < 4; ++s)
-            u[static_cast<size_t>((r * 4 + s) * M * C + r0 * C + c * rows + (o - r0))] =
-                static_cast<float>(t[r][0] * G[s][0] + t[r][1] * G[s][1] + t[r][2] * G[s][2]);
+            gg[r][j] = G(r, 0) * g[0 * 3 + j] + G(r, 1) * g[1 * 3 + j] + G(r, 2) * g[2 * 3 + j];
+        for (int r = 0; r < t; ++r)
+          for (int s = 0; s < t; ++s)
+            u[static_cast<size_t>((r * t + s) * M * C + r0 * C + c * rows + (o - r0))] =
+                static_cast<float>(gg[r][0] * G(s, 0) + gg[r][1] * G(s, 1) + gg[r][2] * G(s, 2));
       }
   }
   return u;
 }
 
 void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u, float* out,
-                         const ConvFusion& f, const GemmIsa& isa) {
-  DICE_ASSERT(conv2d_winograd_shape(p) && f.residual == nullptr);
+                         const ConvFusion& f, const GemmIsa& isa, int m) {
+  DICE_ASSERT(conv2d_winograd_shape(p) && f.residual == nullptr && (m == 2 || m == 4));
   const int64_t M = p.out_channels, C = p.in_channels, H = p.height, W = p.width;
   const int64_t nr = isa.nr, N = H * W, out_st = p.out_stride();
-  const int64_t th = (H + 1) / 2, tw = (W + 1) / 2, per_img = th * tw, T = p.batch * per_img;
-  const int64_t wp = W + 2, plane = (H + 2) * wp, img_floats = C * plane;
+  const int64_t kXi = (m + 2) * (m + 2), mm = m * m;
+  const int64_t th = ceil_div(H, m), tw = ceil_div(W, m), per_img = th * tw, T = p.batch * per_img;
+  const WinoLayout wl(p, m);
+  const int64_t wp = wl.wp, plane = wl.plane, img_floats = C * plane;
+  void (*wino_input)(const WinoInput&) = m == 2 ? isa.wino_input : isa.wino4_input;
+  void (*wino_output)(const WinoOutput&) = m == 2 ? isa.wino_output : isa.wino4_output;
+  void (*wino_scatter)(const WinoScatter&) = m == 2 ? isa.wino_scatter : isa.wino4_scatter;
   int64_t threads = num_threads();
   if (p.flops() < kMinParallelFlops) threads = 1;
 
   std::vector<float> alpha, beta;
   fold_epilogue(f, M, &alpha, &beta);
 
-  // The zero-bordered batch. An odd-sized map's last tile reads one row / column past the border:
-  // that lands on the next row's left border, the next plane's top border or the slack, all zero,
-  // and only feeds outputs that are dropped.
+  // The zero-bordered batch, rounded up to whole tiles with zeros (WinoLayout): the last tiles of
+  // a map that m does not divide read only zeros past it, and feed outputs that are dropped.
   PaddedLayout lay;
-  lay.wp = wp, lay.plane = plane, lay.slack = 2 * wp + 16;
+  lay.wp = wp, lay.plane = plane, lay.slack = 16;
   const float* padded = pad_batch(p, in, f, isa, lay, threads, &t_padded);
 
   // Output-channel slices: when the columns are too few to give every thread two groups
@@ -146,7 +182,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
     int32_t* idx = t_idx.get(nt);
     float* panel = t_panel.get(kXi * cb_max * nt);
     float* scratch = t_scratch.get(kXi * M * nt);
-    float* stage = t_stage.get(4 * M * nt);
+    float* stage = t_stage.get(mm * M * nt);
     std::vector<WinoRun> runs;
     for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
       const int64_t g = item / mslices, s = item % mslices;
@@ -156,14 +192,14 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
       for (int64_t j = 0; j < nt; ++j) {
         const int64_t col = c0 + std::min(j, n - 1);  // tail columns repeat the last tile
         const int64_t img = col / per_img, t = col % per_img;
-        idx[j] = static_cast<int32_t>(img * img_floats + t / tw * 2 * wp + t % tw * 2);
+        idx[j] = static_cast<int32_t>(img * img_floats + t / tw * m * wp + t % tw * m);
       }
       for (int64_t kb = 0; kb < kblocks; ++kb) {
         const int64_t k0 = C * kb / kblocks, k1 = C * (kb + 1) / kblocks, cb = k1 - k0;
         WinoInput wi;
         wi.src = padded, wi.idx = idx, wi.plane = plane, wi.wp = wp;
         wi.c0 = k0, wi.k = cb, wi.n = n, wi.xi_stride = cb * nt, wi.dst = panel;
-        isa.wino_input(wi);
+        wino_input(wi);
         for (int xi = 0; xi < kXi; ++xi) {
           GemmTile t;
           t.m = M, t.n = n, t.k = cb;
@@ -179,24 +215,24 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
       wo.alpha = alpha.empty() ? nullptr : alpha.data();
       wo.beta = beta.empty() ? nullptr : beta.data();
       wo.relu = f.out_relu, wo.dst = stage, wo.ldd = nt;
-      isa.wino_output(wo);
-      // Scatter: each run of tiles along one tile row of one image, 2x2 pixels per tile.
+      wino_output(wo);
+      // Scatter: each run of tiles along one tile row of one image, m x m pixels per tile.
       runs.clear();
       for (int64_t col = c0; col < c0 + n;) {
         const int64_t img = col / per_img, t = col % per_img, ty = t / tw, tx0 = t % tw;
         WinoRun run;
         run.j0 = col - c0;
         run.len = std::min(tw - tx0, c0 + n - col);
-        run.dst = out + img * out_st + 2 * ty * W + 2 * tx0;
-        run.two_rows = 2 * ty + 1 < H;
-        run.odd_last = 2 * (tx0 + run.len) > W;
+        run.dst = out + img * out_st + m * ty * W + m * tx0;
+        run.rows = static_cast<int>(std::min<int64_t>(m, H - m * ty));
+        run.last_cols = static_cast<int>(std::min<int64_t>(m, W - m * (tx0 + run.len - 1)));
         runs.push_back(run);
         col += run.len;
       }
       WinoScatter ws;
       ws.src = stage, ws.ld = nt, ws.r0 = r0, ws.r1 = r1, ws.row = W, ws.chan = N;
       ws.runs = runs.data(), ws.nruns = static_cast<int64_t>(runs.size());
-      isa.wino_scatter(ws);
+      wino_scatter(ws);
     }
   });
 }

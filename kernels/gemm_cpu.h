@@ -92,20 +92,23 @@ struct PackGather {
   float* dst = nullptr;
 };
 
-// Copies one height x width plane into a zero-bordered (height+2*pad) x (width+2*pad) plane at
-// dst, applying relu(x * *scale + *shift) when scale is set, and zeroes dst up to `plane` floats.
+// Copies one height x width plane into a zero-bordered (height+2*pad) x wp plane at dst (rows wp
+// floats apart, wp >= width + 2*pad: the columns past the right border are zero too; 0 means
+// width + 2*pad), applying relu(x * *scale + *shift) when scale is set, and zeroes dst up to
+// `plane` floats.
 struct PadPlane {
   const float* src = nullptr;
-  int64_t height = 0, width = 0, pad = 0, plane = 0;
+  int64_t height = 0, width = 0, pad = 0, plane = 0, wp = 0;
   const float* scale = nullptr;
   const float* shift = nullptr;
   float* dst = nullptr;
 };
 
-// Winograd F(2x2, 3x3) input transform (see conv2d_winograd_cpu.cpp) for k channels from c0:
-// column j's 4x4 input patch of channel c is d(r,s) = src[(c0 + c) * plane + idx[j] + r * wp + s];
-// V = B^T d B, and V(r,s) goes to panel r*4+s at dst + (r*4+s) * xi_stride, each panel in the
-// B layout [ceil(n/nr)][k][nr] of GemmTile. idx is padded like PackGather's.
+// Winograd F(m x m, 3x3) input transform (see conv2d_winograd_cpu.cpp; m = 2: wino_input, m = 4:
+// wino4_input; t = m + 2) for k channels from c0: column j's t x t input patch of channel c is
+// d(r,s) = src[(c0 + c) * plane + idx[j] + r * wp + s]; V = B^T d B, and V(r,s) goes to panel
+// r*t+s at dst + (r*t+s) * xi_stride, each panel in the B layout [ceil(n/nr)][k][nr] of GemmTile.
+// idx is padded like PackGather's.
 struct WinoInput {
   const float* src = nullptr;
   const int32_t* idx = nullptr;
@@ -113,9 +116,10 @@ struct WinoInput {
   float* dst = nullptr;
 };
 
-// Winograd F(2x2, 3x3) output transform for rows [r0, r1) of 16 GEMM results: m(r,s) of row o,
-// column j is src[(r*4+s) * xi_stride + o * ld + j]; Y = A^T m A, then y = y * alpha[o] + beta[o]
-// (alpha set) and max(y, 0) (relu); Y(dy,dx) goes to dst[(o * 4 + dy*2+dx) * ldd + j], j < n.
+// Winograd F(m x m, 3x3) output transform for rows [r0, r1) of the t*t GEMM results: m(r,s) of row
+// o, column j is src[(r*t+s) * xi_stride + o * ld + j]; Y = A^T m A, then y = y * alpha[o] +
+// beta[o] (alpha set) and max(y, 0) (relu); Y(dy,dx) goes to dst[(o * m*m + dy*m+dx) * ldd + j],
+// j < n.
 struct WinoOutput {
   const float* src = nullptr;
   int64_t ld = 0, xi_stride = 0, r0 = 0, r1 = 0, n = 0;
@@ -127,14 +131,15 @@ struct WinoOutput {
 };
 
 // The last step of a Winograd tile group: output tiles out of the staging area WinoOutput wrote
-// (Y(dy,dx) of row o, column j at src[(o * 4 + dy*2+dx) * ld + j]) into NCHW output rows. A run is
-// `len` consecutive tiles of one tile row of one image, columns [j0, j0 + len): tile i's 2x2
-// pixels go to dst + o * chan + dy * row + 2 * i + dx, for rows o in [r0, r1); the second pixel
-// row only when two_rows, and the last tile's second column not when odd_last (odd sizes).
+// (Y(dy,dx) of row o, column j at src[(o * m*m + dy*m+dx) * ld + j]) into NCHW output rows. A run
+// is `len` consecutive tiles of one tile row of one image, columns [j0, j0 + len): tile i's m x m
+// pixels go to dst + o * chan + dy * row + m * i + dx, for rows o in [r0, r1); only the first
+// `rows` pixel rows (fewer than m at the bottom of a map that m does not divide), and only the
+// first `last_cols` columns of the run's last tile.
 struct WinoRun {
   int64_t j0 = 0, len = 0;
   float* dst = nullptr;
-  bool two_rows = true, odd_last = false;
+  int rows = 0, last_cols = 0;
 };
 struct WinoScatter {
   const float* src = nullptr;
@@ -161,9 +166,12 @@ struct GemmIsa {
   // dst[i] = epilogue(src[i]) as in GemmTile, for one row (alpha null: no affine).
   void (*epilogue_row)(const float* src, float* dst, int64_t n, const float* alpha,
                        const float* beta, const float* res, bool relu);
-  void (*wino_input)(const WinoInput& w);
+  void (*wino_input)(const WinoInput& w);  // F(2x2, 3x3)
   void (*wino_output)(const WinoOutput& w);
   void (*wino_scatter)(const WinoScatter& w);
+  void (*wino4_input)(const WinoInput& w);  // F(4x4, 3x3)
+  void (*wino4_output)(const WinoOutput& w);
+  void (*wino4_scatter)(const WinoScatter& w);
 };
 
 const GemmIsa& gemm_isa_scalar();

@@ -5,6 +5,9 @@
 //   winograd_<isa>         the same under CpuConvAlgo::kWinogradAll (every 3x3/1 pad-1 conv
 //                          without a residual runs Winograd F(2x2,3x3)), on the 3x3/1 pad-1
 //                          cases only (the others skip: they would rerun the direct path). 1e-5.
+//   winograd4_<isa>        the same under kWinograd4All (F(4x4,3x3)). 2e-5: its transforms
+//                          scale inputs by up to 5 and results by up to 8 (F(2x2)'s by 1), and
+//                          it measured 1.05e-5 on the 4140-deep odd_batch_3x3p1_k4140_5x5.
 //   fp32                   conv2d_cuda. < 1e-5.
 //   tf32, fp16, bf16       conv2d_tc, against two references, both conv2d_naive on the host:
 //     exact: the operands rounded as the kernel rounds them (round_to_precision), so only the
@@ -77,7 +80,7 @@ struct ConvImpl {
   CpuIsa isa;           // kCpu
   Precision precision;  // kTc; kCudnn: fp32 or tf32 math
   double tol;           // normalized error against conv2d_naive on the unrounded operands
-  bool winograd = false;  // kCpu: run under CpuConvAlgo::kWinograd
+  int winograd = 0;  // kCpu: 2 / 4 run under CpuConvAlgo::kWinogradAll / kWinograd4All
   bool cuda_gemm = false;  // kCuda: run under CudaConvAlgo::kGemm (else kAuto)
 };
 
@@ -85,9 +88,12 @@ const std::vector<ConvImpl> kCpuImpls = {
     {"scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5},
     {"avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5},
     {"avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5},
-    {"winograd_scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5, true},
-    {"winograd_avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5, true},
-    {"winograd_avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5, true}};
+    {"winograd_scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 1e-5, 2},
+    {"winograd_avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 1e-5, 2},
+    {"winograd_avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5, 2},
+    {"winograd4_scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 2e-5, 4},
+    {"winograd4_avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 2e-5, 4},
+    {"winograd4_avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 2e-5, 4}};
 
 using ConvRun = test::OpRun<ConvCase, ConvImpl>;
 
@@ -192,7 +198,9 @@ void check_cpu(const ConvRun& r, const ConvData& d) {
   if (r.impl.winograd && !conv2d_winograd_shape(d.p))
     GTEST_SKIP() << "not a Winograd shape (3x3, stride 1, pad 1): the direct rows cover it";
   IsaGuard guard(r.impl.isa);
-  ScopedCpuConvAlgo algo(r.impl.winograd ? CpuConvAlgo::kWinogradAll : CpuConvAlgo::kDirect);
+  ScopedCpuConvAlgo algo(r.impl.winograd == 4   ? CpuConvAlgo::kWinograd4All
+                         : r.impl.winograd == 2 ? CpuConvAlgo::kWinogradAll
+                                                : CpuConvAlgo::kDirect);
   ASSERT_EQ(cpu_isa().isa, r.impl.isa);
   for (int set : fusion_sets(r.c, Backend::kCpu)) {
     SCOPED_TRACE("fusion=" + fusion_name(set));

@@ -125,7 +125,7 @@ TEST(Conv2dWinograd, SwitchParsesItsThreeValues) {
     parse_cpu_conv_algo("fast", "DICE_CPU_CONV");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "DICE_CPU_CONV='fast' is not one of direct, winograd, winograd-all");
+    EXPECT_EQ(std::string(e.what()), "DICE_CPU_CONV='fast' is not one of direct, winograd, winograd-all, winograd4-all");
   }
 }
 

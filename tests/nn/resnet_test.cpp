@@ -77,12 +77,14 @@ TEST(ResNet, Resnet50MatchesTorchLegacy) { check_against_torch(kResNet50, "legac
 TEST(ResNet, Resnet18MatchesTorchZip) { check_against_torch(kResNet18, "zip"); }
 TEST(ResNet, Resnet18MatchesTorchLegacy) { check_against_torch(kResNet18, "legacy"); }
 
-// The opt-in Winograd path (DICE_CPU_CONV=winograd) on every 3x3/1 conv it can take, model built
-// (weights packed) under it: still within 1e-4 of PyTorch, the bound for making a mode the default.
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) on every 3x3/1 conv they can take, model built (weights
+// packed) under each: still within 1e-4 of PyTorch, the bound for making a mode the default.
 TEST(ResNet, WinogradMatchesTorch) {
-  const dice::ScopedCpuConvAlgo algo(dice::CpuConvAlgo::kWinogradAll);
-  check_against_torch(kResNet50, "zip");
-  check_against_torch(kResNet18, "zip");
+  for (dice::CpuConvAlgo a : {dice::CpuConvAlgo::kWinogradAll, dice::CpuConvAlgo::kWinograd4All}) {
+    const dice::ScopedCpuConvAlgo algo(a);
+    check_against_torch(kResNet50, "zip");
+    check_against_torch(kResNet18, "zip");
+  }
 }
 
 TEST(ResNet, BothSerializationsLoadIdentically) {
