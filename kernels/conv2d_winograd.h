@@ -20,9 +20,14 @@ bool conv2d_winograd_shape(const Conv2dParams& p);
 // (ResNet-50's 7x7 stage at batch 1: 16 tiles against 16/9 as many weights to stream).
 bool conv2d_winograd_pays(const Conv2dParams& p);
 
-// F(4x4, 3x3) instead of F(2x2, 3x3): only where the map is whole 4x4 tiles (no wasted tile
-// columns) and at least 49 of them per image (ResNet-50's 56x56 and 28x28 3x3s, not its 14x14
-// and 7x7: 16 and 4 tiles, 31% of them past the map, against 36/9 as many weights to stream).
+// F(4x4, 3x3) instead of F(2x2, 3x3): where the map is whole 4x4 tiles (no wasted tile columns)
+// and at least 49 of them per image: ResNet-50's 56x56 and 28x28 3x3s. Measured with
+// `dice features --profile` (2 EPYC cores, AVX-512), F(2x2) -> F(4x4) per layer: batch 32,
+// layer1 32-35 -> 20-23 ms, layer2 22-27 -> 15-16; batch 1, layer1 0.80-0.82 -> 0.64-0.69,
+// layer2 0.86 -> 0.72-0.93. Not the 14x14 and 7x7 stages (16 and 4 tiles, 31% of them past the
+// map, 4x the weights of the direct GEMM to stream): at batch 32 F(4x4) was faster there too
+// (layer3 19-22 -> 15-19 ms, layer4 direct 38 -> 14-20), but at batch 1 slower (layer3 0.86-1.02
+// -> 1.0-1.2 ms, layer4 1.4 -> 3.6), and the rule must not look at the batch (conv2d.h).
 bool conv2d_winograd4_pays(const Conv2dParams& p);
 
 // The output tile conv2d_cpu runs this call with: 0 (the direct GEMM), 2 (F(2x2, 3x3)) or 4

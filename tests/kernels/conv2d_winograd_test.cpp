@@ -1,7 +1,7 @@
-// conv2d_cpu's Winograd F(2x2, 3x3) path beyond the shape table (conv2d_test.cpp runs every case
-// of op_cases.h under CpuConvAlgo::kWinogradAll on each ISA against conv2d_naive): packed and
-// unpacked weights agree, what the path does not handle falls back to the direct GEMM, when the
-// "where it pays" setting uses it, and the switch's parsing.
+// conv2d_cpu's Winograd F(2x2, 3x3) and F(4x4, 3x3) paths beyond the shape table (conv2d_test.cpp
+// runs every case of op_cases.h under kWinogradAll and kWinograd4All on each ISA against
+// conv2d_naive): packed and unpacked weights agree, what the paths do not handle falls back to the
+// direct GEMM, which tile the "where it pays" setting picks, and the switch's parsing.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -48,13 +48,27 @@ TEST(Conv2dWinograd, PackedWeightsGiveTheUnpackedResult) {
     under_direct = conv2d_cpu_pack(pr.p, pr.w.data());
     EXPECT_TRUE(under_direct.winograd.empty());
   }
-  ScopedCpuConvAlgo g(CpuConvAlgo::kWinogradAll);
-  const Conv2dCpuPacked under_winograd = conv2d_cpu_pack(pr.p, pr.w.data());
-  ASSERT_EQ(under_winograd.winograd.size(), static_cast<size_t>(16 * 48 * 40));
-  unpacked = pr.run();
-  EXPECT_EQ(pr.run_packed(under_winograd), unpacked);
-  // Packed while the direct path was on: transformed per call, same numbers.
-  EXPECT_EQ(pr.run_packed(under_direct), unpacked);
+  std::vector<float> by_tile[2];
+  for (int m : {2, 4}) {
+    ScopedCpuConvAlgo g(m == 2 ? CpuConvAlgo::kWinogradAll : CpuConvAlgo::kWinograd4All);
+    const Conv2dCpuPacked under_winograd = conv2d_cpu_pack(pr.p, pr.w.data());
+    EXPECT_EQ(under_winograd.winograd_tile, m);
+    ASSERT_EQ(under_winograd.winograd.size(), static_cast<size_t>((m + 2) * (m + 2) * 48 * 40));
+    unpacked = pr.run();
+    EXPECT_EQ(pr.run_packed(under_winograd), unpacked);
+    // Packed while the direct path was on: transformed per call, same numbers.
+    EXPECT_EQ(pr.run_packed(under_direct), unpacked);
+    by_tile[m / 4] = unpacked;
+  }
+  EXPECT_NE(by_tile[0], by_tile[1]) << "F(2x2) and F(4x4) round alike: one of them did not run";
+  // Packed for F(2x2), run under F(4x4): back to the weights, transformed per call.
+  Conv2dCpuPacked under_f2;
+  {
+    ScopedCpuConvAlgo g(CpuConvAlgo::kWinogradAll);
+    under_f2 = conv2d_cpu_pack(pr.p, pr.w.data());
+  }
+  ScopedCpuConvAlgo g(CpuConvAlgo::kWinograd4All);
+  EXPECT_EQ(pr.run_packed(under_f2), by_tile[1]);
 }
 
 TEST(Conv2dWinograd, DiffersFromDirectOnlyByRounding) {
@@ -64,14 +78,16 @@ TEST(Conv2dWinograd, DiffersFromDirectOnlyByRounding) {
     ScopedCpuConvAlgo g(CpuConvAlgo::kDirect);
     direct = pr.run();
   }
-  {
-    ScopedCpuConvAlgo g(CpuConvAlgo::kWinogradAll);
-    wino = pr.run();
+  for (CpuConvAlgo a : {CpuConvAlgo::kWinogradAll, CpuConvAlgo::kWinograd4All}) {
+    {
+      ScopedCpuConvAlgo g(a);
+      wino = pr.run();
+    }
+    EXPECT_NE(direct, wino) << "the Winograd path did not run (or rounds exactly like the direct one)";
+    EXPECT_LT(test::normalized_error(wino.data(), direct.data(), static_cast<int64_t>(direct.size()),
+                                     1e-5, "winograd vs direct"),
+              1e-5);
   }
-  EXPECT_NE(direct, wino) << "the Winograd path did not run (or rounds exactly like the direct one)";
-  EXPECT_LT(test::normalized_error(wino.data(), direct.data(), static_cast<int64_t>(direct.size()),
-                                   1e-5, "winograd vs direct"),
-            1e-5);
 }
 
 TEST(Conv2dWinograd, ResidualAndOtherShapesFallBackToDirect) {
@@ -84,11 +100,11 @@ TEST(Conv2dWinograd, ResidualAndOtherShapesFallBackToDirect) {
     ScopedCpuConvAlgo g(CpuConvAlgo::kDirect);
     direct = pr.run(f);
   }
-  {
-    ScopedCpuConvAlgo g(CpuConvAlgo::kWinogradAll);
+  for (CpuConvAlgo a : {CpuConvAlgo::kWinogradAll, CpuConvAlgo::kWinograd4All}) {
+    ScopedCpuConvAlgo g(a);
     wino = pr.run(f);
+    EXPECT_EQ(wino, direct);
   }
-  EXPECT_EQ(wino, direct);
   Conv2dParams q = pr.p;
   q.stride = 2;
   EXPECT_FALSE(conv2d_winograd_shape(q));
@@ -117,10 +133,32 @@ TEST(Conv2dWinograd, WherePaysFollowsTheMeasurements) {
   EXPECT_FALSE(conv2d_winograd_pays(p)) << "DenseNet-BC's 3x3 to 12 channels";
 }
 
-TEST(Conv2dWinograd, SwitchParsesItsThreeValues) {
+TEST(Conv2dWinograd, DefaultPicksTheTileByTheMap) {
+  ScopedCpuConvAlgo g(CpuConvAlgo::kWinograd);
+  Conv2dParams p;
+  p.kernel = 3, p.pad = 1;
+  auto tile = [&](int64_t batch, int64_t c, int64_t side) {
+    p.batch = batch, p.in_channels = p.out_channels = c, p.height = p.width = side;
+    return conv2d_winograd_tile(p, false);
+  };
+  for (int64_t batch : {1, 32}) {  // never by the batch
+    EXPECT_EQ(tile(batch, 64, 56), 4) << "ResNet-50 layer1: 196 4x4 tiles";
+    EXPECT_EQ(tile(batch, 128, 28), 4) << "ResNet-50 layer2: 49 4x4 tiles";
+    EXPECT_EQ(tile(batch, 256, 14), 2) << "ResNet-50 layer3: 14 is no multiple of 4";
+    EXPECT_EQ(tile(batch, 512, 7), 0) << "ResNet-50 layer4: the direct GEMM";
+    EXPECT_EQ(tile(batch, 12, 32), 0) << "DenseNet-BC: 12 output channels";
+  }
+  p.batch = 1, p.in_channels = p.out_channels = 64, p.height = p.width = 56;
+  EXPECT_EQ(conv2d_winograd_tile(p, true), 0) << "a residual fusion is not handled";
+  ScopedCpuConvAlgo d(CpuConvAlgo::kDirect);
+  EXPECT_EQ(conv2d_winograd_tile(p, false), 0);
+}
+
+TEST(Conv2dWinograd, SwitchParsesItsFourValues) {
   EXPECT_EQ(parse_cpu_conv_algo("direct", "X"), CpuConvAlgo::kDirect);
   EXPECT_EQ(parse_cpu_conv_algo("winograd", "X"), CpuConvAlgo::kWinograd);
   EXPECT_EQ(parse_cpu_conv_algo("winograd-all", "X"), CpuConvAlgo::kWinogradAll);
+  EXPECT_EQ(parse_cpu_conv_algo("winograd4-all", "X"), CpuConvAlgo::kWinograd4All);
   try {
     parse_cpu_conv_algo("fast", "DICE_CPU_CONV");
     FAIL() << "no error";
