@@ -165,7 +165,7 @@ void set_num_threads(int n) {
   g_pool.reset();
 }
 
-int num_threads() { return pool().size(); }
+int num_threads() { return t_in_worker ? 1 : pool().size(); }
 
 void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain) {
   if (n <= 0) return;

@@ -9,6 +9,8 @@
 namespace dice {
 
 void set_num_threads(int n);  // n <= 0: hardware concurrency
+// The pool's size; 1 on a thread running a parallel_for chunk, where a nested parallel_for runs
+// serially, so that code called there (a kernel inside a per-image worker) plans for one thread.
 int num_threads();
 
 // Calls fn(begin, end) on disjoint chunks covering [0, n), in parallel. grain = smallest chunk.

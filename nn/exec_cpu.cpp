@@ -1,14 +1,24 @@
-// The CPU executor (see exec_cpu.h): packs the convs once, then walks the plan's steps.
+// The CPU executor (see exec_cpu.h): packs the convs once, then walks the plan's steps: the
+// leading steps image by image on per-thread arenas (depth first), the rest over the whole batch.
 #include "nn/exec_cpu.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "kernels/pool.h"
 
 namespace dice {
 namespace {
 const float* or_null(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+int64_t view_floats(const Plan& plan, const View& v) {
+  const PlanTensor& t = plan.tensors.at(static_cast<size_t>(v.tensor));
+  return v.channels * t.height * t.width;
+}
 }  // namespace
 
 CpuModel::CpuModel(Plan plan) : plan_(std::move(plan)) {
@@ -21,6 +31,34 @@ CpuModel::CpuModel(Plan plan) : plan_(std::move(plan)) {
   }
   fc_weight_ = plan_.fc_weight;
   fc_bias_ = plan_.fc_bias;
+
+  // Depth first while a step's packed weights are no larger than what it reads and writes for one
+  // image (ResNet-50: up to layer2's first 3x3 under F(4x4) Winograd, whose 2.4 MB of filters
+  // outweigh its 0.8 MB of activations; DenseNet-BC: every conv), and never the step that writes
+  // the features (they live in the caller's buffer).
+  split_ = 0;
+  while (split_ < plan_.steps.size()) {
+    const Step& s = plan_.steps[split_];
+    if (s.out.tensor == plan_.features) break;
+    const int64_t weights = static_cast<int64_t>(packed_[split_].a.size() + packed_[split_].winograd.size());
+    const int64_t acts = view_floats(plan_, s.in) + view_floats(plan_, s.out);
+    if (weights > acts) break;
+    ++split_;
+  }
+  // The tensors the prefix leaves for the rest: made before split_, read from split_ on.
+  std::vector<char> made(plan_.tensors.size(), 0), live(plan_.tensors.size(), 0);
+  for (size_t i = 0; i < split_; ++i) made[static_cast<size_t>(plan_.steps[i].out.tensor)] = 1;
+  for (size_t i = split_; i < plan_.steps.size(); ++i) {
+    const Step& s = plan_.steps[i];
+    for (const View* v : {&s.in, &s.residual})
+      if (v->valid() && v->tensor >= 0 && made[static_cast<size_t>(v->tensor)])
+        live[static_cast<size_t>(v->tensor)] = 1;
+  }
+  for (size_t t = 0; t < live.size(); ++t)
+    if (live[t]) {
+      DICE_ASSERT(plan_.tensors[t].offset >= 0);
+      live_out_.push_back(static_cast<int>(t));
+    }
 }
 
 void CpuModel::features(const float* x, int64_t batch, float* features) {
@@ -38,6 +76,66 @@ std::vector<OpTime> CpuModel::profile(const float* x, int64_t batch) {
   return profile_steps(x, batch, f.data());
 }
 
+void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, float* features) {
+  const Step& s = plan_.steps[i];
+  auto at = [&](const View& v) -> float* {
+    return (v.tensor == plan_.features ? features : arena) + plan_.view_offset(v, batch);
+  };
+  auto in_ptr = [&](const View& v) -> const float* {
+    return v.tensor == Plan::kInput ? x + plan_.view_offset(v, batch) : at(v);
+  };
+  switch (s.op) {
+    case StepOp::kConv: {
+      ConvFusion f;
+      f.in_scale = or_null(s.in_scale), f.in_shift = or_null(s.in_shift);
+      f.bias = or_null(s.bias);
+      f.out_scale = or_null(s.out_scale), f.out_shift = or_null(s.out_shift);
+      f.residual = s.residual.valid() ? in_ptr(s.residual) : nullptr;
+      f.out_relu = s.relu;
+      conv2d_cpu(plan_.conv_params(s, batch), in_ptr(s.in), packed_[i], at(s.out), f);
+      break;
+    }
+    case StepOp::kMaxPool:
+      DICE_ASSERT(s.in_scale.empty());
+      max_pool2d_cpu(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out));
+      break;
+    case StepOp::kAvgPool:
+      avg_pool2d_cpu(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out), or_null(s.in_scale),
+                     or_null(s.in_shift));
+      break;
+    case StepOp::kGlobalAvgPool: {
+      const PlanTensor& t = plan_.tensors[static_cast<size_t>(s.in.tensor)];
+      DICE_ASSERT(s.out.tensor == plan_.features);
+      global_avg_pool_cpu(batch, s.in.channels, t.height * t.width, in_ptr(s.in), at(s.out),
+                          or_null(s.in_scale), or_null(s.in_shift), t.floats());
+      break;
+    }
+  }
+}
+
+void CpuModel::run_prefix(const float* x, int64_t batch, float* features) {
+  const int64_t workers = std::min<int64_t>(num_threads(), batch);
+  if (static_cast<int64_t>(worker_arenas_.size()) < workers) worker_arenas_.resize(static_cast<size_t>(workers));
+  for (int64_t w = 0; w < workers; ++w)
+    if (static_cast<int64_t>(worker_arenas_[static_cast<size_t>(w)].size()) < plan_.arena_floats())
+      worker_arenas_[static_cast<size_t>(w)].resize(static_cast<size_t>(plan_.arena_floats()));
+  const int64_t in_floats = plan_.input_floats();
+  std::atomic<int64_t> next{0};
+  parallel_for(workers, [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w) {
+      float* a = worker_arenas_[static_cast<size_t>(w)].data();
+      for (int64_t img; (img = next.fetch_add(1, std::memory_order_relaxed)) < batch;) {
+        for (size_t s = 0; s < split_; ++s) run_step(s, x + img * in_floats, 1, a, features);
+        for (int t : live_out_) {
+          const PlanTensor& pt = plan_.tensors[static_cast<size_t>(t)];
+          std::memcpy(arena_.data() + pt.offset * batch + img * pt.floats(), a + pt.offset,
+                      sizeof(float) * static_cast<size_t>(pt.floats()));
+        }
+      }
+    }
+  });
+}
+
 void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times) {
   DICE_ASSERT(batch >= 0);
   if (batch == 0) return;
@@ -46,46 +144,22 @@ void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<O
     std::vector<float>().swap(arena_);  // free the old one before the larger one is made
     arena_.resize(need);
   }
-  auto at = [&](const View& v) -> float* {
-    return (v.tensor == plan_.features ? features : arena_.data()) + plan_.view_offset(v, batch);
-  };
-  auto in_ptr = [&](const View& v) -> const float* {
-    return v.tensor == Plan::kInput ? x + plan_.view_offset(v, batch) : at(v);
-  };
-  for (size_t i = 0; i < plan_.steps.size(); ++i) {
-    const Step& s = plan_.steps[i];
+  // Profiling times every step, so it runs them all layer by layer (same results, bit for bit:
+  // tests/nn/densenet_test.cpp), which at batch >= 2 is slower than features() for the prefix.
+  size_t first = 0;
+  if (batch >= 2 && split_ > 0 && !times) {
+    run_prefix(x, batch, features);
+    first = split_;
+  }
+  for (size_t i = first; i < plan_.steps.size(); ++i) {
     const auto start = std::chrono::steady_clock::now();
-    switch (s.op) {
-      case StepOp::kConv: {
-        ConvFusion f;
-        f.in_scale = or_null(s.in_scale), f.in_shift = or_null(s.in_shift);
-        f.bias = or_null(s.bias);
-        f.out_scale = or_null(s.out_scale), f.out_shift = or_null(s.out_shift);
-        f.residual = s.residual.valid() ? in_ptr(s.residual) : nullptr;
-        f.out_relu = s.relu;
-        conv2d_cpu(plan_.conv_params(s, batch), in_ptr(s.in), packed_[i], at(s.out), f);
-        break;
-      }
-      case StepOp::kMaxPool:
-        DICE_ASSERT(s.in_scale.empty());
-        max_pool2d_cpu(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out));
-        break;
-      case StepOp::kAvgPool:
-        avg_pool2d_cpu(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out), or_null(s.in_scale),
-                       or_null(s.in_shift));
-        break;
-      case StepOp::kGlobalAvgPool: {
-        const PlanTensor& t = plan_.tensors[static_cast<size_t>(s.in.tensor)];
-        DICE_ASSERT(s.out.tensor == plan_.features);
-        global_avg_pool_cpu(batch, s.in.channels, t.height * t.width, in_ptr(s.in), at(s.out),
-                            or_null(s.in_scale), or_null(s.in_shift), t.floats());
-        break;
-      }
-    }
-    if (times)
+    run_step(i, x, batch, arena_.data(), features);
+    if (times) {
+      const Step& s = plan_.steps[i];
       times->push_back({s.name,
                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
                         s.flops(batch, plan_.tensors)});
+    }
   }
 }
 

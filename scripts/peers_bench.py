@@ -83,7 +83,7 @@ def table(path):
                   f"{100 * g / ceil.get('sgemm', float('inf')):7.1f}%")
     print(f"(GFLOP per image from the plan: {', '.join(f'{k} {v}' for k, v in gflop.items())}; "
           "GFLOP/s counts these direct-convolution FLOPs for every engine, so for dice-cuda, which "
-          "runs ResNet's 3x3 convs as Winograd F(2x2,3x3) by default (--cpu-conv), it is an "
+          "runs ResNet's 3x3 convs as Winograd F(4x4,3x3) and F(2x2,3x3) by default (--cpu-conv), it is an "
           "effective rate)")
 
 
