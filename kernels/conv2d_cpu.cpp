@@ -393,7 +393,7 @@ void split_phases(const Conv2dParams& p, const float* x, const ConvFusion& f, co
             else
               for (int64_t j = j0(px); j < j1(px); ++j) drow[j] = s[j * S];
           }
-          d[px] = drow;
+          if (px < 2) d[px] = drow;  // the stride-2 split below needs both phases
         }
         if (S != 2 || r < 0 || r >= H) continue;
         // Input column u goes to phase (u + P) % 2, column (u + P) / 2.
