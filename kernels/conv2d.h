@@ -57,6 +57,11 @@ struct Conv2dCpuPacked {
   int mr = 0;
   std::vector<float> winograd;  // transformed filters, when packed under a Winograd CpuConvAlgo
   int winograd_tile = 0;        // their output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
+  // Strided 1x1 convs whose output pixel count wastes a tenth of a micro-tile's columns
+  // (ResNet-50's downsamples to 14x14 and 7x7): W^T as B panels of at_nr columns, for the
+  // transposed GEMM conv2d_cpu runs there at batch 1 (bitwise the same results); empty elsewhere.
+  std::vector<float> at;
+  int at_nr = 0;
 };
 Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight);
 // conv2d_cpu with weights from conv2d_cpu_pack(p, ...); results identical to the unpacked call.

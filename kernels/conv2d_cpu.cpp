@@ -2,7 +2,7 @@
 // pixels along the vector lanes so results land in NCHW rows and the epilogue is fused into the
 // single store. The micro-kernels are in gemm_kernels.inc; this file plans tiles and builds B.
 //
-// B is formed one of four ways, picked per call:
+// B is formed one of five ways, picked per call:
 //   rows:     1x1, stride 1, no padding (DenseNet's bottleneck and transition convs, ResNet's
 //             1x1s). B is the input itself (channel rows); it is still copied into panels
 //             [chunk][K][nr], because the copy applies the BN+ReLU prologue, zero-pads the pixel
@@ -17,6 +17,8 @@
 //   phase:    stride > 1 (ResNet's 7x7/2 stem, 3x3/2, 1x1/2). The zero-bordered image is split
 //             into its stride x stride phases, which turns the strided conv into a stride-1 one
 //             over the phases: then as implicit mode, with whole-vector loads of B, no gathers.
+//   rows-t:   a strided 1x1 at batch 1 on a map whose pixel count wastes columns (ResNet-50's
+//             downsamples to 14x14 and 7x7): the GEMM transposed, pixels as rows (run_rows_t).
 //   batch:    small output maps (see use_batch_mode): the columns are the whole batch's pixels,
 //             gathered into panels (pixel j of tap kk at off[kk] + idx[j]) one K block at a time.
 // Work is split into (image, pixel tile) items handed out dynamically to the parallel_for workers;
@@ -40,6 +42,24 @@ namespace {
 
 thread_local AlignedBuf<float> t_panel, t_padded, t_scratch;
 thread_local AlignedBuf<int32_t> t_idx;
+thread_local AlignedBuf<float> t_row;  // rows-t mode: one output channel's row before its epilogue
+
+// rows-t mode (see run_rows_t) where computing the output pixels as vector lanes would waste a
+// tenth of the columns: ResNet-50's 7x7 and 14x14 maps (49 -> 64 and 196 -> 224 with nr = 32).
+bool rows_t_pays(int64_t pixels, int64_t nr) {
+  return pixels % nr != 0 && round_up(pixels, nr) * 10 >= pixels * 11;
+}
+
+// W [m][k] (PyTorch's layout of a 1x1 conv) as B panels of W^T: [ceil(m/nr)][k][nr], output
+// channels along the panel's columns, zero past m.
+void pack_weights_t(const float* w, int64_t m, int64_t k, int64_t nr, float* dst) {
+  for (int64_t q = 0; q < ceil_div(m, nr); ++q)
+    for (int64_t kk = 0; kk < k; ++kk)
+      for (int64_t j = 0; j < nr; ++j) {
+        const int64_t o = q * nr + j;
+        dst[(q * k + kk) * nr + j] = o < m ? w[o * k + kk] : 0.0f;
+      }
+}
 
 // Hands out work items in units of `unit` consecutive items from an atomic counter. The cores
 // are shared with other processes: with a fixed split, one descheduled thread holds up the whole
@@ -302,6 +322,78 @@ void run_rows_batch(Plan& pl) {
     t.res = pl.f.residual, t.ldr = N;
     t.relu = pl.f.out_relu;
     pl.isa.gemm(t);
+  });
+}
+
+// rows-t mode: a strided 1x1 conv (ResNet-50's downsample shortcuts) at batch 1 whose output
+// pixel count is far from a multiple of nr (see rows_t_pays): phase mode would run 49 output
+// pixels as 64 columns (7 x 8 grid) and rows_batch needs other images to fill the last micro-tile.
+// The GEMM runs transposed, C^T[pixels x channels] = X^T * W^T: pixels are the micro-kernel's
+// broadcast rows (row blocks of at most mr, so 49 pixels cost 49 rows) and output channels its
+// vector lanes (M, a multiple of 32 in those layers, wastes nothing). X^T is gathered from the
+// image per call (49 x 1024 floats); W^T comes packed as B panels from conv2d_cpu_pack
+// (Conv2dCpuPacked::at). Each thread takes a range of channel chunks, one GEMM call per chunk,
+// whose result is transposed back to NCHW rows and sent through the ISA's epilogue_row, the same
+// operations as every other mode's epilogue, so results are bitwise those of the phase and batch
+// modes (the sum runs over k in the same order, one FMA per term): an image's features do not
+// depend on its batch. Measured (2 cores, weights cold, best of 300): 1024->2048 14x14/2 1.29-1.32
+// -> 0.97-1.03 ms; 512->1024 28x28/2 1.14 -> 1.03 ms; not 256->512 56x56/2 (784 pixels, 1.10-1.14
+// -> 1.20). Tried and left out: the same for stride-1 1x1s on 7x7 maps (no faster than rows mode,
+// 0.59-0.61 -> 0.62-1.03 ms) and for the 3x3s on 7x7 maps (explicit im2col^T, K = 4608: 1.37 ->
+// 1.66-1.73 ms).
+bool use_rows_t(const Conv2dParams& p, const ConvFusion& f, int64_t nr) {
+  const int64_t N = p.out_height() * p.out_width();
+  return p.kernel == 1 && p.pad == 0 && p.stride > 1 && p.batch == 1 && !f.in_scale &&
+         p.out_channels >= nr && rows_t_pays(N, nr);
+}
+
+void run_rows_t(Plan& pl, const float* wt) {
+  const Conv2dParams& p = pl.p;
+  const int64_t nr = pl.isa.nr, mr = pl.isa.mr, K = pl.K, N = pl.N, M = pl.M;
+  // X^T in pack_weights' row-block layout: block b (pixels [r0, r1)) is [K][r1 - r0].
+  float* xt = t_panel.get(N * K);
+  const int64_t blocks = gemm_row_blocks(N, mr);
+  int64_t off[64];  // one row block's input offsets (mr <= 64)
+  DICE_ASSERT(mr <= 64);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t r0 = gemm_row_block_start(N, blocks, b);
+    const int64_t rows = gemm_row_block_start(N, blocks, b + 1) - r0;
+    float* dst = xt + r0 * K;
+    // Pixel i reads input pixel (i / OW * S, i % OW * S).
+    const int64_t ow = p.out_width(), plane = p.height * p.width;
+    for (int64_t i = r0; i < r0 + rows; ++i) off[i - r0] = i / ow * p.stride * p.width + i % ow * p.stride;
+    for (int64_t kk = 0; kk < K; ++kk)
+      for (int64_t i = 0; i < rows; ++i) dst[kk * rows + i] = pl.in[kk * plane + off[i]];
+  }
+  const int64_t chunks = ceil_div(M, nr);
+  // One chunk per GEMM call: its weight panel (K x nr, 128 KB at K = 1024) stays in L2 while
+  // every row block of pixels runs over it, and the call prefetches the next chunk's panel into
+  // L2 (GemmTile::b_next; at batch 1 the weights stream from DRAM: 2-3% on the 7x7 downsample).
+  const int64_t workers = std::min(pl.threads, chunks);
+  parallel_for(workers, [&](int64_t w0, int64_t w1) {
+    float* row = t_row.get(N);
+    float* tmp = t_scratch.get(N * nr);
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t q1 = chunks * (w + 1) / workers;
+      for (int64_t q = chunks * w / workers; q < q1; ++q) {
+        const int64_t c0 = q * nr, cn = std::min(nr, M - c0);
+        GemmTile t;
+        t.m = N, t.n = cn, t.k = K;
+        t.a = xt;
+        t.b = wt + q * K * nr, t.b_kstride = nr, t.b_chunk = K * nr;
+        if (q + 1 < q1) t.b_next = t.b + K * nr, t.b_next_floats = K * nr;
+        t.c = tmp, t.ldc = nr;
+        pl.isa.gemm(t);
+        // C^T back to NCHW rows, through the epilogue.
+        for (int64_t j = 0; j < cn; ++j) {
+          const int64_t o = c0 + j;
+          for (int64_t i = 0; i < N; ++i) row[i] = tmp[i * nr + j];
+          pl.isa.epilogue_row(row, pl.out + o * N, N, pl.al() ? pl.al() + o : nullptr,
+                              pl.be() ? pl.be() + o : nullptr,
+                              pl.f.residual ? pl.f.residual + o * N : nullptr, pl.f.out_relu);
+        }
+      }
+    }
   });
 }
 
@@ -671,6 +763,26 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
     conv2d_winograd_cpu(p, in, u.data(), out, f, isa, wtile);
     return;
   }
+  if (use_rows_t(p, f, isa.nr)) {
+    const int64_t M = p.out_channels, K = p.in_channels * p.kernel * p.kernel;
+    std::vector<float> wt_own;
+    const float* wt = nullptr;
+    if (prepacked && prepacked->at_nr == isa.nr) {
+      wt = prepacked->at.data();
+    } else {
+      if (!weight) {  // packed without W^T (another nr): back to PyTorch's layout first
+        unpacked.resize(static_cast<size_t>(M * K));
+        unpack_weights(prepacked->a.data(), M, K, prepacked->mr, unpacked.data());
+        weight = unpacked.data();
+      }
+      wt_own.resize(static_cast<size_t>(round_up(M, isa.nr) * K));
+      pack_weights_t(weight, M, K, isa.nr, wt_own.data());
+      wt = wt_own.data();
+    }
+    Plan pl(p, f, isa, in, weight, prepacked, out);
+    run_rows_t(pl, wt);
+    return;
+  }
   Plan pl(p, f, isa, in, weight, prepacked, out);
   if (use_rows_batch(p, isa.nr))
     run_rows_batch(pl);
@@ -696,6 +808,13 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight) {
   w.mr = cpu_isa().mr;
   w.a.resize(static_cast<size_t>(m * k));
   pack_weights(weight, m, k, w.mr, w.a.data());
+  Conv2dParams one = p;
+  one.batch = 1;
+  if (use_rows_t(one, {}, cpu_isa().nr)) {
+    w.at_nr = cpu_isa().nr;
+    w.at.resize(static_cast<size_t>(round_up(m, w.at_nr) * k));
+    pack_weights_t(weight, m, k, w.at_nr, w.at.data());
+  }
   w.winograd_tile = conv2d_winograd_tile(p, false);
   if (w.winograd_tile) w.winograd = conv2d_winograd_pack(p, weight, w.mr, w.winograd_tile);
   return w;

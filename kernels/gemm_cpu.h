@@ -57,6 +57,10 @@ struct GemmTile {
   const float* b = nullptr;
   const int32_t* b_off = nullptr;
   int64_t b_kstride = 0, b_chunk = 0;
+  // Optional: a region (the next call's B panel) to prefetch into L2 while this tile runs, one
+  // 64-byte line per k step of its first micro-tiles (chunk-outer order only).
+  const float* b_next = nullptr;
+  int64_t b_next_floats = 0;
   float* c = nullptr;
   int64_t ldc = 0;
   const float* alpha = nullptr;

@@ -396,6 +396,49 @@ TEST(Conv2dCpuThreads, SameResultForOneAndTwoThreads) {
   EXPECT_EQ(y1, y2);
 }
 
+// rows-t mode (a strided 1x1 at batch 1 whose output map wastes micro-tile columns: 7x7, 14x14)
+// against conv2d_naive on every ISA, with W^T packed by conv2d_cpu_pack and packed per call; and
+// bitwise equal to the same image run in a batch of two (phase mode), so an image's output does
+// not depend on its batch. 40 output channels: a part-filled last chunk of W^T.
+TEST(Conv2dCpuRowsT, StridedOneByOneAtBatchOneMatchesNaiveAndItsBatch) {
+  struct Shape {
+    int64_t c, m, h;
+  };
+  for (const Shape s : {Shape{24, 40, 14}, Shape{16, 64, 27}}) {
+    Conv2dParams p2;
+    p2.batch = 2, p2.in_channels = s.c, p2.height = s.h, p2.width = s.h, p2.out_channels = s.m;
+    p2.kernel = 1, p2.stride = 2;
+    Conv2dParams p1 = p2;
+    p1.batch = 1;
+    const int64_t n = p1.out_height() * p1.out_width(), out1 = s.m * n;
+    SCOPED_TRACE("output " + std::to_string(p1.out_height()) + "x" + std::to_string(p1.out_width()));
+    const auto x = test::random_floats(2 * s.c * s.h * s.h, 11, -1, 1);
+    const auto w = test::random_floats(s.m * s.c, 12, -0.2f, 0.2f);
+    const auto bias = test::random_floats(s.m, 13, -0.5f, 0.5f);
+    const auto res = test::random_floats(2 * out1, 14, -1, 1);
+    ConvFusion f;
+    f.bias = bias.data(), f.residual = res.data(), f.out_relu = true;
+    std::vector<float> want(static_cast<size_t>(out1));
+    conv2d_naive(p1, x.data(), w.data(), want.data(), f);
+    for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+      if (!cpu_isa_supported(isa)) continue;
+      SCOPED_TRACE(cpu_isa_name(isa));
+      IsaGuard guard(isa);
+      const Conv2dCpuPacked pk = conv2d_cpu_pack(p1, w.data());
+      if (isa == CpuIsa::kAvx512) {
+        EXPECT_FALSE(pk.at.empty()) << "rows-t mode not chosen";
+      }
+      std::vector<float> y1(static_cast<size_t>(out1)), y1u(y1.size()), y2(2 * y1.size());
+      conv2d_cpu(p1, x.data(), pk, y1.data(), f);
+      conv2d_cpu(p1, x.data(), w.data(), y1u.data(), f);
+      conv2d_cpu(p2, x.data(), pk, y2.data(), f);
+      EXPECT_LT(test::normalized_error(y1.data(), want.data(), out1, 1e-5, "rows-t"), 1e-5);
+      EXPECT_EQ(y1, y1u) << "packed and per-call W^T differ";
+      EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y2.begin())) << "batch 1 != image 0 of batch 2";
+    }
+  }
+}
+
 TEST(Conv2dCpuIsa, ForcingSelectsThePathAndFallsBack) {
   {
     IsaGuard g(CpuIsa::kScalar);
