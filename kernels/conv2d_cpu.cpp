@@ -142,7 +142,7 @@ struct Plan {
   std::vector<float> alpha, beta;  // epilogue, empty when there is none
 
   // weight: PyTorch's layout, packed here; or, with prepacked (from conv2d_cpu_pack for this ISA),
-  // used as it is.
+  // used as it is; neither (rows-t mode, which brings its own W^T): a stays null.
   Plan(const Conv2dParams& p_, const ConvFusion& f_, const GemmIsa& isa_, const float* in_,
        const float* weight, const Conv2dCpuPacked* prepacked, float* out_)
       : p(p_), f(f_), isa(isa_), in(in_), out(out_) {
@@ -159,7 +159,7 @@ struct Plan {
     min_tiles = p.batch >= 2 * threads ? 1 : ceil_div(2 * threads, p.batch);
     if (prepacked) {
       a = prepacked->a.data();
-    } else {
+    } else if (weight) {
       packed.resize(static_cast<size_t>(M * K));
       pack_weights(weight, M, K, isa.mr, packed.data());
       a = packed.data();
@@ -355,12 +355,12 @@ void run_rows_t(Plan& pl, const float* wt) {
   const int64_t blocks = gemm_row_blocks(N, mr);
   int64_t off[64];  // one row block's input offsets (mr <= 64)
   DICE_ASSERT(mr <= 64);
+  const int64_t ow = p.out_width(), plane = p.height * p.width;
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t r0 = gemm_row_block_start(N, blocks, b);
     const int64_t rows = gemm_row_block_start(N, blocks, b + 1) - r0;
     float* dst = xt + r0 * K;
     // Pixel i reads input pixel (i / OW * S, i % OW * S).
-    const int64_t ow = p.out_width(), plane = p.height * p.width;
     for (int64_t i = r0; i < r0 + rows; ++i) off[i - r0] = i / ow * p.stride * p.width + i % ow * p.stride;
     for (int64_t kk = 0; kk < K; ++kk)
       for (int64_t i = 0; i < rows; ++i) dst[kk * rows + i] = pl.in[kk * plane + off[i]];
@@ -779,7 +779,7 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
       pack_weights_t(weight, M, K, isa.nr, wt_own.data());
       wt = wt_own.data();
     }
-    Plan pl(p, f, isa, in, weight, prepacked, out);
+    Plan pl(p, f, isa, in, nullptr, nullptr, out);
     run_rows_t(pl, wt);
     return;
   }

@@ -58,7 +58,8 @@ struct GemmTile {
   const int32_t* b_off = nullptr;
   int64_t b_kstride = 0, b_chunk = 0;
   // Optional: a region (the next call's B panel) to prefetch into L2 while this tile runs, one
-  // 64-byte line per k step of its first micro-tiles (chunk-outer order only).
+  // 64-byte line per k step of chunk 0's first micro-tiles, in place of the A prefetch (for
+  // callers that run one chunk per call: conv2d_cpu's rows-t mode).
   const float* b_next = nullptr;
   int64_t b_next_floats = 0;
   float* c = nullptr;
