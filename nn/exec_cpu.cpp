@@ -113,27 +113,57 @@ void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, f
   }
 }
 
-void CpuModel::run_prefix(const float* x, int64_t batch, float* features) {
+void CpuModel::run_prefix(const float* x, int64_t batch, float* features,
+                          std::vector<OpTime>* times) {
   const int64_t workers = std::min<int64_t>(num_threads(), batch);
   if (static_cast<int64_t>(worker_arenas_.size()) < workers) worker_arenas_.resize(static_cast<size_t>(workers));
   for (int64_t w = 0; w < workers; ++w)
     if (static_cast<int64_t>(worker_arenas_[static_cast<size_t>(w)].size()) < plan_.arena_floats())
       worker_arenas_[static_cast<size_t>(w)].resize(static_cast<size_t>(plan_.arena_floats()));
   const int64_t in_floats = plan_.input_floats();
+  // Profiling: each worker's time per step (and for the copy-out), summed over its images.
+  std::vector<std::vector<double>> spent(static_cast<size_t>(times ? workers : 0),
+                                         std::vector<double>(split_ + 1, 0.0));
+  using Clock = std::chrono::steady_clock;
   std::atomic<int64_t> next{0};
   parallel_for(workers, [&](int64_t w0, int64_t w1) {
     for (int64_t w = w0; w < w1; ++w) {
       float* a = worker_arenas_[static_cast<size_t>(w)].data();
+      double* ms = times ? spent[static_cast<size_t>(w)].data() : nullptr;
       for (int64_t img; (img = next.fetch_add(1, std::memory_order_relaxed)) < batch;) {
-        for (size_t s = 0; s < split_; ++s) run_step(s, x + img * in_floats, 1, a, features);
+        Clock::time_point t0 = Clock::now();
+        auto lap = [&](size_t slot) {
+          if (!ms) return;
+          const Clock::time_point t1 = Clock::now();
+          ms[slot] += std::chrono::duration<double, std::milli>(t1 - t0).count();
+          t0 = t1;
+        };
+        for (size_t s = 0; s < split_; ++s) {
+          run_step(s, x + img * in_floats, 1, a, features);
+          lap(s);
+        }
         for (int t : live_out_) {
           const PlanTensor& pt = plan_.tensors[static_cast<size_t>(t)];
           std::memcpy(arena_.data() + pt.offset * batch + img * pt.floats(), a + pt.offset,
                       sizeof(float) * static_cast<size_t>(pt.floats()));
         }
+        lap(split_);
       }
     }
   });
+  if (!times) return;
+  // A step's share of the wall clock: its time summed over the workers, over the workers (they
+  // run different images of the same steps side by side).
+  auto mean = [&](size_t slot) {
+    double sum = 0;
+    for (const std::vector<double>& v : spent) sum += v[slot];
+    return sum / static_cast<double>(workers);
+  };
+  for (size_t s = 0; s < split_; ++s) {
+    const Step& st = plan_.steps[s];
+    times->push_back({st.name + " *", mean(s), st.flops(batch, plan_.tensors)});
+  }
+  times->push_back({"(depth-first copy-out) *", mean(split_), 0});
 }
 
 void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times) {
@@ -144,11 +174,10 @@ void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<O
     std::vector<float>().swap(arena_);  // free the old one before the larger one is made
     arena_.resize(need);
   }
-  // Profiling times every step, so it runs them all layer by layer (same results, bit for bit:
-  // tests/nn/densenet_test.cpp), which at batch >= 2 is slower than features() for the prefix.
+  // Profiling follows the same schedule: the prefix's steps are timed per worker (marked '*').
   size_t first = 0;
-  if (batch >= 2 && split_ > 0 && !times) {
-    run_prefix(x, batch, features);
+  if (batch >= 2 && split_ > 0) {
+    run_prefix(x, batch, features, times);
     first = split_;
   }
   for (size_t i = first; i < plan_.steps.size(); ++i) {

@@ -35,7 +35,9 @@ class CpuModel : public Model {
   int64_t input_size() const override { return plan_.input_size(); }
   void features(const float* x, int64_t batch, float* features) override;
   const Plan* plan() const override { return &plan_; }
-  // features() with each step timed (wall clock, every thread of the step included), in plan order.
+  // features() with each step timed, in plan order: wall clock for the steps run over the batch;
+  // for the depth-first prefix (names ending in " *"), each step's time summed over the threads'
+  // images and divided by the threads, plus one entry for copying the prefix's results out.
   std::vector<OpTime> profile_steps(const float* x, int64_t batch, float* features);
   std::vector<OpTime> profile(const float* x, int64_t batch) override;
 
@@ -44,7 +46,7 @@ class CpuModel : public Model {
   // Runs step s on the arena `arena` for `batch` images, the input x, the features at features.
   void run_step(size_t s, const float* x, int64_t batch, float* arena, float* features);
   // Steps [0, split_) image by image, each thread on its own arena (see above).
-  void run_prefix(const float* x, int64_t batch, float* features);
+  void run_prefix(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);
   Plan plan_;
   std::vector<Conv2dCpuPacked> packed_;  // per step (empty for pools)
   std::vector<float> arena_;
