@@ -57,6 +57,7 @@ struct Conv2dCpuPacked {
   int mr = 0;
   std::vector<float> winograd;  // transformed filters, when packed under a Winograd CpuConvAlgo
   int winograd_tile = 0;        // their output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))
+  int winograd_nr = 0;          // 0: packed as rows; else transposed for this nr (conv2d_winograd.h)
   // Strided 1x1 convs whose output pixel count wastes a tenth of a micro-tile's columns
   // (ResNet-50's downsamples to 14x14 and 7x7): W^T as B panels of at_nr columns, for the
   // transposed GEMM conv2d_cpu runs there at batch 1 (bitwise the same results); empty elsewhere.
@@ -70,11 +71,12 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w
 
 // Which algorithm conv2d_cpu uses for 3x3, stride 1, pad 1 convs without a residual fusion:
 //   kDirect    the GEMM over implicit im2col, as every other conv shape runs
-//   kWinograd  the default: Winograd where it measured faster (conv2d_winograd.h): F(4x4, 3x3)
-//              (4x fewer multiply-adds) on maps of whole 4x4 tiles, at least 49 of them
-//              (ResNet-50's 56x56 and 28x28 3x3s), else F(2x2, 3x3) (2.25x fewer) with at least
-//              32 output channels and 32 2x2 tiles per image (ResNet-50's 14x14 3x3s; not layer4's,
-//              none of DenseNet-BC's); other rounding. The rule looks at one image, never the
+//   kWinograd  the default: Winograd where it measured faster (conv2d_winograd.h): with at
+//              least 32 output channels (none of DenseNet-BC's), F(4x4, 3x3) (4x fewer
+//              multiply-adds) where 4x4 tiles cover at most 35% more than the map (all of
+//              ResNet-50's stride-1 3x3s: 56x56 to 7x7; maps with fewer tiles than a micro-tile
+//              has columns run transposed, bitwise the same), else F(2x2, 3x3) (2.25x fewer) with
+//              at least 32 2x2 tiles per image; other rounding. The rule looks at one image, never the
 //              batch, so an image's features do not depend on the batch it came in. Default
 //              because full ResNet-50 logits stay within the 1e-4 of PyTorch that
 //              tests/nn/resnet_test.cpp and scripts/compare_resnet50_torch.py check.

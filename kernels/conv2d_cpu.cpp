@@ -744,8 +744,10 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
   const GemmIsa& isa = cpu_isa();
   const int wtile = conv2d_winograd_tile(p, f.residual != nullptr);
   const bool winograd = wtile > 0;
-  if (winograd && prepacked && prepacked->mr == isa.mr && prepacked->winograd_tile == wtile) {
-    conv2d_winograd_cpu(p, in, prepacked->winograd.data(), out, f, isa, wtile);
+  const bool wino_t = winograd && conv2d_winograd_transposed(p, wtile, isa.nr);
+  if (winograd && prepacked && prepacked->mr == isa.mr && prepacked->winograd_tile == wtile &&
+      prepacked->winograd_nr == (wino_t ? isa.nr : 0)) {
+    conv2d_winograd_cpu(p, in, prepacked->winograd.data(), out, f, isa, wtile, wino_t);
     return;
   }
   std::vector<float> unpacked;
@@ -759,8 +761,8 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
     prepacked = nullptr;
   }
   if (winograd) {
-    const std::vector<float> u = conv2d_winograd_pack(p, weight, isa.mr, wtile);
-    conv2d_winograd_cpu(p, in, u.data(), out, f, isa, wtile);
+    const std::vector<float> u = conv2d_winograd_pack(p, weight, isa, wtile, wino_t);
+    conv2d_winograd_cpu(p, in, u.data(), out, f, isa, wtile, wino_t);
     return;
   }
   if (use_rows_t(p, f, isa.nr)) {
@@ -816,7 +818,11 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight) {
     pack_weights_t(weight, m, k, w.at_nr, w.at.data());
   }
   w.winograd_tile = conv2d_winograd_tile(p, false);
-  if (w.winograd_tile) w.winograd = conv2d_winograd_pack(p, weight, w.mr, w.winograd_tile);
+  if (w.winograd_tile) {
+    const bool t = conv2d_winograd_transposed(p, w.winograd_tile, cpu_isa().nr);
+    w.winograd_nr = t ? cpu_isa().nr : 0;
+    w.winograd = conv2d_winograd_pack(p, weight, cpu_isa(), w.winograd_tile, t);
+  }
   return w;
 }
 

@@ -20,14 +20,15 @@ bool conv2d_winograd_shape(const Conv2dParams& p);
 // (ResNet-50's 7x7 stage at batch 1: 16 tiles against 16/9 as many weights to stream).
 bool conv2d_winograd_pays(const Conv2dParams& p);
 
-// F(4x4, 3x3) instead of F(2x2, 3x3): where the map is whole 4x4 tiles (no wasted tile columns)
-// and at least 49 of them per image: ResNet-50's 56x56 and 28x28 3x3s. Measured with
-// `dice features --profile` (2 EPYC cores, AVX-512), F(2x2) -> F(4x4) per layer: batch 32,
-// layer1 32-35 -> 20-23 ms, layer2 22-27 -> 15-16; batch 1, layer1 0.80-0.82 -> 0.64-0.69,
-// layer2 0.86 -> 0.72-0.93. Not the 14x14 and 7x7 stages (16 and 4 tiles, 31% of them past the
-// map, 4x the weights of the direct GEMM to stream): at batch 32 F(4x4) was faster there too
-// (layer3 19-22 -> 15-19 ms, layer4 direct 38 -> 14-20), but at batch 1 slower (layer3 0.86-1.02
-// -> 1.0-1.2 ms, layer4 1.4 -> 3.6), and the rule must not look at the batch (conv2d.h).
+// F(4x4, 3x3) instead of F(2x2, 3x3): where the 4x4 tiles cover at most 35% more than the map:
+// ResNet-50's 56x56 and 28x28 3x3s (whole tiles) and its 14x14 and 7x7 ones (16 and 4 tiles,
+// 31% past the map), which run in the transposed orientation (conv2d_winograd_transposed).
+// Measured with `dice features --profile` (2 EPYC cores, AVX-512), F(2x2) -> F(4x4) per layer:
+// batch 32, layer1 32-35 -> 20-23 ms, layer2 22-27 -> 15-16; batch 1, layer1 0.80-0.82 ->
+// 0.64-0.69, layer2 0.86 -> 0.72-0.93. 14x14 and 7x7 were left out while F(4x4) ran them with
+// tiles as columns (batch 1: layer3 0.86-1.02 -> 1.0-1.2 ms, layer4 direct 1.4 -> 3.6); transposed,
+// F(2x2) -> F(4x4) on layer3 batch 1 0.99-1.0 -> 0.74-0.89 ms, batch 32 20 -> 17.4-18.4; layer4
+// direct -> F(4x4) batch 1 1.42-1.47 -> 1.62-1.77 ms, batch 32 38-42 -> 14.4-15.5.
 bool conv2d_winograd4_pays(const Conv2dParams& p);
 
 // The output tile conv2d_cpu runs this call with: 0 (the direct GEMM), 2 (F(2x2, 3x3)) or 4
@@ -40,11 +41,20 @@ int conv2d_winograd_tile(const Conv2dParams& p, bool residual);
 // The (m+2)^2 transformed filters U_xi = (G g G^T)(xi) of F(m x m, 3x3), m = 2 or 4, each an
 // [out_channels x in_channels] matrix packed for micro-kernels of `mr` rows (pack_weights), one
 // after another.
-std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight, int mr, int m);
+// In the transposed orientation (see conv2d_winograd_transposed): each U_xi^T as B panels
+// [ceil(M/nr)][in_channels][nr] for isa.nr.
+std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight,
+                                        const GemmIsa& isa, int m, bool transposed);
+
+// Whether F(m x m) runs its GEMMs transposed (tiles as the micro-kernel's rows, output channels as
+// its lanes): where an image has fewer tiles than a micro-tile has columns (nr), so that batch 1
+// does not run most columns empty. Bitwise the same results either way; a property of the map,
+// not the batch.
+bool conv2d_winograd_transposed(const Conv2dParams& p, int m, int nr);
 
 // The convolution with the fusions of ConvFusion except the residual; u from conv2d_winograd_pack
 // for isa.mr and the same m.
 void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u, float* out,
-                         const ConvFusion& f, const GemmIsa& isa, int m);
+                         const ConvFusion& f, const GemmIsa& isa, int m, bool transposed);
 
 }  // namespace dice

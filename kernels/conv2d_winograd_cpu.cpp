@@ -77,8 +77,8 @@ bool conv2d_winograd_pays(const Conv2dParams& p) {
 }
 
 bool conv2d_winograd4_pays(const Conv2dParams& p) {
-  return p.out_channels >= 32 && p.height % 4 == 0 && p.width % 4 == 0 &&
-         p.height / 4 * (p.width / 4) >= 49;
+  const int64_t covered = ceil_div(p.height, 4) * 4 * ceil_div(p.width, 4) * 4;
+  return p.out_channels >= 32 && covered * 100 <= p.height * p.width * 135;
 }
 
 int conv2d_winograd_tile(const Conv2dParams& p, bool residual) {
@@ -96,11 +96,9 @@ int conv2d_winograd_tile(const Conv2dParams& p, bool residual) {
   return 0;
 }
 
-// Each U(o, c) is computed in double and written straight to its place in the pack_weights
-// layout of matrix xi (row block of o: [C][rows] from r0 * C), so no unpacked copy is made.
-std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight, int mr, int m) {
-  DICE_ASSERT(p.kernel == 3 && (m == 2 || m == 4));
-  const int64_t M = p.out_channels, C = p.in_channels, blocks = gemm_row_blocks(M, mr);
+namespace {
+// U = G g G^T of one 3x3 filter g for F(m x m, 3x3), in double, then rounded once: u[r * t + s].
+void filter_transform(const float* g, int m, float* u) {
   // F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
   static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   // F(4x4), points 0, 1, -1, 2, -2, infinity (the B^T and A^T of gemm_kernels.inc)
@@ -112,38 +110,192 @@ std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weig
                                   {0, 0, 1}};
   const int t = m + 2;
   auto G = [&](int r, int j) { return m == 2 ? G2[r][j] : G4[r][j]; };
-  std::vector<float> u(static_cast<size_t>(t * t * M * C));
+  double gg[6][3];  // G g
+  for (int r = 0; r < t; ++r)
+    for (int j = 0; j < 3; ++j)
+      gg[r][j] = G(r, 0) * g[0 * 3 + j] + G(r, 1) * g[1 * 3 + j] + G(r, 2) * g[2 * 3 + j];
+  for (int r = 0; r < t; ++r)
+    for (int s = 0; s < t; ++s)
+      u[r * t + s] = static_cast<float>(gg[r][0] * G(s, 0) + gg[r][1] * G(s, 1) + gg[r][2] * G(s, 2));
+}
+}  // namespace
+
+bool conv2d_winograd_transposed(const Conv2dParams& p, int m, int nr) {
+  return ceil_div(p.height, m) * ceil_div(p.width, m) < nr;
+}
+
+// Each U(o, c) is written straight to its place in the layout, so no unpacked copy is made:
+// rows (pack_weights' layout of matrix xi: row block of o, [C][rows] from r0 * C), or transposed
+// (B panels of U_xi^T: [ceil(M/nr)][C][nr], output channels along the lanes, zero past M).
+std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight,
+                                        const GemmIsa& isa, int m, bool transposed) {
+  DICE_ASSERT(p.kernel == 3 && (m == 2 || m == 4));
+  const int64_t M = p.out_channels, C = p.in_channels, kXi = (m + 2) * (m + 2);
+  float u[36];
+  if (transposed) {
+    const int64_t nr = isa.nr, mat = round_up(M, nr) * C;
+    std::vector<float> ut(static_cast<size_t>(kXi * mat), 0.0f);
+    for (int64_t o = 0; o < M; ++o)
+      for (int64_t c = 0; c < C; ++c) {
+        filter_transform(weight + (o * C + c) * 9, m, u);
+        for (int64_t xi = 0; xi < kXi; ++xi)
+          ut[static_cast<size_t>(xi * mat + (o / nr * C + c) * nr + o % nr)] = u[xi];
+      }
+    return ut;
+  }
+  const int64_t blocks = gemm_row_blocks(M, isa.mr);
+  std::vector<float> out(static_cast<size_t>(kXi * M * C));
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t r0 = gemm_row_block_start(M, blocks, b);
     const int64_t rows = gemm_row_block_start(M, blocks, b + 1) - r0;
     for (int64_t o = r0; o < r0 + rows; ++o)
       for (int64_t c = 0; c < C; ++c) {
-        const float* g = weight + (o * C + c) * 9;
-        double gg[6][3];  // G g
-        for (int r = 0; r < t; ++r)
-          for (int j = 0; j < 3; ++j)
-            gg[r][j] = G(r, 0) * g[0 * 3 + j] + G(r, 1) * g[1 * 3 + j] + G(r, 2) * g[2 * 3 + j];
-        for (int r = 0; r < t; ++r)
-          for (int s = 0; s < t; ++s)
-            u[static_cast<size_t>((r * t + s) * M * C + r0 * C + c * rows + (o - r0))] =
-                static_cast<float>(gg[r][0] * G(s, 0) + gg[r][1] * G(s, 1) + gg[r][2] * G(s, 2));
+        filter_transform(weight + (o * C + c) * 9, m, u);
+        for (int64_t xi = 0; xi < kXi; ++xi)
+          out[static_cast<size_t>(xi * M * C + r0 * C + c * rows + (o - r0))] = u[xi];
       }
   }
-  return u;
+  return out;
 }
 
+namespace {
+// The sizes of one call that both orientations derive from the shape, and the ISA's kernels for m.
+struct WinoGeom {
+  int64_t M, C, H, W, nr, N, out_st, kXi, mm, th, tw, per_img, T, wp, plane, img_floats;
+  void (*input)(const WinoInput&);
+  void (*output)(const WinoOutput&);
+  void (*scatter)(const WinoScatter&);
+  WinoGeom(const Conv2dParams& p, const GemmIsa& isa, int m) {
+    M = p.out_channels, C = p.in_channels, H = p.height, W = p.width;
+    nr = isa.nr, N = H * W, out_st = p.out_stride();
+    kXi = (m + 2) * (m + 2), mm = m * m;
+    th = ceil_div(H, m), tw = ceil_div(W, m), per_img = th * tw, T = p.batch * per_img;
+    const WinoLayout wl(p, m);
+    wp = wl.wp, plane = wl.plane, img_floats = C * plane;
+    input = m == 2 ? isa.wino_input : isa.wino4_input;
+    output = m == 2 ? isa.wino_output : isa.wino4_output;
+    scatter = m == 2 ? isa.wino_scatter : isa.wino4_scatter;
+  }
+};
+
+// The scatter's runs for tiles [c0, c0 + n) of the batch: each run the tiles along one tile row
+// of one image, m x m pixels per tile, into `out` (the output's first channel to write).
+void tile_runs(const WinoGeom& g, int m, int64_t c0, int64_t n, float* out,
+               std::vector<WinoRun>* runs) {
+  runs->clear();
+  for (int64_t col = c0; col < c0 + n;) {
+    const int64_t img = col / g.per_img, t = col % g.per_img, ty = t / g.tw, tx0 = t % g.tw;
+    WinoRun run;
+    run.j0 = col - c0;
+    run.len = std::min(g.tw - tx0, c0 + n - col);
+    run.dst = out + img * g.out_st + m * ty * g.W + m * tx0;
+    run.rows = static_cast<int>(std::min<int64_t>(m, g.H - m * ty));
+    run.last_cols = static_cast<int>(std::min<int64_t>(m, g.W - m * (tx0 + run.len - 1)));
+    runs->push_back(run);
+    col += run.len;
+  }
+}
+
+// The transposed orientation (conv2d_winograd_transposed): maps with fewer tiles per image than a
+// micro-tile has columns (ResNet-50's 14x14 and 7x7 stages under F(4x4): 16 and 4 tiles) would
+// run most columns empty at batch 1, so each of the t*t GEMMs runs as M_xi^T[tile][o] =
+// sum_c V_xi^T[tile][c] U_xi^T[c][o]: tiles are the micro-kernel's broadcast rows (a row block
+// holds exactly the tiles there are), output channels its lanes. Per tile group (the whole batch
+// up to kGroupTiles tiles): (1) the input transform, split over the threads by input channels,
+// into V^T in pack_weights' row-block layout; (2) the output channels in nr-wide chunks split
+// over the threads, each running the t*t GEMMs for its chunks (xi outer, so V_xi^T stays in L2
+// while U^T streams), then per chunk the results transposed back to [xi][o][tile] and through the
+// same output transform, epilogue and scatter as the other orientation. Every sum runs over c in
+// the same order with one FMA per term, so the results are bitwise those of the other orientation
+// (tested): an image's features do not depend on the orientation, nor on its batch.
+constexpr int64_t kGroupTiles = 128;
+thread_local AlignedBuf<float> t_vt, t_ct;
+
+void run_transposed(const Conv2dParams& p, const float* padded, const float* ut, float* out,
+                    const std::vector<float>& alpha, const std::vector<float>& beta, bool relu,
+                    const GemmIsa& isa, int m, int64_t threads) {
+  const WinoGeom geo(p, isa, m);
+  const auto [M, C, H, W, nr, N, out_st, kXi, mm, th, tw, per_img, T, wp, plane, img_floats,
+              wino_input, wino_output, wino_scatter] = geo;
+  const int64_t chunks = ceil_div(M, nr), mat = chunks * nr * C;  // one U_xi^T
+  const int64_t groups = ceil_div(T, kGroupTiles);
+  const float* al = alpha.empty() ? nullptr : alpha.data();
+  const float* be = beta.empty() ? nullptr : beta.data();
+
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t c0 = T * g / groups, G = T * (g + 1) / groups - c0;  // tiles [c0, c0 + G)
+    const int64_t nt = round_up(G, nr), tchunks = nt / nr;
+    // V_xi^T: the input transform's own panels, [xi][tile chunk][C][nr], read by the GEMM as A
+    // panels (GemmTile::a_kstride), one call per tile chunk.
+    float* vt = t_vt.get(kXi * C * nt);
+    // (1) Input transform: thread w takes tile chunks [tchunks w / n, tchunks (w + 1) / n).
+    const int64_t in_workers = std::min(threads, tchunks);
+    parallel_for(in_workers, [&](int64_t w0, int64_t w1) {
+      for (int64_t w = w0; w < w1; ++w) {
+        const int64_t q0 = tchunks * w / in_workers, q1 = tchunks * (w + 1) / in_workers;
+        const int64_t j0 = q0 * nr, n = std::min(G, q1 * nr) - j0;
+        int32_t* idx = t_idx.get((q1 - q0) * nr);
+        for (int64_t j = 0; j < (q1 - q0) * nr; ++j) {
+          const int64_t col = c0 + j0 + std::min(j, n - 1);  // tail columns repeat the last tile
+          const int64_t img = col / per_img, t = col % per_img;
+          idx[j] = static_cast<int32_t>(img * img_floats + t / tw * m * wp + t % tw * m);
+        }
+        WinoInput wi;
+        wi.src = padded, wi.idx = idx, wi.plane = plane, wi.wp = wp;
+        wi.c0 = 0, wi.k = C, wi.n = n, wi.xi_stride = C * nt, wi.dst = vt + q0 * C * nr;
+        wino_input(wi);
+      }
+    });
+    // (2) Output channels: thread w takes chunks [chunks w / n, chunks (w + 1) / n).
+    const int64_t out_workers = std::min(threads, chunks);
+    const int64_t ld = round_up(G, 16);  // tiles per row of the output transform's input
+    parallel_for(out_workers, [&](int64_t w0, int64_t w1) {
+      std::vector<WinoRun> runs;
+      for (int64_t w = w0; w < w1; ++w) {
+        const int64_t q0 = chunks * w / out_workers, q1 = chunks * (w + 1) / out_workers;
+        float* ct = t_ct.get((q1 - q0) * kXi * G * nr);  // [chunk][xi][tile][nr]
+        for (int64_t xi = 0; xi < kXi; ++xi)
+          for (int64_t q = q0; q < q1; ++q)
+            for (int64_t tq = 0; tq < tchunks; ++tq) {
+              GemmTile t;
+              t.m = std::min(nr, G - tq * nr), t.n = std::min(nr, M - q * nr), t.k = C;
+              t.a = vt + (xi * tchunks + tq) * C * nr, t.a_kstride = nr;
+              t.b = ut + xi * mat + q * C * nr, t.b_kstride = nr, t.b_chunk = C * nr;
+              t.c = ct + (((q - q0) * kXi + xi) * G + tq * nr) * nr, t.ldc = nr;
+              isa.gemm(t);
+            }
+        float* cs = t_scratch.get(kXi * nr * ld + 16);  // [xi][o][tile]
+        float* stage = t_stage.get(mm * nr * ld + 16);
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t o0 = q * nr, cn = std::min(nr, M - o0);
+          const float* src = ct + (q - q0) * kXi * G * nr;
+          for (int64_t xi = 0; xi < kXi; ++xi)
+            for (int64_t o = 0; o < cn; ++o)
+              for (int64_t j = 0; j < G; ++j)
+                cs[(xi * nr + o) * ld + j] = src[(xi * G + j) * nr + o];
+          WinoOutput wo;
+          wo.src = cs, wo.ld = ld, wo.xi_stride = nr * ld, wo.r0 = 0, wo.r1 = cn, wo.n = G;
+          wo.alpha = al ? al + o0 : nullptr, wo.beta = be ? be + o0 : nullptr;
+          wo.relu = relu, wo.dst = stage, wo.ldd = ld;
+          wino_output(wo);
+          tile_runs(geo, m, c0, G, out + o0 * N, &runs);
+          WinoScatter ws;
+          ws.src = stage, ws.ld = ld, ws.r0 = 0, ws.r1 = cn, ws.row = W, ws.chan = N;
+          ws.runs = runs.data(), ws.nruns = static_cast<int64_t>(runs.size());
+          wino_scatter(ws);
+        }
+      }
+    });
+  }
+}
+}  // namespace
+
 void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u, float* out,
-                         const ConvFusion& f, const GemmIsa& isa, int m) {
+                         const ConvFusion& f, const GemmIsa& isa, int m, bool transposed) {
   DICE_ASSERT(conv2d_winograd_shape(p) && f.residual == nullptr && (m == 2 || m == 4));
-  const int64_t M = p.out_channels, C = p.in_channels, H = p.height, W = p.width;
-  const int64_t nr = isa.nr, N = H * W, out_st = p.out_stride();
-  const int64_t kXi = (m + 2) * (m + 2), mm = m * m;
-  const int64_t th = ceil_div(H, m), tw = ceil_div(W, m), per_img = th * tw, T = p.batch * per_img;
-  const WinoLayout wl(p, m);
-  const int64_t wp = wl.wp, plane = wl.plane, img_floats = C * plane;
-  void (*wino_input)(const WinoInput&) = m == 2 ? isa.wino_input : isa.wino4_input;
-  void (*wino_output)(const WinoOutput&) = m == 2 ? isa.wino_output : isa.wino4_output;
-  void (*wino_scatter)(const WinoScatter&) = m == 2 ? isa.wino_scatter : isa.wino4_scatter;
+  const WinoGeom geo(p, isa, m);
+  const auto [M, C, H, W, nr, N, out_st, kXi, mm, th, tw, per_img, T, wp, plane, img_floats,
+              wino_input, wino_output, wino_scatter] = geo;
   int64_t threads = num_threads();
   if (p.flops() < kMinParallelFlops) threads = 1;
 
@@ -155,6 +307,10 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
   PaddedLayout lay;
   lay.wp = wp, lay.plane = plane, lay.slack = 16;
   const float* padded = pad_batch(p, in, f, isa, lay, threads, &t_padded);
+  if (transposed) {
+    run_transposed(p, padded, u, out, alpha, beta, f.out_relu, isa, m, threads);
+    return;
+  }
 
   // Output-channel slices: when the columns are too few to give every thread two groups
   // (ResNet-50's layer3 at batch 1: 49 tiles), each thread takes a slice of the output channels
@@ -217,18 +373,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
       wo.relu = f.out_relu, wo.dst = stage, wo.ldd = nt;
       wino_output(wo);
       // Scatter: each run of tiles along one tile row of one image, m x m pixels per tile.
-      runs.clear();
-      for (int64_t col = c0; col < c0 + n;) {
-        const int64_t img = col / per_img, t = col % per_img, ty = t / tw, tx0 = t % tw;
-        WinoRun run;
-        run.j0 = col - c0;
-        run.len = std::min(tw - tx0, c0 + n - col);
-        run.dst = out + img * out_st + m * ty * W + m * tx0;
-        run.rows = static_cast<int>(std::min<int64_t>(m, H - m * ty));
-        run.last_cols = static_cast<int>(std::min<int64_t>(m, W - m * (tx0 + run.len - 1)));
-        runs.push_back(run);
-        col += run.len;
-      }
+      tile_runs(geo, m, c0, n, out, &runs);
       WinoScatter ws;
       ws.src = stage, ws.ld = nt, ws.r0 = r0, ws.r1 = r1, ws.row = W, ws.chan = N;
       ws.runs = runs.data(), ws.nruns = static_cast<int64_t>(runs.size());

@@ -54,6 +54,10 @@ struct GemmTile {
   int64_t a_k_total = 0, a_k0 = 0;
   bool accumulate = false;
   const float* a = nullptr;
+  // 0: A in pack_weights' row blocks (above). Else A is one panel [k][a_kstride] holding the m
+  // rows side by side (row i of step kk at a[kk * a_kstride + i]; a_k0 steps in), as B panels
+  // are laid out: conv2d_winograd's transposed orientation reads its input transform's panels so.
+  int64_t a_kstride = 0;
   const float* b = nullptr;
   const int32_t* b_off = nullptr;
   int64_t b_kstride = 0, b_chunk = 0;

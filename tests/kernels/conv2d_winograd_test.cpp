@@ -4,12 +4,15 @@
 // direct GEMM, which tile the "where it pays" setting picks, and the switch's parsing.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_winograd.h"
+#include "kernels/gemm_cpu.h"
 #include "random.h"
 #include "test_util.h"
 
@@ -53,7 +56,13 @@ TEST(Conv2dWinograd, PackedWeightsGiveTheUnpackedResult) {
     ScopedCpuConvAlgo g(m == 2 ? CpuConvAlgo::kWinogradAll : CpuConvAlgo::kWinograd4All);
     const Conv2dCpuPacked under_winograd = conv2d_cpu_pack(pr.p, pr.w.data());
     EXPECT_EQ(under_winograd.winograd_tile, m);
-    ASSERT_EQ(under_winograd.winograd.size(), static_cast<size_t>((m + 2) * (m + 2) * 48 * 40));
+    // 9 x 10 map: 9 (F(4x4)) or 25 (F(2x2)) tiles per image, fewer than a micro-tile's columns,
+    // so the transposed orientation: U^T panels, output channels rounded up to nr.
+    const int64_t nr = cpu_isa().nr;
+    ASSERT_TRUE(conv2d_winograd_transposed(pr.p, m, static_cast<int>(nr)));
+    EXPECT_EQ(under_winograd.winograd_nr, nr);
+    ASSERT_EQ(under_winograd.winograd.size(),
+              static_cast<size_t>((m + 2) * (m + 2) * ((48 + nr - 1) / nr * nr) * 40));
     unpacked = pr.run();
     EXPECT_EQ(pr.run_packed(under_winograd), unpacked);
     // Packed while the direct path was on: transformed per call, same numbers.
@@ -117,6 +126,50 @@ TEST(Conv2dWinograd, ResidualAndOtherShapesFallBackToDirect) {
   EXPECT_TRUE(conv2d_winograd_shape(pr.p));
 }
 
+// The transposed orientation (tiles as the micro-kernel's rows) against the other one, run on the
+// same weights: bitwise the same numbers on every ISA, F(2x2) and F(4x4), one and several tile
+// groups, part-filled chunks of tiles and of output channels, with the BN prologue and epilogue.
+TEST(Conv2dWinograd, TransposedOrientationIsBitwiseTheOther) {
+  struct Case { int64_t batch, c, m, h, w; };
+  const Case cases[] = {{1, 24, 40, 7, 7}, {3, 24, 40, 14, 14}, {1, 96, 64, 9, 10},
+                        {40, 16, 33, 7, 7}, {2, 8, 32, 5, 3}};
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (!cpu_isa_supported(isa)) continue;
+    const CpuIsa old = force_cpu_isa(isa);
+    const GemmIsa& gi = cpu_isa();
+    for (const Case& k : cases)
+      for (int m : {2, 4}) {
+        Conv2dParams p;
+        p.batch = k.batch, p.in_channels = k.c, p.out_channels = k.m, p.height = k.h, p.width = k.w;
+        p.kernel = 3, p.pad = 1;
+        const std::vector<float> x = test::random_floats(p.batch * p.in_stride(), 21, -1, 1);
+        const std::vector<float> w = test::random_floats(k.m * k.c * 9, 22, -0.2f, 0.2f);
+        const std::vector<float> in_scale = test::random_floats(k.c, 23, 0.5f, 1.5f);
+        const std::vector<float> in_shift = test::random_floats(k.c, 24, -0.5f, 0.5f);
+        const std::vector<float> bias = test::random_floats(k.m, 25, -0.5f, 0.5f);
+        ConvFusion f;
+        f.in_scale = in_scale.data(), f.in_shift = in_shift.data(), f.bias = bias.data();
+        f.out_relu = true;
+        std::vector<float> y[2], want(static_cast<size_t>(p.batch * p.out_stride()));
+        for (int t = 0; t < 2; ++t) {
+          const std::vector<float> u = conv2d_winograd_pack(p, w.data(), gi, m, t == 1);
+          y[t].assign(want.size(), NAN);
+          conv2d_winograd_cpu(p, x.data(), u.data(), y[t].data(), f, gi, m, t == 1);
+        }
+        const std::string what = std::string(gi.name) + " F(" + std::to_string(m) + ") batch " +
+                                 std::to_string(k.batch) + " " + std::to_string(k.h) + "x" +
+                                 std::to_string(k.w) + " " + std::to_string(k.c) + "->" +
+                                 std::to_string(k.m);
+        EXPECT_EQ(std::memcmp(y[0].data(), y[1].data(), want.size() * sizeof(float)), 0) << what;
+        conv2d_naive(p, x.data(), w.data(), want.data(), f);
+        EXPECT_LT(test::normalized_error(y[1].data(), want.data(), static_cast<int64_t>(want.size()),
+                                         1e-4, what.c_str()),
+                  1e-4);
+      }
+    force_cpu_isa(old);
+  }
+}
+
 TEST(Conv2dWinograd, WherePaysFollowsTheMeasurements) {
   Conv2dParams p;
   p.kernel = 3, p.pad = 1;
@@ -144,8 +197,9 @@ TEST(Conv2dWinograd, DefaultPicksTheTileByTheMap) {
   for (int64_t batch : {1, 32}) {  // never by the batch
     EXPECT_EQ(tile(batch, 64, 56), 4) << "ResNet-50 layer1: 196 4x4 tiles";
     EXPECT_EQ(tile(batch, 128, 28), 4) << "ResNet-50 layer2: 49 4x4 tiles";
-    EXPECT_EQ(tile(batch, 256, 14), 2) << "ResNet-50 layer3: 14 is no multiple of 4";
-    EXPECT_EQ(tile(batch, 512, 7), 0) << "ResNet-50 layer4: the direct GEMM";
+    EXPECT_EQ(tile(batch, 256, 14), 4) << "ResNet-50 layer3: 16 4x4 tiles, 31% past the map";
+    EXPECT_EQ(tile(batch, 512, 7), 4) << "ResNet-50 layer4: 4 4x4 tiles, 31% past the map";
+    EXPECT_EQ(tile(batch, 64, 9), 0) << "9x9: 4x4 tiles 98% past the map, 25 2x2 tiles";
     EXPECT_EQ(tile(batch, 12, 32), 0) << "DenseNet-BC: 12 output channels";
   }
   p.batch = 1, p.in_channels = p.out_channels = 64, p.height = p.width = 56;
