@@ -157,6 +157,16 @@ struct WinoScatter {
   int64_t nruns = 0;
 };
 
+// dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols. Writes whole vectors down dst's
+// columns: entries [rows, round_up(rows, 16)) of each dst row are written too (with zeros or
+// copies), so ldd must be at least round_up(rows, 16).
+struct Transpose {
+  const float* src = nullptr;
+  int64_t lds = 0, rows = 0, cols = 0;
+  float* dst = nullptr;
+  int64_t ldd = 0;
+};
+
 // The kernel table of one instruction set.
 struct GemmIsa {
   const char* name;
@@ -181,6 +191,7 @@ struct GemmIsa {
   void (*wino4_input)(const WinoInput& w);  // F(4x4, 3x3)
   void (*wino4_output)(const WinoOutput& w);
   void (*wino4_scatter)(const WinoScatter& w);
+  void (*transpose)(const Transpose& t);
 };
 
 const GemmIsa& gemm_isa_scalar();
