@@ -231,11 +231,17 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
     // V_xi^T: the input transform's own panels, [xi][tile chunk][C][nr], read by the GEMM as A
     // panels (GemmTile::a_kstride), one call per tile chunk.
     float* vt = t_vt.get(kXi * C * nt);
-    // (1) Input transform: thread w takes tile chunks [tchunks w / n, tchunks (w + 1) / n).
-    const int64_t in_workers = std::min(threads, tchunks);
+    // (1) Input transform: thread w takes tile chunks [tchunks w / n, tchunks (w + 1) / n); a
+    // group of one chunk (batch 1) is split by input channels instead ([xi][C][nr] is then one
+    // run per xi, so a channel range is a contiguous part of it).
+    const int64_t csplit = tchunks == 1 ? std::min(threads, std::max<int64_t>(1, C / 64)) : 1;
+    const int64_t in_workers = tchunks == 1 ? csplit : std::min(threads, tchunks);
     parallel_for(in_workers, [&](int64_t w0, int64_t w1) {
       for (int64_t w = w0; w < w1; ++w) {
-        const int64_t q0 = tchunks * w / in_workers, q1 = tchunks * (w + 1) / in_workers;
+        const int64_t q0 = csplit > 1 ? 0 : tchunks * w / in_workers;
+        const int64_t q1 = csplit > 1 ? 1 : tchunks * (w + 1) / in_workers;
+        const int64_t k0 = csplit > 1 ? C * w / csplit : 0;
+        const int64_t k1 = csplit > 1 ? C * (w + 1) / csplit : C;
         const int64_t j0 = q0 * nr, n = std::min(G, q1 * nr) - j0;
         int32_t* idx = t_idx.get((q1 - q0) * nr);
         for (int64_t j = 0; j < (q1 - q0) * nr; ++j) {
@@ -245,7 +251,8 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
         }
         WinoInput wi;
         wi.src = padded, wi.idx = idx, wi.plane = plane, wi.wp = wp;
-        wi.c0 = 0, wi.k = C, wi.n = n, wi.xi_stride = C * nt, wi.dst = vt + q0 * C * nr;
+        wi.c0 = k0, wi.k = k1 - k0, wi.n = n, wi.xi_stride = C * nt;
+        wi.dst = vt + q0 * C * nr + k0 * nr;
         wino_input(wi);
       }
     });

@@ -131,8 +131,10 @@ TEST(Conv2dWinograd, ResidualAndOtherShapesFallBackToDirect) {
 // groups, part-filled chunks of tiles and of output channels, with the BN prologue and epilogue.
 TEST(Conv2dWinograd, TransposedOrientationIsBitwiseTheOther) {
   struct Case { int64_t batch, c, m, h, w; };
+  // {1, 192, ...}: batch 1 with enough channels and FLOPs that the input transform splits the
+  // channels between threads (when the test runs on more than one).
   const Case cases[] = {{1, 24, 40, 7, 7}, {3, 24, 40, 14, 14}, {1, 96, 64, 9, 10},
-                        {40, 16, 33, 7, 7}, {2, 8, 32, 5, 3}};
+                        {40, 16, 33, 7, 7}, {2, 8, 32, 5, 3}, {1, 192, 64, 7, 7}};
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
     if (!cpu_isa_supported(isa)) continue;
     const CpuIsa old = force_cpu_isa(isa);
