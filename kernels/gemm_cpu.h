@@ -192,7 +192,12 @@ struct GemmIsa {
   void (*wino4_output)(const WinoOutput& w);
   void (*wino4_scatter)(const WinoScatter& w);
   void (*transpose)(const Transpose& t);
+  // 3x3 max pool, stride 2, padding 1 (padded taps -inf), of one h x w plane into
+  // ((h + 1) / 2) x ((w + 1) / 2) at y; buf holds max_pool_3s2_buf(w) floats. Returns false, y
+  // then unspecified, when the plane holds a NaN or an infinity (the caller redoes it exactly).
+  bool (*max_pool_3s2)(const float* x, int64_t h, int64_t w, float* y, float* buf);
 };
+inline int64_t max_pool_3s2_buf(int64_t w) { return 3 * (w + 2) + 3 * 16; }
 
 const GemmIsa& gemm_isa_scalar();
 const GemmIsa& gemm_isa_avx2();    // only call when cpu_isa_supported(kAvx2)

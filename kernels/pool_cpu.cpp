@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/parallel.h"
+#include "kernels/gemm_cpu.h"
 #include "kernels/pool.h"
 
 namespace dice {
@@ -109,6 +110,23 @@ void max_pool2d_cpu(const Pool2dParams& p, const float* in, float* out) {
   check(p);
   const int64_t H = p.height, W = p.width, Ho = p.out_height(), Wo = p.out_width();
   const int64_t R = p.kernel, S = p.stride, P = p.pad, C = p.channels;
+  if (R == 3 && S == 2 && P == 1) {
+    // ResNet's pool after the stem, on the ISA's vectors (GemmIsa::max_pool_3s2); a plane with a
+    // NaN or an infinity is redone by the direct loop. 64 x 112 x 112 planes, 2 EPYC cores, best
+    // of 50, three alternations: batch 1 0.43-0.46 ms with the separable loop below -> 0.10-0.11
+    // (one run 0.43); batch 8 3.88-3.91 -> 1.31-1.94.
+    const GemmIsa& isa = cpu_isa();
+    parallel_for(p.batch * C, [&](int64_t begin, int64_t end) {
+      std::vector<float> buf(static_cast<size_t>(max_pool_3s2_buf(W)));
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t n = item / C, c = item % C;
+        const float* x = in + n * p.in_stride() + c * H * W;
+        float* y = out + n * p.out_stride() + c * Ho * Wo;
+        if (!isa.max_pool_3s2(x, H, W, y, buf.data())) max_pool_plane_direct(p, x, y);
+      }
+    });
+    return;
+  }
   parallel_for(p.batch * C, [&](int64_t begin, int64_t end) {
     std::vector<float> row(static_cast<size_t>(W));
     for (int64_t item = begin; item < end; ++item) {

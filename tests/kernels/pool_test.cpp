@@ -12,6 +12,7 @@
 // One body per op; per-backend suites (PoolCpu, PoolCuda, GlobalAvgPoolCpu, GlobalAvgPoolCuda) so
 // that scripts can pick a backend by name. CUDA cases skip without a GPU.
 #include "kernels/pool.h"
+#include "kernels/gemm_cpu.h"
 
 #include <gtest/gtest.h>
 
@@ -253,6 +254,30 @@ TEST(MaxPoolCpu, PropagatesNaNFromEveryPosition) {
       }
     }
     for (size_t o = static_cast<size_t>(Ho * Wo); o < out.size(); ++o) EXPECT_EQ(out[o], clean[o]);
+  }
+}
+
+// The 3x3/2 pad-1 pool runs on the ISA's vectors (GemmIsa::max_pool_3s2): on every ISA, odd and
+// even sizes down to 1x1, it equals the reference exactly, and a plane holding an infinity (which
+// the vector path hands back to the direct loop) still pools it as the largest or smallest value.
+TEST(MaxPoolCpu, ThreeByThreeStrideTwoOnEveryIsa) {
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (!cpu_isa_supported(isa)) continue;
+    const CpuIsa old = force_cpu_isa(isa);
+    for (const auto& hw : std::vector<std::pair<int64_t, int64_t>>{
+             {1, 1}, {2, 3}, {7, 6}, {13, 17}, {33, 40}, {112, 112}}) {
+      Pool2dParams p;
+      p.batch = 2, p.channels = 3, p.height = hw.first, p.width = hw.second;
+      p.kernel = 3, p.stride = 2, p.pad = 1;
+      std::vector<float> in = test::random_floats(2 * 3 * hw.first * hw.second, 5, -2, 2);
+      in[in.size() / 2] = -INFINITY;
+      in[in.size() / 3] = INFINITY;
+      std::vector<float> out(static_cast<size_t>(2 * 3 * p.out_height() * p.out_width()), NAN);
+      max_pool2d_cpu(p, in.data(), out.data());
+      const std::vector<float> want = reference(p, in.data(), false, nullptr, nullptr);
+      EXPECT_EQ(out, want) << cpu_isa_name(isa) << " " << hw.first << "x" << hw.second;
+    }
+    force_cpu_isa(old);
   }
 }
 
