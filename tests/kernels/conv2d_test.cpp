@@ -439,6 +439,37 @@ TEST(Conv2dCpuRowsT, StridedOneByOneAtBatchOneMatchesNaiveAndItsBatch) {
   }
 }
 
+// A strided 3x3 at batch 1 whose output channels outnumber its output pixels splits them between
+// the threads, which then share one phase split of the image (split by channel ranges): equal to
+// conv2d_naive, and bitwise to the same image in a batch of two (one split per image), with the
+// BN prologue (applied during the split) on. (The shared split needs two threads and 8 MFLOP.)
+TEST(Conv2dCpuPhases, SharedSplitAtBatchOneMatchesNaiveAndItsBatch) {
+  Conv2dParams p2;
+  p2.batch = 2, p2.in_channels = 67, p2.height = 15, p2.width = 14, p2.out_channels = 256;
+  p2.kernel = 3, p2.stride = 2, p2.pad = 1;
+  Conv2dParams p1 = p2;
+  p1.batch = 1;
+  const int64_t out1 = p1.out_stride();
+  const auto x = test::random_floats(2 * p2.in_stride(), 21, -1, 1);
+  const auto w = test::random_floats(256 * 67 * 9, 22, -0.2f, 0.2f);
+  const auto sc = test::random_floats(67, 23, 0.5f, 1.5f);
+  const auto sh = test::random_floats(67, 24, -0.5f, 0.5f);
+  ConvFusion f;
+  f.in_scale = sc.data(), f.in_shift = sh.data(), f.out_relu = true;
+  std::vector<float> want(static_cast<size_t>(out1));
+  conv2d_naive(p1, x.data(), w.data(), want.data(), f);
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (!cpu_isa_supported(isa)) continue;
+    SCOPED_TRACE(cpu_isa_name(isa));
+    IsaGuard guard(isa);
+    std::vector<float> y1(static_cast<size_t>(out1), NAN), y2(2 * y1.size(), NAN);
+    conv2d_cpu(p1, x.data(), w.data(), y1.data(), f);
+    conv2d_cpu(p2, x.data(), w.data(), y2.data(), f);
+    EXPECT_LT(test::normalized_error(y1.data(), want.data(), out1, 1e-5, "phases"), 1e-5);
+    EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y2.begin())) << "batch 1 != image 0 of batch 2";
+  }
+}
+
 TEST(Conv2dCpuIsa, ForcingSelectsThePathAndFallsBack) {
   {
     IsaGuard g(CpuIsa::kScalar);
