@@ -39,6 +39,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -191,6 +193,16 @@ class IsaGuard {
  private:
   CpuIsa old_;
 };
+
+// Runs body once per ISA this CPU supports, with that ISA forced and named in failures.
+void for_each_cpu_isa(const std::function<void(CpuIsa)>& body) {
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (!cpu_isa_supported(isa)) continue;
+    SCOPED_TRACE(cpu_isa_name(isa));
+    IsaGuard guard(isa);
+    body(isa);
+  }
+}
 
 void check_cpu(const ConvRun& r, const ConvData& d) {
   if (!cpu_isa_supported(r.impl.isa))
@@ -420,10 +432,7 @@ TEST(Conv2dCpuRowsT, StridedOneByOneAtBatchOneMatchesNaiveAndItsBatch) {
     f.bias = bias.data(), f.residual = res.data(), f.out_relu = true;
     std::vector<float> want(static_cast<size_t>(out1));
     conv2d_naive(p1, x.data(), w.data(), want.data(), f);
-    for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-      if (!cpu_isa_supported(isa)) continue;
-      SCOPED_TRACE(cpu_isa_name(isa));
-      IsaGuard guard(isa);
+    for_each_cpu_isa([&](CpuIsa isa) {
       const Conv2dCpuPacked pk = conv2d_cpu_pack(p1, w.data());
       if (isa == CpuIsa::kAvx512) {
         EXPECT_FALSE(pk.at.empty()) << "rows-t mode not chosen";
@@ -435,7 +444,7 @@ TEST(Conv2dCpuRowsT, StridedOneByOneAtBatchOneMatchesNaiveAndItsBatch) {
       EXPECT_LT(test::normalized_error(y1.data(), want.data(), out1, 1e-5, "rows-t"), 1e-5);
       EXPECT_EQ(y1, y1u) << "packed and per-call W^T differ";
       EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y2.begin())) << "batch 1 != image 0 of batch 2";
-    }
+    });
   }
 }
 
@@ -458,16 +467,13 @@ TEST(Conv2dCpuPhases, SharedSplitAtBatchOneMatchesNaiveAndItsBatch) {
   f.in_scale = sc.data(), f.in_shift = sh.data(), f.out_relu = true;
   std::vector<float> want(static_cast<size_t>(out1));
   conv2d_naive(p1, x.data(), w.data(), want.data(), f);
-  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-    if (!cpu_isa_supported(isa)) continue;
-    SCOPED_TRACE(cpu_isa_name(isa));
-    IsaGuard guard(isa);
+  for_each_cpu_isa([&](CpuIsa) {
     std::vector<float> y1(static_cast<size_t>(out1), NAN), y2(2 * y1.size(), NAN);
     conv2d_cpu(p1, x.data(), w.data(), y1.data(), f);
     conv2d_cpu(p2, x.data(), w.data(), y2.data(), f);
     EXPECT_LT(test::normalized_error(y1.data(), want.data(), out1, 1e-5, "phases"), 1e-5);
     EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y2.begin())) << "batch 1 != image 0 of batch 2";
-  }
+  });
 }
 
 TEST(Conv2dCpuIsa, ForcingSelectsThePathAndFallsBack) {
