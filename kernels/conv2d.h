@@ -73,10 +73,10 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w
 //   kDirect    the GEMM over implicit im2col, as every other conv shape runs
 //   kWinograd  the default: Winograd where it measured faster (conv2d_winograd.h): with at
 //              least 32 output channels (none of DenseNet-BC's), F(4x4, 3x3) (4x fewer
-//              multiply-adds) where 4x4 tiles cover at most 35% more than the map (all of
-//              ResNet-50's stride-1 3x3s: 56x56 to 7x7; maps with fewer tiles than a micro-tile
-//              has columns run transposed, bitwise the same), else F(2x2, 3x3) (2.25x fewer) with
-//              at least 32 2x2 tiles per image; other rounding. The rule looks at one image, never the
+//              multiply-adds) where an image has at least 16 4x4 tiles covering at most 35% more
+//              than the map (ResNet-50's 56x56 to 14x14 3x3s), else F(2x2, 3x3) (2.25x fewer) with
+//              at least 16 2x2 tiles per image (its 7x7 ones); maps with fewer tiles than a
+//              micro-tile has columns run transposed, bitwise the same; other rounding. The rule looks at one image, never the
 //              batch, so an image's features do not depend on the batch it came in. Default
 //              because full ResNet-50 logits stay within the 1e-4 of PyTorch that
 //              tests/nn/resnet_test.cpp and scripts/compare_resnet50_torch.py check.

@@ -16,19 +16,19 @@ bool conv2d_winograd_shape(const Conv2dParams& p);
 
 // Whether Winograd is faster than the direct GEMM for this call, as measured on ResNet-50's and
 // DenseNet-BC's 3x3 convs (2 cores, AVX-512; see the .cpp): not for few output channels
-// (DenseNet's 12: the transforms then outweigh the saved products) and not for few tiles
-// (ResNet-50's 7x7 stage at batch 1: 16 tiles against 16/9 as many weights to stream).
+// (DenseNet's 12: the transforms then outweigh the saved products) and not for fewer than 16
+// 2x2 tiles per image.
 bool conv2d_winograd_pays(const Conv2dParams& p);
 
-// F(4x4, 3x3) instead of F(2x2, 3x3): where the 4x4 tiles cover at most 35% more than the map:
-// ResNet-50's 56x56 and 28x28 3x3s (whole tiles) and its 14x14 and 7x7 ones (16 and 4 tiles,
-// 31% past the map), which run in the transposed orientation (conv2d_winograd_transposed).
+// F(4x4, 3x3) instead of F(2x2, 3x3): where an image has at least 16 4x4 tiles and they cover at
+// most 35% more than the map: ResNet-50's 56x56 and 28x28 3x3s (whole tiles) and its 14x14 ones
+// (16 tiles, 31% past the map, run in the transposed orientation, conv2d_winograd_transposed);
+// not its 7x7 ones (4 tiles: 36 filter matrices to stream for them at batch 1; F(2x2) there).
 // Measured with `dice features --profile` (2 EPYC cores, AVX-512), F(2x2) -> F(4x4) per layer:
 // batch 32, layer1 32-35 -> 20-23 ms, layer2 22-27 -> 15-16; batch 1, layer1 0.80-0.82 ->
-// 0.64-0.69, layer2 0.86 -> 0.72-0.93. 14x14 and 7x7 were left out while F(4x4) ran them with
-// tiles as columns (batch 1: layer3 0.86-1.02 -> 1.0-1.2 ms, layer4 direct 1.4 -> 3.6); transposed,
-// F(2x2) -> F(4x4) on layer3 batch 1 0.99-1.0 -> 0.74-0.89 ms, batch 32 20 -> 17.4-18.4; layer4
-// direct -> F(4x4) batch 1 1.42-1.47 -> 1.62-1.77 ms, batch 32 38-42 -> 14.4-15.5.
+// 0.64-0.69, layer2 0.86 -> 0.72-0.93. 14x14 was left out while F(4x4) ran it with tiles as
+// columns (batch 1: 0.86-1.02 -> 1.0-1.2 ms); transposed, layer3 F(2x2) -> F(4x4) at batch 1 is
+// 0.99-1.0 -> 0.74-0.89 ms, at batch 32 20 -> 15.3-18.4.
 bool conv2d_winograd4_pays(const Conv2dParams& p);
 
 // The output tile conv2d_cpu runs this call with: 0 (the direct GEMM), 2 (F(2x2, 3x3)) or 4

@@ -69,16 +69,20 @@ bool conv2d_winograd_shape(const Conv2dParams& p) {
 // -> Winograd: ResNet-50 batch 8, layer1..4 3x3: 5.22 -> 4.14, 4.90 -> 3.10, 4.94 -> 3.02,
 // 5.26 -> 3.56 ms; batch 1: layer3 (49 tiles) 0.78 -> 0.78, layer4 (16 tiles) 1.2 -> 3.1 ms;
 // DenseNet-BC 3x3 48->12 at batch 128: 4.29 -> 6.06 ms. The rule looks at one image, not the
-// batch, so an image's features do not depend on the batch it came in (layer4 would pay from
-// batch 8 on, but would then switch algorithm with the batch size).
+// batch, so an image's features do not depend on the batch it came in. Since the transposed
+// orientation (conv2d_winograd_transposed), 16 tiles suffice: ResNet-50's layer4 3x3s (7x7) run
+// F(2x2) transposed (2 EPYC cores, `--profile`, both convs, four alternations): batch 1, F(4x4)
+// 3.7-4.4 -> F(2x2) 2.1-2.9 ms (F(4x4)'s 37.7 MB of filters per conv stream from DRAM, F(2x2)'s
+// 16.8; direct was 2 x 1.4-1.5); batch 32, 32-39 -> 45-62 ms (direct 76-84).
 bool conv2d_winograd_pays(const Conv2dParams& p) {
   const int64_t tiles = ((p.height + 1) / 2) * ((p.width + 1) / 2);
-  return p.out_channels >= 32 && tiles >= 32;
+  return p.out_channels >= 32 && tiles >= 16;
 }
 
 bool conv2d_winograd4_pays(const Conv2dParams& p) {
   const int64_t covered = ceil_div(p.height, 4) * 4 * ceil_div(p.width, 4) * 4;
-  return p.out_channels >= 32 && covered * 100 <= p.height * p.width * 135;
+  return p.out_channels >= 32 && ceil_div(p.height, 4) * ceil_div(p.width, 4) >= 16 &&
+         covered * 100 <= p.height * p.width * 135;
 }
 
 int conv2d_winograd_tile(const Conv2dParams& p, bool residual) {

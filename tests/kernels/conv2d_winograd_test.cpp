@@ -177,9 +177,12 @@ TEST(Conv2dWinograd, WherePaysFollowsTheMeasurements) {
   p.kernel = 3, p.pad = 1;
   p.in_channels = p.out_channels = 512, p.height = p.width = 7;
   p.batch = 1;
-  EXPECT_FALSE(conv2d_winograd_pays(p)) << "ResNet-50 layer4: 16 tiles per image";
+  EXPECT_TRUE(conv2d_winograd_pays(p)) << "ResNet-50 layer4: 16 tiles per image, transposed";
   p.batch = 32;
-  EXPECT_FALSE(conv2d_winograd_pays(p)) << "the choice must not depend on the batch";
+  EXPECT_TRUE(conv2d_winograd_pays(p)) << "the choice must not depend on the batch";
+  p.height = p.width = 6;
+  EXPECT_FALSE(conv2d_winograd_pays(p)) << "6x6: 9 tiles";
+  p.height = p.width = 7;
   p.in_channels = p.out_channels = 256, p.height = p.width = 14;
   EXPECT_TRUE(conv2d_winograd_pays(p)) << "ResNet-50 layer3: 49 tiles per image";
   p.batch = 1, p.in_channels = p.out_channels = 64, p.height = p.width = 56;
@@ -200,8 +203,9 @@ TEST(Conv2dWinograd, DefaultPicksTheTileByTheMap) {
     EXPECT_EQ(tile(batch, 64, 56), 4) << "ResNet-50 layer1: 196 4x4 tiles";
     EXPECT_EQ(tile(batch, 128, 28), 4) << "ResNet-50 layer2: 49 4x4 tiles";
     EXPECT_EQ(tile(batch, 256, 14), 4) << "ResNet-50 layer3: 16 4x4 tiles, 31% past the map";
-    EXPECT_EQ(tile(batch, 512, 7), 4) << "ResNet-50 layer4: 4 4x4 tiles, 31% past the map";
-    EXPECT_EQ(tile(batch, 64, 9), 0) << "9x9: 4x4 tiles 98% past the map, 25 2x2 tiles";
+    EXPECT_EQ(tile(batch, 512, 7), 2) << "ResNet-50 layer4: 4 4x4 tiles are too few, 16 2x2";
+    EXPECT_EQ(tile(batch, 64, 9), 2) << "9x9: 4x4 tiles 98% past the map, 25 2x2 tiles";
+    EXPECT_EQ(tile(batch, 64, 6), 0) << "6x6: 4 4x4 tiles, 9 2x2 tiles";
     EXPECT_EQ(tile(batch, 12, 32), 0) << "DenseNet-BC: 12 output channels";
   }
   p.batch = 1, p.in_channels = p.out_channels = 64, p.height = p.width = 56;
