@@ -222,8 +222,10 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
                     const std::vector<float>& alpha, const std::vector<float>& beta, bool relu,
                     const GemmIsa& isa, int m, int64_t threads) {
   const WinoGeom geo(p, isa, m);
-  const auto [M, C, H, W, nr, N, out_st, kXi, mm, th, tw, per_img, T, wp, plane, img_floats,
-              wino_input, wino_output, wino_scatter] = geo;
+  // Plain locals: the lambdas below capture them (C++17 cannot capture structured bindings).
+  const int64_t M = geo.M, C = geo.C, W = geo.W, nr = geo.nr, N = geo.N, T = geo.T;
+  const int64_t kXi = geo.kXi, mm = geo.mm, tw = geo.tw, wp = geo.wp;
+  const int64_t per_img = geo.per_img, plane = geo.plane, img_floats = geo.img_floats;
   const int64_t chunks = ceil_div(M, nr), mat = chunks * nr * C;  // one U_xi^T
   const int64_t groups = ceil_div(T, kGroupTiles);
   const float* al = alpha.empty() ? nullptr : alpha.data();
@@ -257,7 +259,7 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
         wi.src = padded, wi.idx = idx, wi.plane = plane, wi.wp = wp;
         wi.c0 = k0, wi.k = k1 - k0, wi.n = n, wi.xi_stride = C * nt;
         wi.dst = vt + q0 * C * nr + k0 * nr;
-        wino_input(wi);
+        geo.input(wi);
       }
     });
     // (2) Output channels: thread w takes chunks [chunks w / n, chunks (w + 1) / n).
@@ -293,12 +295,12 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
           wo.src = cs, wo.ld = ld, wo.xi_stride = nr * ld, wo.r0 = 0, wo.r1 = cn, wo.n = G;
           wo.alpha = al ? al + o0 : nullptr, wo.beta = be ? be + o0 : nullptr;
           wo.relu = relu, wo.dst = stage, wo.ldd = ld;
-          wino_output(wo);
+          geo.output(wo);
           tile_runs(geo, m, c0, G, out + o0 * N, &runs);
           WinoScatter ws;
           ws.src = stage, ws.ld = ld, ws.r0 = 0, ws.r1 = cn, ws.row = W, ws.chan = N;
           ws.runs = runs.data(), ws.nruns = static_cast<int64_t>(runs.size());
-          wino_scatter(ws);
+          geo.scatter(ws);
         }
       }
     });
@@ -310,8 +312,13 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
                          const ConvFusion& f, const GemmIsa& isa, int m, bool transposed) {
   DICE_ASSERT(conv2d_winograd_shape(p) && f.residual == nullptr && (m == 2 || m == 4));
   const WinoGeom geo(p, isa, m);
-  const auto [M, C, H, W, nr, N, out_st, kXi, mm, th, tw, per_img, T, wp, plane, img_floats,
-              wino_input, wino_output, wino_scatter] = geo;
+  // Plain locals: the lambdas below capture them (C++17 cannot capture structured bindings).
+  const int64_t M = geo.M, C = geo.C, W = geo.W, nr = geo.nr, N = geo.N, T = geo.T;
+  const int64_t kXi = geo.kXi, mm = geo.mm, tw = geo.tw, wp = geo.wp;
+  const int64_t per_img = geo.per_img, plane = geo.plane, img_floats = geo.img_floats;
+  void (*const wino_input)(const WinoInput&) = geo.input;
+  void (*const wino_output)(const WinoOutput&) = geo.output;
+  void (*const wino_scatter)(const WinoScatter&) = geo.scatter;
   int64_t threads = num_threads();
   if (p.flops() < kMinParallelFlops) threads = 1;
 
