@@ -421,12 +421,12 @@ const float* subsample_input(const Conv2dParams& p, const float* in, const GemmI
   q->height = Ho, q->width = Wo, q->stride = 1, q->in_batch_stride = 0;
   float* dst = t_subsampled.get(p.batch * C * Ho * Wo);
   const int64_t planes = p.batch * C;
-  const int64_t threads = p.flops() < kMinParallelFlops ? 1 : num_threads();
-  parallel_for(std::min(threads, planes), [&](int64_t w0, int64_t w1) {
-    std::vector<float> odd(static_cast<size_t>(Wo));
+  const int64_t workers = std::min<int64_t>(p.flops() < kMinParallelFlops ? 1 : num_threads(), planes);
+  parallel_for(workers, [&](int64_t w0, int64_t w1) {
+    std::vector<float> odd(static_cast<size_t>(Wo));  // deinterleave's other half, dropped
     for (int64_t w = w0; w < w1; ++w) {
-      const int64_t e1 = planes * (w + 1) / std::min(threads, planes);
-      for (int64_t e = planes * w / std::min(threads, planes); e < e1; ++e) {
+      const int64_t e1 = planes * (w + 1) / workers;
+      for (int64_t e = planes * w / workers; e < e1; ++e) {
         const int64_t n = e / C, c = e % C;
         const float* src = in + n * p.in_stride() + c * p.height * p.width;
         float* d = dst + e * Ho * Wo;
