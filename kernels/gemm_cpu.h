@@ -40,6 +40,13 @@ struct GemmSeg {
   const float* res = nullptr;  // its residual (rows ldr apart), when the tile has one
 };
 
+// A strided region of memory: `rows` runs of `row_floats` floats, `stride` floats apart (the
+// channel rows of an image that a caller packs into its next B panel).
+struct GemmRegion {
+  const float* src = nullptr;
+  int64_t rows = 0, row_floats = 0, stride = 0;
+};
+
 // Columns spread over several outputs (conv2d_cpu's rows mode across the images of a batch): with
 // segs set, the tile's columns are nsegs segments in order, segment s covering columns
 // [segs[s].col, segs[s+1].col) (the last one to n), written to segs[s].c with residual
@@ -66,6 +73,11 @@ struct GemmTile {
   // callers that run one chunk per call: conv2d_cpu's rows-t mode).
   const float* b_next = nullptr;
   int64_t b_next_floats = 0;
+  // Optional: regions (the source rows of the caller's next panel) prefetched into L2 while this
+  // tile runs, their lines spread evenly over the tile's micro-tiles, so the caller's next pack
+  // reads from L2 instead of waiting on DRAM.
+  const GemmRegion* pf_src = nullptr;
+  int64_t n_pf_src = 0;
   float* c = nullptr;
   int64_t ldc = 0;
   const float* alpha = nullptr;
