@@ -54,6 +54,10 @@ void pad_image(const Conv2dParams& p, const float* x, const ConvFusion& f, const
 float* pad_batch(const Conv2dParams& p, const float* in, const ConvFusion& f, const GemmIsa& isa,
                  const PaddedLayout& l, int64_t threads, AlignedBuf<float>* buf);
 
+// One core's L2 cache in bytes as the system reports it (sysconf), 1 MiB when it does not say,
+// held to [256 KiB, 8 MiB]: cache budgets that were tuned on one machine scale with it.
+int64_t l2_cache_bytes();
+
 // The bias and folded BN of ConvFusion as one affine map per output channel,
 // (acc + bias) * s + t = acc * alpha + beta; both left empty when there is neither.
 void fold_epilogue(const ConvFusion& f, int64_t channels, std::vector<float>* alpha,
