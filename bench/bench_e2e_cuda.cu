@@ -138,6 +138,7 @@ Mode parse_mode(const std::string& mode) {
 double tolerance(const ModelOptions& o) {
   switch (o.precision) {
     case Precision::kFp32: return o.backend == Backend::kOurs ? 1e-4 : 1e-3;
+    case Precision::k3xTf32: return 1e-4;
     case Precision::kTf32: return 2e-2;
     default: return 5e-2;
   }

@@ -34,7 +34,7 @@ const char* kEvalUsage =
     "                 --id NAME=SPEC --ood NAME=SPEC [--ood NAME=SPEC ...]\n"
     "                 [--method energy|msp | --method SPEC ...] [--train PREFIX] [--clip T]\n"
     "                 [--batch N] [--threads N] [--limit N] [--verbose]\n"
-    "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn] [--gpu-layout auto|nchw|nhwc]\n"
+    "                 [--device cpu|cuda|cuda:N] [--precision fp32|tf32|fp16|bf16|3xtf32] [--backend ours|cudnn] [--gpu-layout auto|nchw|nhwc]\n"
     "                 [--cpu-conv winograd|direct|winograd-all|winograd4-all]\n"
     "                 [--json OUT.json|-] [--report OUT.html]   (--json -: the JSON alone on\n"
     "                 stdout, the tables on stderr)\n"

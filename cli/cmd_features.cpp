@@ -19,7 +19,7 @@ int cmd_features(int argc, char** argv) {
   const char* usage =
       "usage: dice features --model densenet101 --weights CKPT --data SPEC --out PREFIX\n"
       "                     [--batch N] [--threads N] [--limit N] [--device cpu|cuda|cuda:N]\n"
-      "                     [--precision fp32|tf32|fp16|bf16] [--backend ours|cudnn] [--gpu-layout auto|nchw|nhwc] [--verbose] [--profile]\n"
+      "                     [--precision fp32|tf32|fp16|bf16|3xtf32] [--backend ours|cudnn] [--gpu-layout auto|nchw|nhwc] [--verbose] [--profile]\n"
       "                     [--cpu-conv winograd|direct|winograd-all|winograd4-all]\n"
       "writes PREFIX.features.npy (N x D float32), PREFIX.logits.npy (N x C float32) and\n"
       "PREFIX.labels.npy (N int64; -1 for unlabeled sets).\n"

@@ -79,8 +79,9 @@ ModelOptions model_options(const std::string& precision, const std::string& back
   if (layout != "auto" && layout != "nchw" && layout != "nhwc")
     throw_error("option --gpu-layout must be auto, nchw or nhwc, got '", layout, "'");
   o.layout = parse_gpu_layout(layout);
-  if (precision != "fp32" && precision != "tf32" && precision != "fp16" && precision != "bf16")
-    throw_error("option --precision must be fp32, tf32, fp16 or bf16, got '", precision, "'");
+  if (precision != "fp32" && precision != "tf32" && precision != "fp16" && precision != "bf16" &&
+      precision != "3xtf32")
+    throw_error("option --precision must be fp32, tf32, fp16, bf16 or 3xtf32, got '", precision, "'");
   if (backend != "ours" && backend != "cudnn")
     throw_error("option --backend must be 'ours' or 'cudnn', got '", backend, "'");
   o.precision = parse_precision(precision);

@@ -1,5 +1,5 @@
 // Pieces the subcommands share: loading a model from a weight file on a device (--device cpu|cuda,
-// with --precision fp32|tf32|fp16|bf16 and --backend ours|cudnn on the GPU),
+// with --precision fp32|tf32|fp16|bf16|3xtf32 and --backend ours|cudnn on the GPU),
 // the pre-processing a model expects, the feature statistics, and checking an output location before any work starts.
 #pragma once
 #include <cstdio>

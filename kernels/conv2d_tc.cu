@@ -1,6 +1,7 @@
 // conv2d_tc: 2-D convolution as an implicit GEMM on the tensor cores (mma.sync, sm_80 and newer):
-// fp16 or bf16 operands through mma.m16n8k16, tf32 through mma.m16n8k8, float32 accumulation, and
-// the fused epilogue of conv2d_cuda (bias, folded BN, residual, ReLU).
+// fp16 or bf16 operands through mma.m16n8k16, tf32 through mma.m16n8k8 (also 3xTF32: float32
+// accuracy from three tf32 mma per product, see Tf32x3Op), float32 accumulation, and the fused
+// epilogue of conv2d_cuda (bias, folded BN, residual, ReLU).
 //
 // GEMM view, as in conv2d_cuda: M = out_channels (rows of the packed weights), N = batch * out_h *
 // out_w (one column per output pixel), K = C * k * k in PyTorch's (c, ky, kx) order. A is the
@@ -72,6 +73,7 @@ struct TcShape {
 template <bool kBf16>
 struct Half16Op {
   static constexpr int kBytes = 2, kMmaK = 16;
+  static constexpr bool kSplit = false;
   static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
     uint32_t r;
     if constexpr (kBf16) {
@@ -102,6 +104,7 @@ using Bf16Op = Half16Op<true>;
 
 struct Tf32Op {
   static constexpr int kBytes = 4, kMmaK = 8;
+  static constexpr bool kSplit = false;
   static __device__ __forceinline__ uint32_t pack(float x, float) { return ptx::cvt_rna_tf32(x); }
   static __device__ __forceinline__ mma::RowCol a_reg(int lane, int r) {
     return mma::a_m16n8k8_tf32(lane, r);
@@ -112,6 +115,29 @@ struct Tf32Op {
   static __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4],
                                              const uint32_t (&b)[2]) {
     ptx::mma_m16n8k8_tf32(d, a, b);
+  }
+};
+
+// 3xTF32: shared memory holds the float32 operands themselves (the packed weights are float32 too);
+// each fragment register is split as it is loaded into big = tf32(x) and small = tf32(x - big)
+// (x - big is exact in float32), and every product runs as three tf32 mma, small terms first:
+// a_small*b_big + a_big*b_small + a_big*b_big. The tensor cores read only a register's upper 19
+// bits as tf32, so handing them an unsplit float32 would silently be plain tf32; cuda_emu does the
+// same (tests/kernels/conv2d_test.cpp's 3xtf32 rows hold it to float32 accuracy).
+struct Tf32x3Op : Tf32Op {
+  static constexpr bool kSplit = true;
+  static __device__ __forceinline__ uint32_t pack(float x, float) {
+    uint32_t r;
+    memcpy(&r, &x, sizeof r);
+    return r;
+  }
+  // r (a float32) -> *big, returns small.
+  static __device__ __forceinline__ uint32_t split(uint32_t* r) {
+    float x, b;
+    memcpy(&x, r, sizeof x);
+    *r = ptx::cvt_rna_tf32(x);
+    memcpy(&b, r, sizeof b);
+    return ptx::cvt_rna_tf32(x - b);
   }
 };
 
@@ -248,10 +274,30 @@ __global__ void __launch_bounds__(kThreads)
           const mma::RowCol rc = Op::b_reg(lane, r);  // row = k, col = n
           b[j][r] = Bs[(wn + j * 8 + rc.col) * kRowWords + (kk + rc.row) / kPerWord];
         }
+      if constexpr (Op::kSplit) {
+        uint32_t a_small[kMmaTilesM][4], b_small[kMmaTilesN][2];
 #pragma unroll
-      for (int i = 0; i < kMmaTilesM; ++i)
+        for (int i = 0; i < kMmaTilesM; ++i)
 #pragma unroll
-        for (int j = 0; j < kMmaTilesN; ++j) Op::mma(acc[i][j], a[i], b[j]);
+          for (int r = 0; r < 4; ++r) a_small[i][r] = Op::split(&a[i][r]);
+#pragma unroll
+        for (int j = 0; j < kMmaTilesN; ++j)
+#pragma unroll
+          for (int r = 0; r < 2; ++r) b_small[j][r] = Op::split(&b[j][r]);
+#pragma unroll
+        for (int i = 0; i < kMmaTilesM; ++i)
+#pragma unroll
+          for (int j = 0; j < kMmaTilesN; ++j) {
+            Op::mma(acc[i][j], a_small[i], b[j]);
+            Op::mma(acc[i][j], a[i], b_small[j]);
+            Op::mma(acc[i][j], a[i], b[j]);
+          }
+      } else {
+#pragma unroll
+        for (int i = 0; i < kMmaTilesM; ++i)
+#pragma unroll
+          for (int j = 0; j < kMmaTilesN; ++j) Op::mma(acc[i][j], a[i], b[j]);
+      }
     }
     __syncthreads();  // everyone is done reading before the next slab overwrites it
   }
@@ -385,6 +431,7 @@ void conv2d_tc(const Conv2dParams& p, Precision precision, const float* in,
     case Precision::kFp16: launch_for_op<F16Op>(s, in, packed_weight, out, f, stream); break;
     case Precision::kBf16: launch_for_op<Bf16Op>(s, in, packed_weight, out, f, stream); break;
     case Precision::kTf32: launch_for_op<Tf32Op>(s, in, packed_weight, out, f, stream); break;
+    case Precision::k3xTf32: launch_for_op<Tf32x3Op>(s, in, packed_weight, out, f, stream); break;
     case Precision::kFp32: break;  // excluded by conv2d_tc_unsupported
   }
 }

@@ -6,7 +6,8 @@
 // kernel loads whole 16-byte chunks of A with no bounds checks (every row is 64 or 128 bytes
 // long, a multiple of 16) and the K tail contributes 0 * (the zero the im2col gather returns).
 // Element bits: fp16 and bf16 as IEEE binary16 / bfloat16 (2 bytes), tf32 as a float32 whose low
-// 13 mantissa bits are zero (4 bytes), each rounded exactly as round_to_precision() does.
+// 13 mantissa bits are zero (4 bytes), each rounded exactly as round_to_precision() does; 3xtf32
+// as the float32 itself (the kernel splits it into two tf32 parts).
 #include <cmath>
 #include <cstring>
 
@@ -20,7 +21,8 @@ int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
 size_t element_bytes(Precision precision) {
   switch (precision) {
-    case Precision::kTf32: return 4;
+    case Precision::kTf32:
+    case Precision::k3xTf32: return 4;
     case Precision::kFp16:
     case Precision::kBf16: return 2;
     case Precision::kFp32: break;
@@ -47,8 +49,8 @@ std::vector<uint8_t> conv2d_tc_pack_weights(const Conv2dParams& p, Precision pre
     for (int64_t j = 0; j < k_real; ++j) {
       const float w = weight[o * k_real + j];
       uint8_t* dst = out.data() + static_cast<size_t>(o * cols + j) * eb;
-      if (precision == Precision::kTf32) {
-        const float r = round_to_precision(w, precision);
+      if (precision == Precision::kTf32 || precision == Precision::k3xTf32) {
+        const float r = round_to_precision(w, precision);  // 3xtf32: w itself
         std::memcpy(dst, &r, 4);
       } else {
         const uint16_t h = to_bits16(w, precision);

@@ -60,6 +60,7 @@ const char* precision_name(Precision p) {
     case Precision::kTf32: return "tf32";
     case Precision::kFp16: return "fp16";
     case Precision::kBf16: return "bf16";
+    case Precision::k3xTf32: return "3xtf32";
   }
   return "?";
 }
@@ -69,7 +70,8 @@ Precision parse_precision(const std::string& name) {
   if (name == "tf32") return Precision::kTf32;
   if (name == "fp16") return Precision::kFp16;
   if (name == "bf16") return Precision::kBf16;
-  throw_error("unknown precision '", name, "'; known: fp32, tf32, fp16, bf16");
+  if (name == "3xtf32") return Precision::k3xTf32;
+  throw_error("unknown precision '", name, "'; known: fp32, tf32, fp16, bf16, 3xtf32");
 }
 
 float round_to_precision(float x, Precision p) {
@@ -78,6 +80,7 @@ float round_to_precision(float x, Precision p) {
     case Precision::kTf32: return round_tf32(x);
     case Precision::kFp16: return round_fp16(x);
     case Precision::kBf16: return round_bf16(x);
+    case Precision::k3xTf32: return x;
   }
   return x;
 }

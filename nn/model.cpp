@@ -74,6 +74,9 @@ bool cudnn_backend_built() {
 
 void check_model_options(const std::string& family, Device device, const ModelOptions& options) {
   const bool exact = options.precision == Precision::kFp32;
+  // 3xtf32 is float32-accurate (tensor cores, three tf32 products per term): DenseNet and
+  // WideResNet may run it where they run nothing else but fp32.
+  const bool fp32_accurate = exact || options.precision == Precision::k3xTf32;
   const bool cudnn = options.backend == Backend::kCudnn;
   if (options.layout == GpuLayout::kNhwc &&
       (device != Device::kCuda || cudnn ||
@@ -87,9 +90,9 @@ void check_model_options(const std::string& family, Device device, const ModelOp
     if (cudnn) throw_error("--backend cudnn needs --device cuda; the CPU path has one backend");
     return;
   }
-  if (family != "resnet" && (!exact || cudnn))
+  if (family != "resnet" && (!fp32_accurate || cudnn))
     throw_error("--device cuda: ", family == "wideresnet" ? "WideResNet" : "DenseNet",
-                " runs fp32 on our kernels only; drop --precision ",
+                " runs fp32 (or 3xtf32) on our kernels only; drop --precision ",
                 precision_name(options.precision), " / --backend ", backend_name(options.backend));
   if (cudnn && !cudnn_backend_built())
     throw_error("--backend cudnn: this build's model library is not linked with cuDNN "

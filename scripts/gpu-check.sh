@@ -21,7 +21,8 @@
 #   tests       the GPU tests: test_kernels (CUDA kernels, tensor cores), test_nn (DenseNet and
 #               ResNet on the GPU vs the CPU), test_cli (the CLI on the GPU)
 #   dn_e2e      DenseNet-101 end to end at batch 1, 256, 1024, ours fp32 (bench_e2e_cuda), and at
-#               1024 ours-gemm fp32 (every conv on the implicit GEMM: what conv2d_thin replaced)
+#               1024 ours-gemm fp32 (every conv on the implicit GEMM: what conv2d_thin replaced) and
+#               ours 3xtf32 (every conv on conv2d_tc, float32-accurate: three tf32 mma per term)
 #   dn_torch    PyTorch eager DenseNet-101, fp32 (cudnn.benchmark, TF32 off) and channels_last AMP
 #   eval        the CIFAR-10 `dice eval --device cuda`, wall time and stages (needs --assets)
 #   rn_e2e      ResNet-50 end to end at batch 256: ours fp32/tf32/fp16/bf16 (fp16/bf16 in 16-bit NHWC
@@ -313,7 +314,7 @@ step_tests() {
 step_dn_e2e() {
   [ -x "$E2E_BIN" ] || { echo "missing $E2E_BIN"; return 3; }
   "$E2E_BIN" --model densenet101 --modes ours_fp32 --batches 1,256,1024 --jsonl "$RESULTS" || return
-  "$E2E_BIN" --model densenet101 --modes ours-gemm_fp32 --batches 1024 --jsonl "$RESULTS"
+  "$E2E_BIN" --model densenet101 --modes ours-gemm_fp32,ours_3xtf32 --batches 1024 --jsonl "$RESULTS"
 }
 
 step_dn_torch() {

@@ -205,8 +205,9 @@ def main():
                 r.get("skipped", "?"), ("; failed: " + r["failed_tests"]) if r.get("failed_tests") else ""))
 
     e2e_table(rows, "densenet101", [1, 256, 1024],
-              [("ours", "fp32"), ("ours-gemm", "fp32"), ("torch", "fp32"), ("torch", "amp")],
-              [(("ours", "fp32"), ("torch", "fp32")), (("ours", "fp32"), ("ours-gemm", "fp32"))])
+              [("ours", "fp32"), ("ours-gemm", "fp32"), ("ours", "3xtf32"), ("torch", "fp32"), ("torch", "amp")],
+              [(("ours", "fp32"), ("torch", "fp32")), (("ours", "fp32"), ("ours-gemm", "fp32")),
+               (("ours", "3xtf32"), ("ours", "fp32")), (("ours", "3xtf32"), ("torch", "fp32"))])
     e2e_table(rows, "resnet50", [256],
               [("ours", "fp32"), ("ours", "tf32"), ("ours", "fp16"), ("ours", "bf16"),
                ("ours-wgmma", "fp16"), ("ours-wgmma-ws", "fp16"), ("ours-nchw", "fp16"), ("cudnn", "fp32"), ("cudnn", "tf32"), ("torch", "fp32"), ("torch", "amp")],

@@ -145,14 +145,16 @@ cudnnDataType_t data_type(Precision precision) {
     case Precision::kFp16: return CUDNN_DATA_HALF;
     case Precision::kBf16: return CUDNN_DATA_BFLOAT16;
     case Precision::kFp32:
-    case Precision::kTf32: break;
+    case Precision::kTf32:
+    case Precision::k3xTf32: break;  // refused before (check_model_options); float data
   }
   return CUDNN_DATA_FLOAT;
 }
 
 cudnnMathType_t math_type(Precision precision) {
   switch (precision) {
-    case Precision::kFp32: return CUDNN_FMA_MATH;      // true fp32, as conv2d_cuda
+    case Precision::kFp32:
+    case Precision::k3xTf32: return CUDNN_FMA_MATH;    // true fp32, as conv2d_cuda
     case Precision::kTf32: return CUDNN_DEFAULT_MATH;  // float data may use TF32 tensor cores
     case Precision::kFp16:
     case Precision::kBf16: break;

@@ -22,8 +22,11 @@ float from_bits(uint32_t b) {
 }
 
 TEST(Precision, NamesRoundTrip) {
-  for (Precision p : {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16})
+  for (Precision p : {Precision::kFp32, Precision::kTf32, Precision::kFp16, Precision::kBf16,
+                      Precision::k3xTf32})
     EXPECT_EQ(parse_precision(precision_name(p)), p);
+  EXPECT_STREQ(precision_name(Precision::k3xTf32), "3xtf32");
+  EXPECT_TRUE(is_tensor_core(Precision::k3xTf32));
   EXPECT_THROW(parse_precision("fp8"), Error);
 }
 
@@ -53,6 +56,8 @@ TEST(Precision, Bf16AndTf32Rounding) {
   EXPECT_EQ(round_to_precision(from_bits(0xBF801000u), Precision::kTf32), from_bits(0xBF802000u));
   EXPECT_EQ(round_to_precision(from_bits(0x3F800FFFu), Precision::kTf32), from_bits(0x3F800000u));
   EXPECT_EQ(round_to_precision(0.3f, Precision::kFp32), 0.3f);
+  // 3xtf32 keeps the float32 operand (the kernel splits it into two tf32 parts).
+  EXPECT_EQ(round_to_precision(from_bits(0x3F801001u), Precision::k3xTf32), from_bits(0x3F801001u));
 }
 
 TEST(Conv2dTcPack, LayoutPaddingAndBits) {
@@ -60,9 +65,9 @@ TEST(Conv2dTcPack, LayoutPaddingAndBits) {
   p.in_channels = 3, p.out_channels = 5, p.kernel = 3;  // K = 27 -> 32 columns, 5 -> 64 rows
   std::vector<float> w(5 * 27);
   for (size_t i = 0; i < w.size(); ++i) w[i] = 0.01f * static_cast<float>(i) - 0.5f;
-  for (Precision prec : {Precision::kTf32, Precision::kFp16, Precision::kBf16}) {
+  for (Precision prec : {Precision::kTf32, Precision::kFp16, Precision::kBf16, Precision::k3xTf32}) {
     SCOPED_TRACE(precision_name(prec));
-    const size_t eb = prec == Precision::kTf32 ? 4 : 2;
+    const size_t eb = prec == Precision::kTf32 || prec == Precision::k3xTf32 ? 4 : 2;
     EXPECT_EQ(conv2d_tc_packed_bytes(p, prec), 64 * 32 * eb);
     const std::vector<uint8_t> packed = conv2d_tc_pack_weights(p, prec, w.data());
     ASSERT_EQ(packed.size(), 64 * 32 * eb);

@@ -30,6 +30,7 @@
 #include "weights/torch_checkpoint.h"
 #include "nn/exec_cpu.h"
 #ifdef DICE_HAVE_CUDA
+#include "kernels/conv2d_tc.h"
 #include "nn/exec_cuda.h"
 #endif
 
@@ -133,10 +134,10 @@ std::vector<float> logits(const dice::Model& m, const std::vector<float>& feats,
 
 using dice::test::bitwise_equal;
 
-void check_fixture(const std::string& name) {
+void check_fixture(const std::string& name, const dice::ModelOptions& o = {}) {
   dice::StateDict sd = dice::load_weights(fixture("nn/" + name + ".pth.tar"));
   auto cpu = dice::make_model("auto", sd);
-  auto gpu = dice::make_model("auto", sd, dice::Device::kCuda);
+  auto gpu = dice::make_model("auto", sd, dice::Device::kCuda, o);
   ASSERT_NE(dynamic_cast<dice::CudaModel*>(gpu.get()), nullptr);
   EXPECT_EQ(gpu->feature_dim(), cpu->feature_dim());
   EXPECT_EQ(gpu->num_classes(), cpu->num_classes());
@@ -160,6 +161,23 @@ TEST(DenseNetCuda, MatchesCpuDepth40) {
 TEST(DenseNetCuda, MatchesCpuDepth22Cifar100) {
   DICE_REQUIRE_GPU();
   check_fixture("densenet22_c100");
+}
+
+// 3xtf32 (every conv on conv2d_tc, three tf32 products per term) within fp32's bound of the CPU
+// and of PyTorch; the other tensor-core precisions stay refused for DenseNet.
+TEST(DenseNetCuda, ThreeTf32MatchesCpuAsFp32Does) {
+  DICE_REQUIRE_GPU();
+  if (!dice::tensor_cores_unsupported(0).empty()) DICE_GPU_SKIP(dice::tensor_cores_unsupported(0));
+  dice::ModelOptions o;
+  o.precision = dice::Precision::k3xTf32;
+  check_fixture("densenet22_c100", o);
+  dice::StateDict sd = dice::load_weights(fixture("nn/densenet22_c100.pth.tar"));
+  auto gpu = dice::make_model("auto", sd, dice::Device::kCuda, o);
+  auto* cuda = dynamic_cast<dice::CudaModel*>(gpu.get());
+  ASSERT_NE(cuda, nullptr);
+  EXPECT_TRUE(cuda->tc_fallbacks(2).empty());
+  o.precision = dice::Precision::kTf32;
+  EXPECT_THROW(dice::make_model("auto", sd, dice::Device::kCuda, o), dice::Error);
 }
 
 // DenseNet-BC-100 (the paper's network) with random weights; batch sizes 7, 64 then 1: the

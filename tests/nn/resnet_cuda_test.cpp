@@ -109,7 +109,8 @@ std::vector<float> cpu_features(const dice::StateDict& sd, const std::vector<flo
 // benchmark reports the measured deviation and top-1 agreement).
 double tolerance(dice::Precision p) {
   switch (p) {
-    case dice::Precision::kFp32: return 1e-4;
+    case dice::Precision::kFp32:
+    case dice::Precision::k3xTf32: return 1e-4;
     case dice::Precision::kTf32:
     case dice::Precision::kFp16: return 2e-2;
     case dice::Precision::kBf16: return 6e-2;
@@ -155,6 +156,14 @@ TEST(ResNetCuda, Fp32MatchesCpuAndTorch) {
   DICE_REQUIRE_GPU();
   check_fixture("resnet50w4", opts(dice::Precision::kFp32));
   check_fixture("resnet18w4", opts(dice::Precision::kFp32));
+}
+
+// 3xtf32 runs every conv on the tensor cores (conv2d_tc, three tf32 products per term) and is
+// held to fp32's bound against the CPU and PyTorch, where tf32 needs 2e-2.
+TEST(ResNetCuda, ThreeTf32MatchesCpuAndTorchAsFp32Does) {
+  DICE_REQUIRE_GPU();
+  if (!dice::tensor_cores_unsupported(0).empty()) DICE_GPU_SKIP(dice::tensor_cores_unsupported(0));
+  check_fixture("resnet18w4", opts(dice::Precision::k3xTf32));
 }
 
 TEST(ResNetCuda, TensorCoreModesStayClose) {
