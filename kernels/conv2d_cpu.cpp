@@ -272,12 +272,14 @@ thread_local int64_t t_padded_img = -1;
 
 // Whether rows mode prefetches the source rows of a thread's next panel during its current GEMM
 // (GemmTile::pf_src; Plan::schedule_ahead says which item is next). Packing otherwise waits on
-// DRAM or L3 with the FMA units idle; it pays where each source float feeds few FLOPs (2 * M).
+// DRAM or L3 with the FMA units idle; it pays where each source float feeds few FLOPs (2 * M)
+// and the source is a whole batch's (calls of one image, the depth-first prefix of CpuModel, find
+// theirs in cache: DenseNet-101 at batch 128 lost 3% to the extra instructions).
 // Measured (2 EPYC cores, batch 32, best of 3 x 10, alternating builds), one thread: 256->64
 // 56x56 44.1 -> 39.9 ms, 1024->256 14x14 34.2 -> 32.3; two threads: 512->128 28x28 18.8 -> 17.0,
 // 1024->256 14x14 18.1 -> 17.4; but 128->512 28x28 (with its residual) 18.1 -> 18.9 and 2048->512
 // 7x7 15.7 -> 16.1, where the extra lines only crowd L2.
-bool prefetch_next_source(int64_t out_channels) { return out_channels <= 256; }
+bool prefetch_next_source(int64_t out_channels, int64_t batch) { return out_channels <= 256 && batch > 1; }
 
 // rows mode: parallel over (image, pixel tile); pack the tile's channel rows, one GEMM tile.
 void run_rows(Plan& pl) {
@@ -301,7 +303,7 @@ void run_rows(Plan& pl) {
     pr.scale = pl.f.in_scale, pr.shift = pl.f.in_shift, pr.dst = panel;
     pl.isa.pack_rows(pr);
     GemmRegion ahead;
-    if (next >= 0 && prefetch_next_source(pl.M)) {
+    if (next >= 0 && prefetch_next_source(pl.M, pl.p.batch)) {
       int64_t ni, nn0, nn;
       source(next, &ni, &nn0, &nn);
       ahead.src = pl.in + ni * pl.in_st + nn0, ahead.rows = K, ahead.row_floats = nn;
@@ -362,7 +364,7 @@ void run_rows_batch(Plan& pl) {
     });
     std::vector<GemmRegion>& ahead = t_ahead;
     ahead.clear();
-    if (next >= 0 && prefetch_next_source(pl.M))
+    if (next >= 0 && prefetch_next_source(pl.M, pl.p.batch))
       runs(next, [&](int64_t img, int64_t pix, int64_t len, int64_t) {
         GemmRegion r;
         r.src = pl.in + img * pl.in_st + pix, r.rows = K, r.row_floats = len, r.stride = N;
