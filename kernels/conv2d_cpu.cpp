@@ -279,7 +279,9 @@ thread_local int64_t t_padded_img = -1;
 // 56x56 44.1 -> 39.9 ms, 1024->256 14x14 34.2 -> 32.3; two threads: 512->128 28x28 18.8 -> 17.0,
 // 1024->256 14x14 18.1 -> 17.4; but 128->512 28x28 (with its residual) 18.1 -> 18.9 and 2048->512
 // 7x7 15.7 -> 16.1, where the extra lines only crowd L2.
-bool prefetch_next_source(int64_t out_channels, int64_t batch) { return out_channels <= 256 && batch > 1; }
+bool prefetch_next_source(int64_t out_channels, int64_t batch) {
+  return out_channels <= 256 && batch > 1;
+}
 
 // rows mode: parallel over (image, pixel tile); pack the tile's channel rows, one GEMM tile.
 void run_rows(Plan& pl) {
