@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/gemm_cpu.h"

@@ -5,6 +5,7 @@
 // 12 accumulators, 15 of the 16 registers SSE2 has. It is the fallback (DICE_CPU_ISA=scalar) and
 // the baseline the AVX2 / AVX-512 paths are tested against.
 #include <cstdint>
+#include <vector>
 #include <cstring>
 
 #include "core/error.h"
