@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/huge_pages.h"
 #include "core/parallel.h"
 #include "kernels/pool.h"
 
@@ -28,6 +29,12 @@ CpuModel::CpuModel(Plan plan) : plan_(std::move(plan)) {
     if (s.op != StepOp::kConv) continue;
     packed_[i] = conv2d_cpu_pack(plan_.conv_params(s, 1), s.weight.data());
     std::vector<float>().swap(s.weight);  // packed_ holds them now (freed one by one: lower peak)
+    // 2 MB pages for the weights and (below) the arena. Measured (2 EPYC cores, ResNet-50,
+    // alternating on/off, five runs each): batch 32 26.0 -> 27.2 img/s (medians; `--profile` step
+    // minima 1151.6 -> 1105.1 and 1125.6 -> 1092.0 ms), batch 1 43.0-52.1 -> 40.5-44.0 ms;
+    // DenseNet-101 batch 128 unchanged within noise.
+    for (std::vector<float>* v : {&packed_[i].a, &packed_[i].winograd, &packed_[i].at})
+      advise_huge_pages(v->data(), v->size() * sizeof(float));
   }
   fc_weight_ = plan_.fc_weight;
   fc_bias_ = plan_.fc_bias;
@@ -173,6 +180,7 @@ void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<O
   if (arena_.size() < need) {
     std::vector<float>().swap(arena_);  // free the old one before the larger one is made
     arena_.resize(need);
+    advise_huge_pages(arena_.data(), need * sizeof(float));
   }
   // Profiling follows the same schedule: the prefix's steps are timed per worker (marked '*').
   size_t first = 0;
