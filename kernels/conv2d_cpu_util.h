@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/huge_pages.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm_cpu.h"
 
@@ -30,6 +31,9 @@ class AlignedBuf {
       const int64_t bytes = round_up(n * static_cast<int64_t>(sizeof(T)), 64);
       p_ = static_cast<T*>(std::aligned_alloc(64, static_cast<size_t>(bytes)));
       DICE_ASSERT(p_ != nullptr);
+      // Whole-batch copies (the padded batch of Winograd and batch mode, subsampled inputs) are
+      // tens of MB: 2 MB pages, as for the executor's arena (core/huge_pages.h).
+      advise_huge_pages(p_, static_cast<size_t>(bytes));
       cap_ = n;
     }
     return p_;
