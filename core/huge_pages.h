@@ -1,7 +1,7 @@
 // Transparent huge pages for the large, long-lived CPU buffers (packed weights, the activation
 // arena): with 4 KB pages, streaming ResNet-50's 100 MB of weights at batch 1 misses the TLB and
-// the hardware prefetchers stop at every page boundary. Linux's THP is usually in "madvise" mode
-// (Debian's default), so buffers get 2 MB pages only when asked.
+// the hardware prefetchers stop at every page boundary. Where Linux's THP is in "madvise" mode (as
+// on the development machine), buffers get 2 MB pages only when asked.
 #pragma once
 #include <cstddef>
 
