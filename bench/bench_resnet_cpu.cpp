@@ -3,11 +3,10 @@
 // values). scripts/bench-cpu-vs-torch.sh runs this next to PyTorch and prints the ratio.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
-#include <chrono>
 #include <random>
 #include <vector>
 
+#include "bench_util.h"
 #include "core/parallel.h"
 #include "nn/exec_cpu.h"
 #include "nn/random_weights.h"
@@ -25,17 +24,10 @@ void BM_ResNet50Forward(benchmark::State& state) {
   std::normal_distribution<float> d;
   for (float& v : x) v = d(rng);
   model->features(x.data(), batch, feats.data());  // warm-up: sizes the buffers
-  // Each forward is timed too: the median (counter median_ms) is what scripts/bench-cpu-peers.sh
-  // sets beside the peers' median latency; the mean (real_time) also carries the host's stalls.
-  std::vector<double> ms;
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
+  dice::run_timed_forwards(state, [&] {
     model->features(x.data(), batch, feats.data());
     benchmark::DoNotOptimize(feats.data());
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(ms.size() / 2), ms.end());
-  state.counters["median_ms"] = ms.empty() ? 0.0 : ms[ms.size() / 2];
+  });
   state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch * state.iterations()),
                                                   benchmark::Counter::kIsRate);
   state.counters["threads"] = dice::num_threads();

@@ -7,7 +7,9 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -30,6 +32,21 @@ inline double max_normalized_error(const std::vector<float>& got, const std::vec
     scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
   }
   return err / std::max(scale, 1e-30);
+}
+
+// The benchmark loop of the CPU network programs: forward() once per iteration, each timed, and
+// their median set as the counter median_ms, which scripts/bench-cpu-peers.sh sets beside the
+// peers' median latency (real_time, the mean, also carries the shared host's stalls).
+template <class Forward>
+void run_timed_forwards(benchmark::State& state, const Forward& forward) {
+  std::vector<double> ms;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    forward();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(ms.size() / 2), ms.end());
+  state.counters["median_ms"] = ms.empty() ? 0.0 : ms[ms.size() / 2];
 }
 
 #ifdef DICE_HAVE_CUDA

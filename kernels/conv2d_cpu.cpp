@@ -181,6 +181,12 @@ struct Plan {
     fold_epilogue(f, M, &alpha, &beta);
   }
   const float* al() const { return alpha.empty() ? nullptr : alpha.data(); }
+  // Pixels [pix, pix + len) of image img's K channel rows of the input: what rows mode packs.
+  GemmRegion source_rows(int64_t img, int64_t pix, int64_t len) const {
+    GemmRegion r;
+    r.src = in + img * in_st + pix, r.rows = K, r.row_floats = len, r.stride = N;
+    return r;
+  }
   const float* be() const { return beta.empty() ? nullptr : beta.data(); }
   // The unit of dynamic scheduling: whole images when there are enough of them.
   int64_t unit(int64_t tiles) const { return p.batch >= 2 * threads ? tiles : 1; }
@@ -318,8 +324,7 @@ void run_rows(Plan& pl) {
     if (next >= 0 && prefetch_next_source(pl.M, pl.p.batch)) {
       int64_t ni, nn0, nn;
       source(next, &ni, &nn0, &nn);
-      ahead.src = pl.in + ni * pl.in_st + nn0, ahead.rows = K, ahead.row_floats = nn;
-      ahead.stride = N;
+      ahead = pl.source_rows(ni, nn0, nn);
     }
     pl.gemm_into_output(panel, img, n0, n, sl, ahead.src ? &ahead : nullptr);
   });
@@ -378,9 +383,7 @@ void run_rows_batch(Plan& pl) {
     ahead.clear();
     if (next >= 0 && prefetch_next_source(pl.M, pl.p.batch))
       runs(next, [&](int64_t img, int64_t pix, int64_t len, int64_t) {
-        GemmRegion r;
-        r.src = pl.in + img * pl.in_st + pix, r.rows = K, r.row_floats = len, r.stride = N;
-        ahead.push_back(r);
+        ahead.push_back(pl.source_rows(img, pix, len));
       });
     GemmTile t;
     t.pf_src = ahead.data(), t.n_pf_src = static_cast<int64_t>(ahead.size());
@@ -519,8 +522,9 @@ const float* subsample_input(const Conv2dParams& p, const float* in, const GemmI
 struct GridInput {
   PaddedLayout lay;          // planes of lay.plane floats, rows lay.wp = wq apart
   int64_t planes = 0;        // per input channel: 1 (implicit), or the phases some tap reads
-  std::vector<int32_t> own;     // phase mode's tap offsets
-  const int32_t* off = nullptr;  // per tap: own's, or the calling thread's tap_offsets table
+  std::vector<int32_t> own;      // phase mode's tap offsets
+  const int32_t* ext = nullptr;  // implicit mode's: the calling thread's tap_offsets table
+  const int32_t* off() const { return ext ? ext : own.data(); }  // per tap
   int64_t floats(int64_t channels) const { return lay.floats(channels * planes); }
 };
 
@@ -534,7 +538,7 @@ GridInput implicit_input(const Conv2dParams& p, int64_t nr) {
   // The last grid chunk reads up to nr-1 columns past the grid, plus the largest tap offset.
   g.lay.slack = nr + p.kernel + 16;
   g.planes = 1;
-  g.off = tap_offsets(p, g.lay.plane, Wp).data();
+  g.ext = tap_offsets(p, g.lay.plane, Wp).data();
   return g;
 }
 
@@ -654,8 +658,7 @@ thread_local AlignedBuf<float> t_shared_phases;
 void run_grid(Plan& pl, bool phases) {
   const Conv2dParams& p = pl.p;
   const int64_t nr = pl.isa.nr, M = pl.M, K = pl.K, Wo = p.out_width();
-  GridInput g = phases ? phase_input(p, nr) : implicit_input(p, nr);
-  if (phases) g.off = g.own.data();
+  const GridInput g = phases ? phase_input(p, nr) : implicit_input(p, nr);
   const int64_t Wq = g.lay.wp, grid = p.out_height() * Wq;
   pl.choose_slices(p.batch * pl.N);
   int64_t tile, tiles;
@@ -692,7 +695,7 @@ void run_grid(Plan& pl, bool phases) {
     t.m = M, t.n = nq, t.k = K;
     t.rb_begin = sl.rb0, t.rb_end = sl.rb1;
     t.a = pl.a;
-    t.b = copy + q0, t.b_off = g.off, t.b_chunk = nr;
+    t.b = copy + q0, t.b_off = g.off(), t.b_chunk = nr;
     t.c = scratch, t.ldc = tile;
     pl.isa.gemm(t);
     // Move the valid pixels (x < Wo) of grid range [q0, q0+nq) to the output, row by row.
