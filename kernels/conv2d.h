@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/precision.h"
+
 namespace dice {
 
 struct Conv2dParams {
@@ -63,8 +65,20 @@ struct Conv2dCpuPacked {
   // transposed GEMM conv2d_cpu runs there at batch 1 (bitwise the same results); empty elsewhere.
   std::vector<float> at;
   int at_nr = 0;
+  // bf16 mode (packed with Precision::kBf16; `a` and `at` then stay empty): the weights rounded
+  // to bfloat16 and paired over input channels (pairs of bf16 in 32-bit lanes, for bf16_mr). A
+  // call rounds the conv's input (after the prologue) to bf16 as well and multiplies with
+  // VDPBF16PS, accumulating in float32; epilogue in float32. Needs AVX512-BF16 (cpu_isa_bf16).
+  // Convs that the CpuConvAlgo at packing time runs as Winograd get their fp32 Winograd filters
+  // too and run those (faster than the bf16 GEMM there, and exact to fp32's bound); with
+  // CpuConvAlgo::kDirect every conv runs bf16.
+  std::vector<float> bf16;
+  int bf16_mr = 0;
 };
-Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight);
+// precision: kFp32 (the default, exact to the spec) or kBf16 (above; throws dice::Error naming
+// the fix where the CPU lacks AVX512-BF16); others throw.
+Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight,
+                                Precision precision = Precision::kFp32);
 // conv2d_cpu with weights from conv2d_cpu_pack(p, ...); results identical to the unpacked call.
 void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
                 const ConvFusion& f = {});

@@ -40,6 +40,7 @@
 #include "kernels/conv2d_cpu_util.h"
 #include "kernels/conv2d_winograd.h"
 #include "kernels/gemm_cpu.h"
+#include "kernels/precision.h"
 
 namespace dice {
 namespace {
@@ -654,11 +655,54 @@ void split_phases(const Conv2dParams& p, const float* x, const ConvFusion& f, co
 // the GEMM reads the copy through the tap offsets into a scratch tile, and the epilogue pass moves
 // the valid columns (x < Wo) to the output.
 thread_local AlignedBuf<float> t_shared_phases;
+thread_local AlignedBuf<float> t_pair_src;  // bf16 mode: two channels' fp32 copy before pairing
 
-void run_grid(Plan& pl, bool phases) {
+// bf16 mode (see run_bf16): the grid copy of channels [2 * c2_begin, 2 * c2_end) of one image as
+// bf16 pairs: each channel pair's fp32 copy (padded or split into phases, the prologue applied) is
+// made into a two-channel buffer, then its planes are paired lane by lane, channel 2c in the low
+// half and 2c + 1 (zero past the last channel) in the high half, so pair plane (c2, phase) holds
+// what the fp32 copy's planes (2 c2, phase) and (2 c2 + 1, phase) hold. The pair copy then has the
+// layout of a copy of ceil(C / 2) channels, which the GEMM reads through the same tap offsets.
+void pair_copy(const Conv2dParams& p, const float* x, const ConvFusion& f, const GridInput& g,
+               bool phases, const GemmIsa& isa, float* dst, int64_t c2_begin, int64_t c2_end) {
+  const int64_t C = p.in_channels, C2 = ceil_div(C, int64_t{2}), plane = g.lay.plane;
+  float* two = t_pair_src.get(g.floats(2));
+  for (int64_t c2 = c2_begin; c2 < c2_end; ++c2) {
+    Conv2dParams one = p;
+    one.in_channels = std::min<int64_t>(2, C - 2 * c2);
+    ConvFusion f1;
+    if (f.in_scale) f1.in_scale = f.in_scale + 2 * c2, f1.in_shift = f.in_shift + 2 * c2;
+    const float* x1 = x + 2 * c2 * p.height * p.width;
+    if (phases)
+      split_phases(one, x1, f1, g, isa, two);
+    else
+      pad_image(one, x1, f1, isa, g.lay, two);
+    for (int64_t ph = 0; ph < g.planes; ++ph)
+      isa.bf16_pairs(two + ph * plane, one.in_channels > 1 ? two + (g.planes + ph) * plane : nullptr,
+                     plane, dst + (c2 * g.planes + ph) * plane);
+  }
+  if (c2_end == C2) std::memset(dst + C2 * g.planes * plane, 0, sizeof(float) * static_cast<size_t>(g.lay.slack));
+}
+
+// The grid copy of one image (or its channels [c_begin, c_end): pairs of them in bf16 mode).
+void grid_copy(const Plan& pl, const GridInput& g, bool phases, bool bf16, const float* x, float* dst,
+               int64_t c_begin, int64_t c_end) {
+  if (bf16)
+    pair_copy(pl.p, x, pl.f, g, phases, pl.isa, dst, c_begin, c_end);
+  else if (phases)
+    split_phases(pl.p, x, pl.f, g, pl.isa, dst, c_begin, c_end);
+  else
+    pad_image(pl.p, x, pl.f, pl.isa, g.lay, dst);
+}
+
+// bf16: the GEMM runs on bf16 pairs (Conv2dCpuPacked::bf16, GemmIsa::bf16_pairs), over a copy of
+// ceil(C / 2) pair channels (see pair_copy); the Plan's isa is then cpu_isa_bf16().
+void run_grid(Plan& pl, bool phases, bool bf16 = false) {
   const Conv2dParams& p = pl.p;
-  const int64_t nr = pl.isa.nr, M = pl.M, K = pl.K, Wo = p.out_width();
-  const GridInput g = phases ? phase_input(p, nr) : implicit_input(p, nr);
+  Conv2dParams q = p;  // the copy's channels: C, or C / 2 pairs rounded up
+  if (bf16) q.in_channels = ceil_div(p.in_channels, int64_t{2});
+  const int64_t nr = pl.isa.nr, M = pl.M, K = q.in_channels * p.kernel * p.kernel, Wo = p.out_width();
+  const GridInput g = phases ? phase_input(q, nr) : implicit_input(q, nr);
   const int64_t Wq = g.lay.wp, grid = p.out_height() * Wq;
   pl.choose_slices(p.batch * pl.N);
   int64_t tile, tiles;
@@ -672,23 +716,19 @@ void run_grid(Plan& pl, bool phases) {
   // 14x14/2 1.71-1.82 -> 1.66-1.70 ms; the 28x28/2 and 56x56/2 ones unchanged within noise.
   float* shared = nullptr;
   if (phases && pl.mslices > 1 && p.batch == 1) {
-    shared = t_shared_phases.get(g.floats(p.in_channels));
+    shared = t_shared_phases.get(g.floats(q.in_channels));
     parallel_for(pl.mslices, [&](int64_t s0, int64_t s1) {
       for (int64_t s = s0; s < s1; ++s)
-        split_phases(p, pl.in, pl.f, g, pl.isa, shared, p.in_channels * s / pl.mslices,
-                     p.in_channels * (s + 1) / pl.mslices);
+        grid_copy(pl, g, true, bf16, pl.in, shared, q.in_channels * s / pl.mslices,
+                  q.in_channels * (s + 1) / pl.mslices);
     });
   }
   pl.schedule(p.batch * tiles, pl.unit(tiles), [&](int64_t item, const Plan::Slice& sl) {
     float* scratch = t_scratch.get(M * tile);
     const int64_t img = item / tiles, q0 = item % tiles * tile, nq = std::min(tile, grid - q0);
-    float* copy = shared ? shared : t_padded.get(g.floats(p.in_channels));
+    float* copy = shared ? shared : t_padded.get(g.floats(q.in_channels));
     if (!shared && (t_padded_call != call || t_padded_img != img)) {
-      const float* x = pl.in + img * pl.in_st;
-      if (phases)
-        split_phases(p, x, pl.f, g, pl.isa, copy);
-      else
-        pad_image(p, x, pl.f, pl.isa, g.lay, copy);
+      grid_copy(pl, g, phases, bf16, pl.in + img * pl.in_st, copy, 0, q.in_channels);
       t_padded_call = call, t_padded_img = img;
     }
     GemmTile t;
@@ -696,6 +736,17 @@ void run_grid(Plan& pl, bool phases) {
     t.rb_begin = sl.rb0, t.rb_end = sl.rb1;
     t.a = pl.a;
     t.b = copy + q0, t.b_off = g.off(), t.b_chunk = nr;
+    if (Wq == Wo) {
+      // No grid column to drop (a 1x1 in bf16 mode, or a 1x1/2 on an even map): the GEMM writes
+      // the output with the epilogue fused, as rows mode does; through the scratch tile and a
+      // second pass, bf16's 64->256 56x56 1x1 with its residual ran at 131 instead of 186 GFLOP/s.
+      t.c = pl.out + img * pl.out_st + q0, t.ldc = pl.N;
+      t.alpha = pl.al(), t.beta = pl.be();
+      if (pl.f.residual) t.res = pl.f.residual + img * pl.out_st + q0, t.ldr = pl.N;
+      t.relu = pl.f.out_relu;
+      pl.isa.gemm(t);
+      return;
+    }
     t.c = scratch, t.ldc = tile;
     pl.isa.gemm(t);
     // Move the valid pixels (x < Wo) of grid range [q0, q0+nq) to the output, row by row.
@@ -807,6 +858,43 @@ void run_batch(Plan& pl) {
   });
 }
 
+// bf16 mode (weights from conv2d_cpu_pack(..., Precision::kBf16)): every conv runs as a grid mode
+// (implicit for stride 1, a 1x1 included, as a copy with no border; phase for stride 2) over bf16
+// pairs of channels (pair_copy), the GEMM being the bf16 table's VDPBF16PS micro-kernel and the
+// epilogue the fp32 one. One mode for every shape keeps the pairing in one place; the copy it
+// makes of each image is what rows mode's packing would cost anyway.
+void run_bf16(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
+              const ConvFusion& f) {
+  const GemmIsa* bf = cpu_isa_bf16();
+  if (!bf)
+    throw_error("conv2d_cpu: weights packed for bf16, but this CPU has no AVX512-BF16 (or "
+                "DICE_CPU_ISA caps it below avx512); pack them for fp32 (--precision fp32)");
+  DICE_ASSERT(w.bf16_mr == bf->mr);
+  Plan pl(p, f, *bf, in, nullptr, nullptr, out);
+  pl.a = w.bf16.data();
+  run_grid(pl, p.stride > 1, true);
+}
+
+// W [m][C][R*R] as pairs over the channels, [m][ceil(C/2)][R*R] (the tap order of pair_copy's
+// copy), each 32-bit lane (bf16(w[o][2c][t]), bf16(w[o][2c+1][t]) or 0), then packed in the A
+// layout of GemmTile for `mr`.
+std::vector<float> pack_weights_bf16(const Conv2dParams& p, const float* w, int mr) {
+  const int64_t m = p.out_channels, C = p.in_channels, RR = p.kernel * p.kernel;
+  const int64_t C2 = ceil_div(C, int64_t{2}), k2 = C2 * RR;
+  std::vector<float> pairs(static_cast<size_t>(m * k2));
+  for (int64_t o = 0; o < m; ++o)
+    for (int64_t c2 = 0; c2 < C2; ++c2)
+      for (int64_t t = 0; t < RR; ++t) {
+        const uint32_t lo = to_bits16(w[(o * C + 2 * c2) * RR + t], Precision::kBf16);
+        const uint32_t hi = 2 * c2 + 1 < C ? to_bits16(w[(o * C + 2 * c2 + 1) * RR + t], Precision::kBf16) : 0;
+        const uint32_t pair = lo | hi << 16;
+        std::memcpy(&pairs[static_cast<size_t>((o * C2 + c2) * RR + t)], &pair, 4);
+      }
+  std::vector<float> a(pairs.size());
+  pack_weights(pairs.data(), m, k2, mr, a.data());
+  return a;
+}
+
 // -1: not read from the environment yet; otherwise the CpuConvAlgo value.
 std::atomic<int> g_conv_algo{-1};
 
@@ -909,6 +997,10 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
     conv2d_winograd_cpu(p, in, prepacked->winograd.data(), out, f, isa, wtile, wino_t);
     return;
   }
+  if (prepacked && !prepacked->bf16.empty()) {
+    run_bf16(p, in, *prepacked, out, f);
+    return;
+  }
   std::vector<float> unpacked;
   // Packed for another ISA (capped since), or without the Winograd filters this call needs: back
   // to PyTorch's layout, and packed below as for an unpacked call.
@@ -972,10 +1064,31 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, flo
   conv2d_cpu_impl(p, in, weight, nullptr, out, f);
 }
 
-Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight) {
+Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight, Precision precision) {
   const int64_t m = p.out_channels, k = p.in_channels * p.kernel * p.kernel;
   DICE_ASSERT(m > 0 && k > 0);
   Conv2dCpuPacked w;
+  if (precision == Precision::kBf16) {
+    const GemmIsa* bf = cpu_isa_bf16();
+    if (!bf)
+      throw_error("--precision bf16 on the CPU needs AVX512-BF16, which this CPU lacks (or "
+                  "DICE_CPU_ISA caps it below avx512); use --precision fp32");
+    w.bf16_mr = bf->mr;
+    w.bf16 = pack_weights_bf16(p, weight, bf->mr);
+    // The convs Winograd takes (under the CpuConvAlgo now) keep it, in fp32: it beat the bf16 GEMM
+    // on ResNet-50's 3x3s (2 EPYC cores, b32: 128 28x28 15.2 vs 19.5 ms, 256 14x14 16.4 vs 19.5;
+    // 64 56x56 and 512 7x7 even). Called under another setting, such a conv runs bf16 instead.
+    w.winograd_tile = conv2d_winograd_tile(p, false);
+    if (w.winograd_tile) {
+      const bool t = conv2d_winograd_transposed(p, w.winograd_tile, cpu_isa().nr);
+      w.mr = cpu_isa().mr;
+      w.winograd_nr = t ? cpu_isa().nr : 0;
+      w.winograd = conv2d_winograd_pack(p, weight, cpu_isa(), w.winograd_tile, t);
+    }
+    return w;
+  }
+  if (precision != Precision::kFp32)
+    throw_error("conv2d_cpu: precision ", precision_name(precision), " runs on the GPU only; the CPU runs fp32 or bf16");
   w.mr = cpu_isa().mr;
   w.a.resize(static_cast<size_t>(m * k));
   pack_weights(weight, m, k, w.mr, w.a.data());
@@ -997,6 +1110,12 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight) {
 
 void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
                 const ConvFusion& f) {
+  if (!w.bf16.empty()) {
+    DICE_ASSERT(w.bf16.size() == static_cast<size_t>(p.out_channels * ceil_div(p.in_channels, int64_t{2}) *
+                                                    p.kernel * p.kernel));
+    conv2d_cpu_impl(p, in, nullptr, &w, out, f);
+    return;
+  }
   DICE_ASSERT(w.a.size() == static_cast<size_t>(p.out_channels * p.in_channels * p.kernel * p.kernel));
   conv2d_cpu_impl(p, in, nullptr, &w, out, f);
 }

@@ -72,6 +72,14 @@ const GemmIsa& cpu_isa() {
   return gemm_isa_scalar();
 }
 
+const GemmIsa* cpu_isa_bf16() {
+  if (cpu_isa().isa != CpuIsa::kAvx512) return nullptr;
+#if defined(__x86_64__) || defined(__i386__)
+  if (__builtin_cpu_supports("avx512bf16")) return &gemm_isa_bf16_avx512();
+#endif
+  return nullptr;
+}
+
 CpuIsa force_cpu_isa(CpuIsa cap) {
   int old = g_cap.exchange(static_cast<int>(cap));
   return old < 0 ? cap_from_env() : static_cast<CpuIsa>(old);

@@ -208,12 +208,17 @@ struct GemmIsa {
   // ((h + 1) / 2) x ((w + 1) / 2) at y; buf holds max_pool_3s2_buf(w) floats. Returns false, y
   // then unspecified, when the plane holds a NaN or an infinity (the caller redoes it exactly).
   bool (*max_pool_3s2)(const float* x, int64_t h, int64_t w, float* y, float* buf);
+  // Only in the bf16 table (cpu_isa_bf16), nullptr elsewhere: dst[j] = the pair (bf16(lo[j]),
+  // bf16(hi[j])) as one 32-bit lane, lo in the low half (hi null: zero), for j < n; round to nearest
+  // even, as VCVTNEPS2BF16 does (denormal inputs read as zero).
+  void (*bf16_pairs)(const float* lo, const float* hi, int64_t n, float* dst);
 };
 inline int64_t max_pool_3s2_buf(int64_t w) { return 3 * (w + 2) + 3 * 16; }
 
 const GemmIsa& gemm_isa_scalar();
 const GemmIsa& gemm_isa_avx2();    // only call when cpu_isa_supported(kAvx2)
 const GemmIsa& gemm_isa_avx512();  // only call when cpu_isa_supported(kAvx512)
+const GemmIsa& gemm_isa_bf16_avx512();  // only call when cpu_isa_bf16() is not null
 
 bool cpu_isa_supported(CpuIsa isa);
 const char* cpu_isa_name(CpuIsa isa);
@@ -222,6 +227,10 @@ const GemmIsa& cpu_isa();
 // Caps the ISA for the whole process (tests, benchmarks); returns the previous cap. An ISA the CPU
 // lacks falls back to the best one below it.
 CpuIsa force_cpu_isa(CpuIsa cap);
+// The table of conv2d_cpu's bf16 mode (GemmIsa::gemm on bf16 pairs, bf16_pairs set): the
+// AVX-512 one where the running CPU has AVX512-BF16 and the cap allows AVX-512; nullptr otherwise
+// (there is no slower fallback: the mode exists for its speed).
+const GemmIsa* cpu_isa_bf16();
 
 // Row partition shared by the packer and the kernels: M rows in ceil(M/mr) blocks of nearly
 // equal size (so M = 64 with mr = 12 gives 11,11,11,11,10,10 rather than 5 x 12 + 4).

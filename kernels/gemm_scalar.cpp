@@ -43,6 +43,8 @@ inline V vkeep(V x, int n) {
   return x;
 }
 inline V vfma(V a, V b, V c) { return a * b + c; }
+inline V vdot(V a, V b, V c) { return vfma(a, b, c); }  // fp32: no bf16 pairs here
+constexpr void (*kBf16Pairs)(const float*, const float*, int64_t, float*) = nullptr;
 inline V vadd(V a, V b) { return a + b; }
 inline V vsub(V a, V b) { return a - b; }
 inline void vzip(V a, V b, V* lo, V* hi) {

@@ -22,18 +22,18 @@ int64_t view_floats(const Plan& plan, const View& v) {
 }
 }  // namespace
 
-CpuModel::CpuModel(Plan plan) : plan_(std::move(plan)) {
+CpuModel::CpuModel(Plan plan, Precision precision) : plan_(std::move(plan)) {
   packed_.resize(plan_.steps.size());
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     Step& s = plan_.steps[i];
     if (s.op != StepOp::kConv) continue;
-    packed_[i] = conv2d_cpu_pack(plan_.conv_params(s, 1), s.weight.data());
+    packed_[i] = conv2d_cpu_pack(plan_.conv_params(s, 1), s.weight.data(), precision);
     std::vector<float>().swap(s.weight);  // packed_ holds them now (freed one by one: lower peak)
     // 2 MB pages for the weights and (below) the arena. Measured (2 EPYC cores, ResNet-50,
     // alternating on/off, five runs each): batch 32 26.0 -> 27.2 img/s (medians; `--profile` step
     // minima 1151.6 -> 1105.1 and 1125.6 -> 1092.0 ms), batch 1 43.0-52.1 -> 40.5-44.0 ms;
     // DenseNet-101 batch 128 unchanged within noise.
-    for (std::vector<float>* v : {&packed_[i].a, &packed_[i].winograd, &packed_[i].at})
+    for (std::vector<float>* v : {&packed_[i].a, &packed_[i].winograd, &packed_[i].at, &packed_[i].bf16})
       advise_huge_pages(v->data(), v->size() * sizeof(float));
   }
   fc_weight_ = plan_.fc_weight;
@@ -47,7 +47,8 @@ CpuModel::CpuModel(Plan plan) : plan_(std::move(plan)) {
   while (split_ < plan_.steps.size()) {
     const Step& s = plan_.steps[split_];
     if (s.out.tensor == plan_.features) break;
-    const int64_t weights = static_cast<int64_t>(packed_[split_].a.size() + packed_[split_].winograd.size());
+    const Conv2dCpuPacked& w = packed_[split_];
+    const int64_t weights = static_cast<int64_t>(w.a.size() + w.winograd.size() + w.bf16.size());
     const int64_t acts = view_floats(plan_, s.in) + view_floats(plan_, s.out);
     if (weights > acts) break;
     ++split_;

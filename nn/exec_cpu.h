@@ -27,7 +27,9 @@ namespace dice {
 
 class CpuModel : public Model {
  public:
-  explicit CpuModel(Plan plan);
+  // precision: kFp32, or kBf16 (every conv's weights packed for conv2d_cpu's bf16 mode; throws
+  // dice::Error where the CPU lacks AVX512-BF16).
+  explicit CpuModel(Plan plan, Precision precision = Precision::kFp32);
 
   std::string name() const override { return plan_.name; }
   int64_t feature_dim() const override { return plan_.feature_dim(); }

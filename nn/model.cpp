@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "gpu/cuda_check.h"
+#include "kernels/gemm_cpu.h"
 #include "nn/densenet.h"
 #include "nn/exec_cpu.h"
 #include "nn/resnet.h"
@@ -84,9 +85,15 @@ void check_model_options(const std::string& family, Device device, const ModelOp
     throw_error("--gpu-layout nhwc runs our GPU kernels at fp16 or bf16 only; add --device cuda "
                 "--precision fp16 (or bf16), or use --gpu-layout auto");
   if (device == Device::kCpu) {
-    if (!exact)
+    if (options.precision == Precision::kBf16) {
+      if (!cpu_isa_bf16())
+        throw_error("--precision bf16 on the CPU needs AVX512-BF16, which this CPU lacks (or "
+                    "DICE_CPU_ISA caps it below avx512); use --precision fp32, or --device cuda");
+    } else if (!exact) {
       throw_error("--precision ", precision_name(options.precision),
-                  " runs on the GPU only (tensor cores); use --device cuda or --precision fp32");
+                  " runs on the GPU only (tensor cores); the CPU runs fp32 or bf16; use --device "
+                  "cuda or --precision fp32");
+    }
     if (cudnn) throw_error("--backend cudnn needs --device cuda; the CPU path has one backend");
     return;
   }
@@ -202,7 +209,7 @@ std::unique_ptr<Model> make_model(const std::string& arch, const StateDict& sd, 
 #ifdef DICE_HAVE_CUDA
   if (device == Device::kCuda) return std::make_unique<CudaModel>(std::move(plan), options);
 #endif
-  return std::make_unique<CpuModel>(std::move(plan));
+  return std::make_unique<CpuModel>(std::move(plan), options.precision);
 }
 
 }  // namespace dice

@@ -29,7 +29,8 @@ enum class Backend { kOurs, kCudnn };
 //   auto  nhwc where the plan and precision allow it, nchw otherwise.
 enum class GpuLayout { kAuto, kNchw, kNhwc };
 
-// How a model computes, beyond the device. The CPU path is fp32 on our kernels only; on the GPU,
+// How a model computes, beyond the device. The CPU path is fp32 on our kernels, or bf16 where the
+// CPU has AVX512-BF16 (Conv2dCpuPacked::bf16: bf16 operands, float32 sums); on the GPU,
 // ResNet takes every precision on our kernels and fp32/tf32 on cuDNN; DenseNet and WideResNet
 // (whose convs read pre-activated inputs, which neither conv2d_tc nor cuDNN fuses) fp32 on ours.
 struct ModelOptions {

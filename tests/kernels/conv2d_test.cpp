@@ -8,6 +8,8 @@
 //   winograd4_<isa>        the same under kWinograd4All (F(4x4,3x3)). 2e-5: its transforms
 //                          scale inputs by up to 5 and results by up to 8 (F(2x2)'s by 1), and
 //                          it measured 1.05e-5 on the 4140-deep odd_batch_3x3p1_k4140_5x5.
+//   bf16_avx512            conv2d_cpu's bf16 mode (AVX512-BF16; skipped without it), against
+//                          the same two references as the tensor cores' bf16 below.
 //   fp32                   conv2d_cuda. < 1e-5.
 //   tf32, fp16, bf16       conv2d_tc, against two references, both conv2d_naive on the host:
 //     exact: the operands rounded as the kernel rounds them (round_to_precision), so only the
@@ -94,7 +96,8 @@ const std::vector<ConvImpl> kCpuImpls = {
     {"winograd_avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 1e-5, 2},
     {"winograd4_scalar", Backend::kCpu, CpuIsa::kScalar, Precision::kFp32, 2e-5, 4},
     {"winograd4_avx2", Backend::kCpu, CpuIsa::kAvx2, Precision::kFp32, 2e-5, 4},
-    {"winograd4_avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 2e-5, 4}};
+    {"winograd4_avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kFp32, 2e-5, 4},
+    {"bf16_avx512", Backend::kCpu, CpuIsa::kAvx512, Precision::kBf16, 1.5e-2}};
 
 using ConvRun = test::OpRun<ConvCase, ConvImpl>;
 
@@ -203,7 +206,61 @@ void for_each_cpu_isa(const std::function<void(CpuIsa)>& body) {
   }
 }
 
+// The exact reference of a tensor-core run (and of conv2d_cpu's bf16 mode): the pre-activation applied on the host and both
+// operands rounded to the operand type, then conv2d_naive with the other fusions.
+std::vector<float> rounded_reference(const ConvData& d, int set, Precision prec) {
+  const Conv2dParams& p = d.p;
+  std::vector<float> x = d.input;
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t ch = 0; ch < p.in_channels; ++ch)
+      for (int64_t i = 0; i < d.in.plane; ++i) {
+        float& v =
+            x[static_cast<size_t>(d.in.start() + n * d.in.batch_stride() + ch * d.in.plane + i)];
+        // std::fma as the kernel's fmaf: the same float before rounding to the operand type.
+        if (set & test::kFuseInBn)
+          v = std::fmax(
+              std::fma(v, d.in_scale[static_cast<size_t>(ch)], d.in_shift[static_cast<size_t>(ch)]),
+              0.0f);
+        v = round_to_precision(v, prec);
+      }
+  std::vector<float> w = d.weight;
+  for (float& v : w) v = round_to_precision(v, prec);
+  std::vector<float> want = test::poisoned(d.out.size());
+  conv2d_naive(p, x.data() + d.in.start(), w.data(), want.data() + d.out.start(),
+               conv_fusion(set & ~test::kFuseInBn, host_ptrs(d)));
+  return want;
+}
+
+// conv2d_cpu's bf16 mode (weights packed with Precision::kBf16): against the exactly rounded
+// operands (only the float32 summation differs: 1e-5 as the tensor cores' bound, per K / 1024
+// above K = 1024), and against the unrounded problem at bf16's 1.5e-2.
+void check_cpu_bf16(const ConvRun& r, const ConvData& d) {
+  if (!cpu_isa_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16: conv2d_cpu has no bf16 mode here";
+  ScopedCpuConvAlgo direct(CpuConvAlgo::kDirect);  // every shape through the bf16 GEMM
+  const Conv2dCpuPacked packed = conv2d_cpu_pack(d.p, d.weight.data(), Precision::kBf16);
+  ASSERT_FALSE(packed.bf16.empty());
+  const double k = static_cast<double>(d.p.in_channels * d.p.kernel * d.p.kernel);
+  for (int set : fusion_sets(r.c, Backend::kCpu)) {
+    SCOPED_TRACE("fusion=" + fusion_name(set));
+    std::vector<float> got = test::poisoned(d.out.size());
+    conv2d_cpu(d.p, d.input.data() + d.in.start(), packed, got.data() + d.out.start(),
+               conv_fusion(set, host_ptrs(d)));
+    // (Not on a handful of outputs: odd_1x1_c1_m1_s1x1's single output is a near-cancellation,
+    // -6.9e-4 from terms of 0.1, whose bf16 rounding moves it by 15% of itself.)
+    if (d.out.batch * d.out.channels * d.out.plane >= 16)
+      expect_matches(d, got, oracle(r.c, d, set), r.impl.tol, r.c.name);
+    expect_matches(d, got, rounded_reference(d, set, Precision::kBf16),
+                   1e-5 * std::max(1.0, k / 1024.0),
+                   r.c.name + " against the exactly rounded operands (1e-3 or more: a pairing "
+                              "or indexing error)");
+  }
+}
+
 void check_cpu(const ConvRun& r, const ConvData& d) {
+  if (r.impl.precision == Precision::kBf16) {
+    check_cpu_bf16(r, d);
+    return;
+  }
   if (!cpu_isa_supported(r.impl.isa))
     GTEST_SKIP() << cpu_isa_name(r.impl.isa) << " not supported by this CPU";
   IsaGuard guard(r.impl.isa);
@@ -229,31 +286,6 @@ const std::vector<ConvImpl> kTcImpls = {
     {"tf32", Backend::kTc, CpuIsa::kScalar, Precision::kTf32, 5e-3},
     {"fp16", Backend::kTc, CpuIsa::kScalar, Precision::kFp16, 5e-3},
     {"bf16", Backend::kTc, CpuIsa::kScalar, Precision::kBf16, 1.5e-2}};
-
-// The exact reference of a tensor-core run: the pre-activation applied on the host and both
-// operands rounded to the operand type, then conv2d_naive with the other fusions.
-std::vector<float> rounded_reference(const ConvData& d, int set, Precision prec) {
-  const Conv2dParams& p = d.p;
-  std::vector<float> x = d.input;
-  for (int64_t n = 0; n < p.batch; ++n)
-    for (int64_t ch = 0; ch < p.in_channels; ++ch)
-      for (int64_t i = 0; i < d.in.plane; ++i) {
-        float& v =
-            x[static_cast<size_t>(d.in.start() + n * d.in.batch_stride() + ch * d.in.plane + i)];
-        // std::fma as the kernel's fmaf: the same float before rounding to the operand type.
-        if (set & test::kFuseInBn)
-          v = std::fmax(
-              std::fma(v, d.in_scale[static_cast<size_t>(ch)], d.in_shift[static_cast<size_t>(ch)]),
-              0.0f);
-        v = round_to_precision(v, prec);
-      }
-  std::vector<float> w = d.weight;
-  for (float& v : w) v = round_to_precision(v, prec);
-  std::vector<float> want = test::poisoned(d.out.size());
-  conv2d_naive(p, x.data() + d.in.start(), w.data(), want.data() + d.out.start(),
-               conv_fusion(set & ~test::kFuseInBn, host_ptrs(d)));
-  return want;
-}
 
 struct DeviceConvData {
   DeviceBuffer<float> input, weight, in_scale, in_shift, bias, out_scale, out_shift, residual, out;
@@ -397,6 +429,33 @@ DICE_OP_TEST(Conv2dCudnn, Conv2dTest, MatchesNaive, check_conv, test::conv_cases
 #endif
 
 // ---- conv2d_cpu beyond the shapes ----
+
+// bf16 mode under the default CpuConvAlgo: a conv that Winograd takes keeps it in fp32 (fp32's
+// bound against the spec), the others run bf16 (not within it), and neither reads `a`.
+TEST(Conv2dCpuBf16, WinogradShapesStayFp32UnderTheDefault) {
+  if (!cpu_isa_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  ScopedCpuConvAlgo algo(CpuConvAlgo::kWinograd);
+  for (int kernel : {3, 1}) {
+    SCOPED_TRACE("kernel " + std::to_string(kernel));
+    Conv2dParams p;
+    p.batch = 2, p.in_channels = 64, p.height = p.width = 28, p.out_channels = 64;
+    p.kernel = kernel, p.pad = kernel / 2;
+    const auto x = test::random_floats(p.batch * p.in_stride(), 11, -1, 1);
+    const auto w = test::random_floats(64 * 64 * kernel * kernel, 12, -0.2f, 0.2f);
+    std::vector<float> want(static_cast<size_t>(p.batch * p.out_stride())), got(want.size());
+    conv2d_naive(p, x.data(), w.data(), want.data(), {});
+    const Conv2dCpuPacked packed = conv2d_cpu_pack(p, w.data(), Precision::kBf16);
+    EXPECT_TRUE(packed.a.empty());
+    EXPECT_EQ(packed.winograd.empty(), kernel == 1);
+    conv2d_cpu(p, x.data(), packed, got.data());
+    const double err = test::normalized_error(got.data(), want.data(),
+                                              static_cast<int64_t>(want.size()), 1.0, "bf16");
+    if (kernel == 3)
+      EXPECT_LT(err, 2e-5);
+    else
+      EXPECT_GT(err, 1e-4) << "a 1x1 in bf16 mode came out at fp32's accuracy: did it run fp32?";
+  }
+}
 
 // Thread count changes the tiling (few images are cut into more tiles): results must not change.
 TEST(Conv2dCpuThreads, SameResultForOneAndTwoThreads) {
