@@ -10,10 +10,14 @@
 # only) and OpenBLAS sgemm 4096^3 (numpy from the venv, OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset).
 # "dice features" is timed on pre-processed random tensors (tensor:X.npy) at two sizes, and the
 # difference taken, so start-up, weight loading and file writing cancel out.
+# Where the CPU has AVX512-BF16 (and PEERS_BF16 is not 0) two bf16 rows follow, still compared
+# with ONNX Runtime's fp32: `dice features --precision bf16` and OpenVINO at bf16 inference
+# precision, its own bf16 mode.
 # Quiet machine only: anything else on the cores moves these numbers by tens of percent.
 #   scripts/bench-cpu-peers.sh [densenet|resnet|all]      Env: BUILD_DIR, DICE_ASSETS, PEERS_VENV,
 #                                                          PEERS_SECONDS (timed seconds per figure),
-#                                                          PEERS_REPEATS (runs per `dice features` size)
+#                                                          PEERS_REPEATS (runs per `dice features` size),
+#                                                          PEERS_BF16 (0: no bf16 rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WHICH=${1:-all}
@@ -23,6 +27,8 @@ VENV=${PEERS_VENV:-$HOME/.cache/dice-peers-venv}
 SECS=${PEERS_SECONDS:-8}
 REPEATS=${PEERS_REPEATS:-3}
 THREADS=$(nproc)
+BF16=${PEERS_BF16:-1}
+grep -qw avx512_bf16 /proc/cpuinfo || BF16=0
 
 scripts/need-packages.sh python3-torch python3-torchvision python3-venv
 for b in bench/bench_densenet_cpu bench/bench_resnet_cpu bench/bench_fma_peak dice; do
@@ -55,6 +61,32 @@ bench_json() {
     "$PY" -c "import json,sys; print(json.load(sys.stdin)['benchmarks'][0]['$3'])"
 }
 
+# features_ips NAME WEIGHTS BATCH PRECISION ENGINE_LABEL: `dice features` on the two input sizes
+# network() saved ($tmp/x$n1.npy, $tmp/x$n2.npy): (n2 - n1) / (t2 - t1), each size timed
+# PEERS_REPEATS times, alternating, and its fastest run kept (one slow run on a shared machine
+# would otherwise swing the difference by tens of percent either way). Leaves the log of the
+# smaller size in $tmp/log$n1 (its GFLOP per image).
+features_ips() {
+  local name=$1 weights=$2 batch=$3 precision=$4 label=$5 t1="" t2=""
+  for rep in $(seq "$REPEATS"); do
+    for n in $n1 $n2; do
+      local s e t
+      s=$(date +%s.%N)
+      "$BUILD_DIR/dice" features --model "$name" --weights "$weights" --data "tensor:$tmp/x$n.npy" \
+        --batch "$batch" --threads "$THREADS" --precision "$precision" --out "$tmp/f$n" --quiet \
+        --verbose >/dev/null 2>"$tmp/log$n"
+      e=$(date +%s.%N)
+      t=$(calc "$e - $s")
+      if [ "$n" = "$n1" ]; then
+        t1=$(calc "${t1:-$t} < $t ? ${t1:-$t} : $t")
+      else
+        t2=$(calc "${t2:-$t} < $t ? ${t2:-$t} : $t")
+      fi
+    done
+  done
+  echo "{\"network\": \"$name\", \"engine\": \"$label\", \"images_per_s\": $(calc "($n2 - $n1) / ($t2 - $t1)")}" >>"$out"
+}
+
 # network NAME BATCH SIDE BENCH_PROGRAM BENCH_CASE WEIGHTS ONNX_ARGS...
 network() {
   local name=$1 batch=$2 side=$3 prog=$4 case=$5 weights=$6
@@ -66,30 +98,14 @@ network() {
   ips=$(bench_json "$prog" "$case/$batch/" "images/s")
   lat=$(bench_json "$prog" "$case/1/" "median_ms")  # the median, as the peers report theirs
   echo "{\"network\": \"$name\", \"engine\": \"dice-cuda (benchmark)\", \"images_per_s\": $ips, \"latency1_ms\": $lat}" >>"$out"
-  # ... and the tool, on two input sizes: (n2 - n1) / (t2 - t1), each size timed PEERS_REPEATS
-  # times, alternating, and its fastest run kept (one slow run on a shared machine would
-  # otherwise swing the difference by tens of percent either way).
-  local n1=$((batch * 2)) n2=$((batch * 6)) t1="" t2="" gflop
+  # ... and the tool (fp32; bf16 too where the CPU has it).
+  local n1=$((batch * 2)) n2=$((batch * 6)) gflop
   "$PY" -c "import numpy as np; r=np.random.default_rng(3)
 for n in ($n1, $n2): np.save('$tmp/x%d.npy' % n, r.standard_normal((n, 3, $side, $side), dtype=np.float32))"
-  for rep in $(seq "$REPEATS"); do
-    for n in $n1 $n2; do
-      local s e t
-      s=$(date +%s.%N)
-      "$BUILD_DIR/dice" features --model "$name" --weights "$weights" --data "tensor:$tmp/x$n.npy" \
-        --batch "$batch" --threads "$THREADS" --out "$tmp/f$n" --quiet --verbose >/dev/null 2>"$tmp/log$n"
-      e=$(date +%s.%N)
-      t=$(calc "$e - $s")
-      if [ "$n" = "$n1" ]; then
-        t1=$(calc "${t1:-$t} < $t ? ${t1:-$t} : $t")
-      else
-        t2=$(calc "${t2:-$t} < $t ? ${t2:-$t} : $t")
-      fi
-    done
-  done
+  features_ips "$name" "$weights" "$batch" fp32 "dice-cuda (dice features)"
   gflop=$(sed -nE 's/.* ([0-9.]+) GFLOP per image.*/\1/p' "$tmp/log$n1" | head -1)
   echo "{\"network\": \"$name\", \"gflop_per_image\": $gflop}" >>"$out"
-  echo "{\"network\": \"$name\", \"engine\": \"dice-cuda (dice features)\", \"images_per_s\": $(calc "($n2 - $n1) / ($t2 - $t1)")}" >>"$out"
+  [ "$BF16" = 0 ] || features_ips "$name" "$weights" "$batch" bf16 "dice-cuda bf16 (dice features)"
   # PyTorch eager (inference_mode), then the ONNX engines.
   local torch1 torchb
   torchb=$(/usr/bin/python3 scripts/torch_densenet_bench.py --model "$name" --batch "$batch" --threads "$THREADS" --seconds "$SECS" | awk '{print $2}')
@@ -100,6 +116,9 @@ for n in ($n1, $n2): np.save('$tmp/x%d.npy' % n, r.standard_normal((n, 3, $side,
       --threads "$THREADS" --seconds "$SECS" |
       "$PY" -c "import json,sys; r=json.loads(sys.stdin.read()); r['network']='$name'; r['engine']={'ort':'ONNX Runtime','openvino':'OpenVINO'}[r['engine']]+' '+r['version'].split('-')[0]; print(json.dumps(r))" >>"$out"
   done
+  [ "$BF16" = 0 ] || "$PY" scripts/peers_bench.py --engine openvino --precision bf16 --onnx "$tmp/$name.onnx" \
+      --side "$side" --batch "$batch" --threads "$THREADS" --seconds "$SECS" |
+    "$PY" -c "import json,sys; r=json.loads(sys.stdin.read()); r['network']='$name'; r['engine']='OpenVINO '+r['version'].split('-')[0]+' bf16'; print(json.dumps(r))" >>"$out"
 }
 
 if [ "$WHICH" = all ] || [ "$WHICH" = densenet ]; then

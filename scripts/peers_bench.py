@@ -6,7 +6,8 @@ library, the build or the tests). Prints one JSON line per measurement.
       images/s at batch B (forwards back to back for --seconds after three warm-up runs) and the
       median latency of batch 1 in ms (over --seconds / 2). ORT: intra-op threads T, one inter-op
       thread, sequential execution, all graph optimisations. OpenVINO: T inference threads, one
-      stream, f32 inference precision (no bf16 down-conversion on AVX512-BF16 machines).
+      stream, f32 inference precision (no bf16 down-conversion on AVX512-BF16 machines), or
+      with --precision bf16 its bf16 inference precision (the peer of dice's CPU bf16 mode).
   --table RESULTS.jsonl: prints the script's table from the lines it gathered (ceilings, the
       networks' GFLOP per image, and one line per engine and network).
   --engine sgemm --threads T:
@@ -43,7 +44,7 @@ def latency_ms(run, seconds):
     return statistics.median(times)
 
 
-def make_runner(engine, onnx, threads):
+def make_runner(engine, onnx, threads, precision="f32"):
     """A function x -> outputs for the engine, compiled once for dynamic batch sizes."""
     if engine == "ort":
         import onnxruntime as ort
@@ -57,7 +58,7 @@ def make_runner(engine, onnx, threads):
     import openvino as ov
     core = ov.Core()
     compiled = core.compile_model(core.read_model(onnx), "CPU", {
-        "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": precision,
         "PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
     return lambda x: request.infer({0: x}), ov.__version__
@@ -84,7 +85,8 @@ def table(path):
     print(f"(GFLOP per image from the plan: {', '.join(f'{k} {v}' for k, v in gflop.items())}; "
           "GFLOP/s counts these direct-convolution FLOPs for every engine, so for dice-cuda, which "
           "runs ResNet's 3x3 convs as Winograd F(4x4,3x3) and F(2x2,3x3) by default (--cpu-conv), it is an "
-          "effective rate)")
+          "effective rate; the bf16 rows are against the fp32 ceilings too, which bf16's "
+          "two-products-per-lane instructions can exceed)")
 
 
 def main():
@@ -96,6 +98,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     a = ap.parse_args()
     if a.table:
         table(a.table)
@@ -110,7 +113,9 @@ def main():
         print(json.dumps({"engine": "sgemm", "n": n, "gflops": 2 * n ** 3 / best / 1e9,
                           "numpy": np.__version__}))
         return
-    run, version = make_runner(a.engine, a.onnx, a.threads)
+    if a.precision != "f32" and a.engine != "openvino":
+        ap.error("--precision bf16 is for --engine openvino")
+    run, version = make_runner(a.engine, a.onnx, a.threads, a.precision)
     rng = np.random.default_rng(1)
     xb = rng.standard_normal((a.batch, 3, a.side, a.side), dtype=np.float32)
     x1 = np.ascontiguousarray(xb[:1])
@@ -120,7 +125,7 @@ def main():
     for _ in range(3):
         run(x1)
     lat = latency_ms(lambda: run(x1), a.seconds / 2)
-    print(json.dumps({"engine": a.engine, "version": version, "batch": a.batch,
+    print(json.dumps({"engine": a.engine, "version": version, "precision": a.precision, "batch": a.batch,
                       "images_per_s": a.batch / per_call, "latency1_ms": lat}))
 
 
