@@ -519,25 +519,33 @@ TEST(Conv2dCpuRowsT, StridedOneByOneAtBatchOneMatchesNaiveAndItsBatch) {
 // the threads, which then share one phase split of the image (split by channel ranges): equal to
 // conv2d_naive, and bitwise to the same image in a batch of two (one split per image), with the
 // BN prologue (applied during the split) on. (The shared split needs two threads and 8 MFLOP.)
-TEST(Conv2dCpuPhases, SharedSplitAtBatchOneMatchesNaiveAndItsBatch) {
-  Conv2dParams p2;
-  p2.batch = 2, p2.in_channels = 67, p2.height = 15, p2.width = 14, p2.out_channels = 256;
-  p2.kernel = 3, p2.stride = 2, p2.pad = 1;
-  Conv2dParams p1 = p2;
-  p1.batch = 1;
-  const int64_t out1 = p1.out_stride();
-  const auto x = test::random_floats(2 * p2.in_stride(), 21, -1, 1);
-  const auto w = test::random_floats(256 * 67 * 9, 22, -0.2f, 0.2f);
-  const auto sc = test::random_floats(67, 23, 0.5f, 1.5f);
-  const auto sh = test::random_floats(67, 24, -0.5f, 0.5f);
+// The shared-split problem: 67 channels of 15x14, stride 2, 256 outputs, BN prologue and ReLU on.
+struct SharedSplitCase {
+  Conv2dParams p1, p2;  // batch 1 and batch 2
+  std::vector<float> x, w, sc, sh;
   ConvFusion f;
-  f.in_scale = sc.data(), f.in_shift = sh.data(), f.out_relu = true;
+  explicit SharedSplitCase(uint64_t seed) {
+    p2.batch = 2, p2.in_channels = 67, p2.height = 15, p2.width = 14, p2.out_channels = 256;
+    p2.kernel = 3, p2.stride = 2, p2.pad = 1;
+    p1 = p2;
+    p1.batch = 1;
+    x = test::random_floats(2 * p2.in_stride(), seed, -1, 1);
+    w = test::random_floats(256 * 67 * 9, seed + 1, -0.2f, 0.2f);
+    sc = test::random_floats(67, seed + 2, 0.5f, 1.5f);
+    sh = test::random_floats(67, seed + 3, -0.5f, 0.5f);
+    f.in_scale = sc.data(), f.in_shift = sh.data(), f.out_relu = true;
+  }
+};
+
+TEST(Conv2dCpuPhases, SharedSplitAtBatchOneMatchesNaiveAndItsBatch) {
+  const SharedSplitCase c(21);
+  const int64_t out1 = c.p1.out_stride();
   std::vector<float> want(static_cast<size_t>(out1));
-  conv2d_naive(p1, x.data(), w.data(), want.data(), f);
+  conv2d_naive(c.p1, c.x.data(), c.w.data(), want.data(), c.f);
   for_each_cpu_isa([&](CpuIsa) {
     std::vector<float> y1(static_cast<size_t>(out1), NAN), y2(2 * y1.size(), NAN);
-    conv2d_cpu(p1, x.data(), w.data(), y1.data(), f);
-    conv2d_cpu(p2, x.data(), w.data(), y2.data(), f);
+    conv2d_cpu(c.p1, c.x.data(), c.w.data(), y1.data(), c.f);
+    conv2d_cpu(c.p2, c.x.data(), c.w.data(), y2.data(), c.f);
     EXPECT_LT(test::normalized_error(y1.data(), want.data(), out1, 1e-5, "phases"), 1e-5);
     EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y2.begin())) << "batch 1 != image 0 of batch 2";
   });
@@ -548,36 +556,26 @@ TEST(Conv2dCpuPhases, SharedSplitAtBatchOneMatchesNaiveAndItsBatch) {
 // operands, and bitwise equal to image 0 of a batch of two.
 TEST(Conv2dCpuBf16, SharedSplitAtBatchOneMatchesRoundedAndItsBatch) {
   if (!cpu_isa_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
-  Conv2dParams p2;
-  p2.batch = 2, p2.in_channels = 67, p2.height = 15, p2.width = 14, p2.out_channels = 256;
-  p2.kernel = 3, p2.stride = 2, p2.pad = 1;
-  Conv2dParams p1 = p2;
-  p1.batch = 1;
-  const int64_t out1 = p1.out_stride();
-  const auto x = test::random_floats(2 * p2.in_stride(), 31, -1, 1);
-  const auto w = test::random_floats(256 * 67 * 9, 32, -0.2f, 0.2f);
-  const auto sc = test::random_floats(67, 33, 0.5f, 1.5f);
-  const auto sh = test::random_floats(67, 34, -0.5f, 0.5f);
-  ConvFusion f;
-  f.in_scale = sc.data(), f.in_shift = sh.data(), f.out_relu = true;
+  const SharedSplitCase c(31);
+  const int64_t out1 = c.p1.out_stride(), plane = 15 * 14;
   // The reference: the prologue in float32 (fma, as the kernels), both operands rounded to bf16.
-  std::vector<float> xr(x.begin(), x.begin() + p1.in_stride()), wr(w);
-  for (int64_t c = 0; c < 67; ++c)
-    for (int64_t i = 0; i < 15 * 14; ++i) {
-      float& v = xr[static_cast<size_t>(c * 15 * 14 + i)];
-      v = round_to_precision(std::fmax(std::fma(v, sc[c], sh[c]), 0.0f), Precision::kBf16);
+  std::vector<float> xr(c.x.begin(), c.x.begin() + c.p1.in_stride()), wr(c.w);
+  for (int64_t ch = 0; ch < 67; ++ch)
+    for (int64_t i = 0; i < plane; ++i) {
+      float& v = xr[static_cast<size_t>(ch * plane + i)];
+      v = round_to_precision(std::fmax(std::fma(v, c.sc[ch], c.sh[ch]), 0.0f), Precision::kBf16);
     }
   for (float& v : wr) v = round_to_precision(v, Precision::kBf16);
   ConvFusion fr;
   fr.out_relu = true;
   std::vector<float> want(static_cast<size_t>(out1));
-  conv2d_naive(p1, xr.data(), wr.data(), want.data(), fr);
-  const Conv2dCpuPacked packed = conv2d_cpu_pack(p1, w.data(), Precision::kBf16);
+  conv2d_naive(c.p1, xr.data(), wr.data(), want.data(), fr);
+  const Conv2dCpuPacked packed = conv2d_cpu_pack(c.p1, c.w.data(), Precision::kBf16);
   const int old = num_threads();
   set_num_threads(2);
   std::vector<float> y1(static_cast<size_t>(out1), NAN), y2(2 * y1.size(), NAN);
-  conv2d_cpu(p1, x.data(), packed, y1.data(), f);
-  conv2d_cpu(p2, x.data(), packed, y2.data(), f);
+  conv2d_cpu(c.p1, c.x.data(), packed, y1.data(), c.f);
+  conv2d_cpu(c.p2, c.x.data(), packed, y2.data(), c.f);
   set_num_threads(old);
   EXPECT_LT(test::normalized_error(y1.data(), want.data(), out1, 1e-5, "bf16 phases"), 1e-5);
   EXPECT_TRUE(std::equal(y1.begin(), y1.end(), y2.begin())) << "batch 1 != image 0 of batch 2";
