@@ -666,13 +666,25 @@ thread_local AlignedBuf<float> t_pair_src;  // bf16 mode: two channels' fp32 cop
 void pair_copy(const Conv2dParams& p, const float* x, const ConvFusion& f, const GridInput& g,
                bool phases, const GemmIsa& isa, float* dst, int64_t c2_begin, int64_t c2_end) {
   const int64_t C = p.in_channels, C2 = ceil_div(C, int64_t{2}), plane = g.lay.plane;
+  const int64_t hw = p.height * p.width;
+  if (!phases && p.pad == 0 && !f.in_scale) {
+    // Nothing to pad or activate (ResNet's 1x1s): the pairs straight from the input's planes.
+    for (int64_t c2 = c2_begin; c2 < c2_end; ++c2) {
+      const float* lo = x + 2 * c2 * hw;
+      float* d = dst + c2 * plane;
+      isa.bf16_pairs(lo, 2 * c2 + 1 < C ? lo + hw : nullptr, hw, d);
+      std::memset(d + hw, 0, sizeof(float) * static_cast<size_t>(plane - hw));
+    }
+    if (c2_end == C2) std::memset(dst + C2 * plane, 0, sizeof(float) * static_cast<size_t>(g.lay.slack));
+    return;
+  }
   float* two = t_pair_src.get(g.floats(2));
   for (int64_t c2 = c2_begin; c2 < c2_end; ++c2) {
     Conv2dParams one = p;
     one.in_channels = std::min<int64_t>(2, C - 2 * c2);
     ConvFusion f1;
     if (f.in_scale) f1.in_scale = f.in_scale + 2 * c2, f1.in_shift = f.in_shift + 2 * c2;
-    const float* x1 = x + 2 * c2 * p.height * p.width;
+    const float* x1 = x + 2 * c2 * hw;
     if (phases)
       split_phases(one, x1, f1, g, isa, two);
     else
