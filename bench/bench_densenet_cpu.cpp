@@ -1,7 +1,8 @@
 // DenseNet-101 (DenseNet-BC L=100 k=12) forward on the CPU path, images/s per batch size.
 // Uses the paper's CIFAR-10 checkpoint when the assets are present, random weights of the same
 // shapes otherwise (the speed does not depend on the values). scripts/bench-cpu-vs-torch.sh runs
-// this next to PyTorch on the same machine and prints the ratio.
+// this next to PyTorch on the same machine and prints the ratio. BM_DenseNet101ForwardBf16: the
+// same in the CPU's bf16 mode (--precision bf16; skipped, saying so, without AVX512-BF16).
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -10,6 +11,7 @@
 #include "bench_util.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
+#include "kernels/gemm_cpu.h"
 #include "nn/densenet.h"
 #include "nn/exec_cpu.h"
 #include "nn/random_weights.h"
@@ -17,19 +19,25 @@
 
 namespace {
 
-dice::CpuModel& model() {
-  static dice::CpuModel* m = [] {
+dice::CpuModel& model(dice::Precision precision) {
+  static dice::CpuModel* models[2] = {nullptr, nullptr};
+  dice::CpuModel*& m = models[precision == dice::Precision::kBf16 ? 1 : 0];
+  if (!m) {
     std::string ckpt = std::string(DICE_TEST_ASSETS) + "/checkpoints/CIFAR-10/densenet/checkpoint_100.pth.tar";
     dice::StateDict sd = dice::file_exists(ckpt) ? dice::load_weights(ckpt)
                                                  : dice::random_densenet_state_dict(100, 12, 10, 1);
-    return new dice::CpuModel(dice::densenet_plan(sd));
-  }();
+    m = new dice::CpuModel(dice::densenet_plan(sd), precision);
+  }
   return *m;
 }
 
-void BM_DenseNet101Forward(benchmark::State& state) {
+void run_densenet101(benchmark::State& state, dice::Precision precision) {
   const int64_t batch = state.range(0);
-  dice::CpuModel& m = model();
+  if (precision == dice::Precision::kBf16 && !dice::cpu_isa_bf16()) {
+    state.SkipWithError("this CPU has no AVX512-BF16 (no bf16 mode)");
+    return;
+  }
+  dice::CpuModel& m = model(precision);
   std::vector<float> x(static_cast<size_t>(batch * 3 * 32 * 32)), feats(static_cast<size_t>(batch * m.feature_dim()));
   std::mt19937 rng(7);
   std::normal_distribution<float> d;
@@ -44,7 +52,11 @@ void BM_DenseNet101Forward(benchmark::State& state) {
   state.counters["threads"] = dice::num_threads();
 }
 
+void BM_DenseNet101Forward(benchmark::State& state) { run_densenet101(state, dice::Precision::kFp32); }
+void BM_DenseNet101ForwardBf16(benchmark::State& state) { run_densenet101(state, dice::Precision::kBf16); }
+
 BENCHMARK(BM_DenseNet101Forward)->Arg(1)->Arg(16)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_DenseNet101ForwardBf16)->Arg(1)->Arg(16)->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 
 }  // namespace
 

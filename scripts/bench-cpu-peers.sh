@@ -98,6 +98,11 @@ network() {
   ips=$(bench_json "$prog" "$case/$batch/" "images/s")
   lat=$(bench_json "$prog" "$case/1/" "median_ms")  # the median, as the peers report theirs
   echo "{\"network\": \"$name\", \"engine\": \"dice-cuda (benchmark)\", \"images_per_s\": $ips, \"latency1_ms\": $lat}" >>"$out"
+  if [ "$BF16" != 0 ]; then
+    ips=$(bench_json "$prog" "${case}Bf16/$batch/" "images/s")
+    lat=$(bench_json "$prog" "${case}Bf16/1/" "median_ms")
+    echo "{\"network\": \"$name\", \"engine\": \"dice-cuda bf16 (benchmark)\", \"images_per_s\": $ips, \"latency1_ms\": $lat}" >>"$out"
+  fi
   # ... and the tool (fp32; bf16 too where the CPU has it).
   local n1=$((batch * 2)) n2=$((batch * 6)) gflop
   "$PY" -c "import numpy as np; r=np.random.default_rng(3)
