@@ -34,8 +34,11 @@ status=0
 # what it is there for (batch mode's K blocks and tails), stay on every ISA). The bf16 rows
 # (conv2d_cpu's bf16 mode, two naive references each: ~250 s of CPU under ASan in all) leave out
 # the ResNet sizes and the two odd batch shapes (batch mode's, which bf16 does not use); their odd
-# and DenseNet shapes, pair tails and channel slices included, stay.
-SLOW='DenseNetCuda\.|ResNetCuda\.|CliCuda\.|Conv2d(Tc|Cuda)\.MatchesNaive/(conv1|l[1-4])_|Conv2dNhwcCuda\.MatchesHostReference/(conv1|l[1-4])_|Conv2dCpu\.MatchesNaive/(conv1|l[1-4])_[^ ]*_(scalar|avx2|bf16_avx512) |Conv2dCpu\.MatchesNaive/odd_batch_3x3p1_k4140_5x5_winograd4?_(scalar|avx2) |Conv2dCpu\.MatchesNaive/odd_batch_[^ ]*_bf16_avx512 '
+# and DenseNet shapes, pair tails and channel slices included, stay. The emulated tensor-core rows
+# run once per memory-access pattern: tf32 and bf16 stay, fp16 (bf16's 16-bit path with another
+# conversion) and 3xtf32 (tf32's loads and stores, three mma per step) leave (~88 + ~33 s of the
+# run's wall time); scripts/emulate.sh runs all four without ASan.
+SLOW='Conv2dTc3xTf32\.|Conv2dTc\.MatchesNaive/[^ ]*_fp16 |DenseNetCuda\.|ResNetCuda\.|CliCuda\.|Conv2d(Tc|Cuda)\.MatchesNaive/(conv1|l[1-4])_|Conv2dNhwcCuda\.MatchesHostReference/(conv1|l[1-4])_|Conv2dCpu\.MatchesNaive/(conv1|l[1-4])_[^ ]*_(scalar|avx2|bf16_avx512) |Conv2dCpu\.MatchesNaive/odd_batch_3x3p1_k4140_5x5_winograd4?_(scalar|avx2) |Conv2dCpu\.MatchesNaive/odd_batch_[^ ]*_bf16_avx512 '
 ctest --output-on-failure -j"$JOBS" --timeout 900 -E "$SLOW" "$@" || status=$?
 end=$(date +%s)
 echo "sanitize.sh: build $((built - start)) s, tests $((end - built)) s"
