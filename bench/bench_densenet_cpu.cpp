@@ -11,7 +11,6 @@
 #include "bench_util.h"
 #include "core/file_io.h"
 #include "core/parallel.h"
-#include "kernels/gemm_cpu.h"
 #include "nn/densenet.h"
 #include "nn/exec_cpu.h"
 #include "nn/random_weights.h"
@@ -33,10 +32,7 @@ dice::CpuModel& model(dice::Precision precision) {
 
 void run_densenet101(benchmark::State& state, dice::Precision precision) {
   const int64_t batch = state.range(0);
-  if (precision == dice::Precision::kBf16 && !dice::cpu_isa_bf16()) {
-    state.SkipWithError("this CPU has no AVX512-BF16 (no bf16 mode)");
-    return;
-  }
+  if (!dice::cpu_precision_runs(state, precision)) return;
   dice::CpuModel& m = model(precision);
   std::vector<float> x(static_cast<size_t>(batch * 3 * 32 * 32)), feats(static_cast<size_t>(batch * m.feature_dim()));
   std::mt19937 rng(7);

@@ -10,7 +10,6 @@
 
 #include "bench_util.h"
 #include "core/parallel.h"
-#include "kernels/gemm_cpu.h"
 #include "nn/exec_cpu.h"
 #include "nn/random_weights.h"
 #include "nn/resnet.h"
@@ -19,10 +18,7 @@ namespace {
 
 void run_resnet50(benchmark::State& state, dice::Precision precision) {
   const int64_t batch = state.range(0);
-  if (precision == dice::Precision::kBf16 && !dice::cpu_isa_bf16()) {
-    state.SkipWithError("this CPU has no AVX512-BF16 (no bf16 mode)");
-    return;
-  }
+  if (!dice::cpu_precision_runs(state, precision)) return;
   static dice::CpuModel* models[2] = {nullptr, nullptr};
   dice::CpuModel*& model = models[precision == dice::Precision::kBf16 ? 1 : 0];
   if (!model)

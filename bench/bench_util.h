@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "gpu/cuda_check.h"
+#include "kernels/gemm_cpu.h"
+#include "kernels/precision.h"
 #include "tests/random.h"
 
 namespace dice {
@@ -47,6 +49,14 @@ void run_timed_forwards(benchmark::State& state, const Forward& forward) {
   }
   std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(ms.size() / 2), ms.end());
   state.counters["median_ms"] = ms.empty() ? 0.0 : ms[ms.size() / 2];
+}
+
+// False, the case skipped saying why, where the CPU path cannot run `precision` here (bf16
+// without AVX512-BF16); the CPU network programs' *Bf16 cases start with it.
+inline bool cpu_precision_runs(benchmark::State& state, Precision precision) {
+  if (precision != Precision::kBf16 || cpu_isa_bf16()) return true;
+  state.SkipWithError("this CPU has no AVX512-BF16 (no bf16 mode)");
+  return false;
 }
 
 #ifdef DICE_HAVE_CUDA

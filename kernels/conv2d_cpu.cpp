@@ -261,11 +261,16 @@ struct Plan {
     t.rb_begin = sl.rb0, t.rb_end = sl.rb1;
     t.a = a;
     t.b = panel, t.b_kstride = isa.nr, t.b_chunk = K * isa.nr;
-    t.c = out + img * out_st + n0, t.ldc = N;
-    t.alpha = al(), t.beta = be();
-    if (f.residual) t.res = f.residual + img * out_st + n0, t.ldr = N;
-    t.relu = f.out_relu;
+    into_output(&t, img, n0);
     isa.gemm(t);
+  }
+  // Points a GEMM tile's C at image img's output from pixel n0, with the fused epilogue (affine,
+  // residual, ReLU).
+  void into_output(GemmTile* t, int64_t img, int64_t n0) const {
+    t->c = out + img * out_st + n0, t->ldc = N;
+    t->alpha = al(), t->beta = be();
+    if (f.residual) t->res = f.residual + img * out_st + n0, t->ldr = N;
+    t->relu = f.out_relu;
   }
   // Rows [r0, r1) of a scratch tile (row stride ld) holding pixels [n0, n0 + n) of image img
   // into the output, with the epilogue.
@@ -667,24 +672,21 @@ void pair_copy(const Conv2dParams& p, const float* x, const ConvFusion& f, const
                bool phases, const GemmIsa& isa, float* dst, int64_t c2_begin, int64_t c2_end) {
   const int64_t C = p.in_channels, C2 = ceil_div(C, int64_t{2}), plane = g.lay.plane;
   const int64_t hw = p.height * p.width;
-  if (!phases && p.pad == 0 && !f.in_scale) {
-    // Nothing to pad or activate (ResNet's 1x1s): the pairs straight from the input's planes.
-    for (int64_t c2 = c2_begin; c2 < c2_end; ++c2) {
-      const float* lo = x + 2 * c2 * hw;
-      float* d = dst + c2 * plane;
-      isa.bf16_pairs(lo, 2 * c2 + 1 < C ? lo + hw : nullptr, hw, d);
-      std::memset(d + hw, 0, sizeof(float) * static_cast<size_t>(plane - hw));
-    }
-    if (c2_end == C2) std::memset(dst + C2 * plane, 0, sizeof(float) * static_cast<size_t>(g.lay.slack));
-    return;
-  }
-  float* two = t_pair_src.get(g.floats(2));
+  // Nothing to pad or activate (ResNet's 1x1s): the pairs straight from the input's planes.
+  const bool direct = !phases && p.pad == 0 && !f.in_scale;
+  float* two = direct ? nullptr : t_pair_src.get(g.floats(2));
   for (int64_t c2 = c2_begin; c2 < c2_end; ++c2) {
     Conv2dParams one = p;
     one.in_channels = std::min<int64_t>(2, C - 2 * c2);
+    const float* x1 = x + 2 * c2 * hw;
+    if (direct) {
+      float* d = dst + c2 * plane;
+      isa.bf16_pairs(x1, one.in_channels > 1 ? x1 + hw : nullptr, hw, d);
+      std::memset(d + hw, 0, sizeof(float) * static_cast<size_t>(plane - hw));
+      continue;
+    }
     ConvFusion f1;
     if (f.in_scale) f1.in_scale = f.in_scale + 2 * c2, f1.in_shift = f.in_shift + 2 * c2;
-    const float* x1 = x + 2 * c2 * hw;
     if (phases)
       split_phases(one, x1, f1, g, isa, two);
     else
@@ -736,7 +738,6 @@ void run_grid(Plan& pl, bool phases, bool bf16 = false) {
     });
   }
   pl.schedule(p.batch * tiles, pl.unit(tiles), [&](int64_t item, const Plan::Slice& sl) {
-    float* scratch = t_scratch.get(M * tile);
     const int64_t img = item / tiles, q0 = item % tiles * tile, nq = std::min(tile, grid - q0);
     float* copy = shared ? shared : t_padded.get(g.floats(q.in_channels));
     if (!shared && (t_padded_call != call || t_padded_img != img)) {
@@ -752,13 +753,11 @@ void run_grid(Plan& pl, bool phases, bool bf16 = false) {
       // No grid column to drop (a 1x1 in bf16 mode, or a 1x1/2 on an even map): the GEMM writes
       // the output with the epilogue fused, as rows mode does; through the scratch tile and a
       // second pass, bf16's 64->256 56x56 1x1 with its residual ran at 131 instead of 186 GFLOP/s.
-      t.c = pl.out + img * pl.out_st + q0, t.ldc = pl.N;
-      t.alpha = pl.al(), t.beta = pl.be();
-      if (pl.f.residual) t.res = pl.f.residual + img * pl.out_st + q0, t.ldr = pl.N;
-      t.relu = pl.f.out_relu;
+      pl.into_output(&t, img, q0);
       pl.isa.gemm(t);
       return;
     }
+    float* scratch = t_scratch.get(M * tile);
     t.c = scratch, t.ldc = tile;
     pl.isa.gemm(t);
     // Move the valid pixels (x < Wo) of grid range [q0, q0+nq) to the output, row by row.
@@ -877,12 +876,9 @@ void run_batch(Plan& pl) {
 // makes of each image is what rows mode's packing would cost anyway.
 void run_bf16(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
               const ConvFusion& f) {
-  const GemmIsa* bf = cpu_isa_bf16();
-  if (!bf)
-    throw_error("conv2d_cpu: weights packed for bf16, but this CPU has no AVX512-BF16 (or "
-                "DICE_CPU_ISA caps it below avx512); pack them for fp32 (--precision fp32)");
-  DICE_ASSERT(w.bf16_mr == bf->mr);
-  Plan pl(p, f, *bf, in, nullptr, nullptr, out);
+  const GemmIsa& bf = require_cpu_isa_bf16();
+  DICE_ASSERT(w.bf16_mr == bf.mr);
+  Plan pl(p, f, bf, in, nullptr, nullptr, out);
   pl.a = w.bf16.data();
   run_grid(pl, p.stride > 1, true);
 }
@@ -1076,27 +1072,27 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, flo
   conv2d_cpu_impl(p, in, weight, nullptr, out, f);
 }
 
+// The fp32 Winograd filters for the convs the CpuConvAlgo now runs as Winograd (none elsewhere).
+void pack_winograd_filters(const Conv2dParams& p, const float* weight, Conv2dCpuPacked* w) {
+  w->winograd_tile = conv2d_winograd_tile(p, false);
+  if (!w->winograd_tile) return;
+  const bool t = conv2d_winograd_transposed(p, w->winograd_tile, cpu_isa().nr);
+  w->winograd_nr = t ? cpu_isa().nr : 0;
+  w->winograd = conv2d_winograd_pack(p, weight, cpu_isa(), w->winograd_tile, t);
+}
+
 Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight, Precision precision) {
   const int64_t m = p.out_channels, k = p.in_channels * p.kernel * p.kernel;
   DICE_ASSERT(m > 0 && k > 0);
   Conv2dCpuPacked w;
   if (precision == Precision::kBf16) {
-    const GemmIsa* bf = cpu_isa_bf16();
-    if (!bf)
-      throw_error("--precision bf16 on the CPU needs AVX512-BF16, which this CPU lacks (or "
-                  "DICE_CPU_ISA caps it below avx512); use --precision fp32");
-    w.bf16_mr = bf->mr;
-    w.bf16 = pack_weights_bf16(p, weight, bf->mr);
+    w.bf16_mr = require_cpu_isa_bf16().mr;
+    w.bf16 = pack_weights_bf16(p, weight, w.bf16_mr);
     // The convs Winograd takes (under the CpuConvAlgo now) keep it, in fp32: it beat the bf16 GEMM
     // on ResNet-50's 3x3s (2 EPYC cores, b32: 128 28x28 15.2 vs 19.5 ms, 256 14x14 16.4 vs 19.5;
     // 64 56x56 and 512 7x7 even). Called under another setting, such a conv runs bf16 instead.
-    w.winograd_tile = conv2d_winograd_tile(p, false);
-    if (w.winograd_tile) {
-      const bool t = conv2d_winograd_transposed(p, w.winograd_tile, cpu_isa().nr);
-      w.mr = cpu_isa().mr;
-      w.winograd_nr = t ? cpu_isa().nr : 0;
-      w.winograd = conv2d_winograd_pack(p, weight, cpu_isa(), w.winograd_tile, t);
-    }
+    pack_winograd_filters(p, weight, &w);
+    if (w.winograd_tile) w.mr = cpu_isa().mr;  // what conv2d_cpu checks the filters' ISA by
     return w;
   }
   if (precision != Precision::kFp32)
@@ -1111,24 +1107,16 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight, Prec
     w.at.resize(static_cast<size_t>(round_up(m, w.at_nr) * k));
     pack_weights_t(weight, m, k, w.at_nr, w.at.data());
   }
-  w.winograd_tile = conv2d_winograd_tile(p, false);
-  if (w.winograd_tile) {
-    const bool t = conv2d_winograd_transposed(p, w.winograd_tile, cpu_isa().nr);
-    w.winograd_nr = t ? cpu_isa().nr : 0;
-    w.winograd = conv2d_winograd_pack(p, weight, cpu_isa(), w.winograd_tile, t);
-  }
+  pack_winograd_filters(p, weight, &w);
   return w;
 }
 
 void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
                 const ConvFusion& f) {
-  if (!w.bf16.empty()) {
-    DICE_ASSERT(w.bf16.size() == static_cast<size_t>(p.out_channels * ceil_div(p.in_channels, int64_t{2}) *
-                                                    p.kernel * p.kernel));
-    conv2d_cpu_impl(p, in, nullptr, &w, out, f);
-    return;
-  }
-  DICE_ASSERT(w.a.size() == static_cast<size_t>(p.out_channels * p.in_channels * p.kernel * p.kernel));
+  // bf16: pairs over the input channels; fp32: the A layout.
+  const int64_t channels = w.bf16.empty() ? p.in_channels : ceil_div(p.in_channels, int64_t{2});
+  DICE_ASSERT((w.bf16.empty() ? w.a : w.bf16).size() ==
+              static_cast<size_t>(p.out_channels * channels * p.kernel * p.kernel));
   conv2d_cpu_impl(p, in, nullptr, &w, out, f);
 }
 

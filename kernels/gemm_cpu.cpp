@@ -80,6 +80,14 @@ const GemmIsa* cpu_isa_bf16() {
   return nullptr;
 }
 
+const GemmIsa& require_cpu_isa_bf16() {
+  const GemmIsa* bf = cpu_isa_bf16();
+  if (!bf)
+    throw_error("--precision bf16 on the CPU needs AVX512-BF16, which this CPU lacks (or "
+                "DICE_CPU_ISA caps it below avx512); use --precision fp32");
+  return *bf;
+}
+
 CpuIsa force_cpu_isa(CpuIsa cap) {
   int old = g_cap.exchange(static_cast<int>(cap));
   return old < 0 ? cap_from_env() : static_cast<CpuIsa>(old);

@@ -231,6 +231,8 @@ CpuIsa force_cpu_isa(CpuIsa cap);
 // AVX-512 one where the running CPU has AVX512-BF16 and the cap allows AVX-512; nullptr otherwise
 // (there is no slower fallback: the mode exists for its speed).
 const GemmIsa* cpu_isa_bf16();
+// cpu_isa_bf16(), or a one-line dice::Error naming the fix (--precision fp32) where it is null.
+const GemmIsa& require_cpu_isa_bf16();
 
 // Row partition shared by the packer and the kernels: M rows in ceil(M/mr) blocks of nearly
 // equal size (so M = 64 with mr = 12 gives 11,11,11,11,10,10 rather than 5 x 12 + 4).

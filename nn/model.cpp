@@ -86,9 +86,7 @@ void check_model_options(const std::string& family, Device device, const ModelOp
                 "--precision fp16 (or bf16), or use --gpu-layout auto");
   if (device == Device::kCpu) {
     if (options.precision == Precision::kBf16) {
-      if (!cpu_isa_bf16())
-        throw_error("--precision bf16 on the CPU needs AVX512-BF16, which this CPU lacks (or "
-                    "DICE_CPU_ISA caps it below avx512); use --precision fp32, or --device cuda");
+      require_cpu_isa_bf16();
     } else if (!exact) {
       throw_error("--precision ", precision_name(options.precision),
                   " runs on the GPU only (tensor cores); the CPU runs fp32 or bf16; use --device "
