@@ -833,7 +833,25 @@ void run_batch(Plan& pl) {
   if (pl.mslices == 1) even_out_tiles(T, nr, 1, pl.threads, &tile, &tiles);
   // K blocks of at most batch_panel_floats() / tile rows, balanced.
   const int64_t kblocks = ceil_div(K, std::max<int64_t>(16, batch_panel_floats() / tile));
-  pl.schedule(tiles, 1, [&](int64_t item, const Plan::Slice& sl) {
+  // The source lines K block kb of tile item gathers: per image its columns touch, the input rows
+  // under their output rows, in the block's channels.
+  const int64_t taps = p.kernel * p.kernel, in_rows = copy ? p.height + 2 * p.pad : p.height;
+  auto block_sources = [&](int64_t item, int64_t kb, std::vector<GemmRegion>* regions) {
+    regions->clear();
+    const int64_t c0 = item * tile, c1 = std::min(T, c0 + tile);
+    const int64_t ch0 = K * kb / kblocks / taps, ch1 = ceil_div(K * (kb + 1) / kblocks, taps);
+    for (int64_t c = c0; c < c1;) {
+      const int64_t img = c / N, last = std::min(c1, (img + 1) * N) - 1;
+      const int64_t y0 = c % N / Wo * S, y1 = std::min(in_rows, last % N / Wo * S + p.kernel);
+      GemmRegion r;
+      r.src = src + img * img_floats + ch0 * lay.plane + y0 * lay.wp;
+      r.rows = ch1 - ch0, r.stride = lay.plane, r.row_floats = (y1 - y0) * lay.wp;
+      regions->push_back(r);
+      c = last + 1;
+    }
+  };
+  pl.schedule_ahead(tiles, 1, [&](int64_t item, const Plan::Slice& sl, int64_t next) {
+    std::vector<GemmRegion>& ahead = t_ahead;
     float* panel = t_panel.get(ceil_div(K, kblocks) * tile + nr);
     float* scratch = t_scratch.get(M * tile);
     int32_t* idx = t_idx.get(tile);
@@ -852,7 +870,17 @@ void run_batch(Plan& pl) {
       if (!copy) pg.scale = pl.f.in_scale, pg.shift = pl.f.in_shift;
       pg.dst = panel;
       pl.isa.pack_gather(pg);
+      // The next block's source (or the next item's first) is prefetched while this one's GEMM
+      // runs: the gathers otherwise wait on DRAM. Measured (2 EPYC cores, batch 32, best of 8,
+      // three alternations): 256->256 28x28/2 43.5-44.1 -> 38.7-38.9 ms (pack_gather was 17.5% of
+      // it), 512->512 14x14/2 39.0-39.5 -> 37.0-37.3.
+      ahead.clear();
+      if (kb + 1 < kblocks)
+        block_sources(item, kb + 1, &ahead);
+      else if (next >= 0)
+        block_sources(next, 0, &ahead);
       GemmTile t;
+      t.pf_src = ahead.data(), t.n_pf_src = static_cast<int64_t>(ahead.size());
       t.m = M, t.n = n, t.k = k1 - k0;
       t.rb_begin = sl.rb0, t.rb_end = sl.rb1;
       t.a = pl.a, t.a_k_total = K, t.a_k0 = k0, t.accumulate = kb > 0;

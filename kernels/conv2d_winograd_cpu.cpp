@@ -200,6 +200,38 @@ void tile_runs(const WinoGeom& g, int m, int64_t c0, int64_t n, float* out,
   }
 }
 
+// The padded input rows that the input transform of tiles [c0, c0 + n) of the batch reads: one
+// region per image they touch, its rows the C channels (plane apart), each the tile rows' t rows.
+void tile_sources(const WinoGeom& g, int m, const float* padded, int64_t c0, int64_t n,
+                  std::vector<GemmRegion>* regions) {
+  regions->clear();
+  for (int64_t col = c0; col < c0 + n;) {
+    const int64_t img = col / g.per_img, last = std::min(c0 + n, (img + 1) * g.per_img) - 1;
+    const int64_t ty0 = col % g.per_img / g.tw, ty1 = last % g.per_img / g.tw;
+    GemmRegion r;
+    r.src = padded + img * g.img_floats + ty0 * m * g.wp;
+    r.rows = g.C, r.stride = g.plane, r.row_floats = ((ty1 - ty0 + 1) * m + 2) * g.wp;
+    regions->push_back(r);
+    col = last + 1;
+  }
+}
+
+// Share `part` of `parts` of those regions (a range of their channels) as GEMM tile t's
+// prefetch (GemmTile::pf_src), so the next work item's transform finds its input in L2 instead of
+// waiting on DRAM: spread over the GEMMs of the current one, each takes a share. Measured (2 EPYC
+// cores, batch 32, best of 8, three alternations): 64->64 56x56 20.0-20.5 -> 17.6-17.8 ms,
+// 128->128 28x28 15.1-15.7 -> 13.9-14.1.
+void prefetch_share(const std::vector<GemmRegion>& regions, int64_t part, int64_t parts,
+                    std::vector<GemmRegion>* share, GemmTile* t) {
+  share->clear();
+  for (GemmRegion r : regions) {
+    const int64_t k0 = r.rows * part / parts, k1 = r.rows * (part + 1) / parts;
+    r.src += k0 * r.stride, r.rows = k1 - k0;
+    if (r.rows > 0) share->push_back(r);
+  }
+  t->pf_src = share->data(), t->n_pf_src = static_cast<int64_t>(share->size());
+}
+
 // The transposed orientation (conv2d_winograd_transposed): maps with fewer tiles per image than a
 // micro-tile has columns (ResNet-50's 14x14 and 7x7 stages under F(4x4): 16 and 4 tiles) would
 // run most columns empty at batch 1, so each of the t*t GEMMs runs as M_xi^T[tile][o] =
@@ -363,7 +395,16 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
     float* scratch = t_scratch.get(kXi * M * nt);
     float* stage = t_stage.get(mm * M * nt);
     std::vector<WinoRun> runs;
-    for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
+    std::vector<GemmRegion> ahead, share;
+    // Each thread claims its next item before it runs the current one, to prefetch its input.
+    for (int64_t item = next.fetch_add(1, std::memory_order_relaxed), upcoming; item < items;
+         item = upcoming) {
+      upcoming = next.fetch_add(1, std::memory_order_relaxed);
+      ahead.clear();
+      if (upcoming < items) {
+        const int64_t uc0 = upcoming / mslices * nt;
+        tile_sources(geo, m, padded, uc0, std::min(nt, T - uc0), &ahead);
+      }
       const int64_t g = item / mslices, s = item % mslices;
       const int64_t rb0 = blocks * s / mslices, rb1 = blocks * (s + 1) / mslices;
       const int64_t r0 = gemm_row_block_start(M, blocks, rb0), r1 = gemm_row_block_start(M, blocks, rb1);
@@ -381,6 +422,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
         wino_input(wi);
         for (int xi = 0; xi < kXi; ++xi) {
           GemmTile t;
+          prefetch_share(ahead, kb * kXi + xi, kblocks * kXi, &share, &t);
           t.m = M, t.n = n, t.k = cb;
           t.rb_begin = rb0, t.rb_end = rb1;
           t.a = u + xi * M * C, t.a_k_total = C, t.a_k0 = k0, t.accumulate = kb > 0;
