@@ -108,6 +108,7 @@ struct PackGather {
   const int32_t* off = nullptr;
   const int32_t* idx = nullptr;
   int64_t k = 0, n = 0, taps = 1, k0 = 0;
+  int64_t slack = 0;  // floats readable past every src[off[kk] + idx[j]] (3 lets runs be loaded)
   const float* scale = nullptr;
   const float* shift = nullptr;
   float* dst = nullptr;
