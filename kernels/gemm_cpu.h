@@ -50,7 +50,8 @@ struct GemmRegion {
 // Columns spread over several outputs (conv2d_cpu's rows mode across the images of a batch): with
 // segs set, the tile's columns are nsegs segments in order, segment s covering columns
 // [segs[s].col, segs[s+1].col) (the last one to n), written to segs[s].c with residual
-// segs[s].res; c and res are then unused, and res is only a flag (non-null: add the residual).
+// segs[s].res (a segment with c null is dropped: computed, never stored); c and res are then
+// unused, and res is only a flag (non-null: add the residual).
 // A micro-tile whose columns span two segments is computed into a local buffer and copied out.
 // Not with accumulate.
 struct GemmTile {
