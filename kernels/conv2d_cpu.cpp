@@ -723,18 +723,20 @@ void run_grid(Plan& pl, bool phases, bool bf16 = false) {
   plan_tiles(grid, nr, kScratchFloats / M, pl.min_tiles, &tile, &tiles);
   if (pl.mslices == 1 && pl.unit(tiles) == 1) even_out_tiles(grid, nr, p.batch, pl.threads, &tile, &tiles);
   const uint64_t call = ++g_calls;
-  // One image split between output-channel slices (batch 1): its phases are split once, each
-  // thread a range of the channels, into one copy all slices read, instead of each thread
-  // splitting the whole image for itself (in ResNet-50's layer4.0.conv2 at batch 1 that was 15%
-  // of the profile). Measured (2 EPYC cores, b1, best of 300, four alternations): 512->512
-  // 14x14/2 1.71-1.82 -> 1.66-1.70 ms; the 28x28/2 and 56x56/2 ones unchanged within noise.
+  // One image split between threads (batch 1, by output-channel slices or by tiles): its phases
+  // are split once, each thread a range of the channels, into one copy all threads read, instead
+  // of each thread splitting the whole image for itself (in ResNet-50's layer4.0.conv2 at batch 1
+  // that was 15% of the profile). Measured (2 EPYC cores, b1, best of 300, alternations): with
+  // output-channel slices, 512->512 14x14/2 1.71-1.82 -> 1.66-1.70 ms (four); with the tiles
+  // split, 128->128 56x56/2 1.49-1.50 -> 1.37-1.40 (six), but the stem (3 channels: nothing to
+  // share, one more barrier) 1.28-1.31 -> 1.31-1.32, hence the channel floor.
   float* shared = nullptr;
-  if (phases && pl.mslices > 1 && p.batch == 1) {
+  if (phases && p.batch == 1 && pl.threads > 1 && (pl.mslices > 1 || q.in_channels >= 32)) {
     shared = t_shared_phases.get(g.floats(q.in_channels));
-    parallel_for(pl.mslices, [&](int64_t s0, int64_t s1) {
+    parallel_for(pl.threads, [&](int64_t s0, int64_t s1) {
       for (int64_t s = s0; s < s1; ++s)
-        grid_copy(pl, g, true, bf16, pl.in, shared, q.in_channels * s / pl.mslices,
-                  q.in_channels * (s + 1) / pl.mslices);
+        grid_copy(pl, g, true, bf16, pl.in, shared, q.in_channels * s / pl.threads,
+                  q.in_channels * (s + 1) / pl.threads);
     });
   }
   pl.schedule(p.batch * tiles, pl.unit(tiles), [&](int64_t item, const Plan::Slice& sl) {
