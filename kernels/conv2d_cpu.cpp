@@ -877,7 +877,7 @@ void run_batch(Plan& pl) {
       PackGather pg;
       pg.src = src;
       pg.off = off.data() + k0, pg.idx = idx, pg.k = k1 - k0, pg.n = n;
-      pg.taps = p.kernel * p.kernel, pg.k0 = k0;
+      pg.taps = taps, pg.k0 = k0;
       pg.slack = copy ? lay.slack : 0;  // the padded copy's slack (the input itself has none)
       if (!copy) pg.scale = pl.f.in_scale, pg.shift = pl.f.in_shift;
       pg.dst = panel;
