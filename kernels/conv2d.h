@@ -83,19 +83,22 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight,
 void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
                 const ConvFusion& f = {});
 
-// Which algorithm conv2d_cpu uses for 3x3, stride 1, pad 1 convs without a residual fusion:
+// Which algorithm conv2d_cpu uses for 3x3, stride 1 or 2, pad 1 convs without a residual fusion:
 //   kDirect    the GEMM over implicit im2col, as every other conv shape runs
 //   kWinograd  the default: Winograd where it measured faster (conv2d_winograd.h): with at
 //              least 32 output channels (none of DenseNet-BC's), F(4x4, 3x3) (4x fewer
 //              multiply-adds) where an image has at least 16 4x4 tiles covering at most 35% more
 //              than the map (ResNet-50's 56x56 to 14x14 3x3s), else F(2x2, 3x3) (2.25x fewer) with
-//              at least 16 2x2 tiles per image (its 7x7 ones); maps with fewer tiles than a
+//              at least 16 2x2 tiles per image (its 7x7 ones); at stride 2, F(2x2, 3x3) in its
+//              5x5 form (coefficients 0 and +-1, 6.25 multiply-adds per output and input channel
+//              instead of 9) with at least 49 2x2 output tiles per image; maps with fewer tiles than a
 //              micro-tile has columns run transposed, bitwise the same; other rounding. The rule looks at one image, never the
 //              batch, so an image's features do not depend on the batch it came in. Default
 //              because full ResNet-50 logits stay within the 1e-4 of PyTorch that
 //              tests/nn/resnet_test.cpp and scripts/compare_resnet50_torch.py check.
 //   kWinogradAll   F(2x2, 3x3) on every conv of that shape (tests, measurements)
-//   kWinograd4All  F(4x4, 3x3) on every conv of that shape (tests, measurements)
+//   kWinograd4All  F(4x4, 3x3) on every stride-1 conv of that shape, the direct GEMM at stride 2
+//                  (tests, measurements)
 // DICE_CPU_CONV=direct|winograd|winograd-all|winograd4-all sets it for the process;
 // set_cpu_conv_algo (tests, tools) returns the previous setting. Weights packed by conv2d_cpu_pack
 // carry the Winograd filters of the setting they were packed under; a call under another setting

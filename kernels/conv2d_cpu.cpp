@@ -16,7 +16,8 @@
 //             tile and a row-wise epilogue pass moves the valid pixels to the output.
 //   subsampled: 1x1, stride > 1, no prologue (ResNet's downsamples): the pixels read are gathered
 //             into a compact copy, then as rows mode (see use_subsample).
-//   phase:    stride > 1 (ResNet's 7x7/2 stem, 3x3/2). The zero-bordered image is split
+//   phase:    stride > 1 (ResNet's 7x7/2 stem; 3x3/2s that Winograd does not take, see
+//             conv2d_winograd.h). The zero-bordered image is split
 //             into its stride x stride phases, which turns the strided conv into a stride-1 one
 //             over the phases: then as implicit mode, with whole-vector loads of B, no gathers.
 //   rows-t:   a strided 1x1 at batch 1 on a map whose pixel count wastes columns (ResNet-50's
@@ -1131,7 +1132,9 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight, Prec
     // The convs Winograd takes (under the CpuConvAlgo now) keep it, in fp32: it beat the bf16 GEMM
     // on ResNet-50's 3x3s (2 EPYC cores, b32: 128 28x28 15.2 vs 19.5 ms, 256 14x14 16.4 vs 19.5;
     // 64 56x56 and 512 7x7 even). Called under another setting, such a conv runs bf16 instead.
-    pack_winograd_filters(p, weight, &w);
+    // Not at stride 2, where the bf16 GEMM is the faster (b32: 128 56x56/2 23.9-25.2 ms against
+    // 32.6-34.3 for F(2x2) in fp32, 256 28x28/2 23.8-25.1 against 29.7-53.1).
+    if (p.stride == 1) pack_winograd_filters(p, weight, &w);
     if (w.winograd_tile) w.mr = cpu_isa().mr;  // what conv2d_cpu checks the filters' ISA by
     return w;
   }

@@ -10,7 +10,7 @@
 
 namespace dice {
 
-// Whether a conv has the shape this path handles: 3x3, stride 1, pad 1, offsets within int32.
+// Whether a conv has the shape this path handles: 3x3, stride 1 or 2, pad 1, offsets within int32.
 // (A residual fusion is not handled either; conv2d_cpu checks that per call.)
 bool conv2d_winograd_shape(const Conv2dParams& p);
 
@@ -31,6 +31,12 @@ bool conv2d_winograd_pays(const Conv2dParams& p);
 // 0.99-1.0 -> 0.74-0.89 ms, at batch 32 20 -> 15.3-18.4.
 bool conv2d_winograd4_pays(const Conv2dParams& p);
 
+// F(2x2, 3x3) at stride 2 (25 products per 2x2 output tile and input channel instead of 36: see
+// wino2s_bt in gemm_kernels.inc) instead of the direct GEMM (phase or batch mode): for at least 32
+// output channels and at least 49 tiles per image (ResNet-50's layer2.0 and layer3.0 3x3/2, whose
+// outputs are 28x28 and 14x14; not layer4.0's 7x7: slower at batch 32, see the .cpp).
+bool conv2d_winograd_s2_pays(const Conv2dParams& p);
+
 // The output tile conv2d_cpu runs this call with: 0 (the direct GEMM), 2 (F(2x2, 3x3)) or 4
 // (F(4x4, 3x3)), from the shape, the residual (not handled) and the CpuConvAlgo setting
 // (kWinograd: F(4x4) where conv2d_winograd4_pays, else F(2x2) where conv2d_winograd_pays;
@@ -40,7 +46,8 @@ int conv2d_winograd_tile(const Conv2dParams& p, bool residual);
 
 // The (m+2)^2 transformed filters U_xi = (G g G^T)(xi) of F(m x m, 3x3), m = 2 or 4, each an
 // [out_channels x in_channels] matrix packed for micro-kernels of `mr` rows (pack_weights), one
-// after another.
+// after another; at stride 2 (m = 2, 5x5 transforms) the 16 distinct ones of the 25 (U(r, s) =
+// U(min(r, 3), min(s, 3))).
 // In the transposed orientation (see conv2d_winograd_transposed): each U_xi^T as B panels
 // [ceil(M/nr)][in_channels][nr] for isa.nr.
 std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight,

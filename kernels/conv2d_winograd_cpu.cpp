@@ -19,6 +19,17 @@
 // transform with the epilogue into a staging tile, and a scatter of each tile into the NCHW
 // output (which may be a channel slice, as DenseNet's layers write).
 //
+// At stride 2 (3x3/2, pad 1: ResNet-50's layer2.0 to layer4.0 3x3s) the same machinery runs
+// F(2x2, 3x3) in a 5x5 form (wino2s_* in gemm_kernels.inc): per axis a 2-output tile reads 5
+// inputs, and splits into F(2,2) over the even ones (taps w0, w2) plus the odd ones times w1, so
+// t = 5, tiles step 4 padded pixels, 25 GEMMs (16 distinct filter matrices) per 2x2 outputs: 6.25
+// multiply-adds per output and input channel instead of 9. Measured (2 EPYC cores, `dice features
+// --profile` per-step minima, 4 and 12 alternations against the direct path): batch 32,
+// layer2.0.conv2 49.5 -> 41.1 ms, layer3.0.conv2 37.9 -> 32.0; batch 1, layer2.0.conv2 1.48 ->
+// 1.35, layer3.0.conv2 even. Not layer4.0's (7x7 outputs, 16 tiles per image, transposed): batch
+// 1 1.67 -> 1.45 ms but batch 32 37.4 -> 42.3 (its 16 MB of filter matrices stream once per group
+// of 64 tiles), and the rule may not look at the batch: hence kS2MinTiles = 49.
+//
 // Rounding differs from the direct sum (the transforms add and subtract inputs before the
 // products; F(4x4) scales some by up to 8), bounded against conv2d_naive by
 // tests/kernels/conv2d_test.cpp and conv2d_winograd_test.cpp, and against PyTorch's ResNet logits
@@ -50,17 +61,25 @@ constexpr double kMinParallelFlops = 8e6;
 }  // namespace
 
 namespace {
-// The zero-bordered copy of one image for tiles of m: (ceil(H/m)*m + 2) x (ceil(W/m)*m + 2).
+// The zero-bordered copy of one image for tiles of m: (ceil(H/m)*m + 2) x (ceil(W/m)*m + 2) at
+// stride 1; at stride 2 (m = 2), tile (ty, tx) reads the padded rows and columns 4ty..4ty+4 and
+// 4tx..4tx+4, so 4*ceil(Ho/2) + 1 of each (or the map and its border, if more).
 struct WinoLayout {
   int64_t wp, plane;
-  WinoLayout(const Conv2dParams& p, int m)
-      : wp(round_up(p.width, m) + 2), plane((round_up(p.height, m) + 2) * wp) {}
+  WinoLayout(const Conv2dParams& p, int m) {
+    if (p.stride == 1) {
+      wp = round_up(p.width, m) + 2, plane = (round_up(p.height, m) + 2) * wp;
+    } else {
+      wp = std::max(4 * ceil_div(p.out_width(), 2) + 1, p.width + 2);
+      plane = std::max(4 * ceil_div(p.out_height(), 2) + 1, p.height + 2) * wp;
+    }
+  }
 };
 }  // namespace
 
 bool conv2d_winograd_shape(const Conv2dParams& p) {
-  if (p.kernel != 3 || p.stride != 1 || p.pad != 1) return false;
-  const WinoLayout l(p, 4);  // the larger of the two layouts
+  if (p.kernel != 3 || p.pad != 1 || (p.stride != 1 && p.stride != 2)) return false;
+  const WinoLayout l(p, p.stride == 1 ? 4 : 2);  // the larger layout at stride 1
   // Column offsets (image, tile) and the channel offsets within an image are int32.
   return (p.batch * p.in_channels + 1) * l.plane + 16 < (int64_t{1} << 31);
 }
@@ -85,8 +104,28 @@ bool conv2d_winograd4_pays(const Conv2dParams& p) {
          covered * 100 <= p.height * p.width * 135;
 }
 
+// F(2x2, 3x3) at stride 2 from this many 2x2 output tiles per image (see the header).
+constexpr int64_t kS2MinTiles = 49;
+
+bool conv2d_winograd_s2_pays(const Conv2dParams& p) {
+  return p.stride == 2 && p.out_channels >= 32 &&
+         ceil_div(p.out_height(), 2) * ceil_div(p.out_width(), 2) >= kS2MinTiles;
+}
+
 int conv2d_winograd_tile(const Conv2dParams& p, bool residual) {
   if (residual || !conv2d_winograd_shape(p)) return 0;
+  if (p.stride == 2) {
+    switch (cpu_conv_algo()) {
+      case CpuConvAlgo::kDirect:
+      case CpuConvAlgo::kWinograd4All:
+        return 0;
+      case CpuConvAlgo::kWinograd:
+        return conv2d_winograd_s2_pays(p) ? 2 : 0;
+      case CpuConvAlgo::kWinogradAll:
+        return 2;
+    }
+    return 0;
+  }
   switch (cpu_conv_algo()) {
     case CpuConvAlgo::kDirect:
       return 0;
@@ -101,8 +140,9 @@ int conv2d_winograd_tile(const Conv2dParams& p, bool residual) {
 }
 
 namespace {
-// U = G g G^T of one 3x3 filter g for F(m x m, 3x3), in double, then rounded once: u[r * t + s].
-void filter_transform(const float* g, int m, float* u) {
+// U = G g G^T of one 3x3 filter g for F(m x m, 3x3) (stride 2: F(2x2, 3x3) at stride 2, see
+// wino2s_bt in gemm_kernels.inc), in double, then rounded once: u[r * t + s].
+void filter_transform(const float* g, int m, int64_t stride, float* u) {
   // F(2x2): G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
   static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   // F(4x4), points 0, 1, -1, 2, -2, infinity (the B^T and A^T of gemm_kernels.inc)
@@ -112,8 +152,10 @@ void filter_transform(const float* g, int m, float* u) {
                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                   {0, 0, 1}};
-  const int t = m + 2;
-  auto G = [&](int r, int j) { return m == 2 ? G2[r][j] : G4[r][j]; };
+  // F(2x2, 3x3) at stride 2: (w0, w0 + w2, w2, w1, w1)
+  static const double G2s[5][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}, {0, 1, 0}};
+  const int t = stride == 2 ? 5 : m + 2;
+  auto G = [&](int r, int j) { return stride == 2 ? G2s[r][j] : m == 2 ? G2[r][j] : G4[r][j]; };
   double gg[6][3];  // G g
   for (int r = 0; r < t; ++r)
     for (int j = 0; j < 3; ++j)
@@ -124,8 +166,18 @@ void filter_transform(const float* g, int m, float* u) {
 }
 }  // namespace
 
+namespace {
+// Which packed filter matrix transform position xi (of t*t) uses. At stride 2 the last two rows
+// of G are equal (both w1), so U(r, s) = U(min(r, 3), min(s, 3)): 16 distinct matrices of 25,
+// packed once each (36% fewer filter bytes to stream).
+int64_t filter_slot(int64_t stride, int64_t xi) {
+  return stride == 2 ? std::min<int64_t>(xi / 5, 3) * 4 + std::min<int64_t>(xi % 5, 3) : xi;
+}
+int64_t filter_slots(int64_t stride, int64_t t) { return stride == 2 ? 16 : t * t; }
+}  // namespace
+
 bool conv2d_winograd_transposed(const Conv2dParams& p, int m, int nr) {
-  return ceil_div(p.height, m) * ceil_div(p.width, m) < nr;
+  return ceil_div(p.out_height(), m) * ceil_div(p.out_width(), m) < nr;
 }
 
 // Each U(o, c) is written straight to its place in the layout, so no unpacked copy is made:
@@ -133,53 +185,61 @@ bool conv2d_winograd_transposed(const Conv2dParams& p, int m, int nr) {
 // (B panels of U_xi^T: [ceil(M/nr)][C][nr], output channels along the lanes, zero past M).
 std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight,
                                         const GemmIsa& isa, int m, bool transposed) {
-  DICE_ASSERT(p.kernel == 3 && (m == 2 || m == 4));
-  const int64_t M = p.out_channels, C = p.in_channels, kXi = (m + 2) * (m + 2);
+  DICE_ASSERT(p.kernel == 3 && (m == 2 || (m == 4 && p.stride == 1)));
+  const int64_t t = p.stride == 2 ? 5 : m + 2, M = p.out_channels, C = p.in_channels, kXi = t * t;
+  const int64_t slots = filter_slots(p.stride, t);
   float u[36];
   if (transposed) {
     const int64_t nr = isa.nr, mat = round_up(M, nr) * C;
-    std::vector<float> ut(static_cast<size_t>(kXi * mat), 0.0f);
+    std::vector<float> ut(static_cast<size_t>(slots * mat), 0.0f);
     for (int64_t o = 0; o < M; ++o)
       for (int64_t c = 0; c < C; ++c) {
-        filter_transform(weight + (o * C + c) * 9, m, u);
+        filter_transform(weight + (o * C + c) * 9, m, p.stride, u);
         for (int64_t xi = 0; xi < kXi; ++xi)
-          ut[static_cast<size_t>(xi * mat + (o / nr * C + c) * nr + o % nr)] = u[xi];
+          ut[static_cast<size_t>(filter_slot(p.stride, xi) * mat + (o / nr * C + c) * nr + o % nr)] = u[xi];
       }
     return ut;
   }
   const int64_t blocks = gemm_row_blocks(M, isa.mr);
-  std::vector<float> out(static_cast<size_t>(kXi * M * C));
+  std::vector<float> out(static_cast<size_t>(slots * M * C));
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t r0 = gemm_row_block_start(M, blocks, b);
     const int64_t rows = gemm_row_block_start(M, blocks, b + 1) - r0;
     for (int64_t o = r0; o < r0 + rows; ++o)
       for (int64_t c = 0; c < C; ++c) {
-        filter_transform(weight + (o * C + c) * 9, m, u);
+        filter_transform(weight + (o * C + c) * 9, m, p.stride, u);
         for (int64_t xi = 0; xi < kXi; ++xi)
-          out[static_cast<size_t>(xi * M * C + r0 * C + c * rows + (o - r0))] = u[xi];
+          out[static_cast<size_t>(filter_slot(p.stride, xi) * M * C + r0 * C + c * rows + (o - r0))] = u[xi];
       }
   }
   return out;
 }
 
 namespace {
-// The sizes of one call that both orientations derive from the shape, and the ISA's kernels for m.
+// The sizes of one call that both orientations derive from the shape, and the ISA's kernels for m
+// (and the stride). H, W, N: the output map; a tile's t x t input patch starts `step` padded
+// pixels after the previous tile's.
 struct WinoGeom {
-  int64_t M, C, H, W, nr, N, out_st, kXi, mm, th, tw, per_img, T, wp, plane, img_floats;
+  int64_t M, C, H, W, nr, N, out_st, stride, t, step, kXi, mm, th, tw, per_img, T, wp, plane,
+      img_floats;
   void (*input)(const WinoInput&);
   void (*output)(const WinoOutput&);
   void (*scatter)(const WinoScatter&);
   WinoGeom(const Conv2dParams& p, const GemmIsa& isa, int m) {
-    M = p.out_channels, C = p.in_channels, H = p.height, W = p.width;
+    M = p.out_channels, C = p.in_channels, H = p.out_height(), W = p.out_width();
     nr = isa.nr, N = H * W, out_st = p.out_stride();
-    kXi = (m + 2) * (m + 2), mm = m * m;
+    stride = p.stride;
+    const bool s2 = stride == 2;
+    t = s2 ? 5 : m + 2, step = m * p.stride, kXi = t * t, mm = m * m;
     th = ceil_div(H, m), tw = ceil_div(W, m), per_img = th * tw, T = p.batch * per_img;
     const WinoLayout wl(p, m);
     wp = wl.wp, plane = wl.plane, img_floats = C * plane;
-    input = m == 2 ? isa.wino_input : isa.wino4_input;
-    output = m == 2 ? isa.wino_output : isa.wino4_output;
+    input = s2 ? isa.wino2s_input : m == 2 ? isa.wino_input : isa.wino4_input;
+    output = s2 ? isa.wino2s_output : m == 2 ? isa.wino_output : isa.wino4_output;
     scatter = m == 2 ? isa.wino_scatter : isa.wino4_scatter;
   }
+  // Where tile t of an image starts in its padded copy.
+  int64_t origin(int64_t tile) const { return tile / tw * step * wp + tile % tw * step; }
 };
 
 // The scatter's runs for tiles [c0, c0 + n) of the batch: each run the tiles along one tile row
@@ -202,15 +262,15 @@ void tile_runs(const WinoGeom& g, int m, int64_t c0, int64_t n, float* out,
 
 // The padded input rows that the input transform of tiles [c0, c0 + n) of the batch reads: one
 // region per image they touch, its rows the C channels (plane apart), each the tile rows' t rows.
-void tile_sources(const WinoGeom& g, int m, const float* padded, int64_t c0, int64_t n,
+void tile_sources(const WinoGeom& g, const float* padded, int64_t c0, int64_t n,
                   std::vector<GemmRegion>* regions) {
   regions->clear();
   for (int64_t col = c0; col < c0 + n;) {
     const int64_t img = col / g.per_img, last = std::min(c0 + n, (img + 1) * g.per_img) - 1;
     const int64_t ty0 = col % g.per_img / g.tw, ty1 = last % g.per_img / g.tw;
     GemmRegion r;
-    r.src = padded + img * g.img_floats + ty0 * m * g.wp;
-    r.rows = g.C, r.stride = g.plane, r.row_floats = ((ty1 - ty0 + 1) * m + 2) * g.wp;
+    r.src = padded + img * g.img_floats + ty0 * g.step * g.wp;
+    r.rows = g.C, r.stride = g.plane, r.row_floats = ((ty1 - ty0) * g.step + g.t) * g.wp;
     regions->push_back(r);
     col = last + 1;
   }
@@ -256,7 +316,7 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
   const WinoGeom geo(p, isa, m);
   // Plain locals: the lambdas below capture them (C++17 cannot capture structured bindings).
   const int64_t M = geo.M, C = geo.C, W = geo.W, nr = geo.nr, N = geo.N, T = geo.T;
-  const int64_t kXi = geo.kXi, mm = geo.mm, tw = geo.tw, wp = geo.wp;
+  const int64_t kXi = geo.kXi, mm = geo.mm, wp = geo.wp;
   const int64_t per_img = geo.per_img, plane = geo.plane, img_floats = geo.img_floats;
   const int64_t chunks = ceil_div(M, nr), mat = chunks * nr * C;  // one U_xi^T
   const int64_t groups = ceil_div(T, kGroupTiles);
@@ -285,7 +345,7 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
         for (int64_t j = 0; j < (q1 - q0) * nr; ++j) {
           const int64_t col = c0 + j0 + std::min(j, n - 1);  // tail columns repeat the last tile
           const int64_t img = col / per_img, t = col % per_img;
-          idx[j] = static_cast<int32_t>(img * img_floats + t / tw * m * wp + t % tw * m);
+          idx[j] = static_cast<int32_t>(img * img_floats + geo.origin(t));
         }
         WinoInput wi;
         wi.src = padded, wi.idx = idx, wi.plane = plane, wi.wp = wp;
@@ -308,7 +368,8 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
               GemmTile t;
               t.m = std::min(nr, G - tq * nr), t.n = std::min(nr, M - q * nr), t.k = C;
               t.a = vt + (xi * tchunks + tq) * C * nr, t.a_kstride = nr;
-              t.b = ut + xi * mat + q * C * nr, t.b_kstride = nr, t.b_chunk = C * nr;
+              t.b = ut + filter_slot(geo.stride, xi) * mat + q * C * nr, t.b_kstride = nr;
+              t.b_chunk = C * nr;
               t.c = ct + (((q - q0) * kXi + xi) * G + tq * nr) * nr, t.ldc = nr;
               isa.gemm(t);
             }
@@ -342,11 +403,12 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
 
 void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u, float* out,
                          const ConvFusion& f, const GemmIsa& isa, int m, bool transposed) {
-  DICE_ASSERT(conv2d_winograd_shape(p) && f.residual == nullptr && (m == 2 || m == 4));
+  DICE_ASSERT(conv2d_winograd_shape(p) && f.residual == nullptr &&
+              (m == 2 || (m == 4 && p.stride == 1)));
   const WinoGeom geo(p, isa, m);
   // Plain locals: the lambdas below capture them (C++17 cannot capture structured bindings).
   const int64_t M = geo.M, C = geo.C, W = geo.W, nr = geo.nr, N = geo.N, T = geo.T;
-  const int64_t kXi = geo.kXi, mm = geo.mm, tw = geo.tw, wp = geo.wp;
+  const int64_t kXi = geo.kXi, mm = geo.mm, wp = geo.wp;
   const int64_t per_img = geo.per_img, plane = geo.plane, img_floats = geo.img_floats;
   void (*const wino_input)(const WinoInput&) = geo.input;
   void (*const wino_output)(const WinoOutput&) = geo.output;
@@ -403,7 +465,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
       ahead.clear();
       if (upcoming < items) {
         const int64_t uc0 = upcoming / mslices * nt;
-        tile_sources(geo, m, padded, uc0, std::min(nt, T - uc0), &ahead);
+        tile_sources(geo, padded, uc0, std::min(nt, T - uc0), &ahead);
       }
       const int64_t g = item / mslices, s = item % mslices;
       const int64_t rb0 = blocks * s / mslices, rb1 = blocks * (s + 1) / mslices;
@@ -412,7 +474,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
       for (int64_t j = 0; j < nt; ++j) {
         const int64_t col = c0 + std::min(j, n - 1);  // tail columns repeat the last tile
         const int64_t img = col / per_img, t = col % per_img;
-        idx[j] = static_cast<int32_t>(img * img_floats + t / tw * m * wp + t % tw * m);
+        idx[j] = static_cast<int32_t>(img * img_floats + geo.origin(t));
       }
       for (int64_t kb = 0; kb < kblocks; ++kb) {
         const int64_t k0 = C * kb / kblocks, k1 = C * (kb + 1) / kblocks, cb = k1 - k0;
@@ -425,7 +487,8 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
           prefetch_share(ahead, kb * kXi + xi, kblocks * kXi, &share, &t);
           t.m = M, t.n = n, t.k = cb;
           t.rb_begin = rb0, t.rb_end = rb1;
-          t.a = u + xi * M * C, t.a_k_total = C, t.a_k0 = k0, t.accumulate = kb > 0;
+          t.a = u + filter_slot(geo.stride, xi) * M * C, t.a_k_total = C, t.a_k0 = k0;
+          t.accumulate = kb > 0;
           t.b = panel + xi * cb * nt, t.b_kstride = nr, t.b_chunk = cb * nr;
           t.c = scratch + xi * M * nt, t.ldc = nt;
           isa.gemm(t);

@@ -128,7 +128,7 @@ struct PadPlane {
 };
 
 // Winograd F(m x m, 3x3) input transform (see conv2d_winograd_cpu.cpp; m = 2: wino_input, m = 4:
-// wino4_input; t = m + 2) for k channels from c0: column j's t x t input patch of channel c is
+// wino4_input; t = m + 2; at stride 2, wino2s_input: m = 2, t = 5) for k channels from c0: column j's t x t input patch of channel c is
 // d(r,s) = src[(c0 + c) * plane + idx[j] + r * wp + s]; V = B^T d B, and V(r,s) goes to panel
 // r*t+s at dst + (r*t+s) * xi_stride, each panel in the B layout [ceil(n/nr)][k][nr] of GemmTile.
 // idx is padded like PackGather's.
@@ -205,6 +205,9 @@ struct GemmIsa {
   void (*wino4_input)(const WinoInput& w);  // F(4x4, 3x3)
   void (*wino4_output)(const WinoOutput& w);
   void (*wino4_scatter)(const WinoScatter& w);
+  // F(2x2, 3x3) at stride 2 (5x5 transforms; the output staged for wino_scatter).
+  void (*wino2s_input)(const WinoInput& w);
+  void (*wino2s_output)(const WinoOutput& w);
   void (*transpose)(const Transpose& t);
   // 3x3 max pool, stride 2, padding 1 (padded taps -inf), of one h x w plane into
   // ((h + 1) / 2) x ((w + 1) / 2) at y; buf holds max_pool_3s2_buf(w) floats. Returns false, y

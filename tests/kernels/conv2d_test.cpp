@@ -2,10 +2,12 @@
 // 100 and ResNet-50 as the networks run them, odd sizes), against conv2d_naive, the spec.
 //   scalar, avx2, avx512   conv2d_cpu with the instruction set capped (force_cpu_isa); an ISA this
 //                          CPU lacks is skipped, saying so. Normalized error < 1e-5.
-//   winograd_<isa>         the same under CpuConvAlgo::kWinogradAll (every 3x3/1 pad-1 conv
-//                          without a residual runs Winograd F(2x2,3x3)), on the 3x3/1 pad-1
-//                          cases only (the others skip: they would rerun the direct path). 1e-5.
-//   winograd4_<isa>        the same under kWinograd4All (F(4x4,3x3)). 2e-5: its transforms
+//   winograd_<isa>         the same under CpuConvAlgo::kWinogradAll (every 3x3 pad-1 conv of
+//                          stride 1 or 2 without a residual runs Winograd F(2x2,3x3), at stride 2
+//                          its 5x5 form), on the 3x3 pad-1 cases only (the others skip: they
+//                          would rerun the direct path). 1e-5.
+//   winograd4_<isa>        the same under kWinograd4All (F(4x4,3x3) at stride 1; the stride-2
+//                          cases run the direct path there). 2e-5: its transforms
 //                          scale inputs by up to 5 and results by up to 8 (F(2x2)'s by 1), and
 //                          it measured 1.05e-5 on the 4140-deep odd_batch_3x3p1_k4140_5x5.
 //   bf16_avx512            conv2d_cpu's bf16 mode (AVX512-BF16; skipped without it), against
@@ -430,30 +432,35 @@ DICE_OP_TEST(Conv2dCudnn, Conv2dTest, MatchesNaive, check_conv, test::conv_cases
 
 // ---- conv2d_cpu beyond the shapes ----
 
-// bf16 mode under the default CpuConvAlgo: a conv that Winograd takes keeps it in fp32 (fp32's
-// bound against the spec), the others run bf16 (not within it), and neither reads `a`.
+// bf16 mode under the default CpuConvAlgo: a stride-1 conv that Winograd takes keeps it in fp32
+// (fp32's bound against the spec), the others run bf16 (not within it: a 1x1, and a 3x3/2, which
+// Winograd takes in fp32 mode), and none reads `a`.
 TEST(Conv2dCpuBf16, WinogradShapesStayFp32UnderTheDefault) {
   if (!cpu_isa_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
   ScopedCpuConvAlgo algo(CpuConvAlgo::kWinograd);
-  for (int kernel : {3, 1}) {
-    SCOPED_TRACE("kernel " + std::to_string(kernel));
+  for (int ks : {31, 11, 32}) {
+    const int kernel = ks / 10, stride = ks % 10;
+    SCOPED_TRACE("kernel " + std::to_string(kernel) + " stride " + std::to_string(stride));
     Conv2dParams p;
     p.batch = 2, p.in_channels = 64, p.height = p.width = 28, p.out_channels = 64;
-    p.kernel = kernel, p.pad = kernel / 2;
+    p.kernel = kernel, p.pad = kernel / 2, p.stride = stride;
+    if (stride == 2) {
+      EXPECT_EQ(conv2d_winograd_tile(p, false), 2) << "fp32 mode runs it Winograd";
+    }
     const auto x = test::random_floats(p.batch * p.in_stride(), 11, -1, 1);
     const auto w = test::random_floats(64 * 64 * kernel * kernel, 12, -0.2f, 0.2f);
     std::vector<float> want(static_cast<size_t>(p.batch * p.out_stride())), got(want.size());
     conv2d_naive(p, x.data(), w.data(), want.data(), {});
     const Conv2dCpuPacked packed = conv2d_cpu_pack(p, w.data(), Precision::kBf16);
     EXPECT_TRUE(packed.a.empty());
-    EXPECT_EQ(packed.winograd.empty(), kernel == 1);
+    EXPECT_EQ(packed.winograd.empty(), kernel == 1 || stride == 2);
     conv2d_cpu(p, x.data(), packed, got.data());
     const double err = test::normalized_error(got.data(), want.data(),
                                               static_cast<int64_t>(want.size()), 1.0, "bf16");
-    if (kernel == 3)
+    if (kernel == 3 && stride == 1)
       EXPECT_LT(err, 2e-5);
     else
-      EXPECT_GT(err, 1e-4) << "a 1x1 in bf16 mode came out at fp32's accuracy: did it run fp32?";
+      EXPECT_GT(err, 1e-4) << "bf16 mode came out at fp32's accuracy: did it run fp32?";
   }
 }
 
@@ -537,7 +544,10 @@ struct SharedSplitCase {
   }
 };
 
+// Phase mode itself: under the default setting this shape (16 2x2 tiles per image) runs Winograd
+// at stride 2 (conv2d_winograd_s2_pays), which conv2d_winograd_test.cpp covers.
 TEST(Conv2dCpuPhases, SharedSplitAtBatchOneMatchesNaiveAndItsBatch) {
+  ScopedCpuConvAlgo direct(CpuConvAlgo::kDirect);
   const SharedSplitCase c(21);
   const int64_t out1 = c.p1.out_stride();
   std::vector<float> want(static_cast<size_t>(out1));
@@ -556,6 +566,7 @@ TEST(Conv2dCpuPhases, SharedSplitAtBatchOneMatchesNaiveAndItsBatch) {
 // operands, and bitwise equal to image 0 of a batch of two.
 TEST(Conv2dCpuBf16, SharedSplitAtBatchOneMatchesRoundedAndItsBatch) {
   if (!cpu_isa_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  ScopedCpuConvAlgo direct(CpuConvAlgo::kDirect);  // phase mode, as above
   const SharedSplitCase c(31);
   const int64_t out1 = c.p1.out_stride(), plane = 15 * 14;
   // The reference: the prologue in float32 (fma, as the kernels), both operands rounded to bf16.

@@ -1,7 +1,8 @@
-// conv2d_cpu's Winograd F(2x2, 3x3) and F(4x4, 3x3) paths beyond the shape table (conv2d_test.cpp
-// runs every case of op_cases.h under kWinogradAll and kWinograd4All on each ISA against
-// conv2d_naive): packed and unpacked weights agree, what the paths do not handle falls back to the
-// direct GEMM, which tile the "where it pays" setting picks, and the switch's parsing.
+// conv2d_cpu's Winograd F(2x2, 3x3) and F(4x4, 3x3) paths, and F(2x2, 3x3) at stride 2, beyond the
+// shape table (conv2d_test.cpp runs every case of op_cases.h under kWinogradAll and kWinograd4All
+// on each ISA against conv2d_naive): packed and unpacked weights agree, what the paths do not
+// handle falls back to the direct GEMM, both orientations give the same bits, which tile the
+// "where it pays" setting picks, and the switch's parsing.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -116,6 +117,8 @@ TEST(Conv2dWinograd, ResidualAndOtherShapesFallBackToDirect) {
   }
   Conv2dParams q = pr.p;
   q.stride = 2;
+  EXPECT_TRUE(conv2d_winograd_shape(q));
+  q.stride = 3;
   EXPECT_FALSE(conv2d_winograd_shape(q));
   q = pr.p;
   q.pad = 0;
@@ -129,21 +132,27 @@ TEST(Conv2dWinograd, ResidualAndOtherShapesFallBackToDirect) {
 // The transposed orientation (tiles as the micro-kernel's rows) against the other one, run on the
 // same weights: bitwise the same numbers on every ISA, F(2x2) and F(4x4), one and several tile
 // groups, part-filled chunks of tiles and of output channels, with the BN prologue and epilogue.
+// At stride 2 (F(2x2) only) the same maps give outputs of 4x4, 7x7, 5x5, 4x4, 3x2 and 4x4, and
+// {2, 24, 40, 29, 30} (15x15, part-filled tiles) and {1, 40, 36, 64, 64} (a full chunk of tiles
+// per image) run the other orientation.
 TEST(Conv2dWinograd, TransposedOrientationIsBitwiseTheOther) {
   struct Case { int64_t batch, c, m, h, w; };
   // {1, 192, ...}: batch 1 with enough channels and FLOPs that the input transform splits the
   // channels between threads (when the test runs on more than one).
   const Case cases[] = {{1, 24, 40, 7, 7}, {3, 24, 40, 14, 14}, {1, 96, 64, 9, 10},
-                        {40, 16, 33, 7, 7}, {2, 8, 32, 5, 3}, {1, 192, 64, 7, 7}};
+                        {40, 16, 33, 7, 7}, {2, 8, 32, 5, 3}, {1, 192, 64, 7, 7},
+                        {2, 24, 40, 29, 30}, {1, 40, 36, 64, 64}};
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
     if (!cpu_isa_supported(isa)) continue;
     const CpuIsa old = force_cpu_isa(isa);
     const GemmIsa& gi = cpu_isa();
     for (const Case& k : cases)
-      for (int m : {2, 4}) {
+      for (int m : {2, 4, -2}) {  // -2: F(2x2) at stride 2
         Conv2dParams p;
         p.batch = k.batch, p.in_channels = k.c, p.out_channels = k.m, p.height = k.h, p.width = k.w;
-        p.kernel = 3, p.pad = 1;
+        p.kernel = 3, p.pad = 1, p.stride = m < 0 ? 2 : 1;
+        if (p.stride == 1 && k.h > 30) continue;  // the two large maps are for stride 2
+        m = m < 0 ? -m : m;
         const std::vector<float> x = test::random_floats(p.batch * p.in_stride(), 21, -1, 1);
         const std::vector<float> w = test::random_floats(k.m * k.c * 9, 22, -0.2f, 0.2f);
         const std::vector<float> in_scale = test::random_floats(k.c, 23, 0.5f, 1.5f);
@@ -158,7 +167,8 @@ TEST(Conv2dWinograd, TransposedOrientationIsBitwiseTheOther) {
           y[t].assign(want.size(), NAN);
           conv2d_winograd_cpu(p, x.data(), u.data(), y[t].data(), f, gi, m, t == 1);
         }
-        const std::string what = std::string(gi.name) + " F(" + std::to_string(m) + ") batch " +
+        const std::string what = std::string(gi.name) + " F(" + std::to_string(m) + ") stride " +
+                                 std::to_string(p.stride) + " batch " +
                                  std::to_string(k.batch) + " " + std::to_string(k.h) + "x" +
                                  std::to_string(k.w) + " " + std::to_string(k.c) + "->" +
                                  std::to_string(k.m);
@@ -170,6 +180,47 @@ TEST(Conv2dWinograd, TransposedOrientationIsBitwiseTheOther) {
       }
     force_cpu_isa(old);
   }
+}
+
+// Stride 2: the 5x5 transform against the direct path (phase mode) on one problem with the BN
+// prologue, bias and ReLU, through conv2d_cpu: packed and per-call filters give the same bits, only
+// rounding separates it from the direct sums, and the 16 distinct filter matrices are what is
+// packed.
+TEST(Conv2dWinograd, StrideTwoDiffersFromDirectOnlyByRounding) {
+  Conv2dParams p;
+  p.batch = 3, p.in_channels = 40, p.out_channels = 48, p.height = 27, p.width = 25;
+  p.kernel = 3, p.stride = 2, p.pad = 1;
+  const std::vector<float> x = test::random_floats(p.batch * p.in_stride(), 31, -1, 1);
+  const std::vector<float> w = test::random_floats(48 * 40 * 9, 32, -0.2f, 0.2f);
+  const std::vector<float> sc = test::random_floats(40, 33, 0.5f, 1.5f);
+  const std::vector<float> sh = test::random_floats(40, 34, -0.5f, 0.5f);
+  const std::vector<float> bias = test::random_floats(48, 35, -0.5f, 0.5f);
+  ConvFusion f;
+  f.in_scale = sc.data(), f.in_shift = sh.data(), f.bias = bias.data(), f.out_relu = true;
+  const size_t n = static_cast<size_t>(p.batch * p.out_stride());
+  std::vector<float> direct(n, NAN), wino(n, NAN), packed_out(n, NAN), want(n);
+  {
+    ScopedCpuConvAlgo g(CpuConvAlgo::kDirect);
+    conv2d_cpu(p, x.data(), w.data(), direct.data(), f);
+  }
+  ScopedCpuConvAlgo g(CpuConvAlgo::kWinograd);
+  ASSERT_EQ(conv2d_winograd_tile(p, false), 2) << "14x13 outputs: 49 2x2 tiles per image";
+  conv2d_cpu(p, x.data(), w.data(), wino.data(), f);
+  const Conv2dCpuPacked packed = conv2d_cpu_pack(p, w.data());
+  EXPECT_EQ(packed.winograd_tile, 2);
+  const int64_t nr = cpu_isa().nr;
+  const int64_t cols = packed.winograd_nr ? (48 + nr - 1) / nr * nr : 48;
+  EXPECT_EQ(packed.winograd.size(), static_cast<size_t>(16 * cols * 40));
+  conv2d_cpu(p, x.data(), packed, packed_out.data(), f);
+  EXPECT_EQ(packed_out, wino);
+  EXPECT_NE(direct, wino) << "the stride-2 Winograd path did not run";
+  conv2d_naive(p, x.data(), w.data(), want.data(), f);
+  EXPECT_LT(test::normalized_error(wino.data(), want.data(), static_cast<int64_t>(n), 1e-5,
+                                   "stride-2 winograd vs naive"),
+            1e-5);
+  EXPECT_LT(test::normalized_error(wino.data(), direct.data(), static_cast<int64_t>(n), 1e-5,
+                                   "stride-2 winograd vs direct"),
+            1e-5);
 }
 
 TEST(Conv2dWinograd, WherePaysFollowsTheMeasurements) {
@@ -207,6 +258,22 @@ TEST(Conv2dWinograd, DefaultPicksTheTileByTheMap) {
     EXPECT_EQ(tile(batch, 64, 9), 2) << "9x9: 4x4 tiles 98% past the map, 25 2x2 tiles";
     EXPECT_EQ(tile(batch, 64, 6), 0) << "6x6: 4 4x4 tiles, 9 2x2 tiles";
     EXPECT_EQ(tile(batch, 12, 32), 0) << "DenseNet-BC: 12 output channels";
+    p.stride = 2;
+    EXPECT_EQ(tile(batch, 128, 56), 2) << "ResNet-50 layer2.0: 196 2x2 tiles at stride 2";
+    EXPECT_EQ(tile(batch, 256, 28), 2) << "ResNet-50 layer3.0: 49";
+    EXPECT_EQ(tile(batch, 512, 14), 0) << "ResNet-50 layer4.0: 16 tiles, slower at batch 32";
+    EXPECT_EQ(tile(batch, 256, 26), 2) << "13x13 outputs: 49 tiles";
+    EXPECT_EQ(tile(batch, 256, 24), 0) << "12x12 outputs: 36 tiles";
+    EXPECT_EQ(tile(batch, 16, 56), 0) << "16 output channels";
+    p.stride = 1;
+  }
+  {
+    ScopedCpuConvAlgo all4(CpuConvAlgo::kWinograd4All);
+    p.stride = 2;
+    EXPECT_EQ(tile(1, 128, 56), 0) << "no F(4x4) at stride 2: the direct path";
+    ScopedCpuConvAlgo all2(CpuConvAlgo::kWinogradAll);
+    EXPECT_EQ(tile(1, 16, 6), 2);
+    p.stride = 1;
   }
   p.batch = 1, p.in_channels = p.out_channels = 64, p.height = p.width = 56;
   EXPECT_EQ(conv2d_winograd_tile(p, true), 0) << "a residual fusion is not handled";
