@@ -19,7 +19,7 @@
 // transform with the epilogue into a staging tile, and a scatter of each tile into the NCHW
 // output (which may be a channel slice, as DenseNet's layers write).
 //
-// At stride 2 (3x3/2, pad 1: ResNet-50's layer2.0 to layer4.0 3x3s) the same machinery runs
+// At stride 2 (3x3/2, pad 1; by default ResNet-50's layer2.0 and layer3.0 3x3s) the same machinery runs
 // F(2x2, 3x3) in a 5x5 form (wino2s_* in gemm_kernels.inc): per axis a 2-output tile reads 5
 // inputs, and splits into F(2,2) over the even ones (taps w0, w2) plus the odd ones times w1, so
 // t = 5, tiles step 4 padded pixels, 25 GEMMs (16 distinct filter matrices) per 2x2 outputs: 6.25
