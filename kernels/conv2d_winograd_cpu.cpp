@@ -19,11 +19,11 @@
 // transform with the epilogue into a staging tile, and a scatter of each tile into the NCHW
 // output (which may be a channel slice, as DenseNet's layers write).
 //
-// At stride 2 (3x3/2, pad 1; by default ResNet-50's layer2.0 and layer3.0 3x3s) the same machinery runs
-// F(2x2, 3x3) in a 5x5 form (wino2s_* in gemm_kernels.inc): per axis a 2-output tile reads 5
-// inputs, and splits into F(2,2) over the even ones (taps w0, w2) plus the odd ones times w1, so
-// t = 5, tiles step 4 padded pixels, 25 GEMMs (16 distinct filter matrices) per 2x2 outputs: 6.25
-// multiply-adds per output and input channel instead of 9. Measured (2 EPYC cores, `dice features
+// At stride 2 (3x3/2, pad 1; by default ResNet-50's layer2.0 and layer3.0 3x3s) the same
+// machinery runs F(2x2, 3x3) in a 5x5 form (wino2s_* in gemm_kernels.inc): per axis a 2-output
+// tile reads 5 inputs, and splits into F(2,2) over the even ones (taps w0, w2) plus the odd ones
+// times w1, so t = 5, tiles step 4 padded pixels, 25 GEMMs (16 distinct filter matrices) per 2x2
+// outputs: 6.25 multiply-adds per output and input channel instead of 9. Measured (2 EPYC cores, `dice features
 // --profile` per-step minima, 4 and 12 alternations against the direct path): batch 32,
 // layer2.0.conv2 49.5 -> 41.1 ms, layer3.0.conv2 37.9 -> 32.0; batch 1, layer2.0.conv2 1.48 ->
 // 1.35, layer3.0.conv2 even. Not layer4.0's (7x7 outputs, 16 tiles per image, transposed): batch
@@ -196,7 +196,8 @@ std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weig
       for (int64_t c = 0; c < C; ++c) {
         filter_transform(weight + (o * C + c) * 9, m, p.stride, u);
         for (int64_t xi = 0; xi < kXi; ++xi)
-          ut[static_cast<size_t>(filter_slot(p.stride, xi) * mat + (o / nr * C + c) * nr + o % nr)] = u[xi];
+          ut[static_cast<size_t>(filter_slot(p.stride, xi) * mat + (o / nr * C + c) * nr +
+                                 o % nr)] = u[xi];
       }
     return ut;
   }
@@ -209,7 +210,8 @@ std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weig
       for (int64_t c = 0; c < C; ++c) {
         filter_transform(weight + (o * C + c) * 9, m, p.stride, u);
         for (int64_t xi = 0; xi < kXi; ++xi)
-          out[static_cast<size_t>(filter_slot(p.stride, xi) * M * C + r0 * C + c * rows + (o - r0))] = u[xi];
+          out[static_cast<size_t>(filter_slot(p.stride, xi) * M * C + r0 * C + c * rows +
+                                  (o - r0))] = u[xi];
       }
   }
   return out;

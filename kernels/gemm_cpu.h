@@ -128,8 +128,9 @@ struct PadPlane {
 };
 
 // Winograd F(m x m, 3x3) input transform (see conv2d_winograd_cpu.cpp; m = 2: wino_input, m = 4:
-// wino4_input; t = m + 2; at stride 2, wino2s_input: m = 2, t = 5) for k channels from c0: column j's t x t input patch of channel c is
-// d(r,s) = src[(c0 + c) * plane + idx[j] + r * wp + s]; V = B^T d B, and V(r,s) goes to panel
+// wino4_input; t = m + 2; at stride 2, wino2s_input: m = 2, t = 5) for k channels from c0: column
+// j's t x t input patch of channel c is d(r,s) = src[(c0 + c) * plane + idx[j] + r * wp + s];
+// V = B^T d B, and V(r,s) goes to panel
 // r*t+s at dst + (r*t+s) * xi_stride, each panel in the B layout [ceil(n/nr)][k][nr] of GemmTile.
 // idx is padded like PackGather's.
 struct WinoInput {

@@ -80,8 +80,9 @@ TEST(ResNet, Resnet18MatchesTorchZip) { check_against_torch(kResNet18, "zip"); }
 TEST(ResNet, Resnet18MatchesTorchLegacy) { check_against_torch(kResNet18, "legacy"); }
 
 // Winograd F(2x2, 3x3) and F(4x4, 3x3) on every 3x3 conv they can take (stride 1; at stride 2
-// F(2x2) in its 5x5 form under kWinogradAll, the direct path under kWinograd4All), model built (weights
-// packed) under each: still within 1e-4 of PyTorch, the bound for making a mode the default.
+// F(2x2) in its 5x5 form under kWinogradAll, the direct path under kWinograd4All), model built
+// (weights packed) under each: still within 1e-4 of PyTorch, the bound for making a mode the
+// default.
 TEST(ResNet, WinogradMatchesTorch) {
   for (dice::CpuConvAlgo a : {dice::CpuConvAlgo::kWinogradAll, dice::CpuConvAlgo::kWinograd4All}) {
     const dice::ScopedCpuConvAlgo algo(a);
