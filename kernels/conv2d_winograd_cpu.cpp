@@ -114,30 +114,26 @@ bool conv2d_winograd_s2_pays(const Conv2dParams& p) {
 
 int conv2d_winograd_tile(const Conv2dParams& p, bool residual) {
   if (residual || !conv2d_winograd_shape(p)) return 0;
-  if (p.stride == 2) {
-    switch (cpu_conv_algo()) {
-      case CpuConvAlgo::kDirect:
-      case CpuConvAlgo::kWinograd4All:
-        return 0;
-      case CpuConvAlgo::kWinograd:
-        return conv2d_winograd_s2_pays(p) ? 2 : 0;
-      case CpuConvAlgo::kWinogradAll:
-        return 2;
-    }
-    return 0;
-  }
+  const bool s2 = p.stride == 2;  // F(2x2) only
   switch (cpu_conv_algo()) {
     case CpuConvAlgo::kDirect:
       return 0;
     case CpuConvAlgo::kWinograd:
+      if (s2) return conv2d_winograd_s2_pays(p) ? 2 : 0;
       return conv2d_winograd4_pays(p) ? 4 : conv2d_winograd_pays(p) ? 2 : 0;
     case CpuConvAlgo::kWinogradAll:
       return 2;
     case CpuConvAlgo::kWinograd4All:
-      return 4;
+      return s2 ? 0 : 4;
   }
   return 0;
 }
+
+namespace {
+// The side t of the transforms for output tiles of m at `stride`: m + 2 at stride 1, 5 at stride 2
+// (m = 2 there).
+int transform_side(int m, int64_t stride) { return stride == 2 ? 5 : m + 2; }
+}  // namespace
 
 namespace {
 // U = G g G^T of one 3x3 filter g for F(m x m, 3x3) (stride 2: F(2x2, 3x3) at stride 2, see
@@ -154,7 +150,7 @@ void filter_transform(const float* g, int m, int64_t stride, float* u) {
                                   {0, 0, 1}};
   // F(2x2, 3x3) at stride 2: (w0, w0 + w2, w2, w1, w1)
   static const double G2s[5][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}, {0, 1, 0}};
-  const int t = stride == 2 ? 5 : m + 2;
+  const int t = transform_side(m, stride);
   auto G = [&](int r, int j) { return stride == 2 ? G2s[r][j] : m == 2 ? G2[r][j] : G4[r][j]; };
   double gg[6][3];  // G g
   for (int r = 0; r < t; ++r)
@@ -186,7 +182,7 @@ bool conv2d_winograd_transposed(const Conv2dParams& p, int m, int nr) {
 std::vector<float> conv2d_winograd_pack(const Conv2dParams& p, const float* weight,
                                         const GemmIsa& isa, int m, bool transposed) {
   DICE_ASSERT(p.kernel == 3 && (m == 2 || (m == 4 && p.stride == 1)));
-  const int64_t t = p.stride == 2 ? 5 : m + 2, M = p.out_channels, C = p.in_channels, kXi = t * t;
+  const int64_t t = transform_side(m, p.stride), M = p.out_channels, C = p.in_channels, kXi = t * t;
   const int64_t slots = filter_slots(p.stride, t);
   float u[36];
   if (transposed) {
@@ -232,7 +228,7 @@ struct WinoGeom {
     nr = isa.nr, N = H * W, out_st = p.out_stride();
     stride = p.stride;
     const bool s2 = stride == 2;
-    t = s2 ? 5 : m + 2, step = m * p.stride, kXi = t * t, mm = m * m;
+    t = transform_side(m, stride), step = m * stride, kXi = t * t, mm = m * m;
     th = ceil_div(H, m), tw = ceil_div(W, m), per_img = th * tw, T = p.batch * per_img;
     const WinoLayout wl(p, m);
     wp = wl.wp, plane = wl.plane, img_floats = C * plane;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -147,12 +148,11 @@ TEST(Conv2dWinograd, TransposedOrientationIsBitwiseTheOther) {
     const CpuIsa old = force_cpu_isa(isa);
     const GemmIsa& gi = cpu_isa();
     for (const Case& k : cases)
-      for (int m : {2, 4, -2}) {  // -2: F(2x2) at stride 2
+      for (const auto& [m, stride] : {std::pair{2, 1}, {4, 1}, {2, 2}}) {
         Conv2dParams p;
         p.batch = k.batch, p.in_channels = k.c, p.out_channels = k.m, p.height = k.h, p.width = k.w;
-        p.kernel = 3, p.pad = 1, p.stride = m < 0 ? 2 : 1;
-        if (p.stride == 1 && k.h > 30) continue;  // the two large maps are for stride 2
-        m = m < 0 ? -m : m;
+        p.kernel = 3, p.pad = 1, p.stride = stride;
+        if (stride == 1 && k.h > 30) continue;  // the two large maps are for stride 2
         const std::vector<float> x = test::random_floats(p.batch * p.in_stride(), 21, -1, 1);
         const std::vector<float> w = test::random_floats(k.m * k.c * 9, 22, -0.2f, 0.2f);
         const std::vector<float> in_scale = test::random_floats(k.c, 23, 0.5f, 1.5f);
@@ -243,42 +243,45 @@ TEST(Conv2dWinograd, WherePaysFollowsTheMeasurements) {
 }
 
 TEST(Conv2dWinograd, DefaultPicksTheTileByTheMap) {
-  ScopedCpuConvAlgo g(CpuConvAlgo::kWinograd);
+  struct Row { int64_t stride, channels, side; int want; const char* why; };
+  const Row rows[] = {
+      {1, 64, 56, 4, "ResNet-50 layer1: 196 4x4 tiles"},
+      {1, 128, 28, 4, "ResNet-50 layer2: 49 4x4 tiles"},
+      {1, 256, 14, 4, "ResNet-50 layer3: 16 4x4 tiles, 31% past the map"},
+      {1, 512, 7, 2, "ResNet-50 layer4: 4 4x4 tiles are too few, 16 2x2"},
+      {1, 64, 9, 2, "9x9: 4x4 tiles 98% past the map, 25 2x2 tiles"},
+      {1, 64, 6, 0, "6x6: 4 4x4 tiles, 9 2x2 tiles"},
+      {1, 12, 32, 0, "DenseNet-BC: 12 output channels"},
+      {2, 128, 56, 2, "ResNet-50 layer2.0: 196 2x2 tiles at stride 2"},
+      {2, 256, 28, 2, "ResNet-50 layer3.0: 49"},
+      {2, 512, 14, 0, "ResNet-50 layer4.0: 16 tiles, slower at batch 32"},
+      {2, 256, 26, 2, "13x13 outputs: 49 tiles"},
+      {2, 256, 24, 0, "12x12 outputs: 36 tiles"},
+      {2, 16, 56, 0, "16 output channels"},
+  };
   Conv2dParams p;
   p.kernel = 3, p.pad = 1;
-  auto tile = [&](int64_t batch, int64_t c, int64_t side) {
-    p.batch = batch, p.in_channels = p.out_channels = c, p.height = p.width = side;
+  auto tile = [&](int64_t batch, int64_t stride, int64_t c, int64_t side) {
+    p.batch = batch, p.stride = stride, p.in_channels = p.out_channels = c;
+    p.height = p.width = side;
     return conv2d_winograd_tile(p, false);
   };
-  for (int64_t batch : {1, 32}) {  // never by the batch
-    EXPECT_EQ(tile(batch, 64, 56), 4) << "ResNet-50 layer1: 196 4x4 tiles";
-    EXPECT_EQ(tile(batch, 128, 28), 4) << "ResNet-50 layer2: 49 4x4 tiles";
-    EXPECT_EQ(tile(batch, 256, 14), 4) << "ResNet-50 layer3: 16 4x4 tiles, 31% past the map";
-    EXPECT_EQ(tile(batch, 512, 7), 2) << "ResNet-50 layer4: 4 4x4 tiles are too few, 16 2x2";
-    EXPECT_EQ(tile(batch, 64, 9), 2) << "9x9: 4x4 tiles 98% past the map, 25 2x2 tiles";
-    EXPECT_EQ(tile(batch, 64, 6), 0) << "6x6: 4 4x4 tiles, 9 2x2 tiles";
-    EXPECT_EQ(tile(batch, 12, 32), 0) << "DenseNet-BC: 12 output channels";
-    p.stride = 2;
-    EXPECT_EQ(tile(batch, 128, 56), 2) << "ResNet-50 layer2.0: 196 2x2 tiles at stride 2";
-    EXPECT_EQ(tile(batch, 256, 28), 2) << "ResNet-50 layer3.0: 49";
-    EXPECT_EQ(tile(batch, 512, 14), 0) << "ResNet-50 layer4.0: 16 tiles, slower at batch 32";
-    EXPECT_EQ(tile(batch, 256, 26), 2) << "13x13 outputs: 49 tiles";
-    EXPECT_EQ(tile(batch, 256, 24), 0) << "12x12 outputs: 36 tiles";
-    EXPECT_EQ(tile(batch, 16, 56), 0) << "16 output channels";
-    p.stride = 1;
+  {
+    ScopedCpuConvAlgo g(CpuConvAlgo::kWinograd);
+    for (int64_t batch : {1, 32})  // never by the batch
+      for (const Row& r : rows)
+        EXPECT_EQ(tile(batch, r.stride, r.channels, r.side), r.want) << r.why;
+    tile(1, 1, 64, 56);
+    EXPECT_EQ(conv2d_winograd_tile(p, true), 0) << "a residual fusion is not handled";
   }
   {
     ScopedCpuConvAlgo all4(CpuConvAlgo::kWinograd4All);
-    p.stride = 2;
-    EXPECT_EQ(tile(1, 128, 56), 0) << "no F(4x4) at stride 2: the direct path";
+    EXPECT_EQ(tile(1, 2, 128, 56), 0) << "no F(4x4) at stride 2: the direct path";
     ScopedCpuConvAlgo all2(CpuConvAlgo::kWinogradAll);
-    EXPECT_EQ(tile(1, 16, 6), 2);
-    p.stride = 1;
+    EXPECT_EQ(tile(1, 2, 16, 6), 2);
   }
-  p.batch = 1, p.in_channels = p.out_channels = 64, p.height = p.width = 56;
-  EXPECT_EQ(conv2d_winograd_tile(p, true), 0) << "a residual fusion is not handled";
   ScopedCpuConvAlgo d(CpuConvAlgo::kDirect);
-  EXPECT_EQ(conv2d_winograd_tile(p, false), 0);
+  EXPECT_EQ(tile(1, 1, 64, 56), 0);
 }
 
 TEST(Conv2dWinograd, SwitchParsesItsFourValues) {
