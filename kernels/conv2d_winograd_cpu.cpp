@@ -55,6 +55,15 @@ thread_local AlignedBuf<int32_t> t_idx;
 // panels (channel block x columns each) together stay within a core's 2 MB L2.
 constexpr int64_t kScratchFloats = 128 * 1024;
 constexpr int64_t kPanelFloats = 128 * 1024;
+// Floats (one 64-byte line) added to the distance between consecutive transform positions' panels
+// and results. Without it those distances are multiples of 4 KiB (64 channels x 32 tiles x 4
+// bytes = 8 KiB), so the input transform's T*T stores per channel, the output transform's T*T
+// loads per vector and the transposes all fall into one set of the 32 KiB 8-way L1 (64 sets of
+// 64 bytes: addresses 4 KiB apart share a set) and evict each other. Measured (2 EPYC cores, best
+// of 300 or 20, alternating): 64->64 56x56 batch 1, one thread 0.93 -> 0.86 ms; 128->128 28x28
+// 0.92 -> 0.87; 256->256 14x14 batch 32 (transposed) 17.0 -> 14.5-16.0; 128->128 56x56/2 2.04 ->
+// 1.97.
+constexpr int64_t kSkew = 16;
 // Below this many FLOPs (direct-conv count) a call runs on the caller's thread (as conv2d_cpu).
 constexpr double kMinParallelFlops = 8e6;
 
@@ -326,7 +335,8 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
     const int64_t nt = round_up(G, nr), tchunks = nt / nr;
     // V_xi^T: the input transform's own panels, [xi][tile chunk][C][nr], read by the GEMM as A
     // panels (GemmTile::a_kstride), one call per tile chunk.
-    float* vt = t_vt.get(kXi * C * nt);
+    const int64_t vt_xi = C * nt + kSkew;  // one V_xi^T
+    float* vt = t_vt.get(kXi * vt_xi);
     // (1) Input transform: thread w takes tile chunks [tchunks w / n, tchunks (w + 1) / n); a
     // group of one chunk (batch 1) is split by input channels instead ([xi][C][nr] is then one
     // run per xi, so a channel range is a contiguous part of it).
@@ -347,7 +357,7 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
         }
         WinoInput wi;
         wi.src = padded, wi.idx = idx, wi.plane = plane, wi.wp = wp;
-        wi.c0 = k0, wi.k = k1 - k0, wi.n = n, wi.xi_stride = C * nt;
+        wi.c0 = k0, wi.k = k1 - k0, wi.n = n, wi.xi_stride = vt_xi;
         wi.dst = vt + q0 * C * nr + k0 * nr;
         geo.input(wi);
       }
@@ -359,31 +369,33 @@ void run_transposed(const Conv2dParams& p, const float* padded, const float* ut,
       std::vector<WinoRun> runs;
       for (int64_t w = w0; w < w1; ++w) {
         const int64_t q0 = chunks * w / out_workers, q1 = chunks * (w + 1) / out_workers;
-        float* ct = t_ct.get((q1 - q0) * kXi * G * nr);  // [chunk][xi][tile][nr]
+        const int64_t ct_xi = G * nr + kSkew;
+        float* ct = t_ct.get((q1 - q0) * kXi * ct_xi);  // [chunk][xi][tile][nr]
         for (int64_t xi = 0; xi < kXi; ++xi)
           for (int64_t q = q0; q < q1; ++q)
             for (int64_t tq = 0; tq < tchunks; ++tq) {
               GemmTile t;
               t.m = std::min(nr, G - tq * nr), t.n = std::min(nr, M - q * nr), t.k = C;
-              t.a = vt + (xi * tchunks + tq) * C * nr, t.a_kstride = nr;
+              t.a = vt + xi * vt_xi + tq * C * nr, t.a_kstride = nr;
               t.b = ut + filter_slot(geo.stride, xi) * mat + q * C * nr, t.b_kstride = nr;
               t.b_chunk = C * nr;
-              t.c = ct + (((q - q0) * kXi + xi) * G + tq * nr) * nr, t.ldc = nr;
+              t.c = ct + ((q - q0) * kXi + xi) * ct_xi + tq * nr * nr, t.ldc = nr;
               isa.gemm(t);
             }
-        float* cs = t_scratch.get(kXi * nr * ld + 16);  // [xi][o][tile]
+        const int64_t cs_xi = nr * ld + kSkew;
+        float* cs = t_scratch.get(kXi * cs_xi + 16);  // [xi][o][tile]
         float* stage = t_stage.get(mm * nr * ld + 16);
         for (int64_t q = q0; q < q1; ++q) {
           const int64_t o0 = q * nr, cn = std::min(nr, M - o0);
-          const float* src = ct + (q - q0) * kXi * G * nr;
+          const float* src = ct + (q - q0) * kXi * ct_xi;
           for (int64_t xi = 0; xi < kXi; ++xi) {
             Transpose tr;
-            tr.src = src + xi * G * nr, tr.lds = nr, tr.rows = G, tr.cols = cn;
-            tr.dst = cs + xi * nr * ld, tr.ldd = ld;
+            tr.src = src + xi * ct_xi, tr.lds = nr, tr.rows = G, tr.cols = cn;
+            tr.dst = cs + xi * cs_xi, tr.ldd = ld;
             isa.transpose(tr);
           }
           WinoOutput wo;
-          wo.src = cs, wo.ld = ld, wo.xi_stride = nr * ld, wo.r0 = 0, wo.r1 = cn, wo.n = G;
+          wo.src = cs, wo.ld = ld, wo.xi_stride = cs_xi, wo.r0 = 0, wo.r1 = cn, wo.n = G;
           wo.alpha = al ? al + o0 : nullptr, wo.beta = be ? be + o0 : nullptr;
           wo.relu = relu, wo.dst = stage, wo.ldd = ld;
           geo.output(wo);
@@ -451,8 +463,8 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
   std::atomic<int64_t> next{0};
   parallel_for(std::min(threads, items), [&](int64_t, int64_t) {
     int32_t* idx = t_idx.get(nt);
-    float* panel = t_panel.get(kXi * cb_max * nt);
-    float* scratch = t_scratch.get(kXi * M * nt);
+    float* panel = t_panel.get(kXi * (cb_max * nt + kSkew));
+    float* scratch = t_scratch.get(kXi * (M * nt + kSkew));
     float* stage = t_stage.get(mm * M * nt);
     std::vector<WinoRun> runs;
     std::vector<GemmRegion> ahead, share;
@@ -478,7 +490,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
         const int64_t k0 = C * kb / kblocks, k1 = C * (kb + 1) / kblocks, cb = k1 - k0;
         WinoInput wi;
         wi.src = padded, wi.idx = idx, wi.plane = plane, wi.wp = wp;
-        wi.c0 = k0, wi.k = cb, wi.n = n, wi.xi_stride = cb * nt, wi.dst = panel;
+        wi.c0 = k0, wi.k = cb, wi.n = n, wi.xi_stride = cb * nt + kSkew, wi.dst = panel;
         wino_input(wi);
         for (int xi = 0; xi < kXi; ++xi) {
           GemmTile t;
@@ -487,13 +499,13 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
           t.rb_begin = rb0, t.rb_end = rb1;
           t.a = u + filter_slot(geo.stride, xi) * M * C, t.a_k_total = C, t.a_k0 = k0;
           t.accumulate = kb > 0;
-          t.b = panel + xi * cb * nt, t.b_kstride = nr, t.b_chunk = cb * nr;
-          t.c = scratch + xi * M * nt, t.ldc = nt;
+          t.b = panel + xi * (cb * nt + kSkew), t.b_kstride = nr, t.b_chunk = cb * nr;
+          t.c = scratch + xi * (M * nt + kSkew), t.ldc = nt;
           isa.gemm(t);
         }
       }
       WinoOutput wo;
-      wo.src = scratch, wo.ld = nt, wo.xi_stride = M * nt, wo.r0 = r0, wo.r1 = r1, wo.n = n;
+      wo.src = scratch, wo.ld = nt, wo.xi_stride = M * nt + kSkew, wo.r0 = r0, wo.r1 = r1, wo.n = n;
       wo.alpha = alpha.empty() ? nullptr : alpha.data();
       wo.beta = beta.empty() ? nullptr : beta.data();
       wo.relu = f.out_relu, wo.dst = stage, wo.ldd = nt;
