@@ -81,6 +81,9 @@ struct GemmTile {
   int64_t n_pf_src = 0;
   float* c = nullptr;
   int64_t ldc = 0;
+  // Nonzero: C (and the residual) in panel layout, micro-tile column chunk q starting q * c_chunk
+  // (q * r_chunk) floats in, rows ldc (ldr) apart within it (no segments then).
+  int64_t c_chunk = 0, r_chunk = 0;
   const float* alpha = nullptr;
   const float* beta = nullptr;
   const float* res = nullptr;

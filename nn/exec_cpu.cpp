@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/huge_pages.h"
 #include "core/parallel.h"
+#include "kernels/conv2d_panel.h"
 #include "kernels/pool.h"
 
 namespace dice {
@@ -22,7 +23,8 @@ int64_t view_floats(const Plan& plan, const View& v) {
 }
 }  // namespace
 
-CpuModel::CpuModel(Plan plan, Precision precision) : plan_(std::move(plan)) {
+CpuModel::CpuModel(Plan plan, Precision precision)
+    : plan_(std::move(plan)), precision_(precision) {
   packed_.resize(plan_.steps.size());
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     Step& s = plan_.steps[i];
@@ -84,8 +86,59 @@ std::vector<OpTime> CpuModel::profile(const float* x, int64_t batch) {
   return profile_steps(x, batch, f.data());
 }
 
-void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, float* features) {
+std::vector<char> CpuModel::panel_layouts(int64_t batch) const {
+  const size_t n = plan_.tensors.size();
+  std::vector<char> panel(n, 0);
+  if (precision_ != Precision::kFp32 || !cpu_panels_enabled()) return panel;
+  auto whole = [&](const View& v) {
+    return v.valid() && v.channel == 0 && v.channels == plan_.tensors[static_cast<size_t>(v.tensor)].channels;
+  };
+  // A conv conv2d_cpu_panels runs (its weights as packed, its fusions as the step has them).
+  auto panel_conv = [&](size_t i) {
+    const Step& s = plan_.steps[i];
+    if (s.op != StepOp::kConv || !whole(s.in) || !whole(s.out)) return false;
+    ConvFusion f;
+    if (!s.in_scale.empty()) f.in_scale = s.in_scale.data();
+    return conv2d_panels_supported(plan_.conv_params(s, batch), f, packed_[i]);
+  };
+  for (size_t t = 0; t < n; ++t) {
+    const PlanTensor& pt = plan_.tensors[t];
+    panel[t] = static_cast<int>(t) != Plan::kInput && static_cast<int>(t) != plan_.features &&
+               pt.first >= 0 && cpu_panels_fit(batch, pt.height * pt.width);
+  }
+  // Writers and readers that cannot take panels rule their tensors out.
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const Step& s = plan_.steps[i];
+    const bool conv = panel_conv(i);
+    const bool pool = s.op == StepOp::kGlobalAvgPool && s.in_scale.empty() && whole(s.in);
+    if (!conv) panel[static_cast<size_t>(s.out.tensor)] = 0;
+    if (s.in.tensor >= 0 && !conv && !pool) panel[static_cast<size_t>(s.in.tensor)] = 0;
+    if (s.residual.valid() && !whole(s.residual)) panel[static_cast<size_t>(s.residual.tensor)] = 0;
+  }
+  // A residual is read in its conv's output layout, and a strided conv writes panels only from
+  // panels: until nothing changes.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const Step& s : plan_.steps) {
+      if (s.op != StepOp::kConv) continue;
+      char& out = panel[static_cast<size_t>(s.out.tensor)];
+      if (s.residual.valid()) {
+        char& res = panel[static_cast<size_t>(s.residual.tensor)];
+        if (out != res) out = res = 0, changed = true;
+      }
+      if (s.stride != 1 && out && !panel[static_cast<size_t>(s.in.tensor)]) out = 0, changed = true;
+    }
+  }
+  return panel;
+}
+
+void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, float* features,
+                        const std::vector<char>& panels) {
   const Step& s = plan_.steps[i];
+  auto layout = [&](const View& v) {
+    return v.tensor >= 0 && panels[static_cast<size_t>(v.tensor)] ? ActLayout::kPanels
+                                                                   : ActLayout::kNchw;
+  };
   auto at = [&](const View& v) -> float* {
     return (v.tensor == plan_.features ? features : arena) + plan_.view_offset(v, batch);
   };
@@ -100,7 +153,11 @@ void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, f
       f.out_scale = or_null(s.out_scale), f.out_shift = or_null(s.out_shift);
       f.residual = s.residual.valid() ? in_ptr(s.residual) : nullptr;
       f.out_relu = s.relu;
-      conv2d_cpu(plan_.conv_params(s, batch), in_ptr(s.in), packed_[i], at(s.out), f);
+      const ActLayout li = layout(s.in), lo = layout(s.out);
+      if (li == ActLayout::kPanels || lo == ActLayout::kPanels)
+        conv2d_cpu_panels(plan_.conv_params(s, batch), li, in_ptr(s.in), packed_[i], lo, at(s.out), f);
+      else
+        conv2d_cpu(plan_.conv_params(s, batch), in_ptr(s.in), packed_[i], at(s.out), f);
       break;
     }
     case StepOp::kMaxPool:
@@ -114,6 +171,10 @@ void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, f
     case StepOp::kGlobalAvgPool: {
       const PlanTensor& t = plan_.tensors[static_cast<size_t>(s.in.tensor)];
       DICE_ASSERT(s.out.tensor == plan_.features);
+      if (layout(s.in) == ActLayout::kPanels) {
+        global_avg_pool_panels(batch, s.in.channels, t.height * t.width, in_ptr(s.in), at(s.out));
+        break;
+      }
       global_avg_pool_cpu(batch, s.in.channels, t.height * t.width, in_ptr(s.in), at(s.out),
                           or_null(s.in_scale), or_null(s.in_shift), t.floats());
       break;
@@ -129,6 +190,8 @@ void CpuModel::run_prefix(const float* x, int64_t batch, float* features,
     if (static_cast<int64_t>(worker_arenas_[static_cast<size_t>(w)].size()) < plan_.arena_floats())
       worker_arenas_[static_cast<size_t>(w)].resize(static_cast<size_t>(plan_.arena_floats()));
   const int64_t in_floats = plan_.input_floats();
+  // Layouts: each image's steps at batch 1, the results copied into the batch's.
+  const std::vector<char> one = panel_layouts(1), all = panel_layouts(batch);
   // Profiling: each worker's time per step (and for the copy-out), summed over its images.
   std::vector<std::vector<double>> spent(static_cast<size_t>(times ? workers : 0),
                                          std::vector<double>(split_ + 1, 0.0));
@@ -147,13 +210,20 @@ void CpuModel::run_prefix(const float* x, int64_t batch, float* features,
           t0 = t1;
         };
         for (size_t s = 0; s < split_; ++s) {
-          run_step(s, x + img * in_floats, 1, a, features);
+          run_step(s, x + img * in_floats, 1, a, features, one);
           lap(s);
         }
         for (int t : live_out_) {
           const PlanTensor& pt = plan_.tensors[static_cast<size_t>(t)];
-          std::memcpy(arena_.data() + pt.offset * batch + img * pt.floats(), a + pt.offset,
-                      sizeof(float) * static_cast<size_t>(pt.floats()));
+          float* dst = arena_.data() + pt.offset * batch;
+          // One image's panels are whole panels of the batch's (its map fills them), so both
+          // NCHW and panels copy as a block; only NCHW into panels is rearranged.
+          DICE_ASSERT(!one[static_cast<size_t>(t)] || all[static_cast<size_t>(t)]);
+          if (all[static_cast<size_t>(t)] && !one[static_cast<size_t>(t)])
+            nchw_image_to_panels(a + pt.offset, img, pt.channels, pt.height * pt.width, dst);
+          else
+            std::memcpy(dst + img * pt.floats(), a + pt.offset,
+                        sizeof(float) * static_cast<size_t>(pt.floats()));
         }
         lap(split_);
       }
@@ -185,13 +255,14 @@ void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<O
   }
   // Profiling follows the same schedule: the prefix's steps are timed per worker (marked '*').
   size_t first = 0;
+  const std::vector<char> panels = panel_layouts(batch);
   if (batch >= 2 && split_ > 0) {
     run_prefix(x, batch, features, times);
     first = split_;
   }
   for (size_t i = first; i < plan_.steps.size(); ++i) {
     const auto start = std::chrono::steady_clock::now();
-    run_step(i, x, batch, arena_.data(), features);
+    run_step(i, x, batch, arena_.data(), features, panels);
     if (times) {
       const Step& s = plan_.steps[i];
       times->push_back({s.name,

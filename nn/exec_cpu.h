@@ -46,10 +46,16 @@ class CpuModel : public Model {
  private:
   void run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);
   // Runs step s on the arena `arena` for `batch` images, the input x, the features at features.
-  void run_step(size_t s, const float* x, int64_t batch, float* arena, float* features);
+  void run_step(size_t s, const float* x, int64_t batch, float* arena, float* features,
+                const std::vector<char>& panels);
   // Steps [0, split_) image by image, each thread on its own arena (see above).
   void run_prefix(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);
+  // Per tensor, whether it is kept in column panels (kernels/conv2d_panel.h) at `batch`: where
+  // the map fills whole panels and every step writing or reading it can (ResNet's block outputs
+  // and downsample outputs, between 1x1 convs); otherwise NCHW. Bitwise the same results.
+  std::vector<char> panel_layouts(int64_t batch) const;
   Plan plan_;
+  Precision precision_;
   std::vector<Conv2dCpuPacked> packed_;  // per step (empty for pools)
   std::vector<float> arena_;
   size_t split_ = 0;                  // steps run depth first
