@@ -42,6 +42,10 @@ class CpuModel : public Model {
   // images and divided by the threads, plus one entry for copying the prefix's results out.
   std::vector<OpTime> profile_steps(const float* x, int64_t batch, float* features);
   std::vector<OpTime> profile(const float* x, int64_t batch) override;
+  // Per tensor, whether it is kept in column panels (kernels/conv2d_panel.h) at `batch`: where
+  // the map fills whole panels and every step writing or reading it can (ResNet's block outputs
+  // and downsample outputs, between 1x1 convs); otherwise NCHW. Bitwise the same results.
+  std::vector<char> panel_layouts(int64_t batch) const;
 
  private:
   void run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);
@@ -50,10 +54,6 @@ class CpuModel : public Model {
                 const std::vector<char>& panels);
   // Steps [0, split_) image by image, each thread on its own arena (see above).
   void run_prefix(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);
-  // Per tensor, whether it is kept in column panels (kernels/conv2d_panel.h) at `batch`: where
-  // the map fills whole panels and every step writing or reading it can (ResNet's block outputs
-  // and downsample outputs, between 1x1 convs); otherwise NCHW. Bitwise the same results.
-  std::vector<char> panel_layouts(int64_t batch) const;
   Plan plan_;
   Precision precision_;
   std::vector<Conv2dCpuPacked> packed_;  // per step (empty for pools)

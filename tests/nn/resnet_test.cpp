@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_panel.h"
 #include "kernels/gemm_cpu.h"
 #include "formats/npy.h"
 #include "kernels/head.h"
@@ -113,6 +114,33 @@ TEST(ResNet, BatchSizeDoesNotChangeResults) {
   for (int64_t i = 0; i < 2; ++i) {
     model->features(x.data() + i * img, 1, one.data());
     EXPECT_LT(dice::test::normalized_error(one.data(), both.data() + i * d, d, 1e-6, "batch1"), 1e-6);
+  }
+}
+
+// Block and downsample outputs in column panels (kernels/conv2d_panel.h) wherever the batch fills
+// whole panels: the same bits as NCHW at every batch, through the depth-first prefix (batch >= 2,
+// where 28x28 maps are NCHW per image and panels for the batch) and the pool over panels.
+TEST(ResNet, PanelLayoutGivesTheNchwBits) {
+  auto model = dice::make_model("resnet50", dice::load_weights(fixture("nn/resnet50w4.zip.pth")));
+  auto* cpu = dynamic_cast<dice::CpuModel*>(model.get());
+  ASSERT_NE(cpu, nullptr);
+  const int64_t most = 32, d = model->feature_dim();
+  const std::vector<float> x = dice::test::formula_input(most * 3 * kSide * kSide);
+  for (int64_t batch : {1, 2, 8, 32}) {
+    SCOPED_TRACE(batch);
+    const std::vector<char> panels = cpu->panel_layouts(batch);
+    int64_t count = 0;
+    for (char p : panels) count += p;
+    std::vector<float> with(static_cast<size_t>(batch * d)), without(with.size());
+    model->features(x.data(), batch, with.data());
+    const bool old = dice::set_cpu_panels_enabled(false);
+    EXPECT_EQ(cpu->panel_layouts(batch), std::vector<char>(panels.size(), 0));
+    model->features(x.data(), batch, without.data());
+    dice::set_cpu_panels_enabled(old);
+    EXPECT_EQ(with, without);
+    // The 16 block outputs and 4 downsample outputs of the maps the batch fills: 56x56 always,
+    // 28x28 from 2 images, 14x14 from 8, 7x7 from 32 (panels of 32 columns; fewer ISA-wide).
+    if (dice::cpu_panel_width() == 32) EXPECT_EQ(count, batch == 1 ? 4 : batch == 2 ? 9 : batch == 8 ? 16 : 20);
   }
 }
 
