@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gpu/cuda_check.h"
+#include "kernels/gemm_cpu.h"
 
 namespace dice::test {
 
@@ -102,6 +103,18 @@ std::string op_run_name(const ::testing::TestParamInfo<Run>& info) {
 // mismatches above tol to the test log. NaN anywhere counts as a failure (returns +inf).
 double normalized_error(const float* a, const float* b, int64_t n, double tol = 1e-4,
                         const char* what = "");
+
+// Caps the CPU kernels' instruction set (force_cpu_isa) for its lifetime, then restores the cap.
+class IsaGuard {
+ public:
+  explicit IsaGuard(CpuIsa isa) : old_(force_cpu_isa(isa)) {}
+  ~IsaGuard() { force_cpu_isa(old_); }
+  IsaGuard(const IsaGuard&) = delete;
+  IsaGuard& operator=(const IsaGuard&) = delete;
+
+ private:
+  CpuIsa old_;
+};
 
 }  // namespace dice::test
 

@@ -14,19 +14,10 @@
 #include "kernels/gemm_cpu.h"
 #include "kernels/pool.h"
 #include "random.h"
+#include "test_util.h"
 
 namespace dice {
 namespace {
-
-// Caps the ISA for its lifetime.
-class ScopedIsa {
- public:
-  explicit ScopedIsa(CpuIsa isa) : old_(force_cpu_isa(isa)) {}
-  ~ScopedIsa() { force_cpu_isa(old_); }
-
- private:
-  CpuIsa old_;
-};
 
 std::vector<float> to_panels(const std::vector<float>& nchw, int64_t batch, int64_t channels,
                              int64_t pixels) {
@@ -96,7 +87,7 @@ void check_case(const Case& c) {
 TEST(Conv2dPanels, BitwiseConv2dCpuOnEveryIsaLayoutAndFusion) {
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
     if (!cpu_isa_supported(isa)) continue;
-    const ScopedIsa cap(isa);
+    const test::IsaGuard cap(isa);
     for (const Case& c : kCases) {
       SCOPED_TRACE(std::string(cpu_isa_name(isa)) + " " + c.name);
       check_case(c);
@@ -111,7 +102,7 @@ TEST(Conv2dPanels, WeightsPackedForAnotherIsaAreRepacked) {
   const std::vector<float> x = test::random_floats(8 * 40 * 36, 31, -1, 1);
   const std::vector<float> w = test::random_floats(36 * 40, 32, -0.3f, 0.3f);
   const Conv2dCpuPacked packed = conv2d_cpu_pack(p, w.data());
-  const ScopedIsa cap(CpuIsa::kScalar);
+  const test::IsaGuard cap(CpuIsa::kScalar);
   ASSERT_NE(packed.mr, cpu_isa().mr);
   std::vector<float> want(static_cast<size_t>(8 * 36 * 36)), y(want.size()), y_nchw(want.size());
   conv2d_cpu(p, x.data(), w.data(), want.data());

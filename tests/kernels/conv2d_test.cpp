@@ -188,15 +188,7 @@ void expect_matches(const ConvData& d, const std::vector<float>& got,
 }
 
 
-// Restores the ISA cap on scope exit.
-class IsaGuard {
- public:
-  explicit IsaGuard(CpuIsa isa) : old_(force_cpu_isa(isa)) {}
-  ~IsaGuard() { force_cpu_isa(old_); }
-
- private:
-  CpuIsa old_;
-};
+using test::IsaGuard;
 
 // Runs body once per ISA this CPU supports, with that ISA forced and named in failures.
 void for_each_cpu_isa(const std::function<void(CpuIsa)>& body) {
