@@ -257,11 +257,15 @@ void global_avg_pool_panels(int64_t batch, int64_t channels, int64_t hw, const f
 void nchw_image_to_panels(const float* src, int64_t image, int64_t channels, int64_t pixels,
                           float* panels) {
   const int64_t nr = cpu_panel_width();
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t x = 0; x < pixels; ++x) {
-      const int64_t col = image * pixels + x;
-      panels[(col / nr * channels + c) * nr + col % nr] = src[c * pixels + x];
-    }
+  // Run by run of the image's columns within one panel: each channel's run is contiguous on
+  // both sides.
+  for (int64_t x = 0; x < pixels;) {
+    const int64_t col = image * pixels + x, lane = col % nr, len = std::min(nr - lane, pixels - x);
+    float* d = panels + col / nr * channels * nr + lane;
+    for (int64_t c = 0; c < channels; ++c)
+      std::copy(src + c * pixels + x, src + c * pixels + x + len, d + c * nr);
+    x += len;
+  }
 }
 
 void panels_to_nchw(const float* panels, int64_t batch, int64_t channels, int64_t pixels,
