@@ -13,6 +13,10 @@
 // Measured on 2 EPYC cores (bench programs, 4-6 interleaved runs each): DenseNet-101 at batch 128
 // 445-486 -> 384-413 ms; ResNet-50 at batch 32 (prefix: stem .. layer2.1.conv1) 1222-1333 ->
 // 1187-1303 ms (through layer2: 1250-1326, through layer3: 1273-1331).
+// Layouts: every tensor is NCHW except those that only 1x1 convs, residual adds and the global
+// pool touch, where the batch fills whole column panels (panel_layouts; kernels/conv2d_panel.h):
+// ResNet's block and downsample outputs. Decided per batch (the prefix's images at batch 1, its
+// results rearranged as they are copied out), bitwise the same features either way.
 // Not thread-safe: one caller at a time, as for every Model (each op is parallel inside).
 #pragma once
 #include <cstdint>
