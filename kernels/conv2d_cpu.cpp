@@ -88,11 +88,8 @@ class DynamicItems {
   std::atomic<int64_t> next_{0};
 };
 
-// Below this many FLOPs a call runs single-threaded (see Plan).
-constexpr double kMinParallelFlops = 8e6;
-
-// Budgets (floats) that keep one work item's B panel / scratch tile within L2.
-constexpr int64_t kPanelFloats = 96 * 1024;
+// Budgets (floats) that keep one work item's B panel (kRowsPanelFloats, conv2d_cpu_util.h) /
+// scratch tile within L2.
 constexpr int64_t kScratchFloats = 64 * 1024;
 
 // Splits n columns into tiles of a multiple of nr, each at most `cap` wide, balanced, and into at
@@ -170,7 +167,7 @@ struct Plan {
     // microseconds on a shared or virtual machine) runs on the caller's thread alone: DenseNet's
     // 8x8 layers at batch 1 are about 1 MFLOP each. (Measured on 2 cores: DenseNet-101 at batch 1
     // 8.65 -> 5.76 ms; batch 16 unchanged within noise; 16 MFLOP would cost batch 16 ~2%.)
-    if (p.flops() < kMinParallelFlops) threads = 1;
+    if (p.flops() < kMinParallelConvFlops) threads = 1;
     // Few images: cut each into more tiles so every thread has work.
     min_tiles = p.batch >= 2 * threads ? 1 : ceil_div(2 * threads, p.batch);
     if (prepacked) {
@@ -312,7 +309,7 @@ void run_rows(Plan& pl) {
   const int64_t nr = pl.isa.nr, K = pl.K, N = pl.N;
   pl.choose_slices(p.batch * N);
   int64_t tile, tiles;
-  plan_tiles(N, nr, kPanelFloats / K, pl.min_tiles, &tile, &tiles);
+  plan_tiles(N, nr, kRowsPanelFloats / K, pl.min_tiles, &tile, &tiles);
   if (pl.mslices == 1 && pl.unit(tiles) == 1) even_out_tiles(N, nr, p.batch, pl.threads, &tile, &tiles);
   // The source rows item packs (pixels [n0, n0 + n) of one image's K channel rows).
   auto source = [&](int64_t item, int64_t* img, int64_t* n0, int64_t* n) {
@@ -358,16 +355,11 @@ void run_rows_batch(Plan& pl) {
   const int64_t nr = pl.isa.nr, K = pl.K, N = pl.N, T = p.batch * N;
   pl.choose_slices(T);
   int64_t tile, tiles;
-  plan_tiles(T, nr, kPanelFloats / K, pl.mslices > 1 ? 1 : 2 * pl.threads, &tile, &tiles);
+  plan_tiles(T, nr, kRowsPanelFloats / K, pl.mslices > 1 ? 1 : 2 * pl.threads, &tile, &tiles);
   if (pl.mslices == 1) even_out_tiles(T, nr, 1, pl.threads, &tile, &tiles);
   // fn(img, pix, len, c) for each image's run of item's columns (c: the run's first column).
   auto runs = [&](int64_t item, auto&& fn) {
-    const int64_t c0 = item * tile, n = std::min(tile, T - c0);
-    for (int64_t c = c0; c < c0 + n;) {
-      const int64_t img = c / N, pix = c % N, len = std::min(N - pix, c0 + n - c);
-      fn(img, pix, len, c);
-      c += len;
-    }
+    for_each_image_run(item * tile, std::min(T, item * tile + tile), N, fn);
   };
   pl.schedule_ahead(tiles, 1, [&](int64_t item, const Plan::Slice& sl, int64_t next) {
     float* panel = t_panel.get(K * round_up(tile, nr));
@@ -501,7 +493,7 @@ const float* subsample_input(const Conv2dParams& p, const float* in, const GemmI
   q->height = Ho, q->width = Wo, q->stride = 1, q->in_batch_stride = 0;
   float* dst = t_subsampled.get(p.batch * C * Ho * Wo);
   const int64_t planes = p.batch * C;
-  const int64_t workers = std::min<int64_t>(p.flops() < kMinParallelFlops ? 1 : num_threads(), planes);
+  const int64_t workers = std::min<int64_t>(p.flops() < kMinParallelConvFlops ? 1 : num_threads(), planes);
   parallel_for(workers, [&](int64_t w0, int64_t w1) {
     std::vector<float> odd(static_cast<size_t>(Wo));  // deinterleave's other half, dropped
     for (int64_t w = w0; w < w1; ++w) {

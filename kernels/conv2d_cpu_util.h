@@ -2,6 +2,7 @@
 // tile arithmetic, the per-thread aligned scratch buffer, the zero-bordered input copy and the
 // folded epilogue. Internal to kernels/.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -15,6 +16,25 @@ namespace dice {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Below this many FLOPs (direct-conv count) a conv call runs on the caller's thread alone (see
+// conv2d_cpu.cpp's Plan): waking the other threads would cost more than they save.
+constexpr double kMinParallelConvFlops = 8e6;
+// The B panel of one rows-mode work item (K x its columns) at most this many floats, so it stays
+// in L2 while every row block of the weights passes over it (conv2d_cpu's rows modes and
+// conv2d_cpu_panels).
+constexpr int64_t kRowsPanelFloats = 96 * 1024;
+
+// fn(img, pix, len, c) for each image's run of the batch's columns [c0, c1) (columns are the
+// batch's pixels, image after image, `pixels` per image; c: the run's first column).
+template <class Fn>
+void for_each_image_run(int64_t c0, int64_t c1, int64_t pixels, Fn&& fn) {
+  for (int64_t c = c0; c < c1;) {
+    const int64_t img = c / pixels, pix = c % pixels, len = std::min(pixels - pix, c1 - c);
+    fn(img, pix, len, c);
+    c += len;
+  }
+}
 
 // A growable 64-byte-aligned buffer, kept per thread so a call allocates only when it needs more
 // than the last one did. Contents are not preserved when it grows.

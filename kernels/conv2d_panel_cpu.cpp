@@ -20,12 +20,6 @@ namespace {
 
 std::atomic<int> g_panels{-1};  // -1: not read from DICE_CPU_PANELS yet
 
-// An item's B operand at most this many floats (K x its columns): it stays in L2 while every row
-// block of the weights passes over it (conv2d_cpu's rows mode uses the same budget).
-constexpr int64_t kItemFloats = 96 * 1024;
-// Below this many FLOPs a call runs on the caller's thread (as conv2d_cpu).
-constexpr double kMinParallelFlops = 8e6;
-
 thread_local AlignedBuf<float> t_panel;
 thread_local std::vector<GemmSeg> t_segs;
 thread_local std::vector<GemmRegion> t_ahead;
@@ -89,9 +83,9 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
   const float* al = alpha.empty() ? nullptr : alpha.data();
   const float* be = beta.empty() ? nullptr : beta.data();
 
-  const int64_t threads = p.flops() < kMinParallelFlops ? 1 : num_threads();
+  const int64_t threads = p.flops() < kMinParallelConvFlops ? 1 : num_threads();
   // Items of whole panels: within the B budget, and at least two per thread where there are.
-  int64_t per_item = std::max<int64_t>(1, kItemFloats / (K * nr));
+  int64_t per_item = std::max<int64_t>(1, kRowsPanelFloats / (K * nr));
   per_item = std::min(per_item, std::max<int64_t>(1, ceil_div(chunks, 2 * threads)));
   const int64_t items = ceil_div(chunks, per_item);
 
@@ -102,14 +96,6 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
   };
   // Where input column `col`, channel 0, sits in the input panels.
   auto panel_at = [&](int64_t col) { return col / nr * K * nr + col % nr; };
-  // fn(img, pix, len, j) for each image's run of the columns [j0, j1).
-  auto runs = [&](int64_t j0, int64_t j1, auto&& fn) {
-    for (int64_t j = j0; j < j1;) {
-      const int64_t img = j / N, pix = j % N, len = std::min(N - pix, j1 - j);
-      fn(img, pix, len, j);
-      j += len;
-    }
-  };
   // The input lines item reads, as prefetch regions.
   auto sources = [&](int64_t item, std::vector<GemmRegion>* regions) {
     const int64_t j0 = item * per_item * nr, j1 = std::min(T, j0 + per_item * nr);
@@ -120,7 +106,7 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
       regions->push_back(r);
       return;
     }
-    runs(j0, j1, [&](int64_t img, int64_t pix, int64_t len, int64_t) {
+    for_each_image_run(j0, j1, N, [&](int64_t img, int64_t pix, int64_t len, int64_t) {
       GemmRegion r;
       r.src = in + img * K * HW + pix, r.rows = K, r.row_floats = len, r.stride = HW;
       regions->push_back(r);
@@ -161,7 +147,7 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
       } else {
         // NCHW input: pack each image's run of columns (conv2d_cpu's rows mode across images).
         float* panel = t_panel.get(per_item * K * nr);
-        runs(j0, j1, [&](int64_t img, int64_t pix, int64_t len, int64_t j) {
+        for_each_image_run(j0, j1, N, [&](int64_t img, int64_t pix, int64_t len, int64_t j) {
           PackRows pr;
           pr.src = in + img * K * HW, pr.plane = HW, pr.k = K, pr.n0 = pix, pr.n = len;
           pr.d0 = j - j0, pr.dst = panel;
@@ -174,7 +160,7 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
         if (f.residual) t.res = f.residual + q0 * M * nr, t.ldr = nr, t.r_chunk = M * nr;
       } else {
         segs.clear();
-        runs(j0, j1, [&](int64_t img, int64_t pix, int64_t, int64_t j) {
+        for_each_image_run(j0, j1, N, [&](int64_t img, int64_t pix, int64_t, int64_t j) {
           GemmSeg sg;
           sg.col = j - j0;
           sg.c = out + img * M * N + pix;

@@ -64,8 +64,6 @@ constexpr int64_t kPanelFloats = 128 * 1024;
 // 0.92 -> 0.87; 256->256 14x14 batch 32 (transposed) 17.0 -> 14.5-16.0; 128->128 56x56/2 2.04 ->
 // 1.97.
 constexpr int64_t kSkew = 16;
-// Below this many FLOPs (direct-conv count) a call runs on the caller's thread (as conv2d_cpu).
-constexpr double kMinParallelFlops = 8e6;
 
 }  // namespace
 
@@ -424,7 +422,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
   void (*const wino_output)(const WinoOutput&) = geo.output;
   void (*const wino_scatter)(const WinoScatter&) = geo.scatter;
   int64_t threads = num_threads();
-  if (p.flops() < kMinParallelFlops) threads = 1;
+  if (p.flops() < kMinParallelConvFlops) threads = 1;
 
   std::vector<float> alpha, beta;
   fold_epilogue(f, M, &alpha, &beta);
@@ -463,8 +461,10 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
   std::atomic<int64_t> next{0};
   parallel_for(std::min(threads, items), [&](int64_t, int64_t) {
     int32_t* idx = t_idx.get(nt);
-    float* panel = t_panel.get(kXi * (cb_max * nt + kSkew));
-    float* scratch = t_scratch.get(kXi * (M * nt + kSkew));
+    // Per transform position: its panel (a channel block x the columns) and its GEMM results.
+    const int64_t panel_xi = cb_max * nt + kSkew, scratch_xi = M * nt + kSkew;
+    float* panel = t_panel.get(kXi * panel_xi);
+    float* scratch = t_scratch.get(kXi * scratch_xi);
     float* stage = t_stage.get(mm * M * nt);
     std::vector<WinoRun> runs;
     std::vector<GemmRegion> ahead, share;
@@ -490,7 +490,7 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
         const int64_t k0 = C * kb / kblocks, k1 = C * (kb + 1) / kblocks, cb = k1 - k0;
         WinoInput wi;
         wi.src = padded, wi.idx = idx, wi.plane = plane, wi.wp = wp;
-        wi.c0 = k0, wi.k = cb, wi.n = n, wi.xi_stride = cb * nt + kSkew, wi.dst = panel;
+        wi.c0 = k0, wi.k = cb, wi.n = n, wi.xi_stride = panel_xi, wi.dst = panel;
         wino_input(wi);
         for (int xi = 0; xi < kXi; ++xi) {
           GemmTile t;
@@ -499,13 +499,13 @@ void conv2d_winograd_cpu(const Conv2dParams& p, const float* in, const float* u,
           t.rb_begin = rb0, t.rb_end = rb1;
           t.a = u + filter_slot(geo.stride, xi) * M * C, t.a_k_total = C, t.a_k0 = k0;
           t.accumulate = kb > 0;
-          t.b = panel + xi * (cb * nt + kSkew), t.b_kstride = nr, t.b_chunk = cb * nr;
-          t.c = scratch + xi * (M * nt + kSkew), t.ldc = nt;
+          t.b = panel + xi * panel_xi, t.b_kstride = nr, t.b_chunk = cb * nr;
+          t.c = scratch + xi * scratch_xi, t.ldc = nt;
           isa.gemm(t);
         }
       }
       WinoOutput wo;
-      wo.src = scratch, wo.ld = nt, wo.xi_stride = M * nt + kSkew, wo.r0 = r0, wo.r1 = r1, wo.n = n;
+      wo.src = scratch, wo.ld = nt, wo.xi_stride = scratch_xi, wo.r0 = r0, wo.r1 = r1, wo.n = n;
       wo.alpha = alpha.empty() ? nullptr : alpha.data();
       wo.beta = beta.empty() ? nullptr : beta.data();
       wo.relu = f.out_relu, wo.dst = stage, wo.ldd = nt;

@@ -183,15 +183,15 @@ void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, f
 }
 
 void CpuModel::run_prefix(const float* x, int64_t batch, float* features,
-                          std::vector<OpTime>* times) {
+                          const std::vector<char>& all, std::vector<OpTime>* times) {
   const int64_t workers = std::min<int64_t>(num_threads(), batch);
   if (static_cast<int64_t>(worker_arenas_.size()) < workers) worker_arenas_.resize(static_cast<size_t>(workers));
   for (int64_t w = 0; w < workers; ++w)
     if (static_cast<int64_t>(worker_arenas_[static_cast<size_t>(w)].size()) < plan_.arena_floats())
       worker_arenas_[static_cast<size_t>(w)].resize(static_cast<size_t>(plan_.arena_floats()));
   const int64_t in_floats = plan_.input_floats();
-  // Layouts: each image's steps at batch 1, the results copied into the batch's.
-  const std::vector<char> one = panel_layouts(1), all = panel_layouts(batch);
+  // Layouts: each image's steps at batch 1, the results copied into the batch's (`all`).
+  const std::vector<char> one = panel_layouts(1);
   // Profiling: each worker's time per step (and for the copy-out), summed over its images.
   std::vector<std::vector<double>> spent(static_cast<size_t>(times ? workers : 0),
                                          std::vector<double>(split_ + 1, 0.0));
@@ -257,7 +257,7 @@ void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<O
   size_t first = 0;
   const std::vector<char> panels = panel_layouts(batch);
   if (batch >= 2 && split_ > 0) {
-    run_prefix(x, batch, features, times);
+    run_prefix(x, batch, features, panels, times);
     first = split_;
   }
   for (size_t i = first; i < plan_.steps.size(); ++i) {

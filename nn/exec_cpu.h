@@ -56,8 +56,10 @@ class CpuModel : public Model {
   // Runs step s on the arena `arena` for `batch` images, the input x, the features at features.
   void run_step(size_t s, const float* x, int64_t batch, float* arena, float* features,
                 const std::vector<char>& panels);
-  // Steps [0, split_) image by image, each thread on its own arena (see above).
-  void run_prefix(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);
+  // Steps [0, split_) image by image, each thread on its own arena (see above); `all`: the
+  // batch's panel_layouts, which its results are copied out into.
+  void run_prefix(const float* x, int64_t batch, float* features, const std::vector<char>& all,
+                  std::vector<OpTime>* times);
   Plan plan_;
   Precision precision_;
   std::vector<Conv2dCpuPacked> packed_;  // per step (empty for pools)

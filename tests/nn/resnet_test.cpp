@@ -140,7 +140,9 @@ TEST(ResNet, PanelLayoutGivesTheNchwBits) {
     EXPECT_EQ(with, without);
     // The 16 block outputs and 4 downsample outputs of the maps the batch fills: 56x56 always,
     // 28x28 from 2 images, 14x14 from 8, 7x7 from 32 (panels of 32 columns; fewer ISA-wide).
-    if (dice::cpu_panel_width() == 32) EXPECT_EQ(count, batch == 1 ? 4 : batch == 2 ? 9 : batch == 8 ? 16 : 20);
+    if (dice::cpu_panel_width() == 32) {
+      EXPECT_EQ(count, batch == 1 ? 4 : batch == 2 ? 9 : batch == 8 ? 16 : 20);
+    }
   }
 }
 
