@@ -91,7 +91,7 @@ void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w
 //              than the map (ResNet-50's 56x56 to 14x14 3x3s), else F(2x2, 3x3) (2.25x fewer) with
 //              at least 16 2x2 tiles per image (its 7x7 ones); at stride 2, F(2x2, 3x3) in its
 //              5x5 form (coefficients 0 and +-1, 6.25 multiply-adds per output and input channel
-//              instead of 9) with at least 49 2x2 output tiles per image; maps with fewer tiles
+//              instead of 9) with at least 16 2x2 output tiles per image; maps with fewer tiles
 //              than a micro-tile has columns run transposed, bitwise the same; other rounding.
 //              The rule looks at one image, never the batch, so an image's features do not
 //              depend on the batch it came in. Default
