@@ -31,6 +31,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include <unistd.h>
@@ -423,7 +424,7 @@ bool use_rows_t(const Conv2dParams& p, const ConvFusion& f, int64_t nr) {
 
 void run_rows_t(Plan& pl, const float* wt) {
   const Conv2dParams& p = pl.p;
-  const int64_t nr = pl.isa.nr, mr = pl.isa.mr, K = pl.K, N = pl.N, M = pl.M;
+  const int64_t mr = pl.isa.mr, K = pl.K, N = pl.N;
   // X^T in pack_weights' row-block layout: block b (pixels [r0, r1)) is [K][r1 - r0].
   float* xt = t_panel.get(N * K);
   const int64_t blocks = gemm_row_blocks(N, mr);
@@ -439,35 +440,10 @@ void run_rows_t(Plan& pl, const float* wt) {
     for (int64_t kk = 0; kk < K; ++kk)
       for (int64_t i = 0; i < rows; ++i) dst[kk * rows + i] = pl.in[kk * plane + off[i]];
   }
-  const int64_t chunks = ceil_div(M, nr);
-  // One chunk per GEMM call: its weight panel (K x nr, 128 KB at K = 1024) stays in L2 while
-  // every row block of pixels runs over it, and the call prefetches the next chunk's panel into
-  // L2 (GemmTile::b_next; at batch 1 the weights stream from DRAM: 2-3% on the 7x7 downsample).
-  const int64_t workers = std::min(pl.threads, chunks);
-  parallel_for(workers, [&](int64_t w0, int64_t w1) {
-    float* row = t_row.get(N);
-    float* tmp = t_scratch.get(N * nr);
-    for (int64_t w = w0; w < w1; ++w) {
-      const int64_t q1 = chunks * (w + 1) / workers;
-      for (int64_t q = chunks * w / workers; q < q1; ++q) {
-        const int64_t c0 = q * nr, cn = std::min(nr, M - c0);
-        GemmTile t;
-        t.m = N, t.n = cn, t.k = K;
-        t.a = xt;
-        t.b = wt + q * K * nr, t.b_kstride = nr, t.b_chunk = K * nr;
-        if (q + 1 < q1) t.b_next = t.b + K * nr, t.b_next_floats = K * nr;
-        t.c = tmp, t.ldc = nr;
-        pl.isa.gemm(t);
-        // C^T back to NCHW rows, through the epilogue.
-        for (int64_t j = 0; j < cn; ++j) {
-          const int64_t o = c0 + j;
-          for (int64_t i = 0; i < N; ++i) row[i] = tmp[i * nr + j];
-          pl.isa.epilogue_row(row, pl.out + o * N, N, pl.al() ? pl.al() + o : nullptr,
-                              pl.be() ? pl.be() + o : nullptr,
-                              pl.f.residual ? pl.f.residual + o * N : nullptr, pl.f.out_relu);
-        }
-      }
-    }
+  rows_t_gemm(pl.isa, N, K, pl.M, xt, wt, pl.threads, [&](int64_t o, const float* row) {
+    pl.isa.epilogue_row(row, pl.out + o * N, N, pl.al() ? pl.al() + o : nullptr,
+                        pl.be() ? pl.be() + o : nullptr,
+                        pl.f.residual ? pl.f.residual + o * N : nullptr, pl.f.out_relu);
   });
 }
 
@@ -970,6 +946,42 @@ float* pad_batch(const Conv2dParams& p, const float* in, const ConvFusion& f, co
     pad(0, p.batch);
   std::memset(padded + p.batch * img_floats, 0, sizeof(float) * static_cast<size_t>(l.slack));
   return padded;
+}
+
+void rows_t_gemm(const GemmIsa& isa, int64_t N, int64_t K, int64_t M, const float* xt,
+                 const float* wt, int64_t threads,
+                 const std::function<void(int64_t, const float*)>& store) {
+  const int64_t nr = isa.nr, chunks = ceil_div(M, nr);
+  // One chunk per GEMM call: its weight panel (K x nr, 128 KB at K = 1024) stays in L2 while
+  // every row block of pixels runs over it, and the call prefetches the next chunk's panel into
+  // L2 (GemmTile::b_next; at batch 1 the weights stream from DRAM: 2-3% on the 7x7 downsample).
+  const int64_t workers = std::min(threads, chunks);
+  parallel_for(workers, [&](int64_t w0, int64_t w1) {
+    float* row = t_row.get(N);
+    float* tmp = t_scratch.get(N * nr);
+    for (int64_t w = w0; w < w1; ++w) {
+      const int64_t q1 = chunks * (w + 1) / workers;
+      for (int64_t q = chunks * w / workers; q < q1; ++q) {
+        const int64_t c0 = q * nr, cn = std::min(nr, M - c0);
+        GemmTile t;
+        t.m = N, t.n = cn, t.k = K;
+        t.a = xt;
+        t.b = wt + q * K * nr, t.b_kstride = nr, t.b_chunk = K * nr;
+        if (q + 1 < q1) t.b_next = t.b + K * nr, t.b_next_floats = K * nr;
+        t.c = tmp, t.ldc = nr;
+        isa.gemm(t);
+        // C^T back to rows, one output channel at a time.
+        for (int64_t j = 0; j < cn; ++j) {
+          for (int64_t i = 0; i < N; ++i) row[i] = tmp[i * nr + j];
+          store(c0 + j, row);
+        }
+      }
+    }
+  });
+}
+
+bool conv2d_rows_t(const Conv2dParams& p, const ConvFusion& f, int64_t nr) {
+  return use_rows_t(p, f, nr);
 }
 
 int64_t l2_cache_bytes() {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <vector>
 
 #include "core/error.h"
@@ -77,6 +78,17 @@ void pad_image(const Conv2dParams& p, const float* x, const ConvFusion& f, const
 // l.slack zeros; on `threads` threads (1: the caller's). Returns the copy, held in `buf`.
 float* pad_batch(const Conv2dParams& p, const float* in, const ConvFusion& f, const GemmIsa& isa,
                  const PaddedLayout& l, int64_t threads, AlignedBuf<float>* buf);
+
+// rows-t mode (conv2d_cpu.cpp: a strided 1x1 at batch 1 on a map whose pixel count wastes
+// columns, ResNet-50's downsamples to 14x14 and 7x7): whether it runs this call, and its GEMM.
+// C^T[N pixels x M channels] = X^T W^T with X^T in pack_weights' row-block layout for isa.mr
+// (block b, pixels [r0, r1), is [K][r1 - r0] at xt + r0 * K) and W^T as B panels of isa.nr
+// columns (Conv2dCpuPacked::at); split over `threads` by channel chunks, each output channel's row
+// of N sums handed to store(o, row) (which applies the epilogue and writes it).
+bool conv2d_rows_t(const Conv2dParams& p, const ConvFusion& f, int64_t nr);
+void rows_t_gemm(const GemmIsa& isa, int64_t N, int64_t K, int64_t M, const float* xt,
+                 const float* wt, int64_t threads,
+                 const std::function<void(int64_t, const float*)>& store);
 
 // One core's L2 cache in bytes as the system reports it (sysconf), 1 MiB when it does not say,
 // held to [256 KiB, 8 MiB]: cache budgets that were tuned on one machine scale with it.

@@ -5,6 +5,10 @@
 // conv2d_cpu's rows mode across images; its C the output's panels (rows nr floats apart) or the
 // NCHW planes through per-image segments. While an item computes, the lines of its thread's next
 // item's source are prefetched into L2 (GemmTile::pf_src), as conv2d_cpu's rows mode does.
+// A narrow last panel (the batch's columns not a multiple of nr) gets GEMM calls of its own: as B
+// it is first copied into a whole panel, as C its rows are stored T % nr floats apart. Where the
+// output channels outnumber the columns, each thread takes a slice of them over every item; where
+// conv2d_cpu runs rows-t (strided, batch 1), so does this, its X^T gathered from the panels.
 #include <algorithm>
 #include <atomic>
 #include <vector>
@@ -20,7 +24,7 @@ namespace {
 
 std::atomic<int> g_panels{-1};  // -1: not read from DICE_CPU_PANELS yet
 
-thread_local AlignedBuf<float> t_panel;
+thread_local AlignedBuf<float> t_panel, t_narrow;
 thread_local std::vector<GemmSeg> t_segs;
 thread_local std::vector<GemmRegion> t_ahead;
 
@@ -65,8 +69,9 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
   const int64_t nr = isa.nr, M = p.out_channels, K = p.in_channels, S = p.stride;
   const int64_t H = p.height, W = p.width, HW = H * W, Wo = p.out_width();
   const int64_t N = p.out_height() * Wo, T = p.batch * N, chunks = ceil_div(T, nr);
-  DICE_ASSERT(!in_panels || p.batch * HW % nr == 0);
-  DICE_ASSERT(!out_panels || T % nr == 0);
+  const int64_t T_in = p.batch * HW;
+  // The output's narrow last panel (T % nr columns; 0: none). At stride 1 the input's is the same.
+  const int64_t narrow = T % nr;
 
   // Weights packed for another instruction set (capped since): repacked for this one.
   std::vector<float> repacked;
@@ -84,25 +89,69 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
   const float* be = beta.empty() ? nullptr : beta.data();
 
   const int64_t threads = p.flops() < kMinParallelConvFlops ? 1 : num_threads();
-  // Items of whole panels: within the B budget, and at least two per thread where there are.
-  int64_t per_item = std::max<int64_t>(1, kRowsPanelFloats / (K * nr));
-  per_item = std::min(per_item, std::max<int64_t>(1, ceil_div(chunks, 2 * threads)));
-  const int64_t items = ceil_div(chunks, per_item);
 
   // The input column of output column j (stride 2 subsamples rows and columns).
   auto source_col = [&](int64_t j) {
     const int64_t img = j / N, pix = j % N;
     return img * HW + pix / Wo * S * W + pix % Wo * S;
   };
-  // Where input column `col`, channel 0, sits in the input panels.
-  auto panel_at = [&](int64_t col) { return col / nr * K * nr + col % nr; };
+
+  // Where conv2d_cpu would run rows-t (a strided 1x1 at batch 1 whose output pixel count wastes
+  // columns: ResNet-50's downsamples to 14x14 and 7x7), the same transposed GEMM, X^T gathered
+  // from the panels: the same sums, so the same bits. (Against the column GEMM over a gathered
+  // panel, 2 EPYC cores, `--profile` per-step minima at batch 1: layer4.0.downsample 1.25 ->
+  // 1.05 ms.)
+  if (in_panels && w.at_nr == nr && conv2d_rows_t(p, f, nr)) {
+    const int64_t mr = isa.mr, blocks = gemm_row_blocks(N, mr);
+    float* xt = t_panel.get(N * K);
+    for (int64_t bk = 0; bk < blocks; ++bk) {
+      const int64_t r0 = gemm_row_block_start(N, blocks, bk);
+      const int64_t rows = gemm_row_block_start(N, blocks, bk + 1) - r0;
+      float* dst = xt + r0 * K;
+      for (int64_t i = 0; i < rows; ++i) {
+        const int64_t col = source_col(r0 + i), off = panel_element_offset(col, 0, K, T_in, nr);
+        const int64_t cs = panel_element_offset(col, 1, K, T_in, nr) - off;
+        for (int64_t kk = 0; kk < K; ++kk) dst[kk * rows + i] = in[off + kk * cs];
+      }
+    }
+    rows_t_gemm(isa, N, K, M, xt, w.at.data(), threads, [&](int64_t o, const float* row) {
+      const float* oa = al ? al + o : nullptr;
+      const float* ob = be ? be + o : nullptr;
+      if (!out_panels) {
+        isa.epilogue_row(row, out + o * N, N, oa, ob, f.residual ? f.residual + o * N : nullptr,
+                         f.out_relu);
+        return;
+      }
+      for (int64_t i = 0; i < N;) {  // one run per panel
+        const int64_t len = std::min(nr - i % nr, N - i), at = panel_element_offset(i, o, M, T, nr);
+        isa.epilogue_row(row + i, out + at, len, oa, ob, f.residual ? f.residual + at : nullptr,
+                         f.out_relu);
+        i += len;
+      }
+    });
+    return;
+  }
+
+  // Where the weights outweigh the columns (M > T: ResNet-50's 14x14 and 7x7 stages at batch 1),
+  // each thread takes a slice of the output channels and every item, so the weights stream once in
+  // all, as conv2d_cpu's rows mode does (Plan::choose_slices); otherwise items of columns are
+  // handed out dynamically.
+  const int64_t blocks = gemm_row_blocks(M, isa.mr);
+  const int64_t mslices = threads > 1 && M >= 2 * threads * isa.mr && M > T ? threads : 1;
+  // Items of whole panels: within the B budget, and at least two per thread where there are.
+  int64_t per_item = std::max<int64_t>(1, kRowsPanelFloats / (K * nr));
+  if (mslices == 1)
+    per_item = std::min(per_item, std::max<int64_t>(1, ceil_div(chunks, 2 * threads)));
+  const int64_t items = ceil_div(chunks, per_item);
+
   // The input lines item reads, as prefetch regions.
   auto sources = [&](int64_t item, std::vector<GemmRegion>* regions) {
     const int64_t j0 = item * per_item * nr, j1 = std::min(T, j0 + per_item * nr);
     if (in_panels) {
       const int64_t first = source_col(j0) / nr, last = source_col(j1 - 1) / nr;
       GemmRegion r;
-      r.src = in + first * K * nr, r.rows = 1, r.row_floats = (last - first + 1) * K * nr;
+      r.src = in + first * K * nr, r.rows = 1;
+      r.row_floats = std::min(T_in * K, (last + 1) * K * nr) - first * K * nr;
       regions->push_back(r);
       return;
     }
@@ -113,68 +162,107 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
     });
   };
 
+  // The input's narrow last panel (stride 1; rows T % nr apart) as a whole panel with zero lanes
+  // past it, since the micro-kernel reads nr lanes: copied once, here.
+  const float* narrow_b = nullptr;
+  if (in_panels && S == 1 && narrow) {
+    float* panel = t_narrow.get(K * nr);
+    const float* src = in + (T - narrow) * K;
+    for (int64_t c = 0; c < K; ++c) {
+      std::copy(src + c * narrow, src + (c + 1) * narrow, panel + c * nr);
+      std::fill(panel + c * nr + narrow, panel + (c + 1) * nr, 0.0f);
+    }
+    narrow_b = panel;
+  }
+
   std::atomic<int64_t> next{0};
-  parallel_for(std::min(threads, items), [&](int64_t, int64_t) {
-    std::vector<GemmSeg>& segs = t_segs;
-    std::vector<GemmRegion>& ahead = t_ahead;
-    for (int64_t item = next.fetch_add(1, std::memory_order_relaxed), upcoming; item < items;
-         item = upcoming) {
-      upcoming = next.fetch_add(1, std::memory_order_relaxed);
-      const int64_t q0 = item * per_item, j0 = q0 * nr, j1 = std::min(T, j0 + per_item * nr);
-      const int64_t n = j1 - j0;
-      GemmTile t;
-      t.m = M, t.n = n, t.k = K;
-      t.a = a;
-      t.b_kstride = nr, t.b_chunk = K * nr;
-      if (in_panels && S == 1) {
-        t.b = in + q0 * K * nr;
-      } else if (in_panels) {
-        // Stride 2: gather the columns into a local panel, zeros past the last one.
-        float* panel = t_panel.get(per_item * K * nr);
-        for (int64_t q = 0; q < ceil_div(n, nr); ++q) {
-          int64_t off[64];
-          DICE_ASSERT(nr <= 64);
-          const int64_t lanes = std::min(nr, n - q * nr);
-          for (int64_t l = 0; l < lanes; ++l) off[l] = panel_at(source_col(j0 + q * nr + l));
-          float* d = panel + q * K * nr;
-          for (int64_t c = 0; c < K; ++c, d += nr) {
-            const float* s = in + c * nr;
-            for (int64_t l = 0; l < lanes; ++l) d[l] = s[off[l]];
-            for (int64_t l = lanes; l < nr; ++l) d[l] = 0.0f;
-          }
+  parallel_for(mslices > 1 ? mslices : std::min(threads, items), [&](int64_t w0, int64_t w1) {
+    for (int64_t w = w0; w < w1; ++w) {
+      std::vector<GemmSeg>& segs = t_segs;
+      std::vector<GemmRegion>& ahead = t_ahead;
+      // This thread's row blocks: its slice, or all of them.
+      const int64_t rb0 = mslices > 1 ? blocks * w / mslices : 0;
+      const int64_t rb1 = mslices > 1 ? blocks * (w + 1) / mslices : blocks;
+      int64_t item = mslices > 1 ? 0 : next.fetch_add(1, std::memory_order_relaxed);
+      auto claim = [&]() {
+        return mslices > 1 ? item + 1 : next.fetch_add(1, std::memory_order_relaxed);
+      };
+      // Columns [ja, jb) of the item starting at column j0, B given (panels of nr columns, rows
+      // b_kstride floats apart): one GEMM call, C and the residual per the output layout.
+      auto gemm = [&](int64_t ja, int64_t jb, const float* b, int64_t b_kstride) {
+        GemmTile t;
+        t.m = M, t.n = jb - ja, t.k = K;
+        t.rb_begin = rb0, t.rb_end = rb1;
+        t.a = a;
+        t.b = b, t.b_kstride = b_kstride, t.b_chunk = K * nr;
+        const int64_t q = ja / nr;
+        if (out_panels) {
+          // The narrow last panel: one chunk, its rows T % nr floats apart.
+          const int64_t ld = narrow && jb == T && jb - ja < nr ? narrow : nr;
+          t.c = out + q * M * nr, t.ldc = ld, t.c_chunk = M * nr;
+          if (f.residual) t.res = f.residual + q * M * nr, t.ldr = ld, t.r_chunk = M * nr;
+        } else {
+          segs.clear();
+          for_each_image_run(ja, jb, N, [&](int64_t img, int64_t pix, int64_t, int64_t j) {
+            GemmSeg sg;
+            sg.col = j - ja;
+            sg.c = out + img * M * N + pix;
+            sg.res = f.residual ? f.residual + img * M * N + pix : nullptr;
+            segs.push_back(sg);
+          });
+          t.segs = segs.data(), t.nsegs = static_cast<int64_t>(segs.size());
+          t.ldc = N, t.res = f.residual, t.ldr = N;
         }
-        t.b = panel;
-      } else {
-        // NCHW input: pack each image's run of columns (conv2d_cpu's rows mode across images).
+        t.alpha = al, t.beta = be, t.relu = f.out_relu;
+        t.pf_src = ahead.data(), t.n_pf_src = static_cast<int64_t>(ahead.size());
+        isa.gemm(t);
+        ahead.clear();  // prefetched by this call
+      };
+      for (int64_t upcoming; item < items; item = upcoming) {
+        upcoming = claim();
+        const int64_t q0 = item * per_item, j0 = q0 * nr, j1 = std::min(T, j0 + per_item * nr);
+        const int64_t n = j1 - j0;
+        ahead.clear();
+        if (upcoming < items) sources(upcoming, &ahead);
+        if (in_panels && S == 1) {
+          // B is the input's panels themselves (the narrow last one copied, above).
+          const int64_t jw = narrow && j1 == T ? j1 - narrow : j1;
+          if (jw > j0) gemm(j0, jw, in + q0 * K * nr, nr);
+          if (jw < j1) gemm(jw, j1, narrow_b, nr);
+          continue;
+        }
         float* panel = t_panel.get(per_item * K * nr);
-        for_each_image_run(j0, j1, N, [&](int64_t img, int64_t pix, int64_t len, int64_t j) {
-          PackRows pr;
-          pr.src = in + img * K * HW, pr.plane = HW, pr.k = K, pr.n0 = pix, pr.n = len;
-          pr.d0 = j - j0, pr.dst = panel;
-          isa.pack_rows(pr);
-        });
-        t.b = panel;
+        if (in_panels) {
+          // Stride 2: gather the columns into a local panel, zeros past the last one.
+          for (int64_t q = 0; q < ceil_div(n, nr); ++q) {
+            int64_t off[64], cstride[64];
+            DICE_ASSERT(nr <= 64);
+            const int64_t lanes = std::min(nr, n - q * nr);
+            for (int64_t l = 0; l < lanes; ++l) {
+              const int64_t col = source_col(j0 + q * nr + l);
+              off[l] = panel_element_offset(col, 0, K, T_in, nr);
+              cstride[l] = panel_element_offset(col, 1, K, T_in, nr) - off[l];
+            }
+            float* d = panel + q * K * nr;
+            for (int64_t c = 0; c < K; ++c, d += nr) {
+              for (int64_t l = 0; l < lanes; ++l) d[l] = in[off[l] + c * cstride[l]];
+              for (int64_t l = lanes; l < nr; ++l) d[l] = 0.0f;
+            }
+          }
+        } else {
+          // NCHW input: pack each image's run of columns (conv2d_cpu's rows mode across images).
+          for_each_image_run(j0, j1, N, [&](int64_t img, int64_t pix, int64_t len, int64_t j) {
+            PackRows pr;
+            pr.src = in + img * K * HW, pr.plane = HW, pr.k = K, pr.n0 = pix, pr.n = len;
+            pr.d0 = j - j0, pr.dst = panel;
+            isa.pack_rows(pr);
+          });
+        }
+        // A narrow last output panel is stored by a call of its own (its rows are closer).
+        const int64_t jw = out_panels && narrow && j1 == T ? j1 - narrow : j1;
+        if (jw > j0) gemm(j0, jw, panel, nr);
+        if (jw < j1) gemm(jw, j1, panel + (jw - j0) * K, nr);
       }
-      if (out_panels) {
-        t.c = out + q0 * M * nr, t.ldc = nr, t.c_chunk = M * nr;
-        if (f.residual) t.res = f.residual + q0 * M * nr, t.ldr = nr, t.r_chunk = M * nr;
-      } else {
-        segs.clear();
-        for_each_image_run(j0, j1, N, [&](int64_t img, int64_t pix, int64_t, int64_t j) {
-          GemmSeg sg;
-          sg.col = j - j0;
-          sg.c = out + img * M * N + pix;
-          sg.res = f.residual ? f.residual + img * M * N + pix : nullptr;
-          segs.push_back(sg);
-        });
-        t.segs = segs.data(), t.nsegs = static_cast<int64_t>(segs.size());
-        t.ldc = N, t.res = f.residual, t.ldr = N;
-      }
-      t.alpha = al, t.beta = be, t.relu = f.out_relu;
-      ahead.clear();
-      if (upcoming < items) sources(upcoming, &ahead);
-      t.pf_src = ahead.data(), t.n_pf_src = static_cast<int64_t>(ahead.size());
-      isa.gemm(t);
     }
   });
 }
@@ -212,8 +300,8 @@ void add_lanes(const float* x, int64_t nr, int64_t lanes, int64_t i0, int64_t bo
 
 void global_avg_pool_panels(int64_t batch, int64_t channels, int64_t hw, const float* in,
                             float* out) {
-  DICE_ASSERT(batch > 0 && channels > 0 && hw > 0 && cpu_panels_fit(batch, hw));
-  const int64_t nr = cpu_panel_width();
+  DICE_ASSERT(batch > 0 && channels > 0 && hw > 0);
+  const int64_t nr = cpu_panel_width(), columns = batch * hw;
   // global_avg_pool_cpu's order per channel: four running sums (pixel i into sum i % 4, the last
   // hw % 4 pixels into sum 0), each in pixel order, then (s0 + s1) + (s2 + s3). Here the image's
   // panels are read in memory order, which visits each channel's pixels in that same order.
@@ -223,12 +311,15 @@ void global_avg_pool_panels(int64_t batch, int64_t channels, int64_t hw, const f
     for (int64_t n = begin; n < end; ++n) {
       std::fill(sum.begin(), sum.end(), 0.0);
       for (int64_t col = n * hw; col < (n + 1) * hw;) {
-        const int64_t q = col / nr, lane0 = col % nr, lanes = std::min(nr - lane0, (n + 1) * hw - col);
-        const float* chunk = in + q * channels * nr + lane0;
+        const int64_t lane0 = col % nr, lanes = std::min(nr - lane0, (n + 1) * hw - col);
+        const float* chunk = in + panel_element_offset(col, 0, channels, columns, nr);
+        const int64_t ld = panel_element_offset(col, 1, channels, columns, nr) -
+                           panel_element_offset(col, 0, channels, columns, nr);  // row stride
         const int64_t i0 = col - n * hw;  // the image's pixel in lane lane0
         int64_t c = 0;
-        for (; c + 4 <= channels; c += 4) add_lanes<4>(chunk + c * nr, nr, lanes, i0, body, &sum[c * 4]);
-        for (; c < channels; ++c) add_lanes<1>(chunk + c * nr, nr, lanes, i0, body, &sum[c * 4]);
+        for (; c + 4 <= channels; c += 4)
+          add_lanes<4>(chunk + c * ld, ld, lanes, i0, body, &sum[c * 4]);
+        for (; c < channels; ++c) add_lanes<1>(chunk + c * ld, ld, lanes, i0, body, &sum[c * 4]);
         col += lanes;
       }
       for (int64_t c = 0; c < channels; ++c) {
@@ -240,27 +331,30 @@ void global_avg_pool_panels(int64_t batch, int64_t channels, int64_t hw, const f
   });
 }
 
-void nchw_image_to_panels(const float* src, int64_t image, int64_t channels, int64_t pixels,
-                          float* panels) {
-  const int64_t nr = cpu_panel_width();
+void nchw_image_to_panels(const float* src, int64_t image, int64_t batch, int64_t channels,
+                          int64_t pixels, float* panels) {
+  DICE_ASSERT(image >= 0 && image < batch);
+  const int64_t nr = cpu_panel_width(), columns = batch * pixels;
   // Run by run of the image's columns within one panel: each channel's run is contiguous on
   // both sides.
   for (int64_t x = 0; x < pixels;) {
     const int64_t col = image * pixels + x, lane = col % nr, len = std::min(nr - lane, pixels - x);
-    float* d = panels + col / nr * channels * nr + lane;
+    float* d = panels + panel_element_offset(col, 0, channels, columns, nr);
+    const int64_t ld = panel_element_offset(col, 1, channels, columns, nr) -
+                       panel_element_offset(col, 0, channels, columns, nr);
     for (int64_t c = 0; c < channels; ++c)
-      std::copy(src + c * pixels + x, src + c * pixels + x + len, d + c * nr);
+      std::copy(src + c * pixels + x, src + c * pixels + x + len, d + c * ld);
     x += len;
   }
 }
 
 void panels_to_nchw(const float* panels, int64_t batch, int64_t channels, int64_t pixels,
                     float* dst) {
-  const int64_t nr = cpu_panel_width();
-  for (int64_t col = 0; col < batch * pixels; ++col)
+  const int64_t nr = cpu_panel_width(), columns = batch * pixels;
+  for (int64_t col = 0; col < columns; ++col)
     for (int64_t c = 0; c < channels; ++c)
       dst[(col / pixels * channels + c) * pixels + col % pixels] =
-          panels[(col / nr * channels + c) * nr + col % nr];
+          panels[panel_element_offset(col, c, channels, columns, nr)];
 }
 
 }  // namespace dice

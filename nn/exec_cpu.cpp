@@ -86,7 +86,7 @@ std::vector<OpTime> CpuModel::profile(const float* x, int64_t batch) {
   return profile_steps(x, batch, f.data());
 }
 
-std::vector<char> CpuModel::panel_layouts(int64_t batch) const {
+std::vector<char> CpuModel::panel_layouts(int64_t batch, bool whole_panels) const {
   const size_t n = plan_.tensors.size();
   std::vector<char> panel(n, 0);
   if (precision_ != Precision::kFp32 || !cpu_panels_enabled()) return panel;
@@ -104,7 +104,7 @@ std::vector<char> CpuModel::panel_layouts(int64_t batch) const {
   for (size_t t = 0; t < n; ++t) {
     const PlanTensor& pt = plan_.tensors[t];
     panel[t] = static_cast<int>(t) != Plan::kInput && static_cast<int>(t) != plan_.features &&
-               pt.first >= 0 && cpu_panels_fit(batch, pt.height * pt.width);
+               pt.first >= 0 && (!whole_panels || cpu_panels_fit(batch, pt.height * pt.width));
   }
   // Writers and readers that cannot take panels rule their tensors out.
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
@@ -190,8 +190,9 @@ void CpuModel::run_prefix(const float* x, int64_t batch, float* features,
     if (static_cast<int64_t>(worker_arenas_[static_cast<size_t>(w)].size()) < plan_.arena_floats())
       worker_arenas_[static_cast<size_t>(w)].resize(static_cast<size_t>(plan_.arena_floats()));
   const int64_t in_floats = plan_.input_floats();
-  // Layouts: each image's steps at batch 1, the results copied into the batch's (`all`).
-  const std::vector<char> one = panel_layouts(1);
+  // Layouts: each image's steps at batch 1, the results copied into the batch's (`all`); panels
+  // only where an image fills whole ones, so that they are a block of the batch's panels.
+  const std::vector<char> one = panel_layouts(1, true);
   // Profiling: each worker's time per step (and for the copy-out), summed over its images.
   std::vector<std::vector<double>> spent(static_cast<size_t>(times ? workers : 0),
                                          std::vector<double>(split_ + 1, 0.0));
@@ -220,7 +221,7 @@ void CpuModel::run_prefix(const float* x, int64_t batch, float* features,
           // NCHW and panels copy as a block; only NCHW into panels is rearranged.
           DICE_ASSERT(!one[static_cast<size_t>(t)] || all[static_cast<size_t>(t)]);
           if (all[static_cast<size_t>(t)] && !one[static_cast<size_t>(t)])
-            nchw_image_to_panels(a + pt.offset, img, pt.channels, pt.height * pt.width, dst);
+            nchw_image_to_panels(a + pt.offset, img, batch, pt.channels, pt.height * pt.width, dst);
           else
             std::memcpy(dst + img * pt.floats(), a + pt.offset,
                         sizeof(float) * static_cast<size_t>(pt.floats()));

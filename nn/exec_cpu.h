@@ -14,9 +14,10 @@
 // 445-486 -> 384-413 ms; ResNet-50 at batch 32 (prefix: stem .. layer2.1.conv1) 1222-1333 ->
 // 1187-1303 ms (through layer2: 1250-1326, through layer3: 1273-1331).
 // Layouts: every tensor is NCHW except those that only 1x1 convs, residual adds and the global
-// pool touch, where the batch fills whole column panels (panel_layouts; kernels/conv2d_panel.h):
-// ResNet's block and downsample outputs. Decided per batch (the prefix's images at batch 1, its
-// results rearranged as they are copied out), bitwise the same features either way.
+// pool touch, which are kept in column panels (panel_layouts; kernels/conv2d_panel.h): ResNet's
+// block and downsample outputs. Decided per batch (the prefix's images at batch 1 on the maps
+// that fill whole panels, its results rearranged as they are copied out), bitwise the same
+// features either way.
 // Not thread-safe: one caller at a time, as for every Model (each op is parallel inside).
 #pragma once
 #include <cstdint>
@@ -47,9 +48,10 @@ class CpuModel : public Model {
   std::vector<OpTime> profile_steps(const float* x, int64_t batch, float* features);
   std::vector<OpTime> profile(const float* x, int64_t batch) override;
   // Per tensor, whether it is kept in column panels (kernels/conv2d_panel.h) at `batch`: where
-  // the map fills whole panels and every step writing or reading it can (ResNet's block outputs
-  // and downsample outputs, between 1x1 convs); otherwise NCHW. Bitwise the same results.
-  std::vector<char> panel_layouts(int64_t batch) const;
+  // every step writing or reading it can (ResNet's block outputs and downsample outputs, between
+  // 1x1 convs) and, with whole_panels, the batch's pixels fill whole panels (the depth-first
+  // prefix's images); otherwise NCHW. Bitwise the same results.
+  std::vector<char> panel_layouts(int64_t batch, bool whole_panels = false) const;
 
  private:
   void run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);

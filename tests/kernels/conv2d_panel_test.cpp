@@ -1,6 +1,7 @@
 // kernels/conv2d_panel.h: 1x1 convs with their input, output and residual in column panels give
 // the bits of conv2d_cpu on the NCHW tensors, on every ISA (panel widths 8, 16, 32), at stride 1
-// and 2, with every fusion, for maps whose images start mid-panel; weights packed for another ISA
+// and 2, with every fusion, for maps whose images start mid-panel and batches whose last panel is
+// narrow (batch 1 of 7x7 and 14x14, as ResNet-50's); weights packed for another ISA
 // are repacked; the global average pool over panels is bitwise global_avg_pool_cpu's; the
 // layout helpers round-trip; and what the path does not take is said so.
 #include <gtest/gtest.h>
@@ -23,7 +24,7 @@ std::vector<float> to_panels(const std::vector<float>& nchw, int64_t batch, int6
                              int64_t pixels) {
   std::vector<float> p(nchw.size(), -7.0f);
   for (int64_t i = 0; i < batch; ++i)
-    nchw_image_to_panels(nchw.data() + i * channels * pixels, i, channels, pixels, p.data());
+    nchw_image_to_panels(nchw.data() + i * channels * pixels, i, batch, channels, pixels, p.data());
   return p;
 }
 
@@ -34,13 +35,26 @@ struct Case {
 };
 
 // Sides 6 (36 pixels: images start mid-panel for every width), 7 and 14 (ResNet's 7x7 and 14x14
-// maps); batches that fill whole panels of 32 columns.
+// maps); batches that fill whole panels of 32 columns, then batches whose last panel is narrow for
+// every width (49, 588, 9 and 147 output columns; 196 and 507 input columns at stride 2); and
+// convs whose output channels outnumber the columns (each thread takes a slice of them).
 const Case kCases[] = {
     {"s1_36px_bias_relu", 8, 24, 40, 6, 1, false, false, true},
     {"s1_36px_residual_affine", 8, 40, 24, 6, 1, true, true, true},
     {"s1_7x7_residual", 32, 64, 48, 7, 1, true, false, false},
     {"s2_14x14_to_7x7", 32, 32, 64, 14, 2, false, false, false},
     {"s2_12x12_to_6x6_relu", 8, 48, 40, 12, 2, false, true, true},
+    {"narrow_s1_7x7_b1_residual_affine", 1, 64, 48, 7, 1, true, true, true},
+    {"narrow_s1_14x14_b3_bias", 3, 40, 24, 14, 1, false, false, false},
+    {"narrow_s1_3x3_b1_only_narrow", 1, 16, 24, 3, 1, true, false, true},
+    {"narrow_s2_14x14_to_7x7_b1", 1, 32, 64, 14, 2, false, false, true},
+    {"narrow_s2_13x13_to_7x7_b3_affine", 3, 24, 40, 13, 2, false, true, false},
+    // More output channels than columns, and work enough for threads: split by output channels.
+    {"slices_s1_7x7_b1_residual_affine", 1, 256, 512, 7, 1, true, true, true},
+    {"slices_s2_14x14_to_7x7_b1", 1, 256, 512, 14, 2, false, false, true},
+    {"slices_s1_6x6_b2", 2, 128, 384, 6, 1, false, false, false},
+    // conv2d_cpu's rows-t at batch 1 (strided, 49 output pixels), reading the narrow input panel.
+    {"rows_t_s2_13x13_to_7x7_b1_residual", 1, 64, 96, 13, 2, true, true, true},
 };
 
 void check_case(const Case& c) {
@@ -62,7 +76,6 @@ void check_case(const Case& c) {
   std::vector<float> want(static_cast<size_t>(c.batch * c.out * n));
   conv2d_cpu(p, x.data(), packed, want.data(), f);
 
-  ASSERT_TRUE(cpu_panels_fit(c.batch, hw) && cpu_panels_fit(c.batch, n));
   ASSERT_TRUE(conv2d_panels_supported(p, f, packed));
   const std::vector<float> x_panels = to_panels(x, c.batch, c.in, hw);
   const std::vector<float> res_panels = to_panels(res, c.batch, c.out, n);
@@ -112,10 +125,12 @@ TEST(Conv2dPanels, WeightsPackedForAnotherIsaAreRepacked) {
 }
 
 TEST(Conv2dPanels, GlobalAvgPoolIsBitwiseTheNchwOne) {
-  // 49, 36, 14 and 3 pixels: 1, 0, 2 and 3 past the last four (the tail goes to the first sum).
+  // 49, 36, 14 and 3 pixels: 1, 0, 2 and 3 past the last four (the tail goes to the first sum);
+  // batches of 32 (whole panels), 3 and 1 (a narrow last panel).
+  for (int64_t batch : {32, 3, 1})
   for (int64_t hw : {49, 36, 14, 3}) {
-    const int64_t batch = 32, channels = 20;
-    SCOPED_TRACE(hw);
+    const int64_t channels = 20;
+    SCOPED_TRACE(std::to_string(batch) + " x " + std::to_string(hw));
     std::vector<float> x = test::random_floats(batch * channels * hw, 41, -1, 1);
     // +-2^60 at each plane's first and last pixel: the small values added to a sum while 2^60 is
     // in it are lost, so any other grouping or order of the adds gives other bits.
@@ -140,6 +155,17 @@ TEST(Conv2dPanels, LayoutHelpersRoundTripAndPlaceAsDocumented) {
   std::vector<float> back(x.size());
   panels_to_nchw(p.data(), batch, channels, pixels, back.data());
   EXPECT_EQ(back, x);
+  // 3 images of 7 pixels: 21 columns, so for every width the last panel is narrow (21 % nr
+  // columns, its rows that many floats apart). Image 2, pixel 6, channel 2: column 20.
+  const int64_t b3 = 3, px = 7, last = 20, q = last / nr, width = b3 * px - q * nr;
+  const std::vector<float> y = test::random_floats(b3 * channels * px, 52, -1, 1);
+  const std::vector<float> yp = to_panels(y, b3, channels, px);
+  EXPECT_EQ(panel_element_offset(last, 2, channels, b3 * px, nr), q * nr * channels + 2 * width + last % nr);
+  EXPECT_EQ(yp[static_cast<size_t>(q * nr * channels + 2 * width + last % nr)],
+            y[static_cast<size_t>((2 * channels + 2) * px + 6)]);
+  std::vector<float> yback(y.size());
+  panels_to_nchw(yp.data(), b3, channels, px, yback.data());
+  EXPECT_EQ(yback, y);
 }
 
 TEST(Conv2dPanels, SaysWhatItDoesNotTake) {
