@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/pool.h"
 #include "kernels/precision.h"
 
 namespace dice {
@@ -82,6 +83,19 @@ Conv2dCpuPacked conv2d_cpu_pack(const Conv2dParams& p, const float* weight,
 // conv2d_cpu with weights from conv2d_cpu_pack(p, ...); results identical to the unpacked call.
 void conv2d_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w, float* out,
                 const ConvFusion& f = {});
+
+// That conv followed by max_pool2d_cpu with a 3x3 window, stride 2 and padding 1 (ResNet's stem
+// and its pool), in one pass: band by band of the pool's output rows, the conv's rows for the band
+// go into a per-thread buffer that stays in L2 (the row shared with the next band kept, not
+// recomputed), and are pooled from there, instead of writing the conv's whole output and reading
+// it back. conv2d_maxpool_fusable: whether this pair runs so (a strided conv that conv2d_cpu runs
+// in phase mode with these packed weights, no residual; the pool over its whole output); the
+// results are those of the two calls, bitwise (an image with a NaN or an infinity in the conv's
+// output is redone by them).
+bool conv2d_maxpool_fusable(const Conv2dParams& p, const ConvFusion& f, const Conv2dCpuPacked& w,
+                            const Pool2dParams& pool);
+void conv2d_maxpool_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w,
+                        const ConvFusion& f, const Pool2dParams& pool, float* out);
 
 // Which algorithm conv2d_cpu uses for 3x3, stride 1 or 2, pad 1 convs without a residual fusion:
 //   kDirect    the GEMM over implicit im2col, as every other conv shape runs

@@ -754,6 +754,71 @@ void run_grid(Plan& pl, bool phases, bool bf16 = false) {
   });
 }
 
+// conv2d_maxpool_cpu (conv2d.h): run_grid's phase mode for one band of the pool's output rows at
+// a time. The pool's output rows [py0, py1) read the conv's rows [2 py0 - 1, 2 py1 - 1] (clipped
+// to the map), so consecutive bands share one conv row: a thread running an image's bands in order
+// keeps it (slot 0 of its buffer) for the next band. The GEMM writes the grid rows (Wq columns,
+// Wq - Wo of them never read) straight into the buffer with the epilogue fused, and the pool
+// (GemmIsa::max_pool_3s2) reads them there. Measured (2 EPYC cores, ResNet-50's stem 3->64
+// 224x224/2 and its pool, `dice features --profile` per-step minima, DICE_CPU_FUSE=0 against the
+// default): batch 32 (one image per thread, the depth-first prefix) 46.0-48.1 -> 42.2-42.8 ms;
+// batch 1 (bands split between the threads) 1.44 -> 1.41. Bands of up to 256 KB measured alike
+// at batch 32 and 1.45 at batch 1 (19 bands: one thread ran 10).
+void run_grid_maxpool(Plan& pl, const Pool2dParams& pool, float* out, std::vector<char>* redo) {
+  const Conv2dParams& p = pl.p;
+  const int64_t nr = pl.isa.nr, M = pl.M, K = pl.K, Ho = p.out_height(), Wo = p.out_width();
+  const GridInput g = phase_input(p, nr);
+  const int64_t Wq = g.lay.wp, PH = pool.out_height(), PW = pool.out_width();
+  // Bands of `band` pool rows: up to 2 * band + 1 conv rows of Wq floats per channel, at most
+  // twice run_grid's scratch (half of L2 on the machine measured).
+  const int64_t band_max = std::max<int64_t>(1, (2 * kScratchFloats / (M * Wq) - 1) / 2);
+  int64_t bands = ceil_div(PH, band_max);
+  // Whole images per thread where there are enough; else each image's bands in contiguous runs,
+  // one per thread (a run's first band computes its shared row itself), as many bands in each.
+  const int64_t parts = p.batch >= pl.threads ? 1 : std::min(bands, ceil_div(pl.threads, p.batch));
+  bands = round_up(bands, parts);
+  const int64_t band = ceil_div(PH, bands), ld = (2 * band + 1) * Wq;
+  bands = ceil_div(PH, band);
+  const int64_t items = p.batch * parts;
+  std::atomic<int64_t> next{0};
+  parallel_for(std::min(pl.threads, items), [&](int64_t, int64_t) {
+    std::vector<float> buf(static_cast<size_t>(max_pool_3s2_buf(Wo)));
+    for (int64_t item; (item = next.fetch_add(1, std::memory_order_relaxed)) < items;) {
+      const int64_t img = item / parts, part = item % parts;
+      float* copy = t_padded.get(g.floats(p.in_channels));
+      grid_copy(pl, g, true, false, pl.in + img * pl.in_st, copy, 0, p.in_channels);
+      t_padded_img = -1;  // no longer run_grid's copy
+      float* scratch = t_scratch.get(M * ld);
+      int64_t kept = -1;  // the conv row held in slot 0
+      for (int64_t b = bands * part / parts; b < bands * (part + 1) / parts; ++b) {
+        const int64_t py0 = b * band, py1 = std::min(PH, py0 + band);
+        // Conv rows [r0, r1), row r in slot r - r0; the first one kept from the last band.
+        const int64_t r0 = std::max<int64_t>(0, 2 * py0 - 1), r1 = std::min(Ho, 2 * py1);
+        const int64_t first = kept == r0 ? r0 + 1 : r0;
+        GemmTile t;
+        t.m = M, t.n = (r1 - first) * Wq, t.k = K;
+        t.a = pl.a;
+        t.b = copy + first * Wq, t.b_off = g.off(), t.b_chunk = nr;
+        t.c = scratch + (first - r0) * Wq, t.ldc = ld;
+        t.alpha = pl.al(), t.beta = pl.be(), t.relu = pl.f.out_relu;
+        if (t.n > 0) pl.isa.gemm(t);
+        for (int64_t o = 0; o < M; ++o) {
+          MaxPoolRows rows;
+          rows.x = scratch + o * ld, rows.r0 = r0, rows.h = Ho, rows.w = Wo, rows.ldx = Wq;
+          rows.oy0 = py0, rows.oy1 = py1;
+          rows.y = out + img * pool.out_stride() + (o * PH + py0) * PW;
+          if (!pl.isa.max_pool_3s2(rows, buf.data())) (*redo)[static_cast<size_t>(img)] = 1;
+        }
+        // The last row is the next band's first.
+        for (int64_t o = 0; o < M; ++o)
+          std::memmove(scratch + o * ld, scratch + o * ld + (r1 - 1 - r0) * Wq,
+                       sizeof(float) * static_cast<size_t>(Wq));
+        kept = r1 - 1;
+      }
+    }
+  });
+}
+
 // batch mode: for layers whose output map is small (ResNet-50's 7x7 stage, and the strided convs
 // down to 14x14 and 7x7) the per-image modes waste the tail of each image's last nr-wide chunk (49
 // pixels run as 64, 196 as 224) and, with tiles one image wide, stream the whole weight matrix
@@ -1115,6 +1180,38 @@ void conv2d_cpu_impl(const Conv2dParams& p, const float* in, const float* weight
 void conv2d_cpu(const Conv2dParams& p, const float* in, const float* weight, float* out,
                 const ConvFusion& f) {
   conv2d_cpu_impl(p, in, weight, nullptr, out, f);
+}
+
+bool conv2d_maxpool_fusable(const Conv2dParams& p, const ConvFusion& f, const Conv2dCpuPacked& w,
+                            const Pool2dParams& pool) {
+  const GemmIsa& isa = cpu_isa();
+  // conv2d_cpu_impl's choice for this call: phase mode (run_grid) with the packed weights as
+  // they are.
+  const bool phase = p.batch > 0 && p.kernel > 1 && p.stride > 1 && !f.residual && !w.a.empty() &&
+                     w.bf16.empty() && w.mr == isa.mr && conv2d_winograd_tile(p, false) == 0 &&
+                     !use_batch_mode(p, isa.nr) && p.out_batch_stride == 0;
+  return phase && pool.kernel == 3 && pool.stride == 2 && pool.pad == 1 && pool.batch == p.batch &&
+         pool.channels == p.out_channels && pool.height == p.out_height() &&
+         pool.width == p.out_width() && pool.in_batch_stride == 0;
+}
+
+void conv2d_maxpool_cpu(const Conv2dParams& p, const float* in, const Conv2dCpuPacked& w,
+                        const ConvFusion& f, const Pool2dParams& pool, float* out) {
+  DICE_ASSERT(conv2d_maxpool_fusable(p, f, w, pool));
+  Plan pl(p, f, cpu_isa(), in, nullptr, &w, nullptr);
+  std::vector<char> redo(static_cast<size_t>(p.batch), 0);
+  run_grid_maxpool(pl, pool, out, &redo);
+  // A NaN or an infinity in an image's conv output: the two calls, for their NaN semantics.
+  for (int64_t img = 0; img < p.batch; ++img) {
+    if (!redo[static_cast<size_t>(img)]) continue;
+    Conv2dParams one = p;
+    one.batch = 1, one.in_batch_stride = p.in_stride();
+    Pool2dParams pone = pool;
+    pone.batch = 1;
+    std::vector<float> conv(static_cast<size_t>(one.out_stride()));
+    conv2d_cpu(one, in + img * p.in_stride(), w, conv.data(), f);
+    max_pool2d_cpu(pone, conv.data(), out + img * pool.out_stride());
+  }
 }
 
 // The fp32 Winograd filters for the convs the CpuConvAlgo now runs as Winograd (none elsewhere).

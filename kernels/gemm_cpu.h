@@ -175,6 +175,17 @@ struct WinoScatter {
   int64_t nruns = 0;
 };
 
+// Rows of a max pool's input plane and output (GemmIsa::max_pool_3s2): input row r (of h, each w
+// floats wide) at x + (r - r0) * ldx, for the rows that the output rows [oy0, oy1) read (a band of
+// the plane: ResNet's stem writes its rows band by band, conv2d_maxpool_cpu); output row oy at
+// y + (oy - oy0) * ((w + 1) / 2).
+struct MaxPoolRows {
+  const float* x = nullptr;
+  int64_t r0 = 0, h = 0, w = 0, ldx = 0;
+  int64_t oy0 = 0, oy1 = 0;
+  float* y = nullptr;
+};
+
 // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols. Writes whole vectors down dst's
 // columns: entries [rows, round_up(rows, 16)) of each dst row are written too (with zeros or
 // copies), so ldd must be at least round_up(rows, 16).
@@ -213,10 +224,11 @@ struct GemmIsa {
   void (*wino2s_input)(const WinoInput& w);
   void (*wino2s_output)(const WinoOutput& w);
   void (*transpose)(const Transpose& t);
-  // 3x3 max pool, stride 2, padding 1 (padded taps -inf), of one h x w plane into
-  // ((h + 1) / 2) x ((w + 1) / 2) at y; buf holds max_pool_3s2_buf(w) floats. Returns false, y
-  // then unspecified, when the plane holds a NaN or an infinity (the caller redoes it exactly).
-  bool (*max_pool_3s2)(const float* x, int64_t h, int64_t w, float* y, float* buf);
+  // 3x3 max pool, stride 2, padding 1 (padded taps -inf), of an h x w plane into
+  // ((h + 1) / 2) x ((w + 1) / 2): the output rows [oy0, oy1) of MaxPoolRows; buf holds
+  // max_pool_3s2_buf(w) floats. Returns false, those rows then unspecified, when a row read holds
+  // a NaN or an infinity (the caller redoes them exactly).
+  bool (*max_pool_3s2)(const MaxPoolRows& p, float* buf);
   // Only in the bf16 table (cpu_isa_bf16), nullptr elsewhere: dst[j] = the pair (bf16(lo[j]),
   // bf16(hi[j])) as one 32-bit lane, lo in the low half (hi null: zero), for j < n; round to nearest
   // even, as VCVTNEPS2BF16 does (denormal inputs read as zero).

@@ -122,7 +122,9 @@ void max_pool2d_cpu(const Pool2dParams& p, const float* in, float* out) {
         const int64_t n = item / C, c = item % C;
         const float* x = in + n * p.in_stride() + c * H * W;
         float* y = out + n * p.out_stride() + c * Ho * Wo;
-        if (!isa.max_pool_3s2(x, H, W, y, buf.data())) max_pool_plane_direct(p, x, y);
+        MaxPoolRows rows;
+        rows.x = x, rows.h = H, rows.w = W, rows.ldx = W, rows.oy1 = Ho, rows.y = y;
+        if (!isa.max_pool_3s2(rows, buf.data())) max_pool_plane_direct(p, x, y);
       }
     });
     return;

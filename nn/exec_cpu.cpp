@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -20,6 +21,24 @@ const float* or_null(const std::vector<float>& v) { return v.empty() ? nullptr :
 int64_t view_floats(const Plan& plan, const View& v) {
   const PlanTensor& t = plan.tensors.at(static_cast<size_t>(v.tensor));
   return v.channels * t.height * t.width;
+}
+
+ConvFusion conv_fusion(const Step& s) {
+  ConvFusion f;
+  f.in_scale = or_null(s.in_scale), f.in_shift = or_null(s.in_shift);
+  f.bias = or_null(s.bias);
+  f.out_scale = or_null(s.out_scale), f.out_shift = or_null(s.out_shift);
+  f.out_relu = s.relu;
+  return f;
+}
+
+// DICE_CPU_FUSE=0 in the environment: every step on its own (A/B measurements).
+bool fusion_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("DICE_CPU_FUSE");
+    return !(e && e[0] == '0' && e[1] == '\0');
+  }();
+  return on;
 }
 }  // namespace
 
@@ -132,6 +151,26 @@ std::vector<char> CpuModel::panel_layouts(int64_t batch, bool whole_panels) cons
   return panel;
 }
 
+bool CpuModel::fuses_pool(size_t i, int64_t batch) const {
+  if (i + 1 >= plan_.steps.size() || !fusion_enabled()) return false;
+  const Step& s = plan_.steps[i];
+  const Step& pool = plan_.steps[i + 1];
+  if (s.op != StepOp::kConv || pool.op != StepOp::kMaxPool || !pool.in_scale.empty() ||
+      s.residual.valid() || pool.in.tensor != s.out.tensor || s.out.tensor == plan_.features)
+    return false;
+  const PlanTensor& t = plan_.tensors[static_cast<size_t>(s.out.tensor)];
+  if (s.out.channel != 0 || s.out.channels != t.channels || pool.in.channel != 0 ||
+      pool.in.channels != t.channels)
+    return false;
+  // The pool the only reader of the conv's output.
+  for (size_t j = 0; j < plan_.steps.size(); ++j) {
+    const Step& r = plan_.steps[j];
+    if (j != i + 1 && (r.in.tensor == s.out.tensor || r.residual.tensor == s.out.tensor)) return false;
+  }
+  return conv2d_maxpool_fusable(plan_.conv_params(s, batch), conv_fusion(s), packed_[i],
+                                plan_.pool_params(pool, batch));
+}
+
 void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, float* features,
                         const std::vector<char>& panels) {
   const Step& s = plan_.steps[i];
@@ -147,12 +186,14 @@ void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, f
   };
   switch (s.op) {
     case StepOp::kConv: {
-      ConvFusion f;
-      f.in_scale = or_null(s.in_scale), f.in_shift = or_null(s.in_shift);
-      f.bias = or_null(s.bias);
-      f.out_scale = or_null(s.out_scale), f.out_shift = or_null(s.out_shift);
+      ConvFusion f = conv_fusion(s);
       f.residual = s.residual.valid() ? in_ptr(s.residual) : nullptr;
-      f.out_relu = s.relu;
+      if (fuses_pool(i, batch)) {  // the conv and the max pool after it in one pass
+        const Step& pool = plan_.steps[i + 1];
+        conv2d_maxpool_cpu(plan_.conv_params(s, batch), in_ptr(s.in), packed_[i], f,
+                           plan_.pool_params(pool, batch), at(pool.out));
+        break;
+      }
       const ActLayout li = layout(s.in), lo = layout(s.out);
       if (li == ActLayout::kPanels || lo == ActLayout::kPanels)
         conv2d_cpu_panels(plan_.conv_params(s, batch), li, in_ptr(s.in), packed_[i], lo, at(s.out), f);
@@ -162,6 +203,7 @@ void CpuModel::run_step(size_t i, const float* x, int64_t batch, float* arena, f
     }
     case StepOp::kMaxPool:
       DICE_ASSERT(s.in_scale.empty());
+      if (i > 0 && fuses_pool(i - 1, batch)) break;  // run with its conv
       max_pool2d_cpu(plan_.pool_params(s, batch), in_ptr(s.in), at(s.out));
       break;
     case StepOp::kAvgPool:

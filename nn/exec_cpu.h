@@ -55,6 +55,10 @@ class CpuModel : public Model {
 
  private:
   void run(const float* x, int64_t batch, float* features, std::vector<OpTime>* times);
+  // Whether conv step i and the max pool after it run as one (conv2d_maxpool_cpu: ResNet's stem
+  // and its pool) at `batch`; the pool step then does nothing (its profile entry ~0, the stem's
+  // holds both). DICE_CPU_FUSE=0 turns it off.
+  bool fuses_pool(size_t i, int64_t batch) const;
   // Runs step s on the arena `arena` for `batch` images, the input x, the features at features.
   void run_step(size_t s, const float* x, int64_t batch, float* arena, float* features,
                 const std::vector<char>& panels);
