@@ -31,6 +31,7 @@ std::atomic<int> g_panels{-1};  // -1: not read from DICE_CPU_PANELS yet
 
 thread_local AlignedBuf<float> t_panel, t_narrow;
 thread_local std::vector<GemmSeg> t_segs;
+thread_local std::vector<GatherRun> t_runs;
 thread_local std::vector<GemmRegion> t_ahead;
 
 }  // namespace
@@ -230,21 +231,33 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
         }
         float* panel = t_panel.get(per_item * K * nr);
         if (in_panels) {
-          // Stride 2: gather the columns into a local panel, zeros past the last one.
+          // Stride 2: gather the columns into a local panel, zeros past the last one. An output
+          // row's columns read every other input column of a row, so they come in runs of up
+          // to nr / 2 from one input panel (GemmIsa::gather_s2).
+          std::vector<GatherRun>& runs = t_runs;
           for (int64_t q = 0; q < ceil_div(n, nr); ++q) {
-            int64_t off[64], cstride[64];
-            DICE_ASSERT(nr <= 64);
             const int64_t lanes = std::min(nr, n - q * nr);
+            runs.clear();
+            int64_t prev = -2;  // the last lane's input column
             for (int64_t l = 0; l < lanes; ++l) {
               const int64_t col = source_col(j0 + q * nr + l);
-              off[l] = panel_element_offset(col, 0, K, T_in, nr);
-              cstride[l] = panel_element_offset(col, 1, K, T_in, nr) - off[l];
+              if (col != prev + 2 || col % nr < 2 || runs.back().n == nr / 2) {
+                GatherRun r;
+                r.src = panel_element_offset(col, 0, K, T_in, nr) - col % nr;
+                r.ld = panel_element_offset(col, 1, K, T_in, nr) - r.src - col % nr;
+                r.l0 = static_cast<int>(col % nr), r.d0 = static_cast<int>(l);
+                runs.push_back(r);
+              }
+              ++runs.back().n;
+              prev = col;
             }
             float* d = panel + q * K * nr;
-            for (int64_t c = 0; c < K; ++c, d += nr) {
-              for (int64_t l = 0; l < lanes; ++l) d[l] = in[off[l] + c * cstride[l]];
-              for (int64_t l = lanes; l < nr; ++l) d[l] = 0.0f;
-            }
+            PanelGather pg;
+            pg.in = in, pg.runs = runs.data(), pg.nruns = static_cast<int64_t>(runs.size());
+            pg.k = K, pg.dst = d;
+            isa.gather_s2(pg);
+            if (lanes < nr)
+              for (int64_t c = 0; c < K; ++c) std::fill(d + c * nr + lanes, d + (c + 1) * nr, 0.0f);
           }
         } else {
           // NCHW input: pack each image's run of columns (conv2d_cpu's rows mode across images).

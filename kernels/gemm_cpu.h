@@ -175,6 +175,21 @@ struct WinoScatter {
   int64_t nruns = 0;
 };
 
+// A stride-2 gather from column panels (conv2d_cpu_panels, kernels/conv2d_panel.h): for each of
+// k channels c, output panel row dst + c * nr (nr = the ISA's panel width) takes, per run, lanes
+// [d0, d0 + n) from every other lane l0, l0 + 2, ... of input panel row in + src + c * ld. A run
+// lies within one input panel, so n <= nr / 2; lanes no run covers are left as they are.
+struct GatherRun {
+  int64_t src = 0, ld = 0;
+  int l0 = 0, d0 = 0, n = 0;
+};
+struct PanelGather {
+  const float* in = nullptr;
+  const GatherRun* runs = nullptr;
+  int64_t nruns = 0, k = 0;
+  float* dst = nullptr;
+};
+
 // Rows of a max pool's input plane and output (GemmIsa::max_pool_3s2): input row r (of h, each w
 // floats wide) at x + (r - r0) * ldx, for the rows that the output rows [oy0, oy1) read (a band of
 // the plane: ResNet's stem writes its rows band by band, conv2d_maxpool_cpu); output row oy at
@@ -229,6 +244,7 @@ struct GemmIsa {
   // max_pool_3s2_buf(w) floats. Returns false, those rows then unspecified, when a row read holds
   // a NaN or an infinity (the caller redoes them exactly).
   bool (*max_pool_3s2)(const MaxPoolRows& p, float* buf);
+  void (*gather_s2)(const PanelGather& g);
   // Only in the bf16 table (cpu_isa_bf16), nullptr elsewhere: dst[j] = the pair (bf16(lo[j]),
   // bf16(hi[j])) as one 32-bit lane, lo in the low half (hi null: zero), for j < n; round to nearest
   // even, as VCVTNEPS2BF16 does (denormal inputs read as zero).
