@@ -151,6 +151,13 @@ std::vector<char> CpuModel::panel_layouts(int64_t batch, bool whole_panels) cons
   return panel;
 }
 
+std::string CpuModel::step_label(size_t i, int64_t batch) const {
+  const Step& s = plan_.steps[i];
+  if (s.op == StepOp::kMaxPool && i > 0 && fuses_pool(i - 1, batch))
+    return s.name + " (in " + plan_.steps[i - 1].name + ")";
+  return s.name;
+}
+
 bool CpuModel::fuses_pool(size_t i, int64_t batch) const {
   if (i + 1 >= plan_.steps.size() || !fusion_enabled()) return false;
   const Step& s = plan_.steps[i];
@@ -282,7 +289,7 @@ void CpuModel::run_prefix(const float* x, int64_t batch, float* features,
   };
   for (size_t s = 0; s < split_; ++s) {
     const Step& st = plan_.steps[s];
-    times->push_back({st.name + " *", mean(s), st.flops(batch, plan_.tensors)});
+    times->push_back({step_label(s, 1) + " *", mean(s), st.flops(batch, plan_.tensors)});
   }
   times->push_back({"(depth-first copy-out) *", mean(split_), 0});
 }
@@ -308,7 +315,7 @@ void CpuModel::run(const float* x, int64_t batch, float* features, std::vector<O
     run_step(i, x, batch, arena_.data(), features, panels);
     if (times) {
       const Step& s = plan_.steps[i];
-      times->push_back({s.name,
+      times->push_back({step_label(i, batch),
                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
                         s.flops(batch, plan_.tensors)});
     }

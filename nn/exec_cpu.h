@@ -13,6 +13,8 @@
 // Measured on 2 EPYC cores (bench programs, 4-6 interleaved runs each): DenseNet-101 at batch 128
 // 445-486 -> 384-413 ms; ResNet-50 at batch 32 (prefix: stem .. layer2.1.conv1) 1222-1333 ->
 // 1187-1303 ms (through layer2: 1250-1326, through layer3: 1273-1331).
+// Fusion: a strided conv and the 3x3/2 max pool that alone reads its output (ResNet's stem and its
+// pool) run as one pass, conv2d_maxpool_cpu (DICE_CPU_FUSE=0: apart).
 // Layouts: every tensor is NCHW except those that only 1x1 convs, residual adds and the global
 // pool touch, which are kept in column panels (panel_layouts; kernels/conv2d_panel.h): ResNet's
 // block and downsample outputs. Decided per batch (the prefix's images at batch 1 on the maps
@@ -59,6 +61,8 @@ class CpuModel : public Model {
   // and its pool) at `batch`; the pool step then does nothing (its profile entry ~0, the stem's
   // holds both). DICE_CPU_FUSE=0 turns it off.
   bool fuses_pool(size_t i, int64_t batch) const;
+  // A step's name in profiles: "maxpool (in stem)" for a pool that ran with its conv.
+  std::string step_label(size_t i, int64_t batch) const;
   // Runs step s on the arena `arena` for `batch` images, the input x, the features at features.
   void run_step(size_t s, const float* x, int64_t batch, float* arena, float* features,
                 const std::vector<char>& panels);
