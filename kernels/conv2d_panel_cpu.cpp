@@ -101,6 +101,25 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
     const int64_t img = j / N, pix = j % N;
     return img * HW + pix / Wo * S * W + pix % Wo * S;
   };
+  // Stride 2 from panels: output columns [j, j + count) as GemmIsa::gather_s2's runs (entry d0 =
+  // the column's place in the count). An output row's columns read every other input column of a
+  // row, so they come in runs of up to nr / 2 from one input panel.
+  auto stride2_runs = [&](int64_t j, int64_t count, std::vector<GatherRun>* runs) {
+    runs->clear();
+    int64_t prev = -2;  // the last column's input column
+    for (int64_t l = 0; l < count; ++l) {
+      const int64_t col = source_col(j + l);
+      if (col != prev + 2 || col % nr < 2 || runs->back().n == nr / 2) {
+        GatherRun r;
+        r.src = panel_element_offset(col, 0, K, T_in, nr) - col % nr;
+        r.ld = panel_element_offset(col, 1, K, T_in, nr) - r.src - col % nr;
+        r.l0 = static_cast<int>(col % nr), r.d0 = static_cast<int>(l);
+        runs->push_back(r);
+      }
+      ++runs->back().n;
+      prev = col;
+    }
+  };
 
   // Where conv2d_cpu would run rows-t (a strided 1x1 at batch 1 whose output pixel count wastes
   // columns: ResNet-50's downsamples to 14x14 and 7x7), the same transposed GEMM, X^T gathered
@@ -110,9 +129,18 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
   if (in_panels && w.at_nr == nr && conv2d_rows_t(p, f, nr)) {
     const int64_t mr = isa.mr, blocks = gemm_row_blocks(N, mr);
     float* xt = t_panel.get(N * K);
-    for (int64_t bk = 0; bk < blocks; ++bk) {
+    std::vector<GatherRun>& runs = t_runs;
+    for (int64_t bk = 0; bk < blocks; ++bk) {  // block bk of X^T: [K][its pixels]
       const int64_t r0 = gemm_row_block_start(N, blocks, bk);
       const int64_t rows = gemm_row_block_start(N, blocks, bk + 1) - r0;
+      if (S == 2) {
+        stride2_runs(r0, rows, &runs);
+        PanelGather pg;
+        pg.in = in, pg.runs = runs.data(), pg.nruns = static_cast<int64_t>(runs.size());
+        pg.k = K, pg.dst = xt + r0 * K, pg.ldd = rows;
+        isa.gather_s2(pg);
+        continue;
+      }
       float* dst = xt + r0 * K;
       for (int64_t i = 0; i < rows; ++i) {
         const int64_t col = source_col(r0 + i), off = panel_element_offset(col, 0, K, T_in, nr);
@@ -231,26 +259,11 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
         }
         float* panel = t_panel.get(per_item * K * nr);
         if (in_panels) {
-          // Stride 2: gather the columns into a local panel, zeros past the last one. An output
-          // row's columns read every other input column of a row, so they come in runs of up
-          // to nr / 2 from one input panel (GemmIsa::gather_s2).
+          // Stride 2: gather the columns into a local panel, zeros past the last one.
           std::vector<GatherRun>& runs = t_runs;
           for (int64_t q = 0; q < ceil_div(n, nr); ++q) {
             const int64_t lanes = std::min(nr, n - q * nr);
-            runs.clear();
-            int64_t prev = -2;  // the last lane's input column
-            for (int64_t l = 0; l < lanes; ++l) {
-              const int64_t col = source_col(j0 + q * nr + l);
-              if (col != prev + 2 || col % nr < 2 || runs.back().n == nr / 2) {
-                GatherRun r;
-                r.src = panel_element_offset(col, 0, K, T_in, nr) - col % nr;
-                r.ld = panel_element_offset(col, 1, K, T_in, nr) - r.src - col % nr;
-                r.l0 = static_cast<int>(col % nr), r.d0 = static_cast<int>(l);
-                runs.push_back(r);
-              }
-              ++runs.back().n;
-              prev = col;
-            }
+            stride2_runs(j0 + q * nr, lanes, &runs);
             float* d = panel + q * K * nr;
             PanelGather pg;
             pg.in = in, pg.runs = runs.data(), pg.nruns = static_cast<int64_t>(runs.size());

@@ -175,10 +175,11 @@ struct WinoScatter {
   int64_t nruns = 0;
 };
 
-// A stride-2 gather from column panels (conv2d_cpu_panels, kernels/conv2d_panel.h): for each of
-// k channels c, output panel row dst + c * nr (nr = the ISA's panel width) takes, per run, lanes
-// [d0, d0 + n) from every other lane l0, l0 + 2, ... of input panel row in + src + c * ld. A run
-// lies within one input panel, so n <= nr / 2; lanes no run covers are left as they are.
+// A stride-2 gather (a strided 1x1's input columns, conv2d_cpu_panels and rows-t mode): for each
+// of k channels c, row dst + c * ldd (ldd 0: nr, the ISA's panel width) takes, per run, entries
+// [d0, d0 + n) from every other float l0, l0 + 2, ... after in + src + c * ld (a row of one input
+// panel, or of an NCHW plane); n <= nr / 2 (which a run within one panel cannot exceed); entries
+// no run covers are left as they are.
 struct GatherRun {
   int64_t src = 0, ld = 0;
   int l0 = 0, d0 = 0, n = 0;
@@ -188,6 +189,7 @@ struct PanelGather {
   const GatherRun* runs = nullptr;
   int64_t nruns = 0, k = 0;
   float* dst = nullptr;
+  int64_t ldd = 0;
 };
 
 // Rows of a max pool's input plane and output (GemmIsa::max_pool_3s2): input row r (of h, each w
