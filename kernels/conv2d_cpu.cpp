@@ -790,7 +790,8 @@ void run_grid_maxpool(Plan& pl, const Pool2dParams& pool, float* out, std::vecto
       t_padded_img = -1;  // no longer run_grid's copy
       float* scratch = t_scratch.get(M * ld);
       int64_t kept = -1;  // the conv row held in slot 0
-      for (int64_t b = bands * part / parts; b < bands * (part + 1) / parts; ++b) {
+      const int64_t b_end = bands * (part + 1) / parts;
+      for (int64_t b = bands * part / parts; b < b_end; ++b) {
         const int64_t py0 = b * band, py1 = std::min(PH, py0 + band);
         // Conv rows [r0, r1), row r in slot r - r0; the first one kept from the last band.
         const int64_t r0 = std::max<int64_t>(0, 2 * py0 - 1), r1 = std::min(Ho, 2 * py1);
@@ -810,6 +811,7 @@ void run_grid_maxpool(Plan& pl, const Pool2dParams& pool, float* out, std::vecto
           if (!pl.isa.max_pool_3s2(rows, buf.data())) (*redo)[static_cast<size_t>(img)] = 1;
         }
         // The last row is the next band's first.
+        if (b + 1 == b_end) break;
         for (int64_t o = 0; o < M; ++o)
           std::memmove(scratch + o * ld, scratch + o * ld + (r1 - 1 - r0) * Wq,
                        sizeof(float) * static_cast<size_t>(Wq));

@@ -129,24 +129,16 @@ void conv2d_cpu_panels(const Conv2dParams& p, ActLayout in_layout, const float* 
   if (in_panels && w.at_nr == nr && conv2d_rows_t(p, f, nr)) {
     const int64_t mr = isa.mr, blocks = gemm_row_blocks(N, mr);
     float* xt = t_panel.get(N * K);
+    DICE_ASSERT(S == 2);  // rows-t is strided, and this path takes strides 1 and 2 only
     std::vector<GatherRun>& runs = t_runs;
     for (int64_t bk = 0; bk < blocks; ++bk) {  // block bk of X^T: [K][its pixels]
       const int64_t r0 = gemm_row_block_start(N, blocks, bk);
       const int64_t rows = gemm_row_block_start(N, blocks, bk + 1) - r0;
-      if (S == 2) {
-        stride2_runs(r0, rows, &runs);
-        PanelGather pg;
-        pg.in = in, pg.runs = runs.data(), pg.nruns = static_cast<int64_t>(runs.size());
-        pg.k = K, pg.dst = xt + r0 * K, pg.ldd = rows;
-        isa.gather_s2(pg);
-        continue;
-      }
-      float* dst = xt + r0 * K;
-      for (int64_t i = 0; i < rows; ++i) {
-        const int64_t col = source_col(r0 + i), off = panel_element_offset(col, 0, K, T_in, nr);
-        const int64_t cs = panel_element_offset(col, 1, K, T_in, nr) - off;
-        for (int64_t kk = 0; kk < K; ++kk) dst[kk * rows + i] = in[off + kk * cs];
-      }
+      stride2_runs(r0, rows, &runs);
+      PanelGather pg;
+      pg.in = in, pg.runs = runs.data(), pg.nruns = static_cast<int64_t>(runs.size());
+      pg.k = K, pg.dst = xt + r0 * K, pg.ldd = rows;
+      isa.gather_s2(pg);
     }
     rows_t_gemm(isa, N, K, M, xt, w.at.data(), threads, [&](int64_t o, const float* row) {
       const float* oa = al ? al + o : nullptr;
