@@ -33,8 +33,8 @@ bool conv2d_winograd4_pays(const Conv2dParams& p);
 
 // F(2x2, 3x3) at stride 2 (25 products per 2x2 output tile and input channel instead of 36: see
 // wino2s_bt in gemm_kernels.inc) instead of the direct GEMM (phase or batch mode): for at least 32
-// output channels and at least 16 tiles per image (ResNet-50's layer2.0, layer3.0 and layer4.0
-// 3x3/2, whose outputs are 28x28, 14x14 and 7x7; see the .cpp).
+// output channels and at least 49 tiles per image (ResNet-50's layer2.0 and layer3.0 3x3/2, whose
+// outputs are 28x28 and 14x14; not layer4.0's 7x7: see the .cpp).
 bool conv2d_winograd_s2_pays(const Conv2dParams& p);
 
 // The output tile conv2d_cpu runs this call with: 0 (the direct GEMM), 2 (F(2x2, 3x3)) or 4

@@ -19,19 +19,22 @@
 // transform with the epilogue into a staging tile, and a scatter of each tile into the NCHW
 // output (which may be a channel slice, as DenseNet's layers write).
 //
-// At stride 2 (3x3/2, pad 1; by default ResNet-50's layer2.0, layer3.0 and layer4.0 3x3s) the same
+// At stride 2 (3x3/2, pad 1; by default ResNet-50's layer2.0 and layer3.0 3x3s) the same
 // machinery runs F(2x2, 3x3) in a 5x5 form (wino2s_* in gemm_kernels.inc): per axis a 2-output
 // tile reads 5 inputs, and splits into F(2,2) over the even ones (taps w0, w2) plus the odd ones
 // times w1, so t = 5, tiles step 4 padded pixels, 25 GEMMs (16 distinct filter matrices) per 2x2
-// outputs: 6.25 multiply-adds per output and input channel instead of 9. Measured (2 EPYC cores, `dice features
-// --profile` per-step minima, 4 and 12 alternations against the direct path): batch 32,
-// layer2.0.conv2 49.5 -> 41.1 ms, layer3.0.conv2 37.9 -> 32.0; batch 1, layer2.0.conv2 1.48 ->
-// 1.35, layer3.0.conv2 even. layer4.0's (7x7 outputs, 16 tiles per image, transposed) was left out
-// at first (batch 32 37.4 -> 42.3 ms: its 16 MB of filter matrices stream once per group of 64
-// tiles); since the panels were skewed (kSkew) it is even at batch 32 (conv_bench 512->512 14x14/2,
-// best of 10, four alternations: 205-209 GFLOP/s direct, 197-209 Winograd; in the network 35.5-35.8
-// vs 35.1-38.8 ms) and faster at batch 1 (network, 10 alternations: 1.74 -> 1.28 ms; conv_bench,
-// filters warm: 1.64 -> 1.09-1.12). The rule may not look at the batch: kS2MinTiles = 16.
+// outputs: 6.25 multiply-adds per output and input channel instead of 9. Measured (2 EPYC cores,
+// `dice features --profile` per-step minima, 4 and 12 alternations against the direct path):
+// batch 32, layer2.0.conv2 49.5 -> 41.1 ms, layer3.0.conv2 37.9 -> 32.0; batch 1, layer2.0.conv2
+// 1.48 -> 1.35, layer3.0.conv2 even; on a 2-core Xeon (Ice Lake, two 512-bit FMA units per core)
+// conv_bench, best of 10/200, two alternations: batch 32 44.6 -> 32.6 and 43.9 -> 27.4-33.3 ms,
+// batch 1 1.26 -> 1.10 and 1.57 -> 1.12. layer4.0's (7x7 outputs, 16 tiles per image, transposed:
+// its 16.8 MB of filter matrices stream once per group of 64 tiles) is left to the direct path:
+// on the Xeon it loses both ways (network, per-step minima, alternating: batch 1 1.67 -> 2.33 ms
+// over 12 rounds, batch 32 36.4 -> 49.8 over 4), while on the EPYC (one 512-bit FMA per cycle,
+// so the saved products weigh twice as much) it won batch 1 (1.74 -> 1.28) and was even at batch
+// 32. The rule looks at neither the batch nor the CPU model (one rule on every machine):
+// kS2MinTiles = 49.
 //
 // Rounding differs from the direct sum (the transforms add and subtract inputs before the
 // products; F(4x4) scales some by up to 8), bounded against conv2d_naive by
@@ -115,7 +118,7 @@ bool conv2d_winograd4_pays(const Conv2dParams& p) {
 }
 
 // F(2x2, 3x3) at stride 2 from this many 2x2 output tiles per image (see the header).
-constexpr int64_t kS2MinTiles = 16;
+constexpr int64_t kS2MinTiles = 49;
 
 bool conv2d_winograd_s2_pays(const Conv2dParams& p) {
   return p.stride == 2 && p.out_channels >= 32 &&
