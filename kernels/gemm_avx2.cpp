@@ -32,6 +32,7 @@ inline V vloadn(const float* p, int n) { return _mm256_maskload_ps(p, lane_mask(
 inline void vstoren(float* p, V x, int n) { _mm256_maskstore_ps(p, lane_mask(n), x); }
 inline V vkeep(V x, int n) { return _mm256_and_ps(x, _mm256_castsi256_ps(lane_mask(n))); }
 inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+inline void vhold(V) {}  // see gemm_avx512_ops.inc (not measured on AVX2)
 inline V vdot(V a, V b, V c) { return vfma(a, b, c); }  // fp32: no bf16 pairs here
 constexpr void (*kBf16Pairs)(const float*, const float*, int64_t, float*) = nullptr;
 using VI = __m256i;

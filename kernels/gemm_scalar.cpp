@@ -43,6 +43,7 @@ inline V vkeep(V x, int n) {
   return x;
 }
 inline V vfma(V a, V b, V c) { return a * b + c; }
+inline void vhold(V) {}  // see gemm_avx512_ops.inc
 inline V vdot(V a, V b, V c) { return vfma(a, b, c); }  // fp32: no bf16 pairs here
 constexpr void (*kBf16Pairs)(const float*, const float*, int64_t, float*) = nullptr;
 inline V vadd(V a, V b) { return a + b; }
