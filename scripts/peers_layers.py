@@ -116,10 +116,13 @@ def main():
         np.save(npy, x)
         ours = dice_layers(a.dice, a.weights, npy, a.batch, a.threads, a.runs, tmp)
         theirs = ort_layers(a.onnx, x, a.threads, a.runs, tmp)
-    print(f"ResNet-50, batch {a.batch}, {a.threads} threads, per-layer minimum of {a.runs} runs (ms)")
+    print(f"ResNet-50, batch {a.batch}, {a.threads} threads, "
+          f"per-layer minimum of {a.runs} runs (ms)")
     print(f"{'layer':24s} {'dice':>9s} {'ORT':>9s} {'dice/ORT':>9s}")
     cats = collections.defaultdict(lambda: [0.0, 0.0])
-    for name in sorted(set(ours) | set(theirs), key=lambda n: list(ours).index(n) if n in ours else 999):
+    order = list(ours)  # our step order; ORT-only names (none expected) last
+    for name in sorted(set(ours) | set(theirs),
+                       key=lambda n: order.index(n) if n in order else len(order)):
         d, o = ours.get(name, 0.0), theirs.get(name, 0.0)
         cats[category(name)][0] += d
         cats[category(name)][1] += o
@@ -130,7 +133,9 @@ def main():
         if c in cats:
             d, o = cats[c]
             print(f"{c:24s} {d:9.2f} {o:9.2f}")
-    print(f"{'sum':24s} {sum(v[0] for v in cats.values()):9.2f} {sum(v[1] for v in cats.values()):9.2f}")
+    total_d = sum(v[0] for v in cats.values())
+    total_o = sum(v[1] for v in cats.values())
+    print(f"{'sum':24s} {total_d:9.2f} {total_o:9.2f}")
 
 
 if __name__ == "__main__":
