@@ -44,16 +44,27 @@ def latency_ms(run, seconds):
     return statistics.median(times)
 
 
+def ort_session(onnx, threads, profile_prefix=None):
+    """An ONNX Runtime CPU session as every peers figure runs it (all graph optimizations, one
+    sequential stream of `threads` threads); with profile_prefix, its profiler on
+    (peers_layers.py)."""
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile_prefix:
+        so.enable_profiling = True
+        so.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(onnx, so, providers=["CPUExecutionProvider"])
+
+
 def make_runner(engine, onnx, threads, precision="f32"):
     """A function x -> outputs for the engine, compiled once for dynamic batch sizes."""
     if engine == "ort":
         import onnxruntime as ort
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(onnx, so, providers=["CPUExecutionProvider"])
+        sess = ort_session(onnx, threads)
         return lambda x: sess.run(None, {"input": x}), ort.__version__
     import openvino as ov
     core = ov.Core()

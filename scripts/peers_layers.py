@@ -19,18 +19,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peers_bench import ort_session  # the same session settings as bench-cpu-peers.sh  # noqa: E402
+
 
 def ort_layers(onnx_path, x, threads, runs, workdir):
     """{layer name: min ms} from ONNX Runtime's profiler (layer names as our steps spell them)."""
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.enable_profiling = True
-    so.profile_file_prefix = os.path.join(workdir, "ort")
-    sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
+    sess = ort_session(onnx_path, threads, profile_prefix=os.path.join(workdir, "ort"))
     name = sess.get_inputs()[0].name
     for _ in range(runs + 1):  # the first run warms up; every run is profiled, the minimum kept
         sess.run(None, {name: x})
